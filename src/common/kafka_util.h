@@ -1,0 +1,47 @@
+/*
+ * kafka_util: what both services need around librdkafka: configuration with
+ * logs routed to our logger and KAFKA_PROP_* passthrough, idempotent topic
+ * creation through the Admin API, and a broker reachability probe.
+ */
+#ifndef KAFKA_UTIL_H
+#define KAFKA_UTIL_H
+
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+
+/*
+ * A configuration with bootstrap.servers and client.id set, librdkafka's logs
+ * sent through log.h, and every KAFKA_PROP_* variable applied last (so an
+ * operator can override anything, e.g. security.protocol). NULL + err on a bad
+ * property.
+ */
+rd_kafka_conf_t *kafka_conf_new(const char *bootstrap, const char *client_id, char *err,
+                                size_t errlen);
+/* rd_kafka_conf_set with the error text copied to err. 0 or -1. */
+int kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, char *err,
+                   size_t errlen);
+
+typedef struct {
+    const char *name;
+    int partitions;
+    int replication_factor;
+    long long retention_ms;
+} kafka_topic_spec;
+
+/*
+ * Creates the topics that do not exist yet (CreateTopics), keeps those that
+ * do, and logs a warning when an existing topic's partition count differs.
+ * Returns 0 when every topic exists afterwards, -1 with err otherwise (the
+ * broker unreachable, for example): the caller retries.
+ */
+int kafka_topics_ensure(rd_kafka_t *rk, const kafka_topic_spec *specs, size_t n, int timeout_ms,
+                        char *err, size_t errlen);
+
+/*
+ * Partition count of a topic from metadata: > 0, 0 if the topic does not
+ * exist, -1 with err if the broker could not be asked.
+ */
+int kafka_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms, char *err,
+                           size_t errlen);
+
+#endif

@@ -1,0 +1,35 @@
+/*
+ * log: structured logs, one JSON object per line on stderr:
+ *   {"time":"2026-11-25T14:00:00.123Z","level":"info","component":"cart",
+ *    "msg":"...", "request_id":"...", ...extra fields}
+ * Thread-safe (one write(2) per line). Level from LOG_LEVEL
+ * (debug|info|warn|error). Never pass secrets in messages.
+ */
+#ifndef LOG_H
+#define LOG_H
+
+#include <stdarg.h>
+
+typedef enum { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR } log_level;
+
+/* component names the service ("cart-service"); level_name may be NULL. */
+int log_init(const char *component, const char *level_name);
+void log_set_level(log_level l);
+int log_enabled(log_level l);
+
+/*
+ * printf-style message. sub: sub-component ("kafka", "http"...) or NULL;
+ * request_id: the HTTP request id, or NULL.
+ */
+void log_msg(log_level l, const char *sub, const char *request_id, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+#define log_debug(...) log_msg(LOG_DEBUG, NULL, NULL, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, NULL, NULL, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_WARN, NULL, NULL, __VA_ARGS__)
+#define log_error(...) log_msg(LOG_ERROR, NULL, NULL, __VA_ARGS__)
+
+/* Maps a syslog level (as librdkafka reports it) to ours. */
+log_level log_level_from_syslog(int syslog_level);
+
+#endif

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# deps.sh: install what this project needs on a Debian 12 machine, and only
+# what is missing, so `make run` / `make test` work on a fresh machine and cost
+# a few dpkg-query calls on a warm one.
+#
+#   - Debian packages: C libraries (-dev), the C test framework, tools, a JDK
+#     and Maven for the local Kafka/registry (scripts/fetch-infra.sh).
+#   - .venv (git-ignored) with tests/requirements.txt; reinstalled only when
+#     that file changes (a hash stamp inside the venv).
+#
+# Env: PYTHON (interpreter for the venv, default python3), VENV (default .venv),
+#      DEPS_SKIP_APT=1 to skip the apt part (e.g. a machine without root).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+VENV=${VENV:-.venv}
+PYTHON=${PYTHON:-python3}
+
+# name of the Debian package, one per line; a tool a fresh Debian 12 may lack
+# is listed by its package so the check is uniform.
+APT_PACKAGES=(
+    build-essential cmake pkg-config make curl ca-certificates
+    librdkafka-dev libavro-dev libjansson-dev libevent-dev libcurl4-openssl-dev
+    libsqlite3-dev check
+    clang clang-format valgrind wrk nginx-light docker-compose
+    openjdk-17-jdk-headless maven
+    python3 python3-venv
+)
+
+log() { printf '[deps] %s\n' "$*"; }
+
+install_apt() {
+    local missing=() p
+    for p in "${APT_PACKAGES[@]}"; do
+        if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+            missing+=("$p")
+        fi
+    done
+    if [ ${#missing[@]} -eq 0 ]; then
+        log "Debian packages: all present"
+        return 0
+    fi
+    log "Debian packages missing: ${missing[*]}"
+    local sudo=()
+    if [ "$(id -u)" -ne 0 ]; then
+        if command -v sudo >/dev/null 2>&1; then
+            sudo=(sudo)
+        else
+            log "not root and no sudo: install them by hand: apt-get install ${missing[*]}" >&2
+            return 1
+        fi
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    "${sudo[@]}" apt-get update -q
+    # Recommends would drag in the docker engine with docker-compose; we only
+    # need its `config` validation, which works without one.
+    "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
+}
+
+install_venv() {
+    local req=tests/requirements.txt stamp="$VENV/.requirements.sha256" want
+    want=$(sha256sum "$req" | cut -d' ' -f1)
+    if [ -x "$VENV/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+        log "venv $VENV: up to date"
+        return 0
+    fi
+    if [ ! -x "$VENV/bin/python" ]; then
+        log "creating venv $VENV with $PYTHON ($("$PYTHON" --version 2>&1))"
+        "$PYTHON" -m venv "$VENV"
+    fi
+    log "installing $req into $VENV"
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$req"
+    echo "$want" >"$stamp"
+}
+
+if [ "${DEPS_SKIP_APT:-0}" != 1 ]; then
+    install_apt
+fi
+install_venv

@@ -1,0 +1,38 @@
+-- wrk script: POST /create-order with a unique orderId per request.
+-- Ids are "B<run>-<thread>-<n>": unique across threads and runs, so every
+-- request is a real CREATE (no duplicate goes to the DLQ during a bench).
+local counter = 0
+local thread_id = 0
+local run = os.getenv("BENCH_RUN") or tostring(os.time())
+local threads = {}
+
+function setup(thread)
+  thread:set("thread_id", #threads)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  wrk.method = "POST"
+  wrk.headers["Content-Type"] = "application/json"
+end
+
+function request()
+  counter = counter + 1
+  local body = string.format('{"orderId":"B%s-%d-%d","itemsCount":3}', run, thread_id, counter)
+  return wrk.format(nil, "/create-order", nil, body)
+end
+
+local non201 = 0
+function response(status, headers, body)
+  if status ~= 201 then
+    non201 = non201 + 1
+  end
+end
+
+function done(summary, latency, requests)
+  io.write(string.format("BENCH_RESULT requests=%d errors_connect=%d errors_read=%d errors_write=%d errors_status=%d errors_timeout=%d rps=%.1f p50_ms=%.3f p99_ms=%.3f max_ms=%.3f\n",
+    summary.requests, summary.errors.connect, summary.errors.read, summary.errors.write,
+    summary.errors.status, summary.errors.timeout,
+    summary.requests / (summary.duration / 1e6),
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency.max / 1000))
+end

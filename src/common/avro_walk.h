@@ -1,0 +1,31 @@
+/*
+ * avro_walk: a bounds check of Avro binary data against a writer schema,
+ * run before the bytes reach libavro.
+ *
+ * Why: libavro (1.11) trusts declared lengths. A corrupt or hostile string
+ * length makes it malloc that many bytes before noticing the buffer is short,
+ * a huge array block count makes it append forever, a negative block count of
+ * INT64_MIN is undefined behaviour in its negation. This walker reads nothing
+ * but varints and lengths, allocates nothing, and accepts a buffer only if it
+ * holds exactly one datum of the schema with every length inside the buffer.
+ * It is deliberately stricter than the spec where libavro is looser (booleans
+ * must be 0 or 1, varints must fit their type), so anything it accepts
+ * libavro decodes without surprises.
+ */
+#ifndef AVRO_WALK_H
+#define AVRO_WALK_H
+
+#include <avro.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define AVWALK_MAX_DEPTH 32    /* nesting of records/arrays/unions */
+#define AVWALK_MAX_ITEMS 65536 /* array + map items in one datum */
+
+/*
+ * 0 if buf[0..len) is exactly one datum of `schema` (no trailing bytes),
+ * -1 otherwise with the reason and the byte offset in err.
+ */
+int avwalk_datum(avro_schema_t schema, const uint8_t *buf, size_t len, char *err, size_t errlen);
+
+#endif

@@ -61,13 +61,13 @@ test: infra build-asan build ## everything: C unit tests (ASan+UBSan), then the 
 	@echo "== C unit tests (ctest, $(ASAN_DIR))"
 	@ctest --test-dir $(ASAN_DIR) --output-on-failure -j$(JOBS)
 	@echo "== end-to-end tests (pytest, own stack)"
-	@ORDERSTREAM_BIN_DIR=$(ASAN_DIR) $(VENV)/bin/python -m pytest tests/e2e $(PYTEST_ARGS)
+	@ORDERSTREAM_BIN_DIR=$(ASAN_DIR) ORDERSTREAM_REQUIRE_BINARIES=1 $(VENV)/bin/python -m pytest tests/e2e $(PYTEST_ARGS)
 
 unit: build-asan ## C unit tests only
 	@ctest --test-dir $(ASAN_DIR) --output-on-failure -j$(JOBS)
 
 e2e: infra build-asan ## end-to-end tests only (PYTEST_ARGS="-k smoke" to pick)
-	@ORDERSTREAM_BIN_DIR=$(ASAN_DIR) $(VENV)/bin/python -m pytest tests/e2e $(PYTEST_ARGS)
+	@ORDERSTREAM_BIN_DIR=$(ASAN_DIR) ORDERSTREAM_REQUIRE_BINARIES=1 $(VENV)/bin/python -m pytest tests/e2e $(PYTEST_ARGS)
 
 format: ## clang-format all C sources in place
 	@find src tests -name '*.[ch]' -print0 | xargs -0 -r clang-format -i

@@ -81,6 +81,9 @@ void http_server_free(http_server *s);
 long http_server_in_flight(const http_server *s);
 
 void http_reply(http_call *call, int status, const char *json, size_t len);
+/* The one non-JSON answer (Prometheus text at /metrics): explicit content type. */
+void http_reply_typed(http_call *call, int status, const char *content_type, const char *body,
+                      size_t len);
 void http_reply_jsonw(http_call *call, int status, const jsonw *w);
 /* {"detail": detail}; extra headers such as Retry-After via http_add_header first. */
 void http_reply_error(http_call *call, int status, const char *detail);
@@ -96,8 +99,9 @@ void http_reply_validation(http_call *call, int status, const char *detail,
 
 /*
  * Reads the body as a JSON object. On 415 (not application/json), 413 (too
- * large), 400 (malformed, duplicate keys, not an object, invalid UTF-8) it
- * answers the call itself and returns NULL. Caller json_decref()s the result.
+ * large), 400 (malformed, duplicate keys, invalid UTF-8) or 422 (valid JSON
+ * but not an object: the wrong shape) it answers the call itself and returns
+ * NULL. Caller json_decref()s the result.
  */
 json_t *http_read_json_object(http_call *call);
 

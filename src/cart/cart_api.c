@@ -1,0 +1,385 @@
+/*
+ * cart_api: handlers and delivery reports; see the header for the flow.
+ *
+ * Status codes: validation 422/400 (cart_validate), 503 + Retry-After for
+ * anything a retry can fix (not ready, queue full, broker unreachable,
+ * delivery timed out, producer restarting), 400 for an event that cannot be
+ * serialized or is refused as too large, 500 for the unexpected.
+ */
+#include "cart_api.h"
+
+#include "cart_validate.h"
+#include "log.h"
+#include "metrics.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define PENDING_FREE_MAX 256
+
+struct cart_pending {
+    http_call *call;
+    cart_pending *next;
+    order_event ev;
+};
+
+int cart_app_init(cart_app *a, const cart_config *cfg, codec *c, cart_bootstrap *boot)
+{
+    memset(a, 0, sizeof *a);
+    a->cfg = cfg;
+    a->codec = c;
+    a->boot = boot;
+    order_rng_seed(&a->rng, 0);
+    jsonw_init(&a->out);
+    return 0;
+}
+
+void cart_app_free(cart_app *a)
+{
+    while (a->free_pending) {
+        cart_pending *p = a->free_pending;
+        a->free_pending = p->next;
+        free(p);
+    }
+    jsonw_free(&a->out);
+}
+
+static cart_pending *pending_get(cart_app *a)
+{
+    cart_pending *p = a->free_pending;
+    if (p) {
+        a->free_pending = p->next;
+        a->nfree--;
+        return p;
+    }
+    return malloc(sizeof *p);
+}
+
+static void pending_put(cart_app *a, cart_pending *p)
+{
+    if (a->nfree < PENDING_FREE_MAX) {
+        p->next = a->free_pending;
+        a->free_pending = p;
+        a->nfree++;
+    } else {
+        free(p);
+    }
+}
+
+static void reply_503(http_call *call, const char *detail)
+{
+    http_add_header(call, "Retry-After", "2");
+    http_reply_error(call, 503, detail);
+}
+
+/* Whether writes can be taken now; answers the call if not. */
+static int write_gate(cart_app *a, http_call *call, uint32_t *schema_id)
+{
+    if (a->shutting_down) {
+        reply_503(call, "shutting down");
+        return 0;
+    }
+    cart_status st;
+    cart_bootstrap_status(a->boot, &st);
+    if (!st.topics_ready || !st.schema_id) {
+        char msg[320];
+        snprintf(msg, sizeof msg, "not ready: %s", st.reason[0] ? st.reason : "starting");
+        reply_503(call, msg);
+        return 0;
+    }
+    if (a->pending >= CART_MAX_PENDING) {
+        reply_503(call, "too many writes waiting for Kafka");
+        return 0;
+    }
+    *schema_id = st.schema_id;
+    return 1;
+}
+
+/* Encodes and queues p->ev; on failure answers the call and recycles p. */
+static void publish(cart_app *a, http_call *call, cart_pending *p, uint32_t schema_id)
+{
+    char err[256];
+    size_t len = 0;
+    codec_status cs =
+        codec_encode(a->codec, schema_id, &p->ev, a->frame, sizeof a->frame, &len, err, sizeof err);
+    if (cs != CODEC_OK) {
+        char msg[320];
+        snprintf(msg, sizeof msg, "event cannot be serialized: %s", err);
+        log_msg(LOG_ERROR, "cart", call->request_id, "%s (%s)", msg, codec_status_name(cs));
+        http_reply_error(call, cs == CODEC_ERR_INTERNAL ? 500 : 400, msg);
+        pending_put(a, p);
+        return;
+    }
+    p->call = call;
+    rd_kafka_resp_err_t e = cart_producer_send(a->producer, a->cfg->topic, p->ev.order_id,
+                                               strlen(p->ev.order_id), a->frame, len, p);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        a->pending++;
+        return;
+    }
+    log_msg(LOG_WARN, "cart", call->request_id, "cannot queue the event: %s",
+            rd_kafka_err2str(e));
+    switch (e) {
+    case RD_KAFKA_RESP_ERR__QUEUE_FULL: reply_503(call, "local producer queue full"); break;
+    case RD_KAFKA_RESP_ERR__FATAL: reply_503(call, "Kafka producer restarting"); break;
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+        http_reply_error(call, 400, "event too large for Kafka");
+        break;
+    default: {
+        char msg[256];
+        snprintf(msg, sizeof msg, "cannot queue the event: %s", rd_kafka_err2str(e));
+        http_reply_error(call, 500, msg);
+    }
+    }
+    pending_put(a, p);
+}
+
+static void handle_create(http_call *call)
+{
+    cart_app *a = call->app;
+    json_t *body = http_read_json_object(call);
+    if (!body)
+        return;
+    cart_validation v;
+    cart_validate_create(body, &v);
+    json_decref(body);
+    if (v.status) {
+        http_reply_validation(call, v.status, v.detail, v.errors, v.nerrors);
+        return;
+    }
+    uint32_t id;
+    if (!write_gate(a, call, &id))
+        return;
+    cart_pending *p = pending_get(a);
+    char err[128];
+    if (!p) {
+        http_reply_error(call, 500, "out of memory");
+        return;
+    }
+    if (order_gen_create(&a->rng, v.order_id, v.items_count, order_now_ms(), &p->ev, err,
+                         sizeof err) != 0) {
+        pending_put(a, p);
+        http_reply_error(call, 500, err);
+        return;
+    }
+    publish(a, call, p, id);
+}
+
+static void handle_update(http_call *call)
+{
+    cart_app *a = call->app;
+    json_t *body = http_read_json_object(call);
+    if (!body)
+        return;
+    cart_validation v;
+    cart_validate_update(body, &v);
+    json_decref(body);
+    if (v.status) {
+        http_reply_validation(call, v.status, v.detail, v.errors, v.nerrors);
+        return;
+    }
+    uint32_t id;
+    if (!write_gate(a, call, &id))
+        return;
+    cart_pending *p = pending_get(a);
+    char err[128];
+    if (!p) {
+        http_reply_error(call, 500, "out of memory");
+        return;
+    }
+    if (order_gen_update(v.order_id, v.order_status, order_now_ms(), &p->ev, err, sizeof err) !=
+        0) {
+        pending_put(a, p);
+        http_reply_error(call, 500, err);
+        return;
+    }
+    publish(a, call, p, id);
+}
+
+static void render_ack(jsonw *w, const order_event *ev, const char *topic, int32_t partition,
+                       int64_t offset)
+{
+    jsonw_obj_begin(w);
+    jsonw_key(w, "message");
+    if (ev->type == ORDER_EVENT_CREATE) {
+        jsonw_str(w, "Order created");
+        jsonw_key(w, "order");
+        jsonw_obj_begin(w);
+        jsonw_key(w, "orderId");
+        jsonw_str(w, ev->order_id);
+        jsonw_key(w, "customerId");
+        jsonw_str(w, ev->customer_id);
+        jsonw_key(w, "orderDate");
+        jsonw_str(w, ev->order_date);
+        jsonw_key(w, "items");
+        jsonw_arr_begin(w);
+        for (size_t i = 0; i < ev->item_count; i++) {
+            jsonw_obj_begin(w);
+            jsonw_key(w, "itemId");
+            jsonw_str(w, ev->items[i].item_id);
+            jsonw_key(w, "quantity");
+            jsonw_int(w, ev->items[i].quantity);
+            jsonw_key(w, "price");
+            jsonw_money(w, ev->items[i].price_cents);
+            jsonw_obj_end(w);
+        }
+        jsonw_arr_end(w);
+        jsonw_key(w, "totalAmount");
+        jsonw_money(w, ev->total_cents);
+        jsonw_key(w, "currency");
+        jsonw_str(w, ev->currency);
+        jsonw_key(w, "status");
+        jsonw_str(w, ev->status);
+        jsonw_obj_end(w);
+    } else {
+        jsonw_str(w, "Order status updated");
+        jsonw_key(w, "orderId");
+        jsonw_str(w, ev->order_id);
+        jsonw_key(w, "status");
+        jsonw_str(w, ev->status);
+    }
+    jsonw_key(w, "topic");
+    jsonw_str(w, topic);
+    jsonw_key(w, "partition");
+    jsonw_int(w, partition);
+    jsonw_key(w, "offset");
+    jsonw_int(w, offset);
+    jsonw_obj_end(w);
+}
+
+static int retryable(rd_kafka_resp_err_t e)
+{
+    switch (e) {
+    case RD_KAFKA_RESP_ERR__MSG_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__TRANSPORT:
+    case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+    case RD_KAFKA_RESP_ERR__PURGE_QUEUE:
+    case RD_KAFKA_RESP_ERR__PURGE_INFLIGHT:
+    case RD_KAFKA_RESP_ERR__FATAL:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+    case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION:
+    case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS:
+    case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR_NETWORK_EXCEPTION:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+void cart_on_delivery(void *msg_opaque, rd_kafka_resp_err_t err, const char *topic,
+                      int32_t partition, int64_t offset, void *app)
+{
+    cart_app *a = app;
+    cart_pending *p = msg_opaque;
+    http_call *call = p->call;
+    a->pending--;
+    if (a->http_gone) {
+        pending_put(a, p);
+        return;
+    }
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        cart_bootstrap_kafka_up(a->boot);
+        jsonw_reset(&a->out);
+        render_ack(&a->out, &p->ev, topic, partition, offset);
+        http_reply_jsonw(call, p->ev.type == ORDER_EVENT_CREATE ? 201 : 200, &a->out);
+    } else {
+        char msg[256];
+        log_msg(LOG_WARN, "cart", call->request_id, "delivery of %s failed: %s", p->ev.order_id,
+                rd_kafka_err2str(err));
+        if (err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT) {
+            snprintf(msg, sizeof msg, "Kafka did not acknowledge within %d ms",
+                     a->cfg->delivery_timeout_ms);
+            reply_503(call, msg);
+        } else if (retryable(err)) {
+            snprintf(msg, sizeof msg, "Kafka unavailable: %s", rd_kafka_err2str(err));
+            reply_503(call, msg);
+        } else if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
+                   err == RD_KAFKA_RESP_ERR_INVALID_MSG) {
+            snprintf(msg, sizeof msg, "Kafka refused the event: %s", rd_kafka_err2str(err));
+            http_reply_error(call, 400, msg);
+        } else {
+            snprintf(msg, sizeof msg, "unexpected Kafka error: %s", rd_kafka_err2str(err));
+            http_reply_error(call, 500, msg);
+        }
+    }
+    pending_put(a, p);
+}
+
+void cart_on_brokers_down(const char *reason, void *app)
+{
+    cart_app *a = app;
+    cart_bootstrap_kafka_down(a->boot, reason);
+}
+
+static void handle_health(http_call *call)
+{
+    cart_app *a = call->app;
+    cart_status st;
+    cart_bootstrap_status(a->boot, &st);
+    int ok = st.topics_ready && st.schema_id && st.kafka_ok && !a->shutting_down;
+    jsonw *w = &a->out;
+    jsonw_reset(w);
+    jsonw_obj_begin(w);
+    jsonw_key(w, "status");
+    jsonw_str(w, ok ? "ok" : "unavailable");
+    if (!ok) {
+        jsonw_key(w, "detail");
+        jsonw_str(w, a->shutting_down ? "shutting down"
+                                      : (st.reason[0] ? st.reason : "kafka unreachable"));
+    }
+    jsonw_key(w, "service");
+    jsonw_str(w, "cart-service");
+    jsonw_key(w, "kafka");
+    jsonw_str(w, st.kafka_ok ? "reachable" : "unreachable");
+    jsonw_key(w, "topicsReady");
+    jsonw_bool(w, st.topics_ready);
+    jsonw_key(w, "schemaRegistered");
+    jsonw_bool(w, st.schema_id != 0);
+    if (st.schema_id) {
+        jsonw_key(w, "schemaId");
+        jsonw_int(w, st.schema_id);
+    }
+    jsonw_key(w, "topic");
+    jsonw_str(w, a->cfg->topic);
+    jsonw_key(w, "pendingWrites");
+    jsonw_int(w, a->pending);
+    jsonw_obj_end(w);
+    if (!ok)
+        http_add_header(call, "Retry-After", "2");
+    http_reply_jsonw(call, ok ? 200 : 503, w);
+}
+
+static void handle_metrics(http_call *call)
+{
+    cart_app *a = call->app;
+    metrics_text t;
+    metrics_text_init(&t);
+    metrics_http_render(&t);
+    metrics_text_family(&t, "cart_pending_writes", "gauge",
+                        "Writes waiting for Kafka's acknowledgement.");
+    metrics_text_sample(&t, "cart_pending_writes", NULL, (double)a->pending);
+    if (t.failed)
+        http_reply_error(call, 500, "cannot render metrics");
+    else
+        http_reply_typed(call, 200, "text/plain; version=0.0.4", t.buf, t.len);
+    metrics_text_free(&t);
+}
+
+static const http_route routes[] = {
+    {"/create-order", HTTP_M_POST, handle_create},
+    {"/update-order", HTTP_M_PUT, handle_update},
+    {"/health", HTTP_M_GET, handle_health},
+    {"/metrics", HTTP_M_GET, handle_metrics},
+};
+
+const http_route *cart_routes(size_t *n)
+{
+    *n = sizeof routes / sizeof routes[0];
+    return routes;
+}

@@ -24,9 +24,12 @@ APT_PACKAGES=(
     librdkafka-dev libavro-dev libjansson-dev libevent-dev libcurl4-openssl-dev
     libsqlite3-dev check
     clang clang-format valgrind wrk nginx-light docker-compose
-    openjdk-17-jdk-headless maven
-    python3 python3-venv
 )
+# a JDK, Maven and venv support may come from elsewhere than Debian: only
+# install the Debian ones when the tool itself is missing
+command -v java >/dev/null 2>&1 || APT_PACKAGES+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null 2>&1 || APT_PACKAGES+=(maven)
+"$PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1 || APT_PACKAGES+=(python3 python3-venv)
 
 log() { printf '[deps] %s\n' "$*"; }
 
@@ -53,9 +56,21 @@ install_apt() {
     fi
     export DEBIAN_FRONTEND=noninteractive
     "${sudo[@]}" apt-get update -q
+    # Packages such as nginx-light would start their daemon on install; a
+    # policy-rc.d (the Debian mechanism for this) keeps them stopped, and is
+    # removed again unless it was there before.
+    local policy=/usr/sbin/policy-rc.d own_policy=0
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null
+        "${sudo[@]}" chmod +x "$policy"
+        own_policy=1
+    fi
+    local rc=0
     # Recommends would drag in the docker engine with docker-compose; we only
     # need its `config` validation, which works without one.
-    "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
+    "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null || rc=$?
+    [ "$own_policy" = 1 ] && "${sudo[@]}" rm -f "$policy"
+    return $rc
 }
 
 install_venv() {

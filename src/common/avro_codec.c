@@ -235,6 +235,8 @@ static int entry_resolve(codec *c, writer_entry *e, const char *schema_json)
         snprintf(e->msg, sizeof e->msg, "writer schema has a decimal whose scale is not 2");
         return -1;
     }
+    if (avlayout_resolvable(e->schema, c->rschema, e->msg, sizeof e->msg) != 0)
+        return -1;
     e->resolver = avro_resolved_writer_new(e->schema, c->rschema);
     if (e->resolver == NULL) {
         snprintf(e->msg, sizeof e->msg, "cannot resolve to the reader schema: %s", avro_strerror());

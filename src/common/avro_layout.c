@@ -234,6 +234,142 @@ int avlayout_decimals_scale2(const char *json)
     return rc;
 }
 
+/* ---- resolution pre-check ---------------------------------------------- */
+
+typedef enum { RES_OK, RES_SHALLOW, RES_DEEP } res_t;
+
+/* RES_SHALLOW: the pair fails before libavro allocates anything (a type or
+ * name mismatch), which it handles safely and which lets it try the next
+ * union branch. RES_DEEP: a failure inside a matched record/array/map, the
+ * path whose cleanup is broken; never hand such a pair to libavro. */
+static res_t res_pair(avro_schema_t w, avro_schema_t r, int depth, char *err, size_t errlen);
+
+static res_t res_any(avro_schema_t w, avro_schema_t r, int depth, char *err, size_t errlen)
+{
+    if (depth > 32) {
+        efail(err, errlen, "schema nested too deep (recursive?)");
+        return RES_DEEP;
+    }
+    w = avlayout_deref(w);
+    r = avlayout_deref(r);
+    if (w == NULL || r == NULL) {
+        efail(err, errlen, "dangling schema reference");
+        return RES_DEEP;
+    }
+    if (is_avro_union(w)) {
+        /* Each writer branch is resolved; branches the reader cannot take
+         * only fail when data uses them, but at least one must resolve. */
+        size_t n = avro_schema_union_size(w);
+        int some = 0;
+        for (size_t i = 0; i < n; i++) {
+            res_t b = res_any(avro_schema_union_branch(w, (int)i), r, depth + 1, err, errlen);
+            if (b == RES_DEEP)
+                return RES_DEEP;
+            some |= b == RES_OK;
+        }
+        if (!some) {
+            efail(err, errlen, "no writer union branch fits the reader");
+            return RES_SHALLOW;
+        }
+        return RES_OK;
+    }
+    if (is_avro_union(r)) {
+        size_t n = avro_schema_union_size(r);
+        for (size_t i = 0; i < n; i++) {
+            res_t b = res_pair(w, avlayout_deref(avro_schema_union_branch(r, (int)i)), depth + 1,
+                               err, errlen);
+            if (b != RES_SHALLOW)
+                return b;
+        }
+        efail(err, errlen, "writer %s fits no reader union branch", avro_schema_type_name(w));
+        return RES_SHALLOW;
+    }
+    return res_pair(w, r, depth, err, errlen);
+}
+
+static res_t res_pair(avro_schema_t w, avro_schema_t r, int depth, char *err, size_t errlen)
+{
+    avro_type_t wt = avro_typeof(w), rt = avro_typeof(r);
+
+    if (is_avro_union(r) || is_avro_union(w))
+        return res_any(w, r, depth + 1, err, errlen);
+    switch (wt) {
+    case AVRO_INT32: /* Avro promotions: int -> long/float/double, ... */
+        if (rt == AVRO_INT32 || rt == AVRO_INT64 || rt == AVRO_FLOAT || rt == AVRO_DOUBLE)
+            return RES_OK;
+        break;
+    case AVRO_INT64:
+        if (rt == AVRO_INT64 || rt == AVRO_FLOAT || rt == AVRO_DOUBLE)
+            return RES_OK;
+        break;
+    case AVRO_FLOAT:
+        if (rt == AVRO_FLOAT || rt == AVRO_DOUBLE)
+            return RES_OK;
+        break;
+    case AVRO_NULL:
+    case AVRO_BOOLEAN:
+    case AVRO_DOUBLE:
+    case AVRO_STRING:
+    case AVRO_BYTES:
+        if (rt == wt)
+            return RES_OK;
+        break;
+    case AVRO_ENUM:
+        if (rt == AVRO_ENUM && strcmp(avro_schema_name(w), avro_schema_name(r)) == 0)
+            return RES_OK;
+        break;
+    case AVRO_FIXED:
+        if (rt == AVRO_FIXED && strcmp(avro_schema_name(w), avro_schema_name(r)) == 0 &&
+            avro_schema_fixed_size(w) == avro_schema_fixed_size(r))
+            return RES_OK;
+        break;
+    case AVRO_ARRAY:
+    case AVRO_MAP:
+        if (rt != wt)
+            break;
+        if (res_any(wt == AVRO_ARRAY ? avro_schema_array_items(w) : avro_schema_map_values(w),
+                    rt == AVRO_ARRAY ? avro_schema_array_items(r) : avro_schema_map_values(r),
+                    depth + 1, err, errlen) != RES_OK)
+            return RES_DEEP;
+        return RES_OK;
+    case AVRO_RECORD: {
+        size_t n;
+        if (rt != AVRO_RECORD || strcmp(avro_schema_name(w), avro_schema_name(r)) != 0)
+            break;
+        n = avro_schema_record_size(r);
+        for (size_t i = 0; i < n; i++) {
+            const char *name = avro_schema_record_field_name(r, (int)i);
+            int wi = avro_schema_record_field_get_index(w, name);
+            if (wi < 0) {
+                /* libavro 1.11 has no reader defaults: missing is fatal */
+                efail(err, errlen, "%s.%s is not in the writer schema", avro_schema_name(r), name);
+                return RES_DEEP;
+            }
+            if (res_any(avro_schema_record_field_get_by_index(w, wi),
+                        avro_schema_record_field_get_by_index(r, (int)i), depth + 1, err,
+                        errlen) != RES_OK) {
+                char inner[160];
+                snprintf(inner, sizeof inner, "%s", err != NULL && errlen > 0 ? err : "");
+                efail(err, errlen, "%s.%s: %s", avro_schema_name(r), name, inner);
+                return RES_DEEP;
+            }
+        }
+        return RES_OK;
+    }
+    default:
+        efail(err, errlen, "unsupported writer type %s", avro_schema_type_name(w));
+        return RES_DEEP;
+    }
+    efail(err, errlen, "writer %s cannot be read as %s", avro_schema_type_name(w),
+          avro_schema_type_name(r));
+    return RES_SHALLOW;
+}
+
+int avlayout_resolvable(avro_schema_t w, avro_schema_t r, char *err, size_t errlen)
+{
+    return res_any(w, r, 0, err, errlen) == RES_OK ? 0 : -1;
+}
+
 /* Part of avro_codec.h's API; lives here because it only serves to load
  * schema text. */
 char *codec_read_file(const char *path, char *err, size_t errlen)

@@ -16,13 +16,24 @@ cd "$ROOT"
 . scripts/versions.sh
 M2=${ORDERSTREAM_M2:-$HOME/.cache/orderstream/m2}
 INFRA_DIR=${INFRA_DIR:-var/infra}
+mkdir -p "$INFRA_DIR"
+INFRA_DIR=$(cd "$INFRA_DIR" && pwd)
 KAFKA_LIBS="$INFRA_DIR/kafka-$KAFKA_VERSION/libs"
 REGISTRY_HOME="$INFRA_DIR/apicurio-registry-$APICURIO_VERSION"
 
 log() { printf '[fetch-infra] %s\n' "$*"; }
-mvn_() { mvn -B -q -ntp -Dstyle.color=never -Dmaven.repo.local="$M2" "$@" </dev/null; }
+# Maven's output goes to a log, shown only when it fails
+MVN_LOG="$INFRA_DIR/maven.log"
+mvn_() {
+    if ! mvn -B -ntp -Dstyle.color=never -Dmaven.repo.local="$M2" "$@" </dev/null >>"$MVN_LOG" 2>&1; then
+        tail -n 40 "$MVN_LOG" >&2
+        log "Maven failed (full log: $MVN_LOG)" >&2
+        return 1
+    fi
+}
 
 mkdir -p "$M2" "$INFRA_DIR"
+: >"$MVN_LOG"
 
 if [ -f "$KAFKA_LIBS/.complete" ]; then
     log "Kafka $KAFKA_VERSION jars: present"
@@ -30,7 +41,7 @@ else
     log "Kafka $KAFKA_VERSION jars -> $KAFKA_LIBS (Maven cache $M2)"
     rm -rf "$KAFKA_LIBS.tmp"
     mvn_ -f infra/pom.xml -Dkafka.version="$KAFKA_VERSION" dependency:copy-dependencies \
-        -DoutputDirectory="$ROOT/$KAFKA_LIBS.tmp" -DincludeScope=runtime
+        -DoutputDirectory="$KAFKA_LIBS.tmp" -DincludeScope=runtime
     rm -rf "$KAFKA_LIBS" && mv "$KAFKA_LIBS.tmp" "$KAFKA_LIBS"
     touch "$KAFKA_LIBS/.complete"
 fi

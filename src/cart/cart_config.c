@@ -77,7 +77,7 @@ int cart_config_load(cart_config *c, char *err, size_t errlen)
 void cart_config_help(FILE *out)
 {
     fprintf(out, "cart-service: order intake over HTTP into Kafka (Avro, schema registry)\n\n"
-                 "Usage: cart-service [--help]\n\nEnvironment variables:\n");
+                 "Usage: cart-service [--help]\n\n");
     config_print_help(out, cart_vars, NVARS);
     fprintf(out, "KAFKA_PROP_<NAME>\n    any librdkafka property, e.g. "
                  "KAFKA_PROP_SECURITY_PROTOCOL=SASL_SSL sets security.protocol\n");

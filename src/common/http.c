@@ -695,6 +695,17 @@ void http_server_free(http_server *s)
     free(s);
 }
 
+int http_server_port(const http_server *s)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (!s || s->fd < 0 || getsockname(s->fd, (struct sockaddr *)&ss, &sl) != 0)
+        return -1;
+    if (ss.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
 long http_server_in_flight(const http_server *s)
 {
     return s ? atomic_load(&((http_server *)s)->in_flight) : 0;

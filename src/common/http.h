@@ -77,6 +77,8 @@ int http_server_start(http_server *s, char *err, size_t errlen);
 void http_server_stop_accepting(http_server *s);
 /* Stops the extra threads and frees everything. Call after base stopped. */
 void http_server_free(http_server *s);
+/* The bound port (useful with port 0: the kernel picks one). */
+int http_server_port(const http_server *s);
 /* Calls accepted but not yet answered, over all threads. */
 long http_server_in_flight(const http_server *s);
 

@@ -59,12 +59,12 @@ status: ## what is running
 
 test: infra build-asan build ## everything: C unit tests (ASan+UBSan), then the e2e suite
 	@echo "== C unit tests (ctest, $(ASAN_DIR))"
-	@ctest --test-dir $(ASAN_DIR) --output-on-failure -j$(JOBS)
+	@scripts/with-stack.sh ctest --test-dir $(ASAN_DIR) --output-on-failure -j$(JOBS)
 	@echo "== end-to-end tests (pytest, own stack)"
 	@ORDERSTREAM_BIN_DIR=$(ASAN_DIR) ORDERSTREAM_REQUIRE_BINARIES=1 $(VENV)/bin/python -m pytest tests/e2e $(PYTEST_ARGS)
 
-unit: build-asan ## C unit tests only
-	@ctest --test-dir $(ASAN_DIR) --output-on-failure -j$(JOBS)
+unit: infra build-asan ## C unit tests only (given a private Kafka + registry: scripts/with-stack.sh)
+	@scripts/with-stack.sh ctest --test-dir $(ASAN_DIR) --output-on-failure -j$(JOBS)
 
 e2e: infra build-asan ## end-to-end tests only (PYTEST_ARGS="-k smoke" to pick)
 	@ORDERSTREAM_BIN_DIR=$(ASAN_DIR) ORDERSTREAM_REQUIRE_BINARIES=1 $(VENV)/bin/python -m pytest tests/e2e $(PYTEST_ARGS)

@@ -28,11 +28,11 @@ typedef struct store store;
 
 typedef enum {
     STORE_OK = 0,
-    STORE_SKIPPED,      /* offset below the stored position: already applied */
-    STORE_DUPLICATE,    /* CREATE for an orderId that exists */
-    STORE_NOT_FOUND,    /* UPDATE (or lookup) of an unknown orderId */
-    STORE_ERR_IO,       /* disk full, I/O error, busy, locked: retry later */
-    STORE_ERR_INTERNAL  /* anything else (bug, corrupt file, misuse) */
+    STORE_SKIPPED,     /* offset below the stored position: already applied */
+    STORE_DUPLICATE,   /* CREATE for an orderId that exists */
+    STORE_NOT_FOUND,   /* UPDATE (or lookup) of an unknown orderId */
+    STORE_ERR_IO,      /* disk full, I/O error, busy, locked: retry later */
+    STORE_ERR_INTERNAL /* anything else (bug, corrupt file, misuse) */
 } store_status;
 
 #define STORE_READONLY 0x1
@@ -60,8 +60,8 @@ store_status store_apply(store *s, const char *topic, int32_t partition, int64_t
                          const order_event *ev, char *err, size_t errlen);
 
 /* Moves the position past offset without an effect (event dead-lettered). */
-store_status store_mark(store *s, const char *topic, int32_t partition, int64_t offset,
-                        char *err, size_t errlen);
+store_status store_mark(store *s, const char *topic, int32_t partition, int64_t offset, char *err,
+                        size_t errlen);
 
 /*
  * The next offset to read for (topic, partition), as committed or as moved in
@@ -88,8 +88,8 @@ typedef struct {
 typedef void (*store_history_fn)(void *arg, const char *status, int64_t at_ms);
 
 /* STORE_OK and *out filled (history through fn, may be NULL), or STORE_NOT_FOUND. */
-store_status store_get_order(store *s, const char *order_id, store_order *out,
-                             store_history_fn fn, void *arg, char *err, size_t errlen);
+store_status store_get_order(store *s, const char *order_id, store_order *out, store_history_fn fn,
+                             void *arg, char *err, size_t errlen);
 
 store_status store_count_orders(store *s, int64_t *count, char *err, size_t errlen);
 

@@ -33,9 +33,9 @@
 typedef struct {
     char topic[STORE_TOPIC_MAX + 1];
     int32_t partition;
-    int64_t next;  /* valid when found */
-    int found;     /* a position exists (stored or moved in this txn) */
-    int dirty;     /* moved in the open transaction */
+    int64_t next; /* valid when found */
+    int found;    /* a position exists (stored or moved in this txn) */
+    int dirty;    /* moved in the open transaction */
 } store_pos;
 
 enum {
@@ -66,8 +66,9 @@ static const char *const store_sql[ST__N] = {
     [ST_UPD_ORDER] = "UPDATE orders SET status = ?1, updated_at = ?2,"
                      " history_len = history_len + 1 WHERE order_id = ?3 RETURNING history_len",
     [ST_GET_POS] = "SELECT next_offset FROM consumed_offsets WHERE topic = ?1 AND partition = ?2",
-    [ST_PUT_POS] = "INSERT INTO consumed_offsets(topic, partition, next_offset) VALUES(?1, ?2, ?3)"
-                   " ON CONFLICT(topic, partition) DO UPDATE SET next_offset = excluded.next_offset",
+    [ST_PUT_POS] =
+        "INSERT INTO consumed_offsets(topic, partition, next_offset) VALUES(?1, ?2, ?3)"
+        " ON CONFLICT(topic, partition) DO UPDATE SET next_offset = excluded.next_offset",
     [ST_GET_ORDER] = "SELECT customer_id, order_date, items, total_cents, currency, status,"
                      " shipping_cents, created_at, updated_at FROM orders WHERE order_id = ?1",
     [ST_GET_HIST] = "SELECT status, at FROM status_history WHERE order_id = ?1 ORDER BY seq",
@@ -75,8 +76,8 @@ static const char *const store_sql[ST__N] = {
 };
 
 /* Statements a read-only handle needs (the others touch the file for writing). */
-static const int store_ro_ok[ST__N] = {[ST_BEGIN_READ] = 1, [ST_COMMIT] = 1, [ST_GET_POS] = 1, [ST_GET_ORDER] = 1, [ST_GET_HIST] = 1,
-                                       [ST_COUNT] = 1};
+static const int store_ro_ok[ST__N] = {[ST_BEGIN_READ] = 1, [ST_COMMIT] = 1,   [ST_GET_POS] = 1,
+                                       [ST_GET_ORDER] = 1,  [ST_GET_HIST] = 1, [ST_COUNT] = 1};
 
 static const char store_schema_sql[] =
     "CREATE TABLE IF NOT EXISTS orders("
@@ -217,8 +218,8 @@ store *store_open(const char *path, int flags, char *err, size_t errlen)
     for (int i = 0; i < ST__N; i++) {
         if (s->readonly && !store_ro_ok[i])
             continue;
-        rc = sqlite3_prepare_v3(s->db, store_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
-                                NULL);
+        rc =
+            sqlite3_prepare_v3(s->db, store_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL);
         if (rc != SQLITE_OK) {
             store_fail(s, rc, "prepare", err, errlen);
             store_close(s);
@@ -314,8 +315,8 @@ store_status store_commit(store *s, char *err, size_t errlen)
 }
 
 /* The cached position of (topic, partition), loading it from the file on a miss. */
-static store_status store_pos_find(store *s, const char *topic, int32_t partition,
-                                   store_pos **out, char *err, size_t errlen)
+static store_status store_pos_find(store *s, const char *topic, int32_t partition, store_pos **out,
+                                   char *err, size_t errlen)
 {
     for (size_t i = 0; i < s->npos; i++) {
         if (s->pos[i].partition == partition && strcmp(s->pos[i].topic, topic) == 0) {
@@ -367,8 +368,8 @@ store_status store_get_position(store *s, const char *topic, int32_t partition, 
 }
 
 /* Checks the position; STORE_OK means offset is new, *pp is its slot. */
-static store_status store_pos_check(store *s, const char *topic, int32_t partition,
-                                    int64_t offset, store_pos **pp, char *err, size_t errlen)
+static store_status store_pos_check(store *s, const char *topic, int32_t partition, int64_t offset,
+                                    store_pos **pp, char *err, size_t errlen)
 {
     if (!s->in_txn) {
         snprintf(err, errlen, "no transaction open");
@@ -393,8 +394,8 @@ static void store_pos_advance(store_pos *p, int64_t offset)
     p->dirty = 1;
 }
 
-store_status store_mark(store *s, const char *topic, int32_t partition, int64_t offset,
-                        char *err, size_t errlen)
+store_status store_mark(store *s, const char *topic, int32_t partition, int64_t offset, char *err,
+                        size_t errlen)
 {
     store_pos *p;
     store_status st = store_pos_check(s, topic, partition, offset, &p, err, errlen);
@@ -423,8 +424,7 @@ static int store_render_items(store *s, const order_event *ev)
 }
 
 static store_status store_insert_history(store *s, const char *order_id, int64_t seq,
-                                         const char *status, int64_t at, char *err,
-                                         size_t errlen)
+                                         const char *status, int64_t at, char *err, size_t errlen)
 {
     sqlite3_stmt *h = s->st[ST_INS_HIST];
     int rc = sqlite3_bind_text(h, 1, order_id, -1, SQLITE_STATIC);
@@ -510,8 +510,8 @@ static void store_copy_col(sqlite3_stmt *q, int col, char *dst, size_t cap)
 static store_status store_read_order(store *s, const char *order_id, store_order *out,
                                      store_history_fn fn, void *arg, char *err, size_t errlen);
 
-store_status store_get_order(store *s, const char *order_id, store_order *out,
-                             store_history_fn fn, void *arg, char *err, size_t errlen)
+store_status store_get_order(store *s, const char *order_id, store_order *out, store_history_fn fn,
+                             void *arg, char *err, size_t errlen)
 {
     /* One read transaction, so the row and its history are the same snapshot. */
     int own_txn = !s->in_txn;

@@ -50,7 +50,7 @@ static order_event make_create(const char *id, int64_t ts)
     ev.items[0].price_cents = 1999; /* 19.99 */
     snprintf(ev.items[1].item_id, sizeof ev.items[1].item_id, "ITEM-2");
     ev.items[1].quantity = 1;
-    ev.items[1].price_cents = 5; /* 0.05 */
+    ev.items[1].price_cents = 5;   /* 0.05 */
     ev.total_cents = 3 * 1999 + 5; /* 60.02 */
     snprintf(ev.currency, sizeof ev.currency, "USD");
     snprintf(ev.status, sizeof ev.status, "new");
@@ -134,8 +134,9 @@ START_TEST(test_create_then_read)
 
     /* Items are valid JSON with exact two-decimal money and escaped ids. */
     ck_assert_uint_eq(o.items_json_len, strlen(o.items_json));
-    ck_assert_str_eq(o.items_json, "[{\"itemId\":\"ITEM-\\\"1\\\"\",\"quantity\":3,\"price\":19.99},"
-                                   "{\"itemId\":\"ITEM-2\",\"quantity\":1,\"price\":0.05}]");
+    ck_assert_str_eq(o.items_json,
+                     "[{\"itemId\":\"ITEM-\\\"1\\\"\",\"quantity\":3,\"price\":19.99},"
+                     "{\"itemId\":\"ITEM-2\",\"quantity\":1,\"price\":0.05}]");
     json_error_t jerr;
     json_t *items = json_loads(o.items_json, 0, &jerr);
     ck_assert_ptr_nonnull(items);
@@ -157,11 +158,11 @@ START_TEST(test_shipping_exact_half_up)
     /* total -> 2% rounded half-up to the cent, with no binary floating point. */
     static const struct {
         int64_t total, shipping;
-    } cases[] = {{25, 1},     /* 0.005 -> 0.01 */
-                 {24, 0},     /* 0.0048 -> 0.00 */
-                 {9998, 200}, /* 1.9996 -> 2.00 */
+    } cases[] = {{25, 1},      /* 0.005 -> 0.01 */
+                 {24, 0},      /* 0.0048 -> 0.00 */
+                 {9998, 200},  /* 1.9996 -> 2.00 */
                  {12345, 247}, /* 2.469 -> 2.47 */
-                 {75, 2},     /* 0.015 -> 0.02 */
+                 {75, 2},      /* 0.015 -> 0.02 */
                  {99999999999999LL, 2000000000000LL}};
     store *s = open_rw();
     ck_assert_int_eq(store_begin(s, err, sizeof err), STORE_OK);

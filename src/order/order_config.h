@@ -1,0 +1,73 @@
+/*
+ * order_config: order-service's settings. The variable table (names,
+ * defaults, bounds, help) lives in order_config.c so that --help, validation
+ * and the start-up log are one list; this header exposes the parsed values
+ * as a typed struct so the rest of the service never looks names up.
+ */
+#ifndef ORDER_CONFIG_H
+#define ORDER_CONFIG_H
+
+#include "config.h"
+
+#include <librdkafka/rdkafka.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ORDER_BACKOFF_MAX 16
+
+typedef struct {
+    const char *bootstrap;
+    const char *registry_url;
+    const char *topic;
+    const char *dlq_topic;
+    int topic_partitions;
+    int topic_replication;
+    long long topic_retention_ms;
+    int dlq_partitions;
+    long long dlq_retention_ms;
+    const char *http_host;
+    int http_port;
+    size_t http_max_body;
+    int http_idle_timeout_s;
+    int http_threads;
+    const char *log_level;
+    const char *store_path;
+    const char *group_id;
+    int64_t backoff_ms[ORDER_BACKOFF_MAX]; /* retry waits; the last one repeats */
+    size_t nbackoff;
+    int max_retries;     /* processing failures before PROCESSING_FAILED */
+    int batch_max;       /* events per store transaction */
+    int batch_wait_ms;   /* how long a batch may wait to fill */
+    int scan_timeout_ms; /* bound of one topic scan (HTTP endpoints) */
+    /* Test-only failure injection (see order_config.c). */
+    const char *test_fail_prefix;
+    int test_fail_times;
+} order_settings;
+
+/* The variable table, for --help and the start-up log. */
+config_var *order_config_vars(size_t *n);
+
+/* Loads and validates every setting; -1 with "NAME: reason" in err. */
+int order_settings_load(order_settings *s, char *err, size_t errlen);
+
+/*
+ * Parses "2000,5000,10000" (milliseconds, each 0..3600000, 1..cap values).
+ * Returns 0 with *n values in out, or -1 with err.
+ */
+int order_parse_backoff(const char *text, int64_t *out, size_t cap, size_t *n, char *err,
+                        size_t errlen);
+
+/* The wait before retry number attempt (1-based): the last value repeats. */
+int64_t order_backoff_for(const order_settings *s, int attempt);
+
+/*
+ * A librdkafka configuration for this service: kafka_conf_new() plus our
+ * props (pairs of key, value), then every KAFKA_PROP_* variable applied again
+ * so an operator's override always wins over our defaults. NULL + err.
+ */
+rd_kafka_conf_t *order_kafka_conf(const char *bootstrap, const char *client_id,
+                                  const char *const (*props)[2], size_t n, char *err,
+                                  size_t errlen);
+
+#endif

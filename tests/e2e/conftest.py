@@ -46,6 +46,9 @@ ASAN/UBSAN options that turn any sanitizer report into a failure.
     restart().
 
 unique(prefix) -> a name unique in this run (topics, order ids, groups).
+wait_for(fn, timeout=30, interval=0.2) -> poll fn() until truthy; returns the
+    last value (falsy on timeout), so `assert wait_for(...)` reads naturally.
+    Import both with `from conftest import unique, wait_for`.
 
 Environment knobs: ORDERSTREAM_TEST_KAFKA_PORT / _CONTROLLER_PORT /
 _REGISTRY_PORT (default: 19092/19093/18081 when free, else any free port),
@@ -79,6 +82,16 @@ _counter = itertools.count(1)
 def unique(prefix: str) -> str:
     """A name unique within this test run and across runs (short uuid)."""
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def wait_for(fn, timeout: float = 30.0, interval: float = 0.2):
+    """Poll fn() until it returns a truthy value; the last value otherwise."""
+    deadline = time.monotonic() + timeout
+    value = fn()
+    while not value and time.monotonic() < deadline:
+        time.sleep(interval)
+        value = fn()
+    return value
 
 
 def _port_free(port: int) -> bool:

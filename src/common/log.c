@@ -87,9 +87,9 @@ static size_t log_escape(char *out, size_t len, size_t cap, const char *s)
 
 static size_t log_append(char *out, size_t len, size_t cap, const char *s)
 {
-    size_t n = strlen(s);
-    if (len + n >= cap)
-        n = cap - 1 - len;
+    if (len + 1 >= cap)
+        return len;
+    size_t n = strnlen(s, cap - 1 - len);
     memcpy(out + len, s, n);
     return len + n;
 }

@@ -15,6 +15,7 @@ RUN apt-get update \
 WORKDIR /src
 COPY CMakeLists.txt ./
 COPY schemas schemas
+COPY docs/openapi.yaml docs/openapi.yaml
 COPY src src
 RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DORDERSTREAM_TESTS=OFF \
  && cmake --build /build -j"$(nproc)" \

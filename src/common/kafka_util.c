@@ -187,14 +187,14 @@ out:
 int kafka_topics_ensure(rd_kafka_t *rk, const kafka_topic_spec *specs, size_t n, int timeout_ms,
                         char *err, size_t errlen)
 {
-    int counts[16];
+    int counts[16], before[16];
     if (n > sizeof counts / sizeof counts[0]) {
         snprintf(err, errlen, "too many topics");
         return -1;
     }
-    if (fetch_partitions(rk, specs, n, counts, timeout_ms, err, errlen) != 0)
+    if (fetch_partitions(rk, specs, n, before, timeout_ms, err, errlen) != 0)
         return -1;
-    if (create_topics(rk, specs, counts, n, timeout_ms, err, errlen) != 0)
+    if (create_topics(rk, specs, before, n, timeout_ms, err, errlen) != 0)
         return -1;
     /* Check what is there now: created, pre-existing, or created by a racing peer. */
     if (fetch_partitions(rk, specs, n, counts, timeout_ms, err, errlen) != 0)
@@ -204,6 +204,9 @@ int kafka_topics_ensure(rd_kafka_t *rk, const kafka_topic_spec *specs, size_t n,
             snprintf(err, errlen, "topic %s not visible in metadata yet", specs[i].name);
             return -1;
         }
+        if (before[i] > 0)
+            log_msg(LOG_INFO, "kafka", NULL, "topic %s already exists (%d partitions)",
+                    specs[i].name, counts[i]);
         if (counts[i] != specs[i].partitions)
             log_msg(LOG_WARN, "kafka", NULL,
                     "topic %s has %d partitions, configuration asks for %d; keeping it",

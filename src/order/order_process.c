@@ -110,10 +110,18 @@ void order_decode(order_decoder *d, const void *value, size_t len, order_event *
         switch (cs) {
         case CODEC_OK:
             out->decoded = 1;
-            if (order_event_validate(ev, err, sizeof err) != 0)
+            if (order_event_validate(ev, err, sizeof err) != 0) {
                 proc_set(out, PROC_DLQ, DLQ_R_INVALID_EVENT, "invalid event", err);
-            else
-                out->kind = PROC_EVENT;
+                return;
+            }
+            /* Statuses are case-insensitive on the wire and stored lower-case. */
+            char st[ORDER_STATUS_MAX + 1];
+            if (order_status_normalize(ev->status, strlen(ev->status), 1, st) != 0) {
+                proc_set(out, PROC_DLQ, DLQ_R_INVALID_EVENT, "invalid event", "unknown status");
+                return;
+            }
+            memcpy(ev->status, st, sizeof st);
+            out->kind = PROC_EVENT;
             return;
         case CODEC_ERR_UNKNOWN_SCHEMA:
             if (round > 0) {

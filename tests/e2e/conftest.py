@@ -17,7 +17,8 @@ or with ORDERSTREAM_KEEP_TEST_STATE=1).
     .dir                pathlib.Path of the state directory
     .stop_kafka() / .start_kafka() / .kill_kafka()           data kept
     .stop_registry() / .start_registry() / .kill_registry()  schemas kept
-    .ensure_running()   start whatever is down (done after every test)
+    .ensure_running()   start whatever is down (done after any test that used a
+                        stop/kill helper)
     .admin()            confluent_kafka AdminClient
     .create_topic(name, partitions=1, config=None)
     .producer(**conf) / .consumer(group=None, **conf)  (earliest, no auto commit)
@@ -34,7 +35,8 @@ ASAN/UBSAN options that turn any sanitizer report into a failure.
     Service: .name .port .url .log (Path) .env (dict) .proc
         .wait_healthy(timeout=60)  poll GET /health, fail fast if it died
         .stop(timeout=30)   SIGTERM; asserts exit status 0 and a clean log
-        .kill()             SIGKILL (crash simulation; no exit-status check)
+        .kill()             SIGKILL (crash simulation; the next stop()/teardown
+                            does not judge its exit status)
         .restart(env=None)  stop() then start again, same port/env/store
         .alive()            process still running
         .get(path, **kw) / .post(path, json=...) / .put(path, json=...)
@@ -137,6 +139,7 @@ class Stack:
         self.registry_port = registry_port
         self.bootstrap = f"127.0.0.1:{kafka_port}"
         self.registry_url = f"http://127.0.0.1:{registry_port}/apis/ccompat/v7"
+        self.disturbed = False  # a stop/kill helper ran since the last check
 
     # -- lifecycle -------------------------------------------------------
     def _env(self) -> dict:
@@ -165,18 +168,22 @@ class Stack:
         self._run("start", "kafka")
 
     def stop_kafka(self) -> None:
+        self.disturbed = True
         self._run("stop", "kafka")
 
     def kill_kafka(self) -> None:
+        self.disturbed = True
         self._run("kill", "kafka")
 
     def start_registry(self) -> None:
         self._run("start", "registry")
 
     def stop_registry(self) -> None:
+        self.disturbed = True
         self._run("stop", "registry")
 
     def kill_registry(self) -> None:
+        self.disturbed = True
         self._run("kill", "registry")
 
     def running(self, part: str) -> bool:
@@ -189,6 +196,7 @@ class Stack:
         for part in ("kafka", "registry"):
             if not self.running(part):
                 self._run("start", part)
+        self.disturbed = False
 
     # -- clients ---------------------------------------------------------
     def admin(self):
@@ -268,7 +276,9 @@ def _restore_stack(request):
     """A fault test that stopped the broker or registry must not break the next."""
     yield
     if "stack" in request.fixturenames:
-        request.getfixturevalue("stack").ensure_running()
+        s = request.getfixturevalue("stack")
+        if s.disturbed:
+            s.ensure_running()
 
 
 def _bin_dir() -> Path:
@@ -304,8 +314,10 @@ class Service:
         self.url = f"http://127.0.0.1:{port}"
         self.log = log
         self.proc: subprocess.Popen | None = None
+        self._killed = False
 
     def _spawn(self) -> None:
+        self._killed = False
         with open(self.log, "ab") as logf:
             logf.write(f"---- start {time.strftime('%H:%M:%S')} ----\n".encode())
             logf.flush()
@@ -351,6 +363,10 @@ class Service:
         """Graceful stop; the service must exit 0 with no sanitizer report."""
         if self.proc is None:
             return 0
+        if self._killed:  # a deliberate SIGKILL: no exit status to judge
+            self._killed = False
+            self.check_log_clean()
+            return self.proc.returncode
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -371,6 +387,7 @@ class Service:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+            self._killed = True
 
     def restart(self, env: dict | None = None, wait: bool = True) -> None:
         self.stop()

@@ -31,3 +31,16 @@ def test_order_flows_from_cart_to_order_service(stack, services):
 
     cart.stop()
     order.stop()
+
+
+def test_launcher_kill_and_restart(stack, services):
+    """kill() is a crash (no exit-status judgement); restart() brings the same
+    service back on the same port with the same settings."""
+    cart = services.start("cart")
+    port = cart.port
+    cart.kill()
+    assert not cart.alive()
+    cart.restart()
+    assert cart.alive() and cart.port == port
+    assert cart.get("/health").status_code == 200
+    assert cart.log_text().count("---- start") == 2

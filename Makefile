@@ -37,7 +37,9 @@ build: deps ## release build of both services into build/
 	@$(CMAKE) --build $(BUILD_DIR) -j$(JOBS)
 
 build-asan: deps ## ASan+UBSan build (what the tests run) into build-asan/
-	@$(CMAKE) -S . -B $(ASAN_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	@# Debug: exact sanitizer stack traces; the release build above compiles
+	@# with optimisation, so -O2-only warnings are caught there
+	@$(CMAKE) -S . -B $(ASAN_DIR) -DCMAKE_BUILD_TYPE=Debug \
 	  -DORDERSTREAM_SANITIZE=ON >/dev/null
 	@$(CMAKE) --build $(ASAN_DIR) -j$(JOBS)
 

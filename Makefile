@@ -36,9 +36,9 @@ build: deps ## release build of both services into build/
 	@$(CMAKE) -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@$(CMAKE) --build $(BUILD_DIR) -j$(JOBS)
 
+# Debug: exact sanitizer stack traces; the release build compiles with
+# optimisation, so -O2-only warnings (e.g. format-truncation) are caught there.
 build-asan: deps ## ASan+UBSan build (what the tests run) into build-asan/
-	@# Debug: exact sanitizer stack traces; the release build above compiles
-	@# with optimisation, so -O2-only warnings are caught there
 	@$(CMAKE) -S . -B $(ASAN_DIR) -DCMAKE_BUILD_TYPE=Debug \
 	  -DORDERSTREAM_SANITIZE=ON >/dev/null
 	@$(CMAKE) --build $(ASAN_DIR) -j$(JOBS)

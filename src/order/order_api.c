@@ -62,7 +62,7 @@ void order_api_thread_free(void *thread_ctx)
     free(t);
 }
 
-void order_format_time(int64_t ms, char *buf, size_t buflen)
+void order_api_format_time(int64_t ms, char *buf, size_t buflen)
 {
     time_t secs = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
     int millis = (int)(ms - (int64_t)secs * 1000);
@@ -75,7 +75,7 @@ void order_format_time(int64_t ms, char *buf, size_t buflen)
              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
 }
 
-int order_parse_uint(const char *s, long long def, long long min, long long max, long long *out)
+int order_api_parse_uint(const char *s, long long def, long long min, long long max, long long *out)
 {
     if (!s) {
         *out = def;
@@ -94,7 +94,7 @@ int order_parse_uint(const char *s, long long def, long long min, long long max,
     return 0;
 }
 
-size_t order_base64(const void *in, size_t n, char *out, size_t cap)
+size_t order_api_base64(const void *in, size_t n, char *out, size_t cap)
 {
     static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     const unsigned char *b = in;
@@ -123,7 +123,7 @@ size_t order_base64(const void *in, size_t n, char *out, size_t cap)
 static void put_time(jsonw *w, const char *key, int64_t ms)
 {
     char buf[40];
-    order_format_time(ms, buf, sizeof buf);
+    order_api_format_time(ms, buf, sizeof buf);
     jsonw_key(w, key);
     jsonw_str(w, buf);
 }
@@ -517,7 +517,7 @@ static int page_cb(void *arg, const scan_record *r)
         c->b64 = nb;
         c->b64cap = need;
     }
-    size_t blen = order_base64(r->value, r->value ? r->value_len : 0, c->b64, c->b64cap);
+    size_t blen = order_api_base64(r->value, r->value ? r->value_len : 0, c->b64, c->b64cap);
     jsonw_key(w, "value");
     jsonw_strn(w, c->b64, blen);
     proc_result pr;
@@ -541,11 +541,12 @@ static void handle_dlq_messages(http_call *call)
     order_app *a = call->app;
     order_thread *t = call->thread_ctx;
     long long limit, offset;
-    if (order_parse_uint(http_query(call, "limit"), DLQ_PAGE_DEFAULT, 1, DLQ_PAGE_MAX, &limit)) {
+    if (order_api_parse_uint(http_query(call, "limit"), DLQ_PAGE_DEFAULT, 1, DLQ_PAGE_MAX,
+                             &limit)) {
         http_reply_error(call, 400, "limit must be an integer from 1 to 1000");
         return;
     }
-    if (order_parse_uint(http_query(call, "offset"), 0, 0, 999999999999999LL, &offset)) {
+    if (order_api_parse_uint(http_query(call, "offset"), 0, 0, 999999999999999LL, &offset)) {
         http_reply_error(call, 400, "offset must be a non-negative integer");
         return;
     }

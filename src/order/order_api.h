@@ -36,15 +36,16 @@ void order_api_thread_free(void *thread_ctx);
 const http_route *order_routes(size_t *n);
 
 /* "2026-11-25T14:00:00.123Z" for ms since the epoch (buf >= 32 bytes). */
-void order_format_time(int64_t ms, char *buf, size_t buflen);
+void order_api_format_time(int64_t ms, char *buf, size_t buflen);
 
 /*
  * Parses a non-negative decimal query value in [min, max]; NULL means def.
  * Returns 0, or -1 when it is not such a number.
  */
-int order_parse_uint(const char *s, long long def, long long min, long long max, long long *out);
+int order_api_parse_uint(const char *s, long long def, long long min, long long max,
+                         long long *out);
 
 /* Standard base64 with padding of n bytes into out (cap >= 4*((n+2)/3)+1). */
-size_t order_base64(const void *in, size_t n, char *out, size_t cap);
+size_t order_api_base64(const void *in, size_t n, char *out, size_t cap);
 
 #endif

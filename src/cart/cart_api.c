@@ -11,6 +11,7 @@
 #include "cart_validate.h"
 #include "log.h"
 #include "metrics.h"
+#include "openapi_spec.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -117,11 +118,14 @@ static void publish(cart_app *a, http_call *call, cart_pending *p, uint32_t sche
         a->pending++;
         return;
     }
-    log_msg(LOG_WARN, "cart", call->request_id, "cannot queue the event: %s",
-            rd_kafka_err2str(e));
+    log_msg(LOG_WARN, "cart", call->request_id, "cannot queue the event: %s", rd_kafka_err2str(e));
     switch (e) {
-    case RD_KAFKA_RESP_ERR__QUEUE_FULL: reply_503(call, "local producer queue full"); break;
-    case RD_KAFKA_RESP_ERR__FATAL: reply_503(call, "Kafka producer restarting"); break;
+    case RD_KAFKA_RESP_ERR__QUEUE_FULL:
+        reply_503(call, "local producer queue full");
+        break;
+    case RD_KAFKA_RESP_ERR__FATAL:
+        reply_503(call, "Kafka producer restarting");
+        break;
     case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
         http_reply_error(call, 400, "event too large for Kafka");
         break;
@@ -371,11 +375,15 @@ static void handle_metrics(http_call *call)
     metrics_text_free(&t);
 }
 
+static void handle_openapi(http_call *call)
+{
+    http_reply_typed(call, 200, "application/yaml", openapi_yaml, strlen(openapi_yaml));
+}
+
 static const http_route routes[] = {
-    {"/create-order", HTTP_M_POST, handle_create},
-    {"/update-order", HTTP_M_PUT, handle_update},
-    {"/health", HTTP_M_GET, handle_health},
-    {"/metrics", HTTP_M_GET, handle_metrics},
+    {"/create-order", HTTP_M_POST, handle_create}, {"/update-order", HTTP_M_PUT, handle_update},
+    {"/health", HTTP_M_GET, handle_health},        {"/metrics", HTTP_M_GET, handle_metrics},
+    {"/openapi.yaml", HTTP_M_GET, handle_openapi},
 };
 
 const http_route *cart_routes(size_t *n)

@@ -12,10 +12,9 @@ static config_var cart_vars[] = {
     {"KAFKA_BOOTSTRAP_SERVERS", CONFIG_STR, "127.0.0.1:9092", 0, 0, 0,
      "Kafka bootstrap servers (host:port,...)", NULL, 0},
     {"SCHEMA_REGISTRY_URL", CONFIG_STR, "http://127.0.0.1:8081/apis/ccompat/v7", 0, 0, 1,
-     "Confluent-compatible schema registry API root (user:password@ allowed, never logged)",
-     NULL, 0},
-    {"ORDER_EVENTS_TOPIC", CONFIG_STR, "order-events", 0, 0, 0, "topic for order events", NULL,
+     "Confluent-compatible schema registry API root (user:password@ allowed, never logged)", NULL,
      0},
+    {"ORDER_EVENTS_TOPIC", CONFIG_STR, "order-events", 0, 0, 0, "topic for order events", NULL, 0},
     {"DLQ_TOPIC", CONFIG_STR, "order-events-dlq", 0, 0, 0,
      "dead-letter topic (created at start-up, used by order-service)", NULL, 0},
     {"TOPIC_PARTITIONS", CONFIG_INT, "3", 1, 1000, 0, "partitions of the order topic", NULL, 0},
@@ -26,8 +25,8 @@ static config_var cart_vars[] = {
     {"DLQ_PARTITIONS", CONFIG_INT, "1", 1, 1000, 0, "partitions of the DLQ topic", NULL, 0},
     {"DLQ_RETENTION_MS", CONFIG_INT, "2592000000", 60000, 3650 * DAY_MS, 0,
      "retention of the DLQ topic (ms; 30 days)", NULL, 0},
-    {"HTTP_HOST", CONFIG_STR, "127.0.0.1", 0, 0, 0, "listen address (IPv4 or IPv6 literal)",
-     NULL, 0},
+    {"HTTP_HOST", CONFIG_STR, "127.0.0.1", 0, 0, 0, "listen address (IPv4 or IPv6 literal)", NULL,
+     0},
     {"HTTP_PORT", CONFIG_INT, "8000", 1, 65535, 0, "listen port", NULL, 0},
     {"HTTP_MAX_BODY_BYTES", CONFIG_INT, "65536", 256, 16 * 1024 * 1024, 0,
      "largest accepted request body; larger: 413", NULL, 0},
@@ -67,8 +66,9 @@ int cart_config_load(cart_config *c, char *err, size_t errlen)
 #undef S
 #undef I
     if (!c->topic[0] || !c->dlq_topic[0] || !c->bootstrap[0]) {
-        snprintf(err, errlen, "ORDER_EVENTS_TOPIC, DLQ_TOPIC and KAFKA_BOOTSTRAP_SERVERS must "
-                              "not be empty");
+        snprintf(err, errlen,
+                 "ORDER_EVENTS_TOPIC, DLQ_TOPIC and KAFKA_BOOTSTRAP_SERVERS must "
+                 "not be empty");
         return -1;
     }
     return 0;

@@ -68,8 +68,7 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
         if (p->on_down)
             p->on_down(p->down_reason, p->app);
     }
-    log_msg(LOG_WARN, "kafka", NULL, "%s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err),
-            reason);
+    log_msg(LOG_WARN, "kafka", NULL, "%s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
 }
 
 /* Applies KAFKA_PROP_* again, so the operator overrides our settings too. */
@@ -222,11 +221,10 @@ rd_kafka_resp_err_t cart_producer_send(cart_producer *p, const char *topic, cons
 {
     if (!p->rk || atomic_load(&p->fatal))
         return RD_KAFKA_RESP_ERR__FATAL;
-    rd_kafka_resp_err_t e =
-        rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, keylen),
-                          RD_KAFKA_V_VALUE((void *)value, len),
-                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(msg_opaque),
-                          RD_KAFKA_V_END);
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, keylen),
+        RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_OPAQUE(msg_opaque), RD_KAFKA_V_END);
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
         p->in_flight++;
     return e;

@@ -104,7 +104,8 @@ int cart_validate_update(const json_t *body, cart_validation *v)
         strcmp(v->order_status, "new") == 0)
         add_error(v, "status", "\"new\" is reserved for order creation");
     else if (order_status_normalize(s, n, 0, v->order_status) != 0)
-        add_error(v, "status", "unknown status; use pending, confirmed, processing, shipped, "
-                               "delivered or cancelled");
+        add_error(v, "status",
+                  "unknown status; use pending, confirmed, processing, shipped, "
+                  "delivered or cancelled");
     return finish(v, 400, "invalid request values");
 }

@@ -40,12 +40,12 @@ typedef struct http_server http_server;
 typedef struct http_call {
     struct evhttp_request *req;
     char request_id[HTTP_REQUEST_ID_MAX + 1];
-    void *app;        /* the server's app pointer */
-    void *thread_ctx; /* this thread's context from thread_init */
-    int route;        /* index into the route table */
+    void *app;              /* the server's app pointer */
+    void *thread_ctx;       /* this thread's context from thread_init */
+    int route;              /* index into the route table */
     struct evkeyvalq query; /* parsed query string (http_query) */
     int query_parsed;
-    double started;   /* monotonic seconds, for the latency histogram */
+    double started; /* monotonic seconds, for the latency histogram */
 } http_call;
 
 typedef void (*http_handler_fn)(http_call *call);
@@ -59,10 +59,10 @@ typedef struct {
 typedef struct {
     const char *listen_addr; /* e.g. "0.0.0.0" */
     int port;
-    size_t max_body_bytes;    /* larger bodies: 413 */
-    size_t max_header_bytes;  /* larger headers: evhttp rejects */
-    int idle_timeout_s;       /* slow or idle clients are closed */
-    int threads;              /* >= 1 */
+    size_t max_body_bytes;   /* larger bodies: 413 */
+    size_t max_header_bytes; /* larger headers: evhttp rejects */
+    int idle_timeout_s;      /* slow or idle clients are closed */
+    int threads;             /* >= 1 */
     void *(*thread_init)(void *app, int index, char *err, size_t errlen);
     void (*thread_free)(void *thread_ctx);
 } http_config;
@@ -92,7 +92,7 @@ void http_reply_error(http_call *call, int status, const char *detail);
 void http_add_header(http_call *call, const char *name, const char *value);
 
 typedef struct {
-    const char *field;   /* JSON path, e.g. "orderId" */
+    const char *field; /* JSON path, e.g. "orderId" */
     const char *message;
 } http_field_error;
 /* {"detail": detail, "errors": [{"field":..., "message":...}]} */

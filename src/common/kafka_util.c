@@ -66,8 +66,8 @@ rd_kafka_conf_t *kafka_conf_new(const char *bootstrap, const char *client_id, ch
 }
 
 /* Partition count of each spec'd topic from one metadata call (0: absent). */
-static int fetch_partitions(rd_kafka_t *rk, const kafka_topic_spec *specs, size_t n,
-                            int *counts, int timeout_ms, char *err, size_t errlen)
+static int fetch_partitions(rd_kafka_t *rk, const kafka_topic_spec *specs, size_t n, int *counts,
+                            int timeout_ms, char *err, size_t errlen)
 {
     const struct rd_kafka_metadata *md = NULL;
     rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms);
@@ -100,8 +100,8 @@ int kafka_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms, ch
 }
 
 /* CreateTopics for the missing ones; "already exists" counts as success. */
-static int create_topics(rd_kafka_t *rk, const kafka_topic_spec *specs, const int *counts,
-                         size_t n, int timeout_ms, char *err, size_t errlen)
+static int create_topics(rd_kafka_t *rk, const kafka_topic_spec *specs, const int *counts, size_t n,
+                         int timeout_ms, char *err, size_t errlen)
 {
     rd_kafka_NewTopic_t *nts[16];
     size_t cnt = 0;
@@ -118,8 +118,8 @@ static int create_topics(rd_kafka_t *rk, const kafka_topic_spec *specs, const in
             snprintf(err, errlen, "too many topics to create at once");
             goto out;
         }
-        rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(
-            specs[i].name, specs[i].partitions, specs[i].replication_factor, e, sizeof e);
+        rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(specs[i].name, specs[i].partitions,
+                                                        specs[i].replication_factor, e, sizeof e);
         if (!nt) {
             snprintf(err, errlen, "topic %s: %s", specs[i].name, e);
             goto out;

@@ -125,8 +125,8 @@ static void start_server(server *s, int threads, int idle_s)
     ck_assert_ptr_nonnull(s->base);
     app_base = s->base;
     http_config c = {"127.0.0.1", 0, MAX_BODY, 2048, idle_s, threads, tinit, tfree};
-    s->srv = http_server_new(s->base, &c, routes, sizeof routes / sizeof routes[0], &app_base,
-                             err, sizeof err);
+    s->srv = http_server_new(s->base, &c, routes, sizeof routes / sizeof routes[0], &app_base, err,
+                             sizeof err);
     ck_assert_msg(s->srv != NULL, "%s", err);
     ck_assert_msg(http_server_start(s->srv, err, sizeof err) == 0, "%s", err);
     s->port = http_server_port(s->srv);
@@ -267,16 +267,14 @@ START_TEST(test_json_bodies)
     start_server(&s, 1, 30);
     char resp[8192];
     const char *js = "application/json";
-    ck_assert_int_eq(simple(s.port, "POST", "/echo", js, "{\"b\":1,\"a\":[true]}", resp,
-                            sizeof resp),
-                     200);
+    ck_assert_int_eq(
+        simple(s.port, "POST", "/echo", js, "{\"b\":1,\"a\":[true]}", resp, sizeof resp), 200);
     ck_assert_str_eq(body_of(resp), "{\"a\":[true],\"b\":1}");
-    ck_assert_int_eq(simple(s.port, "PUT", "/echo", "application/json; charset=utf-8", "{}", resp,
-                            sizeof resp),
-                     200);
-    ck_assert_int_eq(simple(s.port, "POST", "/echo", "application/problem+json", "{}", resp,
-                            sizeof resp),
-                     200);
+    ck_assert_int_eq(
+        simple(s.port, "PUT", "/echo", "application/json; charset=utf-8", "{}", resp, sizeof resp),
+        200);
+    ck_assert_int_eq(
+        simple(s.port, "POST", "/echo", "application/problem+json", "{}", resp, sizeof resp), 200);
     ck_assert_int_eq(simple(s.port, "POST", "/echo", "text/plain", "{}", resp, sizeof resp), 415);
     ck_assert_int_eq(simple(s.port, "POST", "/echo", NULL, "{}", resp, sizeof resp), 415);
     ck_assert_int_eq(simple(s.port, "POST", "/echo", "application/jsonx", "{}", resp, sizeof resp),
@@ -286,8 +284,7 @@ START_TEST(test_json_bodies)
     ck_assert_int_eq(simple(s.port, "POST", "/echo", js, "", resp, sizeof resp), 400);
     ck_assert_int_eq(simple(s.port, "POST", "/echo", js, "{\"a\":1,\"a\":2}", resp, sizeof resp),
                      400);
-    ck_assert_int_eq(simple(s.port, "POST", "/echo", js, "{\"a\":\"\xff\xfe\"}", resp,
-                            sizeof resp),
+    ck_assert_int_eq(simple(s.port, "POST", "/echo", js, "{\"a\":\"\xff\xfe\"}", resp, sizeof resp),
                      400);
     ck_assert_int_eq(simple(s.port, "POST", "/echo", js, "{\"a\":\"\\u0000\"}", resp, sizeof resp),
                      400);

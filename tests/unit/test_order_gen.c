@@ -19,9 +19,8 @@ START_TEST(test_invariants_many_seeds)
         order_rng r;
         order_rng_seed(&r, seed);
         int count = (int)(seed % ORDER_ITEMS_MAX) + 1;
-        ck_assert_int_eq(order_gen_create(&r, "ORDER-1", count, 1764079200123LL, &ev, err,
-                                          sizeof err),
-                         0);
+        ck_assert_int_eq(
+            order_gen_create(&r, "ORDER-1", count, 1764079200123LL, &ev, err, sizeof err), 0);
         ck_assert_int_eq(ev.type, ORDER_EVENT_CREATE);
         ck_assert_uint_eq(ev.item_count, (size_t)count);
         int64_t sum = 0;

@@ -1,0 +1,215 @@
+"""order-service under faults, against the real broker and registry:
+
+- kill -9 in the middle of a stream, then a restart on the same store: every
+  event applied exactly once, no DLQ entry caused by the redelivery, and the
+  state equal to a clean replay by a fresh instance;
+- the registry stopped while records with a new schema id arrive: they wait
+  (no DLQ), other partitions keep flowing, and they are applied when the
+  registry returns;
+- unexpected processing failures (test-only injection): retried on the
+  configured schedule, then dead-lettered as PROCESSING_FAILED, or applied if
+  they heal within the retries;
+- while one partition waits, the others keep flowing.
+"""
+
+import json
+import re
+import threading
+
+import pytest
+
+from order_e2e import (SCHEMA, EventWriter, create_event, dlq_messages, health, jloads,
+                       order_details, update_event, wait_for, wait_order)
+
+pytestmark = pytest.mark.slow
+
+
+def respawn(svc) -> None:
+    """Starts a killed service again on the same port, env and store.
+
+    Service.restart() stops gracefully first (and insists on exit 0), which a
+    SIGKILLed process cannot give, so this starts the process directly.
+    """
+    assert not svc.alive()
+    svc._spawn()
+    svc.wait_healthy(90)
+
+
+def dlq_total(svc) -> int:
+    return svc.get("/dlq/stats").json()["total_messages"]
+
+
+def all_details(svc, ids) -> dict:
+    out = {}
+    for oid in ids:
+        code, body = order_details(svc, oid)
+        assert code == 200, (oid, code, body)
+        out[oid] = body
+    return out
+
+
+def test_kill9_midstream_exactly_once(services, stack):
+    n_orders = 4000
+    order = services.start("order")
+    w = EventWriter(stack, services.topic)
+    ids = [f"K9-{i:05d}" for i in range(n_orders)]
+
+    def produce():
+        # create, confirmed, shipped per order; orders interleaved so a crash
+        # lands between the events of many orders
+        for start in range(0, n_orders, 200):
+            chunk = ids[start:start + 200]
+            for step, make in enumerate((
+                    lambda o: create_event(o, [("I", 2, "10.05")], ts=1764079200000),
+                    lambda o: update_event(o, "confirmed", ts=1764079201000),
+                    lambda o: update_event(o, "shipped", ts=1764079202000))):
+                for oid in chunk:
+                    w.send(make(oid))
+            w.producer.poll(0)
+        w.flush()
+
+    t = threading.Thread(target=produce)
+    t.start()
+    try:
+        wait_for(lambda: health(order)["ordersStored"] >= n_orders // 5, 120, 0.05,
+                 what="a fifth of the orders applied")
+        order.kill()  # SIGKILL: no commit, no group leave
+    finally:
+        t.join()
+    killed_at = len(order.log_text())
+    respawn(order)
+    wait_for(lambda: health(order)["ordersStored"] == n_orders and health(order)["lag"] == 0,
+             180, 0.5, what="every order after the restart")
+    h = health(order)
+    assert h["ordersStored"] == n_orders
+    assert dlq_total(order) == 0, dlq_messages(order)[:3]
+    assert "dead-lettered" not in order.log_text()[killed_at:]
+
+    state = all_details(order, ids)
+    for oid, d in state.items():
+        assert [x["status"] for x in d["statusHistory"]] == ["new", "confirmed", "shipped"], oid
+        assert d["status"] == "shipped"
+
+    # A clean replay by a fresh instance (own store and group) gives the same state.
+    replay = services.start("order", env={"CONSUMER_GROUP_ID": services.group + "-replay"})
+    wait_for(lambda: health(replay)["ordersStored"] == n_orders and health(replay)["lag"] == 0,
+             180, 0.5, what="the clean replay")
+    assert all_details(replay, ids) == state
+    assert dlq_total(replay) == 0
+
+
+def evolved_schema() -> str:
+    s = json.loads(SCHEMA)
+    s["fields"].append({"name": "channel", "type": "string", "default": "web"})
+    return json.dumps(s)
+
+
+def test_registry_down_new_schema_waits_then_resumes(services, stack):
+    order = services.start("order", env={"RETRY_BACKOFF_MS": "200,400,800"})
+    w = EventWriter(stack, services.topic)
+    w.send(create_event("REG-A", [("I", 1, "1.00")]), partition=1)
+    w.flush()
+    wait_order(order, "REG-A")  # schema v1 now cached by the service
+
+    # A newer schema version: registered now, first seen by the service later.
+    w2 = EventWriter(stack, services.topic, schema=evolved_schema())
+    ev = create_event("REG-B", [("I", 3, "2.50")])
+    ev["channel"] = "app"
+    value_v2 = w2.encode(ev)
+
+    stack.stop_registry()
+    log_mark = len(order.log_text())
+    w.send_raw(b"REG-B", value_v2, partition=0)
+    w.flush()
+    wait_for(lambda: order.log_text()[log_mark:].count("schema registry unavailable") >= 3, 60,
+             what="three registry retries")
+    # Partition 1 keeps flowing with the cached schema while partition 0 waits.
+    w.send(update_event("REG-A", "confirmed"), partition=1)
+    w.flush()
+    wait_order(order, "REG-A", status="confirmed")
+    assert order_details(order, "REG-B")[0] == 404
+    h = health(order)
+    assert h["status"] == "ok" and h["waitingPartitions"] == 1
+    assert dlq_total(order) == 0
+
+    stack.start_registry()
+    d = wait_order(order, "REG-B", timeout=90)
+    assert str(d["totalAmount"]) == "7.50"
+    assert dlq_total(order) == 0
+    assert health(order)["waitingPartitions"] == 0
+    # the schedule: 200, 400, then 800 ms repeating, never dead-lettered
+    waits = [int(x) for x in re.findall(r"retrying in (\d+) ms", order.log_text()[log_mark:])]
+    assert waits[:3] == [200, 400, 800]
+    assert all(x == 800 for x in waits[3:])
+
+
+def test_processing_failure_retries_then_dlq(services, stack):
+    order = services.start("order", env={"ORDER_TEST_FAIL_PREFIX": "FAIL-",
+                                         "ORDER_TEST_FAIL_TIMES": "1000",
+                                         "RETRY_BACKOFF_MS": "100,200,300",
+                                         "PROCESSING_MAX_RETRIES": "3"})
+    w = EventWriter(stack, services.topic)
+    value = w.encode(create_event("FAIL-1", [("I", 1, "9.99")]))
+    w.send_raw(b"FAIL-1", value, partition=0)
+    w.send(create_event("OK-1", [("I", 1, "9.99")]), partition=0)  # behind it, same partition
+    w.flush()
+    wait_for(lambda: dlq_total(order) == 1, 60, what="the DLQ entry")
+    (m,) = dlq_messages(order)
+    assert m["errorReason"] == "PROCESSING_FAILED"
+    assert m["errorCategory"] == "RETRY_THEN_DLQ"
+    assert m["retryCount"] == 3
+    assert m["key"] == "FAIL-1"
+    assert "injected" in m["errorMessage"]
+    import base64
+    assert base64.b64decode(m["value"]) == value
+    # the event behind it is applied after it, in order
+    wait_order(order, "OK-1")
+    assert order_details(order, "FAIL-1")[0] == 404
+    waits = [int(x) for x in re.findall(r"offset 0 failed \(processing, attempt \d\): .*?retrying"
+                                        r" in (\d+) ms", order.log_text())]
+    assert waits == [100, 200, 300]
+
+
+def test_processing_failure_heals_within_retries(services, stack):
+    order = services.start("order", env={"ORDER_TEST_FAIL_PREFIX": "FLAKY-",
+                                         "ORDER_TEST_FAIL_TIMES": "2",
+                                         "RETRY_BACKOFF_MS": "100",
+                                         "PROCESSING_MAX_RETRIES": "3"})
+    w = EventWriter(stack, services.topic)
+    w.send(create_event("FLAKY-1", [("I", 2, "0.50")]), partition=2)
+    w.send(update_event("FLAKY-1", "delivered"), partition=2)
+    w.flush()
+    d = wait_order(order, "FLAKY-1", status="delivered")
+    assert [x["status"] for x in d["statusHistory"]] == ["new", "delivered"]
+    assert dlq_total(order) == 0
+    # two failures of the CREATE, two of the UPDATE: each retried, none dead-lettered
+    assert len(re.findall(r"failed \(processing, attempt", order.log_text())) == 4
+
+
+def test_other_partitions_flow_while_one_waits(services, stack):
+    order = services.start("order", env={"ORDER_TEST_FAIL_PREFIX": "SLOW-",
+                                         "ORDER_TEST_FAIL_TIMES": "1",
+                                         "RETRY_BACKOFF_MS": "60000"})
+    w = EventWriter(stack, services.topic)
+    w.send(create_event("SLOW-1", [("I", 1, "1.00")]), partition=0)
+    w.send(create_event("P0-AFTER", [("I", 1, "1.00")]), partition=0)
+    others = [f"P{p}-{i}" for p in (1, 2) for i in range(20)]
+    for oid in others:
+        w.send(create_event(oid, [("I", 1, "1.00")]), partition=int(oid[1]))
+    w.flush()
+    for oid in others:
+        wait_order(order, oid)
+    # partition 0 waits at SLOW-1, and keeps its order: P0-AFTER waits too
+    assert order_details(order, "SLOW-1")[0] == 404
+    assert order_details(order, "P0-AFTER")[0] == 404
+    h = health(order)
+    assert h["waitingPartitions"] == 1 and h["ordersStored"] == len(others)
+    assert dlq_total(order) == 0
+    # a graceful stop while a partition is paused still exits 0 (checked by stop())
+    order.stop()
+    # and a restart on the same store resumes partition 0 from SLOW-1
+    order.restart(env={"ORDER_TEST_FAIL_TIMES": "0"})
+    wait_order(order, "SLOW-1")
+    wait_order(order, "P0-AFTER")
+    assert health(order)["ordersStored"] == len(others) + 2
+    assert jloads(order.get("/dlq/stats").text)["total_messages"] == 0

@@ -20,7 +20,7 @@
 
 #include <stddef.h>
 
-#define CART_MAX_PENDING 20000 /* writes waiting for Kafka; beyond: 503 */
+#define CART_MAX_PENDING 10000 /* writes waiting for Kafka (about 8 KiB each); beyond: 503 */
 
 typedef struct cart_pending cart_pending;
 

@@ -73,7 +73,10 @@ http_server *http_server_new(struct event_base *base, const http_config *cfg,
                              size_t errlen);
 /* Starts threads 1..n-1 (thread 0 is served by the caller dispatching base). */
 int http_server_start(http_server *s, char *err, size_t errlen);
-/* Stops accepting new connections; calls in flight may still be answered. */
+/*
+ * Stops accepting new connections; calls in flight may still be answered.
+ * Call it from thread 0's loop (a signal event, for example).
+ */
 void http_server_stop_accepting(http_server *s);
 /* Stops the extra threads and frees everything. Call after base stopped. */
 void http_server_free(http_server *s);

@@ -60,6 +60,7 @@ instead of skipping; `make test` sets it), ORDERSTREAM_KEEP_TEST_STATE=1.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import os
 import re
@@ -263,6 +264,10 @@ def stack(request):
         s.stop()
         raise
     yield s
+    # Kafka clients a test left for the garbage collector would otherwise be
+    # destroyed at interpreter exit, after the broker is gone, and librdkafka
+    # would log connection failures below pytest's summary.
+    gc.collect()
     s.stop()
     keep = os.environ.get("ORDERSTREAM_KEEP_TEST_STATE") == "1"
     if not keep and request.session.testsfailed == 0:

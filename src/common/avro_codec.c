@@ -30,12 +30,19 @@
 
 #include <avro.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define CODEC_CACHE_MAX 256
+
+/* Debian's libavro keeps its error text in one process-global buffer (no
+ * thread-local storage), and schema parsing/resolution write it even when
+ * they succeed. Codecs are per thread, so serialise those rare calls across
+ * threads; the per-message paths only touch it on failure. */
+static pthread_mutex_t avro_lock = PTHREAD_MUTEX_INITIALIZER;
 #define CODEC_MSG_MAX 200
 
 typedef struct {
@@ -109,7 +116,7 @@ const char *codec_status_name(codec_status s)
     return "UNKNOWN";
 }
 
-codec *codec_new(const char *reader_schema_json, char *err, size_t errlen)
+static codec *codec_new_locked(const char *reader_schema_json, char *err, size_t errlen)
 {
     codec *c;
     static const char empty[1];
@@ -267,8 +274,8 @@ static int entry_resolve(codec *c, writer_entry *e, const char *schema_json)
     return 0;
 }
 
-codec_status codec_add_writer_schema(codec *c, uint32_t id, const char *schema_json, char *err,
-                                     size_t errlen)
+static codec_status add_writer_locked(codec *c, uint32_t id, const char *schema_json, char *err,
+                                      size_t errlen)
 {
     writer_entry *e;
 
@@ -301,6 +308,29 @@ codec_status codec_add_writer_schema(codec *c, uint32_t id, const char *schema_j
         memcpy(e->msg, msg, sizeof msg);
     }
     return cfail(CODEC_ERR_INCOMPATIBLE, err, errlen, "schema %u: %s", (unsigned)id, e->msg);
+}
+
+codec *codec_new(const char *reader_schema_json, char *err, size_t errlen)
+{
+    codec *c;
+    if (pthread_mutex_lock(&avro_lock) != 0) {
+        efail(err, errlen, "cannot take the libavro lock");
+        return NULL;
+    }
+    c = codec_new_locked(reader_schema_json, err, errlen);
+    pthread_mutex_unlock(&avro_lock);
+    return c;
+}
+
+codec_status codec_add_writer_schema(codec *c, uint32_t id, const char *schema_json, char *err,
+                                     size_t errlen)
+{
+    codec_status st;
+    if (pthread_mutex_lock(&avro_lock) != 0)
+        return cfail(CODEC_ERR_INTERNAL, err, errlen, "cannot take the libavro lock");
+    st = add_writer_locked(c, id, schema_json, err, errlen);
+    pthread_mutex_unlock(&avro_lock);
+    return st;
 }
 
 /* ---- encode ------------------------------------------------------------ */

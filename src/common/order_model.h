@@ -48,8 +48,8 @@ int order_id_valid(const char *id, size_t len);
 /*
  * Normalises a status (case-insensitive) into out (lower-case). Returns 0 for a
  * known status, -1 otherwise. allow_new: whether "new" is accepted (only for
- * CREATE). Vocabulary: new, pending, confirmed, processing, shipped,
- * delivered, cancelled.
+ * CREATE); out may be NULL to only check. Vocabulary: new, pending, confirmed,
+ * processing, shipped, delivered, cancelled.
  */
 int order_status_normalize(const char *in, size_t len, int allow_new,
                            char out[ORDER_STATUS_MAX + 1]);
@@ -59,8 +59,9 @@ const char *order_status_list(void);
 
 /*
  * Contract check of a decoded event (consumer side): CREATE has 1..MAX items,
- * every quantity > 0, price >= 0, total == sum(quantity*price) without
- * overflow, status "new"; UPDATE has a known status other than "new".
+ * a customerId, a currency, every itemId non-empty, quantity > 0, price >= 0,
+ * total == sum(quantity*price) without overflow, status "new"; UPDATE has a
+ * known status other than "new" and no CREATE body (items, customerId).
  * Returns 0 if valid, else -1 with a readable reason in err.
  */
 int order_event_validate(const order_event *ev, char *err, size_t errlen);
@@ -68,7 +69,8 @@ int order_event_validate(const order_event *ev, char *err, size_t errlen);
 /* shippingCost = 2% of total, rounded half-up to the cent, exact. */
 int64_t order_shipping_cents(int64_t total_cents);
 
-/* Formats cents as "123.45" / "-0.05" into buf (>= 24 bytes). Returns length. */
+/* Formats cents as "123.45" / "-0.05" into buf (>= 24 bytes). Returns the length,
+ * or -1 (buf set to "") if buflen is too small. */
 int money_format(int64_t cents, char *buf, size_t buflen);
 
 #endif

@@ -235,6 +235,11 @@ long cart_producer_in_flight(const cart_producer *p)
     return p ? p->in_flight : 0;
 }
 
+rd_kafka_t *cart_producer_rk(cart_producer *p)
+{
+    return p->rk;
+}
+
 void cart_producer_purge(cart_producer *p)
 {
     if (p && p->rk) {

@@ -46,6 +46,9 @@ long cart_producer_in_flight(const cart_producer *p);
 /* Fails every queued message now (their reports say PURGE_*): used at shutdown. */
 void cart_producer_purge(cart_producer *p);
 
+/* The current librdkafka handle (tests use it to inject a fatal error). */
+rd_kafka_t *cart_producer_rk(cart_producer *p);
+
 /* Waits up to timeout_ms for outstanding reports (serving them), then destroys. */
 void cart_producer_free(cart_producer *p, int timeout_ms);
 

@@ -63,7 +63,50 @@ static int rd_long(walk *w, int64_t *out)
     return rd_varint(w, 10, out);
 }
 
-static int skip_len_prefixed(walk *w, const char *what)
+/* Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, <= U+10FFFF.
+ * Avro strings are UTF-8 by definition and other readers (Python, Java)
+ * refuse anything else, so such a datum is corrupt, not a string. */
+static int utf8_valid(const uint8_t *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        uint8_t c = s[i];
+        size_t len;
+        uint32_t cp, min;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf) {
+            len = 2;
+            cp = c & 0x1f;
+            min = 0x80;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            len = 3;
+            cp = c & 0x0f;
+            min = 0x800;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            len = 4;
+            cp = c & 0x07;
+            min = 0x10000;
+        } else {
+            return 0;
+        }
+        if (len > n - i)
+            return 0;
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (s[i + k] & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return 0;
+        i += len;
+    }
+    return 1;
+}
+
+static int skip_len_prefixed(walk *w, const char *what, int is_text)
 {
     int64_t n;
     if (rd_long(w, &n) != 0)
@@ -72,6 +115,8 @@ static int skip_len_prefixed(walk *w, const char *what)
         return werr(w, "negative %s length", what);
     if ((uint64_t)n > remaining(w))
         return werr(w, "%s length %lld runs past the end", what, (long long)n);
+    if (is_text && !utf8_valid(w->p, (size_t)n))
+        return werr(w, "%s is not valid UTF-8", what);
     w->p += n;
     return 0;
 }
@@ -112,7 +157,7 @@ static int walk_blocks(walk *w, avro_schema_t item, int is_map, int depth)
         w->items += (size_t)count;
         block_start = w->p;
         for (int64_t i = 0; i < count; i++) {
-            if (is_map && skip_len_prefixed(w, "map key") != 0)
+            if (is_map && skip_len_prefixed(w, "map key", 1) != 0)
                 return -1;
             if (walk_value(w, item, depth + 1) != 0)
                 return -1;
@@ -152,9 +197,9 @@ static int walk_value(walk *w, avro_schema_t s, int depth)
     case AVRO_DOUBLE:
         return skip_fixed(w, 8, "double");
     case AVRO_STRING:
-        return skip_len_prefixed(w, "string");
+        return skip_len_prefixed(w, "string", 1);
     case AVRO_BYTES:
-        return skip_len_prefixed(w, "bytes");
+        return skip_len_prefixed(w, "bytes", 0);
     case AVRO_FIXED: {
         int64_t n = avro_schema_fixed_size(s);
         if (n < 0)

@@ -8,9 +8,10 @@
  * INT64_MIN is undefined behaviour in its negation. This walker reads nothing
  * but varints and lengths, allocates nothing, and accepts a buffer only if it
  * holds exactly one datum of the schema with every length inside the buffer.
- * It is deliberately stricter than the spec where libavro is looser (booleans
- * must be 0 or 1, varints must fit their type), so anything it accepts
- * libavro decodes without surprises.
+ * It is deliberately stricter where libavro is looser (booleans must be 0 or
+ * 1, varints must fit their type, strings must be valid UTF-8 as the spec
+ * says), so anything it accepts libavro decodes without surprises and other
+ * Avro readers would accept too.
  */
 #ifndef AVRO_WALK_H
 #define AVRO_WALK_H

@@ -183,15 +183,17 @@ static void build_update(bb *w, size_t oid_len, const char *status)
     put_str(w, status, strlen(status));
 }
 
-/* CREATE with `items` items whose price is the raw decimal bytes given. */
-static void build_create(bb *w, size_t items, const uint8_t *price, size_t price_len)
+/* CREATE with customerId `cust`, `items` items whose price is the raw
+ * decimal bytes given. */
+static void build_create_for(bb *w, const char *cust, size_t items, const uint8_t *price,
+                             size_t price_len)
 {
     put_header(w, ID);
     put_long(w, 0);
     put_str(w, "o1", 2);
     put_long(w, 1);
     put_long(w, 0);
-    put_str(w, "c", 1);
+    put_str(w, cust, strlen(cust));
     put_str(w, "d", 1);
     if (items > 0) {
         put_long(w, (int64_t)items);
@@ -205,6 +207,11 @@ static void build_create(bb *w, size_t items, const uint8_t *price, size_t price
     put_str(w, "\x00", 1); /* totalAmount 0 */
     put_str(w, "USD", 3);
     put_str(w, "new", 3);
+}
+
+static void build_create(bb *w, size_t items, const uint8_t *price, size_t price_len)
+{
+    build_create_for(w, "c", items, price, price_len);
 }
 
 /* ---- tests --------------------------------------------------------------- */
@@ -437,6 +444,42 @@ START_TEST(test_limits)
     ck_assert_int_eq(codec_encode(c, ID, ev, frame, sizeof frame, &len, err, sizeof err),
                      CODEC_ERR_INTERNAL);
     free(ev);
+    free(out);
+    codec_free(c);
+}
+END_TEST
+
+START_TEST(test_utf8)
+{
+    static const struct {
+        const char *cust;
+        codec_status st;
+    } rows[] = {
+        {"plain", CODEC_OK},
+        {"Zo\xc3\xab \xe2\x82\xac \xf0\x9f\x99\x82", CODEC_OK}, /* e-umlaut, euro, emoji */
+        {"\xc3", CODEC_ERR_MALFORMED},                          /* cut sequence */
+        {"\xc0\xaf", CODEC_ERR_MALFORMED},                      /* overlong '/' */
+        {"\xe0\x80\xaf", CODEC_ERR_MALFORMED},                  /* overlong, 3 bytes */
+        {"\xed\xa0\x80", CODEC_ERR_MALFORMED},                  /* UTF-16 surrogate */
+        {"\xf4\x90\x80\x80", CODEC_ERR_MALFORMED},              /* > U+10FFFF */
+        {"\xff", CODEC_ERR_MALFORMED},
+        {"a\x80"
+         "b",
+         CODEC_ERR_MALFORMED}, /* stray continuation byte */
+    };
+    codec *c = std_codec();
+    order_event *out = calloc(1, sizeof *out);
+    static bb w;
+    static const uint8_t one[] = {0x01};
+    char err[256];
+
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        build_create_for(&w, rows[i].cust, 1, one, 1);
+        codec_status st = decode(c, w.b, w.n, out, err, sizeof err);
+        ck_assert_msg(st == rows[i].st, "row %zu: %s %s", i, codec_status_name(st), err);
+        if (st == CODEC_OK)
+            ck_assert_str_eq(out->customer_id, rows[i].cust);
+    }
     free(out);
     codec_free(c);
 }
@@ -820,6 +863,7 @@ static Suite *codec_suite(void)
     tcase_add_test(tc, test_decimal_bytes);
     tcase_add_test(tc, test_decimal_in_frames);
     tcase_add_test(tc, test_limits);
+    tcase_add_test(tc, test_utf8);
     tcase_add_test(tc, test_framing_and_unknown_schema);
     tcase_add_test(tc, test_truncated_and_trailing);
     tcase_add_test(tc, test_lying_lengths);

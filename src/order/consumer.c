@@ -492,13 +492,15 @@ static void poll_batch(order_consumer *c)
 {
     int64_t first = 0;
     while (c->nbatch < c->cfg.batch_max && !atomic_load(&c->stop)) {
-        int timeout = 100; /* idle: wake up now and then for resumes and shutdown */
-        if (c->nbatch > 0) {
-            /* Fill the batch from what is queued, waiting at most the batch wait. */
+        /* Idle: wake up now and then for resumes and shutdown. Filling: take
+         * what is queued without waiting, and only when the queue runs dry
+         * wait out the rest of the batch wait (no clock read per record). */
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, c->nbatch == 0 ? 100 : 0);
+        if (!m && c->nbatch > 0) {
             int64_t left = first + c->cfg.batch_wait_ms - mono_ms();
-            timeout = left > 0 ? (int)left : 0;
+            if (left > 0)
+                m = rd_kafka_consumer_poll(c->rk, (int)left);
         }
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, timeout);
         if (!m)
             break;
         if (c->nbatch == 0)

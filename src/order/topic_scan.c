@@ -12,6 +12,7 @@
 #include "kafka_util.h"
 #include "order_config.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,8 @@ static rd_kafka_t *scan_client(const scan_request *req, char *err, size_t errlen
         {"max.partition.fetch.bytes", "10485760"},
         {"fetch.wait.max.ms", "10"},
         {"queued.min.messages", "200000"},
+        /* Bounds what a scan buffers ahead of the callback (memory target). */
+        {"queued.max.messages.kbytes", "32768"},
     };
     rd_kafka_conf_t *conf = order_kafka_conf(req->bootstrap, "order-service-scan", props,
                                              sizeof props / sizeof props[0], err, errlen);
@@ -219,5 +222,8 @@ out:
     (void)rd_kafka_assign(rk, NULL);
     (void)rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
+    /* A scan of millions of records leaves large free blocks in this thread's
+     * arena; hand them back so resident memory stays bounded between scans. */
+    malloc_trim(0);
     return st;
 }

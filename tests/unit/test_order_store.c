@@ -7,6 +7,7 @@
 #include "store.h"
 
 #include <check.h>
+#include <sqlite3.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -393,6 +394,20 @@ START_TEST(test_batch_many)
 }
 END_TEST
 
+START_TEST(test_other_layout_version_refused)
+{
+    store *s = open_rw(); /* creates the directories and a current file */
+    store_close(s);
+    sqlite3 *db = NULL;
+    ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(db, "PRAGMA user_version = 1", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    err[0] = '\0';
+    ck_assert_ptr_null(store_open(dbpath, 0, err, sizeof err));
+    ck_assert_msg(strstr(err, "layout version 1") != NULL, "%s", err);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
     Suite *su = suite_create("order_store");
@@ -408,6 +423,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_readonly_sees_committed_only);
     tcase_add_test(tc, test_misuse_is_an_error);
     tcase_add_test(tc, test_batch_many);
+    tcase_add_test(tc, test_other_layout_version_refused);
     suite_add_tcase(su, tc);
     return su;
 }

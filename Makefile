@@ -20,7 +20,7 @@ PYTEST_ARGS ?=
 CMAKE ?= cmake
 
 .PHONY: help deps infra build build-asan run start-stack stop status test unit e2e \
-        clean distclean format
+        clean distclean format bench
 
 help: ## this list
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -70,6 +70,9 @@ unit: infra build-asan ## C unit tests only (given a private Kafka + registry: s
 
 e2e: infra build-asan ## end-to-end tests only (PYTEST_ARGS="-k smoke" to pick)
 	@ORDERSTREAM_BIN_DIR=$(ASAN_DIR) ORDERSTREAM_REQUIRE_BINARIES=1 $(VENV)/bin/python -m pytest tests/e2e $(PYTEST_ARGS)
+
+bench: infra build ## measure (not a test): writes docs/BENCHMARKS.md; ~15 min
+	@bench/run.sh
 
 format: ## clang-format all C sources in place
 	@find src tests -name '*.[ch]' -print0 | xargs -0 -r clang-format -i

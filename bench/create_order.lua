@@ -1,8 +1,10 @@
 -- wrk script: POST /create-order with a unique orderId per request.
 -- Ids are "B<run>-<thread>-<n>": unique across threads and runs, so every
 -- request is a real CREATE (no duplicate goes to the DLQ during a bench).
+-- thread_id is a global on purpose: setup() assigns it per thread with
+-- thread:set, which a local would shadow (every thread would be 0).
 local counter = 0
-local thread_id = 0
+thread_id = 0
 local run = os.getenv("BENCH_RUN") or tostring(os.time())
 local threads = {}
 

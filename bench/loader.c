@@ -5,9 +5,11 @@
  * byte-for-byte what cart-service would write.
  *
  * usage: loader BOOTSTRAP REGISTRY_URL TOPIC COUNT ID_PREFIX
+ * The topic is created (3 partitions) if it does not exist.
  * Order ids are ID_PREFIX0 .. ID_PREFIX<COUNT-1>; each order has 3 items.
  */
 #include "avro_codec.h"
+#include "kafka_util.h"
 #include "order_schema.h"
 #include "schema_registry.h"
 
@@ -98,6 +100,13 @@ int main(int argc, char **argv)
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
     if (!rk) {
         fprintf(stderr, "producer: %s\n", err);
+        return 1;
+    }
+    /* Auto-creation is off on our brokers: the topic is made like the services make theirs. */
+    const kafka_topic_spec spec = {.name = topic, .partitions = 3, .replication_factor = 1,
+                                   .retention_ms = 7LL * 24 * 3600 * 1000};
+    if (kafka_topics_ensure(rk, &spec, 1, 30000, err, sizeof err) != 0) {
+        fprintf(stderr, "topic: %s\n", err);
         return 1;
     }
     struct timespec t0, t1;

@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""Turns bench/run.sh's results (key=value lines) into docs/BENCHMARKS.md.
+
+Medians over the runs; ratios against the nginx ceiling measured in the same
+session; each figure next to its target from issue 6. Measures, asserts nothing.
+"""
+import datetime
+import os
+import platform
+import statistics
+import subprocess
+import sys
+
+
+def parse(path):
+    rows = []
+    with open(path) as f:
+        for line in f:
+            kv = dict(p.split("=", 1) for p in line.split() if "=" in p)
+            if "bench" in kv:
+                rows.append(kv)
+    return rows
+
+
+def med(rows, bench, key):
+    vals = [float(r[key]) for r in rows if r["bench"] == bench and key in r]
+    return statistics.median(vals) if vals else float("nan"), vals
+
+
+def sh(cmd):
+    try:
+        return subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=10).stdout.strip()
+    except Exception:  # a missing tool only leaves a blank in the report
+        return ""
+
+
+def main():
+    (res, out, runs, duration, conns, events, e2e_rate, e2e_secs, kafka_v, apicurio_v) = sys.argv[1:11]
+    rows = parse(res)
+    ok = lambda cond: "met" if cond else "**not met**"  # noqa: E731
+
+    co_rps, co_all = med(rows, "create_order", "rps")
+    co_p99, _ = med(rows, "create_order", "p99_ms")
+    co_p50, _ = med(rows, "create_order", "p50_ms")
+    co_err = sum(int(r.get("errors_status", 0)) + int(r.get("errors_connect", 0)) + int(r.get("errors_read", 0))
+                 + int(r.get("errors_timeout", 0)) for r in rows if r["bench"] == "create_order")
+    co_req = sum(int(r.get("requests", 0)) for r in rows if r["bench"] == "create_order")
+    ng_rps, ng_all = med(rows, "nginx", "rps")
+    ng_p99, _ = med(rows, "nginx", "p99_ms")
+    e2e_p50, _ = med(rows, "e2e", "p50_ms")
+    e2e_p99, e2e_all = med(rows, "e2e", "p99_ms")
+    e2e_max, _ = med(rows, "e2e", "max_ms")
+    cu_eps, cu_all = med(rows, "catchup", "eps")
+    cu_s, _ = med(rows, "catchup", "seconds")
+    od_rps, od_all = med(rows, "order_details", "rps")
+    od_p99, _ = med(rows, "order_details", "p99_ms")
+    od_p50, _ = med(rows, "order_details", "p50_ms")
+    ts_s, ts_all = med(rows, "topic_scan", "seconds")
+    ts_hwm = max([int(r["hwm_kb"]) for r in rows if r["bench"] == "topic_scan"] or [0])
+    rss = {r["service"]: int(r["hwm_kb"]) for r in rows if r["bench"] == "rss"}
+    cu_hwm = max([int(r["hwm_kb"]) for r in rows if r["bench"] == "catchup"] or [0])
+    stored = [r for r in rows if r["bench"] == "create_order_check"]
+
+    cpu = sh("lscpu | sed -n 's/^Model name: *//p'") or platform.processor()
+    mem = sh("free -g | awk '/Mem:/ {print $2}'")
+    lines = []
+    w = lines.append
+    w("# Benchmarks")
+    w("")
+    w(f"Written by `make bench` (bench/run.sh, bench/report.py) on {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC. "
+      "It measures and asserts nothing; it is not part of `make test`.")
+    w("")
+    w("## Machine and versions")
+    w("")
+    w(f"- CPU: {cpu}, {os.cpu_count()} cores; memory {mem} GiB; kernel {platform.release()}")
+    w(f"- Kafka {kafka_v} (single KRaft node) and Apicurio Registry {apicurio_v} on the same machine, "
+      "as are the load generators: every figure shares 2 cores with the broker, the registry and wrk.")
+    w(f"- gcc {sh('gcc -dumpversion')}, librdkafka {sh('pkg-config --modversion rdkafka')}, "
+      f"avro-c {sh('pkg-config --modversion avro-c')}, libevent {sh('pkg-config --modversion libevent')}, "
+      f"SQLite {sh('pkg-config --modversion sqlite3')}, {sh('wrk -v 2>&1 | head -1')}, "
+      f"{sh('/usr/sbin/nginx -v 2>&1')}")
+    w(f"- Release build (RelWithDebInfo, -O2), services at their default settings, LOG_LEVEL=warn.")
+    w("")
+    w("## Results (median of %s runs)" % runs)
+    w("")
+    w("| benchmark | result | target | |")
+    w("|---|---|---|---|")
+    w(f"| create-order throughput | {co_rps:,.0f} req/s (runs: {', '.join(f'{v:,.0f}' for v in co_all)}) | ≥ 15,000 req/s | {ok(co_rps >= 15000)} |")
+    w(f"| create-order latency | p50 {co_p50:.2f} ms, p99 {co_p99:.2f} ms | p99 ≤ 50 ms | {ok(co_p99 <= 50)} |")
+    w(f"| create-order errors | {co_err} of {co_req:,} requests | 0 | {ok(co_err == 0)} |")
+    w(f"| nginx ceiling (constant JSON) | {ng_rps:,.0f} req/s, p99 {ng_p99:.2f} ms | — | |")
+    w(f"| create-order / ceiling | {co_rps / ng_rps:.2f}x | ≥ 0.3x | {ok(co_rps / ng_rps >= 0.3)} |")
+    w(f"| end-to-end latency at {e2e_rate}/s for {e2e_secs} s | p50 {e2e_p50:.2f} ms, p99 {e2e_p99:.2f} ms, max {e2e_max:.2f} ms (p99 runs: {', '.join(f'{v:.2f}' for v in e2e_all)}) | p99 ≤ 25 ms | {ok(e2e_p99 <= 25)} |")
+    w(f"| consumer catch-up ({int(events):,} events, empty store) | {cu_eps:,.0f} events/s ({cu_s:.1f} s; runs: {', '.join(f'{v:,.0f}' for v in cu_all)}) | ≥ 100,000 events/s | {ok(cu_eps >= 100000)} |")
+    w(f"| order-details reads ({int(events):,} orders stored) | {od_rps:,.0f} req/s, p50 {od_p50:.2f} ms, p99 {od_p99:.2f} ms | ≥ 0.6x ceiling, p99 ≤ 5 ms | {ok(od_rps / ng_rps >= 0.6 and od_p99 <= 5)} |")
+    w(f"| order-details / ceiling | {od_rps / ng_rps:.2f}x | ≥ 0.6x | {ok(od_rps / ng_rps >= 0.6)} |")
+    w(f"| getAllOrderIdsFromTopic ({int(events):,} events) | {ts_s:.2f} s (runs: {', '.join(f'{v:.2f}' for v in ts_all)}) | ≤ 3 s | {ok(ts_s <= 3)} |")
+    w(f"| peak RSS cart-service (benchmarks 1-3) | {rss.get('cart-service', 0) / 1024:.1f} MB | ≤ 64 MB | {ok(rss.get('cart-service', 0) <= 64 * 1024)} |")
+    w(f"| peak RSS order-service ({int(events):,} orders, scans included) | {max(cu_hwm, ts_hwm, rss.get('order-service', 0)) / 1024:.1f} MB | ≤ 200 MB | {ok(max(cu_hwm, ts_hwm, rss.get('order-service', 0)) <= 200 * 1024)} |")
+    w("")
+    if stored:
+        w(f"Acknowledgement check: after the create-order runs order-service held {stored[0]['orders_stored']} orders "
+          f"for {co_req:,} 201 answers counted by wrk (wrk does not count requests still in flight when it stops, "
+          "so the store may hold slightly more).")
+        w("")
+    w("## How it was measured")
+    w("")
+    w(f"1. create-order: `wrk -t2 -c{conns} -d{duration}s --latency -s bench/create_order.lua http://127.0.0.1:38000` "
+      "(a unique orderId per request, itemsCount 3; every answer must be 201, sent from Kafka's delivery report).")
+    w(f"2. ceiling: the same wrk settings with `bench/get_path.lua` against nginx (`bench/nginx.conf.in`, worker_processes auto) "
+      "answering a constant `{\"status\":\"ok\"}`.")
+    w(f"3. end-to-end: `bench-e2e_latency 127.0.0.1 38000 127.0.0.1 38001 {e2e_rate} {e2e_secs} PREFIX`: open loop at a fixed rate; "
+      "for each 201, polls `/order-details` every 1 ms until 200; latency = visible − 201.")
+    w(f"4. catch-up: `bench-loader` writes {int(events):,} CREATE events (the project's own codec) into a 3-partition topic; "
+      "order-service then starts on an empty store with a new group; time from process start until /health reports every order stored.")
+    w(f"5. reads: `wrk -t2 -c{conns} -d{duration}s -s bench/get_path.lua` on `/order-details?orderId=L<random>` over the {int(events):,} stored orders.")
+    w("6. topic scan: `curl -w %{time_total} /getAllOrderIdsFromTopic?topic=bench-catchup`; memory from /proc/PID/status.")
+    w("7. peak RSS: VmHWM of each service process.")
+    w("")
+    w("Raw results of this run: `var/bench/results.txt`; service logs under `var/bench/`.")
+    with open(out, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# bench/run.sh (make bench): measures; asserts nothing. Starts a private stack
+# (Kafka + registry on their own ports, state under var/bench), runs each
+# benchmark BENCH_RUNS times with the release build, and writes
+# docs/BENCHMARKS.md with the machine, versions, command lines, medians and
+# ratios. Not part of `make test`.
+#
+# Knobs: BENCH_RUNS (3), BENCH_DURATION_S (20, per wrk run), BENCH_CONNECTIONS (64),
+#        BENCH_EVENTS (1000000, preloaded for catch-up/reads/topic scan),
+#        BENCH_E2E_RATE (1000/s), BENCH_E2E_SECONDS (30), BIN_DIR (build).
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+. scripts/versions.sh
+
+RUNS=${BENCH_RUNS:-3}
+DURATION=${BENCH_DURATION_S:-20}
+CONNS=${BENCH_CONNECTIONS:-64}
+EVENTS=${BENCH_EVENTS:-1000000}
+E2E_RATE=${BENCH_E2E_RATE:-1000}
+E2E_SECONDS=${BENCH_E2E_SECONDS:-30}
+BIN=$(cd "${BIN_DIR:-build}" && pwd)
+OUT=${BENCH_REPORT:-docs/BENCHMARKS.md}
+
+export STACK_DIR=$ROOT/var/bench/stack KAFKA_PORT=39092 KAFKA_CONTROLLER_PORT=39093 REGISTRY_PORT=38081
+BDIR=$ROOT/var/bench
+CART_PORT=38000 ORDER_PORT=38001 NGINX_PORT=38080
+BOOT=127.0.0.1:$KAFKA_PORT
+REG=http://127.0.0.1:$REGISTRY_PORT/apis/ccompat/v7
+RES=$BDIR/results.txt
+RUN_ID=$(date +%s)
+
+say() { printf '[bench] %s\n' "$*"; }
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    [ -f "$BDIR/nginx.pid" ] && kill "$(cat "$BDIR/nginx.pid")" 2>/dev/null || true
+    scripts/stack.sh stop >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+scripts/stack.sh stop >/dev/null 2>&1 || true
+rm -rf "$BDIR"
+mkdir -p "$BDIR/tmp"
+: >"$RES"
+scripts/stack.sh start
+
+# start_service NAME PORT ENV...: starts a release binary, waits for /health 200.
+start_service() {
+    local name=$1 port=$2
+    shift 2
+    env KAFKA_BOOTSTRAP_SERVERS=$BOOT SCHEMA_REGISTRY_URL=$REG HTTP_PORT=$port LOG_LEVEL=warn "$@" \
+        "$BIN/$name" >>"$BDIR/$name-$port.log" 2>&1 &
+    LAST_PID=$!
+    PIDS+=("$LAST_PID")
+    for _ in $(seq 1 600); do
+        curl -fsS -o /dev/null "http://127.0.0.1:$port/health" 2>/dev/null && return 0
+        kill -0 "$LAST_PID" 2>/dev/null || { say "$name died; see $BDIR/$name-$port.log"; exit 1; }
+        sleep 0.1
+    done
+    say "$name not healthy after 60 s"
+    exit 1
+}
+stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+hwm_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
+health_field() { curl -fsS "http://127.0.0.1:$1/health" | python3 -c "import json,sys; print(json.load(sys.stdin).get('$2', -1))"; }
+record() { echo "$*" >>"$RES"; }
+wrk_run() { # NAME URL SCRIPT [env...]
+    local name=$1 url=$2 script=$3
+    shift 3
+    local line
+    line=$(env "$@" wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency -s "$script" "$url" | grep BENCH_RESULT)
+    record "bench=$name ${line#BENCH_RESULT }"
+    say "$name: ${line#BENCH_RESULT }"
+}
+
+# --- 1, 2: create-order vs the nginx ceiling ---------------------------------
+start_service order-service $ORDER_PORT STORE_PATH="$BDIR/order-main.db"
+ORDER_PID=$LAST_PID
+start_service cart-service $CART_PORT
+CART_PID=$LAST_PID
+sed -e "s|@PORT@|$NGINX_PORT|" -e "s|@DIR@|$BDIR|g" bench/nginx.conf.in >"$BDIR/nginx.conf"
+/usr/sbin/nginx -c "$BDIR/nginx.conf" -p "$BDIR" &
+PIDS+=("$!")
+sleep 1
+for r in $(seq 1 "$RUNS"); do
+    wrk_run create_order "http://127.0.0.1:$CART_PORT" bench/create_order.lua BENCH_RUN="$RUN_ID$r"
+    wrk_run nginx "http://127.0.0.1:$NGINX_PORT" bench/get_path.lua BENCH_PATH=/
+done
+# every 201 must be an event in Kafka: order-service must end with at least
+# as many orders as wrk counted answers (wrk does not count those in flight at the end)
+say "waiting for order-service to apply every acknowledged create"
+for _ in $(seq 1 1200); do
+    lag=$(health_field $ORDER_PORT lag)
+    [ "$lag" = 0 ] && break
+    sleep 0.5
+done
+record "bench=create_order_check orders_stored=$(health_field $ORDER_PORT ordersStored)"
+
+# --- 3: end-to-end latency at a fixed rate ----------------------------------
+for r in $(seq 1 "$RUNS"); do
+    line=$("$BIN/bench-e2e_latency" 127.0.0.1 $CART_PORT 127.0.0.1 $ORDER_PORT "$E2E_RATE" "$E2E_SECONDS" "E$RUN_ID-$r-" | grep BENCH_RESULT || true)
+    record "bench=e2e ${line#BENCH_RESULT }"
+    say "e2e: ${line#BENCH_RESULT }"
+done
+record "bench=rss service=cart-service hwm_kb=$(hwm_kb $CART_PID)"
+stop_pid $CART_PID
+stop_pid $ORDER_PID
+
+# --- 4, 5, 6: catch-up, reads, topic scan over a preloaded topic ---------------
+TOPIC=bench-catchup
+say "preloading $EVENTS events into $TOPIC"
+"$BIN/bench-loader" "$BOOT" "$REG" "$TOPIC" "$EVENTS" "L" | tee -a "$BDIR/loader.log"
+for r in $(seq 1 "$RUNS"); do
+    t0=$(date +%s.%N)
+    start_service order-service $ORDER_PORT STORE_PATH="$BDIR/catchup-$r.db" \
+        ORDER_EVENTS_TOPIC=$TOPIC DLQ_TOPIC=$TOPIC-dlq CONSUMER_GROUP_ID=bench-catchup-$RUN_ID-$r
+    CPID=$LAST_PID
+    while :; do
+        n=$(health_field $ORDER_PORT ordersStored)
+        [ "$n" -ge "$EVENTS" ] && break
+        kill -0 $CPID || { say "order-service died"; exit 1; }
+        sleep 0.2
+    done
+    t1=$(date +%s.%N)
+    secs=$(python3 -c "print(f'{$t1 - $t0:.3f}')")
+    record "bench=catchup run=$r events=$EVENTS seconds=$secs eps=$(python3 -c "print(f'{$EVENTS / ($t1 - $t0):.0f}')") hwm_kb=$(hwm_kb $CPID)"
+    say "catch-up run $r: $EVENTS events in $secs s"
+    if [ "$r" -lt "$RUNS" ]; then stop_pid $CPID; fi
+done
+for r in $(seq 1 "$RUNS"); do
+    wrk_run order_details "http://127.0.0.1:$ORDER_PORT" bench/get_path.lua \
+        BENCH_PATH=/order-details BENCH_ID_PREFIX=L BENCH_ID_COUNT="$EVENTS"
+done
+for r in $(seq 1 "$RUNS"); do
+    rss0=$(awk '/VmRSS/ {print $2}' /proc/$CPID/status)
+    t=$(curl -fsS -o "$BDIR/ids.json" -w '%{time_total}' "http://127.0.0.1:$ORDER_PORT/getAllOrderIdsFromTopic?topic=$TOPIC")
+    cnt=$(python3 -c "import json; print(json.load(open('$BDIR/ids.json'))['count'])")
+    record "bench=topic_scan run=$r seconds=$t count=$cnt rss_before_kb=$rss0 hwm_kb=$(hwm_kb $CPID)"
+    say "getAllOrderIdsFromTopic run $r: $cnt ids in $t s"
+done
+record "bench=rss service=order-service hwm_kb=$(hwm_kb $CPID)"
+stop_pid $CPID
+
+python3 bench/report.py "$RES" "$OUT" "$RUNS" "$DURATION" "$CONNS" "$EVENTS" "$E2E_RATE" "$E2E_SECONDS" \
+    "$KAFKA_VERSION" "$APICURIO_VERSION"
+say "report written to $OUT"

@@ -368,6 +368,29 @@ static void allow_header(unsigned methods, char *out, size_t cap)
         }
 }
 
+/*
+ * Request smuggling guard: evhttp takes the first Content-Length and prefers
+ * chunked over Content-Length; a request that carries two different lengths,
+ * or both, is refused rather than interpreted.
+ */
+static int framing_ok(const struct evkeyvalq *h)
+{
+    const char *len = NULL;
+    int te = 0;
+    const struct evkeyval *kv;
+    TAILQ_FOREACH(kv, h, next)
+    {
+        if (strcasecmp(kv->key, "Content-Length") == 0) {
+            if (len && strcmp(len, kv->value) != 0)
+                return 0;
+            len = kv->value;
+        } else if (strcasecmp(kv->key, "Transfer-Encoding") == 0) {
+            te = 1;
+        }
+    }
+    return !(te && len);
+}
+
 void http_dispatch(struct evhttp_request *req, void *arg)
 {
     http_thread *th = arg;
@@ -397,6 +420,12 @@ void http_dispatch(struct evhttp_request *req, void *arg)
         evhttp_connection_set_closecb(evcon, on_conn_close, b);
     evhttp_request_set_on_complete_cb(req, on_req_complete, b);
 
+    if (!framing_ok(evhttp_request_get_input_headers(req))) {
+        /* the bytes after this request cannot be trusted: answer and close */
+        http_add_header(call, "Connection", "close");
+        http_reply_error(call, 400, "conflicting Content-Length / Transfer-Encoding headers");
+        return;
+    }
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
     if (!path) {

@@ -325,6 +325,30 @@ START_TEST(test_json_bodies)
 }
 END_TEST
 
+START_TEST(test_conflicting_framing_is_refused)
+{
+    server s;
+    start_server(&s, 1, 30);
+    char resp[8192];
+    /* two lengths: refused, and the rest is not taken as a second request */
+    const char *two = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      "Content-Length: 2\r\nContent-Length: 40\r\n\r\n{}"
+                      "GET /sync HTTP/1.1\r\nHost: x\r\n\r\n";
+    ck_assert_int_eq(request(s.port, two, strlen(two), resp, sizeof resp), 400);
+    ck_assert_ptr_null(strstr(resp + 4, "HTTP/1.1 200"));
+    const char *both =
+        "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "Content-Length: 7\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n";
+    ck_assert_int_eq(request(s.port, both, strlen(both), resp, sizeof resp), 400);
+    /* the same length twice is harmless */
+    const char *same = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                       "Content-Length: 2\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}";
+    ck_assert_int_eq(request(s.port, same, strlen(same), resp, sizeof resp), 200);
+    ck_assert_int_eq(http_server_in_flight(s.srv), 0);
+    stop_server(&s);
+}
+END_TEST
+
 START_TEST(test_deferred_reply_after_client_left)
 {
     server s;
@@ -480,6 +504,7 @@ int main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_routing_and_request_ids);
     tcase_add_test(tc, test_json_bodies);
+    tcase_add_test(tc, test_conflicting_framing_is_refused);
     tcase_add_test(tc, test_deferred_reply_after_client_left);
     tcase_add_test(tc, test_pipelined_requests);
     tcase_add_test(tc, test_idle_client_is_closed);

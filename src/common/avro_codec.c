@@ -18,10 +18,18 @@
  * - libavro 1.11 does not implement reader-field defaults: a reader field the
  *   writer lacks fails resolution (CODEC_ERR_INCOMPATIBLE). Our reader schema
  *   has no defaulted fields, so this matches Avro's rules today.
+ * - libavro 1.11 crashes (use after free) when a resolution fails inside a
+ *   matched record; writer schemas are therefore pre-checked
+ *   (avlayout_resolvable) and only pairs known to resolve reach it.
  * - Every frame is bounds-walked (avro_walk.c) before libavro sees it, and
  *   trailing bytes after the datum are rejected (a frame holds one datum).
+ * - The writer-schema cache is bounded (CODEC_CACHE_MAX, round-robin
+ *   eviction); an evicted id reads as CODEC_ERR_UNKNOWN_SCHEMA and is simply
+ *   fetched again.
  * - Values, the memory reader and the memory writer are created once and
- *   reused; libavro still mallocs each string it reads (it owns the copy).
+ *   reused; libavro still mallocs each string it reads (it owns the copy)
+ *   and re-creates array items after a reset (measured: CREATE with 3 items,
+ *   6 allocations per encode, 24 per decode; see test_avro_codec's bench).
  */
 #include "avro_codec.h"
 
@@ -43,6 +51,7 @@
  * they succeed. Codecs are per thread, so serialise those rare calls across
  * threads; the per-message paths only touch it on failure. */
 static pthread_mutex_t avro_lock = PTHREAD_MUTEX_INITIALIZER;
+
 #define CODEC_MSG_MAX 200
 
 typedef struct {

@@ -9,7 +9,6 @@
 #include "http.h"
 
 #include "http_internal.h"
-#include "log.h"
 #include "metrics.h"
 
 #include <arpa/inet.h>
@@ -45,7 +44,7 @@ static int thread_setup(http_thread *th, int fd, char *err, size_t errlen)
         snprintf(err, errlen, "evhttp_new failed");
         return -1;
     }
-    /* body cap above the documented limit: see the comment at the top */
+    /* body cap above the documented limit: see the comment at the top of http.c */
     size_t cap = c->max_body_bytes > SIZE_MAX / 2 ? SIZE_MAX : c->max_body_bytes * 2;
     evhttp_set_max_body_size(th->http, (ev_ssize_t)(cap > 0x7fffffff ? 0x7fffffff : cap));
     if (c->max_header_bytes > 0)

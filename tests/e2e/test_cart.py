@@ -239,7 +239,6 @@ def test_help_lists_the_variables():
 
 def test_sigterm_during_load_answers_everyone_and_loses_nothing(services, stack):
     cart = services.start("cart")
-    session = requests.Session()
 
     def one(i):
         oid = f"LOAD-{i}-{unique('x')}"
@@ -255,7 +254,6 @@ def test_sigterm_during_load_answers_everyone_and_loses_nothing(services, stack)
         time.sleep(0.3)
         cart.proc.send_signal(signal.SIGTERM)
         results = [f.result() for f in futs]
-    session.close()
     assert cart.proc.wait(timeout=30) == 0
     cart.check_log_clean()
     statuses = {s for _, s, _ in results}

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -108,6 +109,22 @@ static int listen_socket(const char *addr, int port, char *err, size_t errlen)
     return fd;
 }
 
+/*
+ * Many idle or slow clients cost a descriptor each; running out makes accept()
+ * fail in a loop. Raise the soft limit to the hard one (bounded) up front.
+ */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    rlim_t want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > 65536 ? 65536 : rl.rlim_max;
+    if (rl.rlim_cur < want) {
+        rl.rlim_cur = want;
+        (void)setrlimit(RLIMIT_NOFILE, &rl); /* best effort: the old limit still works */
+    }
+}
+
 http_server *http_server_new(struct event_base *base, const http_config *cfg,
                              const http_route *routes, size_t nroutes, void *app, char *err,
                              size_t errlen)
@@ -118,6 +135,7 @@ http_server *http_server_new(struct event_base *base, const http_config *cfg,
     }
     /* a client closing early must not kill the process with SIGPIPE */
     signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
     if (cfg->threads > 1 && evthread_use_pthreads() != 0) {
         snprintf(err, errlen, "evthread_use_pthreads failed");
         return NULL;

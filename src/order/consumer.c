@@ -83,6 +83,7 @@ struct order_consumer {
 
     int64_t next_tick_ms;
     int subscribed, store_ok, kafka_ok;
+    int brokers_down; /* librdkafka reported all brokers down; cleared by a probe */
     int64_t orders;
     uint64_t consumed, applied, skipped, dead_lettered, retries;
     char last_error[256];
@@ -257,6 +258,18 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         log_info("partitions revoked (%d)", parts ? parts->cnt : 0);
         (void)rd_kafka_assign(rk, NULL);
     }
+}
+
+/* Served from rd_kafka_consumer_poll on the consumer thread (poll_set_consumer). */
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    order_consumer *c = opaque;
+    (void)rk;
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+        c->brokers_down = 1;
+    set_error(c, "kafka", reason);
+    log_msg(err == RD_KAFKA_RESP_ERR__TRANSPORT ? LOG_WARN : LOG_ERROR, "kafka", NULL,
+            "consumer: %s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
 }
 
 /* ---- failure handling --------------------------------------------------- */
@@ -455,6 +468,8 @@ static void process_batch(order_consumer *c)
     for (int i = 0; i < c->nbatch; i++) {
         const rd_kafka_message_t *m = c->batch[i];
         if (m->err) {
+            if (m->err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+                c->brokers_down = 1;
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                 log_warn("consumer: %s", rd_kafka_message_errstr(m));
                 set_error(c, "kafka", rd_kafka_message_errstr(m));
@@ -467,6 +482,7 @@ static void process_batch(order_consumer *c)
         if (!ps->assigned || ps->waiting)
             continue; /* it was sought back: the record comes again */
         c->consumed++;
+        c->brokers_down = 0;
         if (handle(c, m) == H_STORE_FAIL) {
             store_failure(c);
             goto out;
@@ -516,7 +532,7 @@ static void publish_status(order_consumer *c)
     s.running = !atomic_load(&c->stop);
     s.subscribed = c->subscribed;
     s.store_ok = c->store_ok;
-    s.kafka_ok = c->kafka_ok;
+    s.kafka_ok = c->kafka_ok && !c->brokers_down;
     s.lag = 0;
     for (int p = 0; p < c->nparts; p++) {
         const part_state *ps = &c->parts[p];
@@ -558,6 +574,18 @@ static void sleep_ms_interruptible(order_consumer *c, int64_t ms)
         struct timespec ts = {0, 50 * 1000000L};
         nanosleep(&ts, NULL);
     }
+}
+
+/* Clears brokers_down once a broker answers again (an idle consumer gets no record to tell). */
+static void probe_brokers(order_consumer *c)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    if (rd_kafka_metadata(c->rk, 0, NULL, &md, 500) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        c->brokers_down = 0;
+        log_info("a Kafka broker answers again");
+    }
+    if (md)
+        rd_kafka_metadata_destroy(md);
 }
 
 static int start_consuming(order_consumer *c)
@@ -614,6 +642,8 @@ static void *consumer_main(void *arg)
                 set_error(c, "kafka fatal", fe);
             }
             int64_t now = mono_ms();
+            if (c->brokers_down && now >= c->next_tick_ms)
+                probe_brokers(c);
             if (worked || now >= c->next_tick_ms) {
                 publish_status(c);
                 c->next_tick_ms = now + CONSUMER_TICK_MS;
@@ -676,6 +706,7 @@ order_consumer *consumer_new(const order_settings *cfg, char *err, size_t errlen
         goto fail;
     rd_kafka_conf_set_opaque(conf, c);
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    rd_kafka_conf_set_error_cb(conf, error_cb);
     char kerr[256];
     c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, kerr, sizeof kerr);
     if (!c->rk) {

@@ -612,7 +612,7 @@ static void handle_health(http_call *call)
     if (!s.running)
         problem = "consumer stopped";
     else if (!s.kafka_ok)
-        problem = "kafka client failed";
+        problem = "Kafka unreachable or the client failed";
     else if (!s.subscribed)
         problem = "consumer starting (topics not ready)";
     else if (!s.store_ok || !store_readable)

@@ -213,3 +213,27 @@ def test_other_partitions_flow_while_one_waits(services, stack):
     wait_order(order, "P0-AFTER")
     assert health(order)["ordersStored"] == len(others) + 2
     assert jloads(order.get("/dlq/stats").text)["total_messages"] == 0
+
+
+def test_broker_down_health_and_recovery(services, stack):
+    """With the broker gone /health says 503; when it returns, consumption
+    resumes without a restart and nothing is lost or dead-lettered."""
+    order = services.start("order")
+    w = EventWriter(stack, services.topic)
+    w.send(create_event("BRK-1", [("I", 1, "3.00")]))
+    w.flush()
+    wait_order(order, "BRK-1")
+    stack.stop_kafka()
+    r = wait_for(lambda: [x] if (x := order.get("/health")).status_code == 503 else None, 90,
+                 0.5, what="503 from /health")[0]
+    assert r.json()["status"] == "unavailable" and r.json()["detail"]
+    # reads from the store still work while Kafka is away
+    assert order_details(order, "BRK-1")[0] == 200
+    stack.start_kafka()
+    wait_for(lambda: order.get("/health").status_code == 200, 120, 0.5,
+             what="healthy after the broker returned")
+    w2 = EventWriter(stack, services.topic)
+    w2.send(update_event("BRK-1", "cancelled"))
+    w2.flush()
+    wait_order(order, "BRK-1", status="cancelled", timeout=90)
+    assert dlq_total(order) == 0

@@ -86,6 +86,9 @@ struct order_consumer {
     int brokers_down; /* librdkafka reported all brokers down; cleared by a probe */
     int64_t orders;
     uint64_t consumed, applied, skipped, dead_lettered, retries;
+    /* effects of the open transaction, counted only once it commits */
+    int64_t txn_orders;
+    uint64_t txn_applied;
     char last_error[256];
 
     pthread_mutex_t mu;
@@ -313,6 +316,15 @@ static void part_succeeded(part_state *ps, int64_t offset)
     }
 }
 
+/* After a successful store commit: the transaction's effects now count. */
+static void txn_committed(order_consumer *c)
+{
+    c->orders += c->txn_orders;
+    c->applied += c->txn_applied;
+    c->txn_orders = 0;
+    c->txn_applied = 0;
+}
+
 static handle_result dead_letter(order_consumer *c, const rd_kafka_message_t *m,
                                  const char *category, const char *reason, const char *message,
                                  int retries)
@@ -328,8 +340,11 @@ static handle_result dead_letter(order_consumer *c, const rd_kafka_message_t *m,
     }
     /* Acknowledged: now, and only now, the position may move past the record. */
     store_status s = store_mark(c->st, c->cfg.topic, m->partition, m->offset, err, sizeof err);
-    if (s == STORE_OK || s == STORE_SKIPPED)
+    if (s == STORE_OK || s == STORE_SKIPPED) {
         s = store_commit(c->st, err, sizeof err);
+        if (s == STORE_OK)
+            txn_committed(c);
+    }
     if (s == STORE_OK)
         s = store_begin(c->st, err, sizeof err);
     if (s != STORE_OK) {
@@ -399,9 +414,9 @@ static handle_result handle(order_consumer *c, const rd_kafka_message_t *m)
     switch (s) {
     case STORE_OK:
         part_succeeded(ps, m->offset);
-        c->applied++;
+        c->txn_applied++;
         if (c->ev.type == ORDER_EVENT_CREATE)
-            c->orders++;
+            c->txn_orders++;
         return H_NEXT;
     case STORE_SKIPPED:
         c->skipped++;
@@ -427,6 +442,8 @@ static handle_result handle(order_consumer *c, const rd_kafka_message_t *m)
 static void store_failure(order_consumer *c)
 {
     store_rollback(c->st);
+    c->txn_orders = 0;
+    c->txn_applied = 0;
     c->store_ok = 0;
     set_error(c, "store", c->store_err);
     log_error("store failure, batch rolled back: %s", c->store_err);
@@ -496,6 +513,7 @@ static void process_batch(order_consumer *c)
         goto out;
     }
     c->store_ok = 1;
+    txn_committed(c);
     kafka_commit(c, 1);
 out:
     for (int p = 0; p < c->nparts; p++)
@@ -684,6 +702,12 @@ order_consumer *consumer_new(const order_settings *cfg, char *err, size_t errlen
         goto fail;
     if (store_count_orders(c->st, &c->orders, err, errlen) != STORE_OK)
         goto fail;
+    if (cfg->test_store_max_pages > 0) {
+        log_warn("TEST-ONLY: store capped at %lld pages (ORDER_TEST_STORE_MAX_PAGES)",
+                 cfg->test_store_max_pages);
+        if (store_limit_pages(c->st, cfg->test_store_max_pages, err, errlen) != STORE_OK)
+            goto fail;
+    }
     c->dec = order_decoder_new(cfg->registry_url, err, errlen);
     if (!c->dec)
         goto fail;

@@ -60,6 +60,9 @@ static config_var vars[] = {
      0},
     {"ORDER_TEST_FAIL_TIMES", CONFIG_INT, "0", 0, 1000000, 0,
      "TEST ONLY: how many times each such event fails before it succeeds", NULL, 0},
+    {"ORDER_TEST_STORE_MAX_PAGES", CONFIG_INT, "0", 0, 1LL << 40, 0,
+     "TEST ONLY: cap the store file at this many pages to simulate a full disk (0: no cap)", NULL,
+     0},
 };
 
 #define NVARS (sizeof vars / sizeof vars[0])
@@ -146,6 +149,7 @@ int order_settings_load(order_settings *s, char *err, size_t errlen)
     s->scan_timeout_ms = (int)NUM("TOPIC_SCAN_TIMEOUT_MS");
     s->test_fail_prefix = STR("ORDER_TEST_FAIL_PREFIX");
     s->test_fail_times = (int)NUM("ORDER_TEST_FAIL_TIMES");
+    s->test_store_max_pages = NUM("ORDER_TEST_STORE_MAX_PAGES");
     static const char *const required[] = {"KAFKA_BOOTSTRAP_SERVERS",
                                            "SCHEMA_REGISTRY_URL",
                                            "ORDER_EVENTS_TOPIC",

@@ -43,6 +43,7 @@ typedef struct {
     /* Test-only failure injection (see order_config.c). */
     const char *test_fail_prefix;
     int test_fail_times;
+    long long test_store_max_pages; /* 0: no cap */
 } order_settings;
 
 /* The variable table, for --help and the start-up log. */

@@ -93,6 +93,13 @@ store_status store_get_order(store *s, const char *order_id, store_order *out, s
 
 store_status store_count_orders(store *s, int64_t *count, char *err, size_t errlen);
 
+/*
+ * Caps the file at max_pages pages (never below its current size): writes
+ * that need more fail with STORE_ERR_IO, exactly as on a full disk. Used by
+ * the tests (ORDER_TEST_STORE_MAX_PAGES) to prove the store-failure path.
+ */
+store_status store_limit_pages(store *s, int64_t max_pages, char *err, size_t errlen);
+
 const char *store_status_name(store_status st);
 
 #endif

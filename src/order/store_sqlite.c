@@ -628,3 +628,15 @@ store_status store_count_orders(store *s, int64_t *count, char *err, size_t errl
         return store_fail(s, rc, "count orders", err, errlen);
     return STORE_OK;
 }
+
+store_status store_limit_pages(store *s, int64_t max_pages, char *err, size_t errlen)
+{
+    if (max_pages < 1) {
+        snprintf(err, errlen, "max_pages must be positive");
+        return STORE_ERR_INTERNAL;
+    }
+    char sql[64]; /* an integer only: nothing to inject */
+    snprintf(sql, sizeof sql, "PRAGMA max_page_count = %lld", (long long)max_pages);
+    int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? STORE_OK : store_fail(s, rc, "max_page_count", err, errlen);
+}

@@ -237,3 +237,31 @@ def test_broker_down_health_and_recovery(services, stack):
     w2.flush()
     wait_order(order, "BRK-1", status="cancelled", timeout=90)
     assert dlq_total(order) == 0
+
+
+def test_store_full_retries_without_dlq_then_recovers(services, stack):
+    """Store writes failing (the file capped at its size, SQLITE_FULL like a
+    full disk): events are retried, never dead-lettered, no position moves
+    past them, /health says 503; with space back every event applies once."""
+    order = services.start("order", env={"ORDER_TEST_STORE_MAX_PAGES": "1",
+                                         "RETRY_BACKOFF_MS": "100,200"})
+    w = EventWriter(stack, services.topic)
+    ids = [f"FULL-{i:04d}" for i in range(500)]
+    for oid in ids:
+        w.send(create_event(oid, [("I", 1, "1.00")]))
+    w.flush()
+    wait_for(lambda: order.log_text().count("store failure, batch rolled back") >= 3, 60,
+             what="three store failures")
+    r = order.get("/health")
+    assert r.status_code == 503 and r.json()["detail"] == "order store failing"
+    assert r.json()["ordersStored"] == 0
+    assert order_details(order, ids[0])[0] == 404
+    assert dlq_total(order) == 0
+    order.stop()  # a graceful stop while failing still exits 0
+    order.restart(env={"ORDER_TEST_STORE_MAX_PAGES": "0"})
+    wait_for(lambda: health(order)["ordersStored"] == len(ids) and health(order)["lag"] == 0,
+             90, 0.5, what="every order once space is back")
+    assert dlq_total(order) == 0
+    for oid in ids[::50]:
+        d = wait_order(order, oid)
+        assert [x["status"] for x in d["statusHistory"]] == ["new"]

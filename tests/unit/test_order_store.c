@@ -408,6 +408,44 @@ START_TEST(test_other_layout_version_refused)
 }
 END_TEST
 
+START_TEST(test_full_disk_rolls_back_then_recovers)
+{
+    store *s = open_rw();
+    ck_assert_int_eq(store_limit_pages(s, 1, err, sizeof err), STORE_OK); /* = current size */
+    ck_assert_int_eq(store_begin(s, err, sizeof err), STORE_OK);
+    store_status st = STORE_OK;
+    int i;
+    for (i = 0; i < 5000 && st == STORE_OK; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "FULL-%d", i);
+        order_event ev = make_create(id, i);
+        st = store_apply(s, TOPIC, 0, i, &ev, err, sizeof err);
+    }
+    if (st == STORE_OK)
+        st = store_commit(s, err, sizeof err);
+    /* The file cannot grow: an I/O-class failure (retry later), never a bad event. */
+    ck_assert_msg(st == STORE_ERR_IO, "%s: %s", store_status_name(st), err);
+    store_rollback(s);
+    ck_assert_int_eq(position(s, 0), -1); /* no position past what was not applied */
+    int64_t count = -1;
+    ck_assert_int_eq(store_count_orders(s, &count, err, sizeof err), STORE_OK);
+    ck_assert_int_eq(count, 0);
+    /* Space returns: the same events apply. */
+    ck_assert_int_eq(store_limit_pages(s, 1000000, err, sizeof err), STORE_OK);
+    ck_assert_int_eq(store_begin(s, err, sizeof err), STORE_OK);
+    for (int j = 0; j < i; j++) {
+        char id[32];
+        snprintf(id, sizeof id, "FULL-%d", j);
+        order_event ev = make_create(id, j);
+        apply_ok(s, 0, j, &ev);
+    }
+    ck_assert_int_eq(store_commit(s, err, sizeof err), STORE_OK);
+    ck_assert_int_eq(position(s, 0), i);
+    ck_assert_int_eq(store_limit_pages(s, 0, err, sizeof err), STORE_ERR_INTERNAL);
+    store_close(s);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
     Suite *su = suite_create("order_store");
@@ -424,6 +462,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_misuse_is_an_error);
     tcase_add_test(tc, test_batch_many);
     tcase_add_test(tc, test_other_layout_version_refused);
+    tcase_add_test(tc, test_full_disk_rolls_back_then_recovers);
     suite_add_tcase(su, tc);
     return su;
 }

@@ -10,6 +10,8 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
+# cmake's generated makefiles recurse; their "Entering directory" lines are noise
+MAKEFLAGS += --no-print-directory
 
 # two cores shared by everyone: never more
 JOBS ?= 2

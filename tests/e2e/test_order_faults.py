@@ -265,3 +265,53 @@ def test_store_full_retries_without_dlq_then_recovers(services, stack):
     for oid in ids[::50]:
         d = wait_order(order, oid)
         assert [x["status"] for x in d["statusHistory"]] == ["new"]
+
+
+def test_dlq_write_failure_is_retried_never_lost(services, stack):
+    """The DLQ topic gone: the dead letter cannot be written, so the record's
+    position does not move and its partition waits (keeping its order); once
+    the topic is back the record lands in the DLQ once and the partition goes on."""
+    order = services.start("order", env={"RETRY_BACKOFF_MS": "300"})
+    admin = stack.admin()
+    admin.delete_topics([services.dlq_topic], operation_timeout=30)[services.dlq_topic].result(30)
+    wait_for(lambda: services.dlq_topic not in admin.list_topics(timeout=10).topics, 30,
+             what="the DLQ topic deleted")
+    w = EventWriter(stack, services.topic)
+    w.send_raw(b"JUNK-1", b"\x05not avro", partition=0)
+    w.send(create_event("AFTER-JUNK", [("I", 1, "1.00")]), partition=0)
+    w.send(create_event("OTHER-PART", [("I", 1, "1.00")]), partition=1)
+    w.flush()
+    wait_order(order, "OTHER-PART")
+    wait_for(lambda: "DLQ delivery" in order.log_text() or "DLQ produce" in order.log_text(), 90,
+             what="a failed DLQ write")
+    assert order_details(order, "AFTER-JUNK")[0] == 404
+    stack.create_topic(services.dlq_topic, partitions=1)
+    wait_order(order, "AFTER-JUNK", timeout=120)
+    msgs = dlq_messages(order)
+    assert [(m["key"], m["errorReason"]) for m in msgs] == [("JUNK-1", "DESERIALIZATION_ERROR")]
+    import base64
+    assert base64.b64decode(msgs[0]["value"]) == b"\x05not avro"
+
+
+def test_metrics_exposition(services, stack):
+    order = services.start("order")
+    w = EventWriter(stack, services.topic)
+    w.send(create_event("MET-1", [("I", 1, "1.00")]))
+    w.send_raw(b"MET-BAD", b"\x09")
+    w.flush()
+    wait_order(order, "MET-1")
+    wait_for(lambda: dlq_total(order) == 1, 60, what="the DLQ entry")
+    order.get("/order-details", params={"orderId": "MET-1"})
+    r = order.get("/metrics")
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/plain")
+    samples = {}
+    for line in r.text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name, value = line.rsplit(" ", 1)
+        samples[name] = float(value)
+    assert samples["order_events_applied_total"] == 1
+    assert samples["order_events_dead_lettered_total"] == 1
+    assert samples["order_orders_stored"] == 1
+    assert samples["order_consumer_lag"] == 0
+    assert "# TYPE order_events_applied_total counter" in r.text

@@ -198,7 +198,11 @@ start_registry() {
         [ -f "$REGISTRY_DIR/registry.mv.db" ] || fresh=1
         say "starting Apicurio Registry $APICURIO_VERSION on 127.0.0.1:$REGISTRY_PORT, log $LOG_DIR/registry.log"
         # Quarkus opens only quarkus.http.port here (no management interface in
-        # this build); file-backed H2 keeps schemas across restarts.
+        # this build); file-backed H2 keeps schemas across restarts; the
+        # canonical hash makes a schema re-registered with other whitespace the
+        # same schema (same id, no new version), as Confluent's registry does.
+        # Ids are content ids (legacy-id-mode off): one id per distinct schema
+        # across subjects, again as in Confluent's registry.
         # shellcheck disable=SC2086
         (cd "$REGISTRY_DIR" && exec setsid java $REGISTRY_HEAP_OPTS -Djava.awt.headless=true \
             -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$REGISTRY_PORT" \
@@ -206,6 +210,7 @@ start_registry() {
             -Dapicurio.datasource.url="jdbc:h2:file:$REGISTRY_DIR/registry" \
             -Dapicurio.datasource.jdbc.initial-size=2 -Dapicurio.datasource.jdbc.min-size=2 \
             -Dapicurio.storage.snapshot.location="$REGISTRY_DIR" \
+            -Dapicurio.ccompat.use-canonical-hash=true \
             -jar "$REGISTRY_HOME/apicurio-registry-app-$APICURIO_VERSION-runner.jar" \
             >>"$LOG_DIR/registry.log" 2>&1 </dev/null) &
         pid=$!

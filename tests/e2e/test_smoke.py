@@ -112,3 +112,22 @@ def test_topics_are_not_auto_created(stack):
     md = stack.admin().list_topics(topic, timeout=10)
     assert md.topics[topic].error is not None
     assert topic not in stack.admin().list_topics(timeout=10).topics
+
+
+def test_registry_treats_reformatted_schema_as_the_same(stack):
+    """Confluent semantics the services rely on: re-registering the schema
+    with other whitespace (C vs Python serialisation) returns the same id and
+    adds no version; and the same schema under another subject shares its id."""
+    from confluent_kafka.schema_registry import Schema
+    subject = unique("smoke-canon") + "-value"
+    sr = stack.sr_client()
+    pretty = SCHEMA
+    compact = json.dumps(json.loads(SCHEMA), separators=(",", ":"))
+    assert pretty != compact
+    first = sr.register_schema(subject, Schema(pretty, "AVRO"))
+    again = stack.sr_client().register_schema(subject, Schema(compact, "AVRO"))
+    assert again == first
+    assert sr.get_versions(subject) == [1]
+    other = stack.sr_client().register_schema(unique("smoke-canon2") + "-value",
+                                              Schema(pretty, "AVRO"))
+    assert other == first

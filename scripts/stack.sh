@@ -76,22 +76,35 @@ live_pid() {
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# wait_until NAME PID LOG CHECK...: poll CHECK until it succeeds, the process
-# dies, or the timeout passes; a dot per second of waiting.
+# show_logs FILE...: the tail of each (JVM start-up errors land in *.out,
+# the application's own log in *.log)
+show_logs() {
+    local f
+    for f in "$@"; do
+        [ -n "$f" ] && [ -s "$f" ] || continue
+        printf -- '---- last lines of %s ----\n' "$f" >&2
+        tail -n 25 "$f" >&2 || true
+    done
+}
+
+# wait_until NAME PID LOG OUT CHECK... (OUT may be ""): poll CHECK until it succeeds, the
+# process dies, or the timeout passes; a dot per second of waiting.
 wait_until() {
-    local name=$1 pid=$2 logf=$3 start=$SECONDS last=$SECONDS
-    shift 3
+    local name=$1 pid=$2 logf=$3 outf=$4 start=$SECONDS last=$SECONDS read_these
+    shift 4
+    read_these=$logf
+    [ -n "$outf" ] && read_these="$logf and $outf"
     printf '[stack] waiting for %s ' "$name"
     until "$@" >/dev/null 2>&1; do
         if ! kill -0 "$pid" 2>/dev/null; then
             printf ' died\n'
-            tail -n 30 "$logf" >&2 || true
-            die "$name exited during startup; read $logf"
+            show_logs "$outf" "$logf"
+            die "$name exited during startup; read $read_these"
         fi
         if [ $((SECONDS - start)) -ge "$STACK_TIMEOUT_S" ]; then
             printf ' timeout\n'
-            tail -n 30 "$logf" >&2 || true
-            die "$name not ready after ${STACK_TIMEOUT_S}s; read $logf"
+            show_logs "$outf" "$logf"
+            die "$name not ready after ${STACK_TIMEOUT_S}s; read $read_these"
         fi
         if [ $SECONDS -ne $last ]; then
             printf '.'
@@ -183,7 +196,7 @@ start_kafka() {
         pid=$!
         echo "$pid" >"$PID_DIR/kafka.pid"
     fi
-    wait_until "Kafka (127.0.0.1:$KAFKA_PORT)" "$pid" "$LOG_DIR/kafka.log" kafka_ready
+    wait_until "Kafka (127.0.0.1:$KAFKA_PORT)" "$pid" "$LOG_DIR/kafka.log" "$LOG_DIR/kafka.out" kafka_ready
 }
 
 start_registry() {
@@ -215,7 +228,7 @@ start_registry() {
             >>"$LOG_DIR/registry.log" 2>&1 </dev/null) &
         pid=$!
         echo "$pid" >"$PID_DIR/registry.pid"
-        wait_until "registry ($REGISTRY_URL)" "$pid" "$LOG_DIR/registry.log" registry_ready
+        wait_until "registry ($REGISTRY_URL)" "$pid" "$LOG_DIR/registry.log" "" registry_ready
         if [ "$fresh" = 1 ]; then
             curl -fsS -o /dev/null --max-time 5 -X PUT -H 'Content-Type: application/json' \
                 --data "{\"compatibility\":\"$REGISTRY_COMPATIBILITY\"}" "$REGISTRY_URL/config" ||
@@ -223,7 +236,7 @@ start_registry() {
         fi
         return 0
     fi
-    wait_until "registry ($REGISTRY_URL)" "$pid" "$LOG_DIR/registry.log" registry_ready
+    wait_until "registry ($REGISTRY_URL)" "$pid" "$LOG_DIR/registry.log" "" registry_ready
 }
 
 # stop_one NAME SIGNAL: signal the process, wait (bounded) until it is gone

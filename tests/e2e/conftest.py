@@ -11,7 +11,7 @@ Fixture API
 -----------
 stack (session-scoped): fresh Kafka (KRaft) + Apicurio registry, own ports,
 state under var/test-<time>-<pid>/ (removed after a green run, kept otherwise
-or with ORDERSTREAM_KEEP_TEST_STATE=1).
+or with ORDERSTREAM_KEEP_TEST_STATE=1; the 5 newest kept ones survive).
     .bootstrap          "127.0.0.1:<port>"
     .registry_url       "http://127.0.0.1:<port>/apis/ccompat/v7"
     .dir                pathlib.Path of the state directory
@@ -253,8 +253,26 @@ class Stack:
             c.close()
 
 
+def _prune_old_states(keep: int = 5) -> None:
+    """Failed runs keep their state for reading; only the newest few are kept,
+    and never one whose broker or registry is still running."""
+    def live(d: Path) -> bool:
+        for pidfile in (d / "pid").glob("*.pid"):
+            try:
+                os.kill(int(pidfile.read_text().strip()), 0)
+                return True
+            except (ValueError, OSError):
+                pass
+        return False
+    old = sorted((ROOT / "var").glob("test-*"), key=lambda d: d.stat().st_mtime)[:-keep]
+    for d in old:
+        if d.is_dir() and not live(d):
+            shutil.rmtree(d, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def stack(request):
+    _prune_old_states()
     kafka_port, controller_port, registry_port = _pick_ports()
     state = ROOT / "var" / f"test-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
     s = Stack(state, kafka_port, controller_port, registry_port)

@@ -7,6 +7,7 @@
  * serialized or is refused as too large, 500 for the unexpected.
  */
 #include "cart_api.h"
+#include "clock.h"
 
 #include "cart_validate.h"
 #include "log.h"
@@ -160,7 +161,7 @@ static void handle_create(http_call *call)
         http_reply_error(call, 500, "out of memory");
         return;
     }
-    if (order_gen_create(&a->rng, v.order_id, v.items_count, order_now_ms(), &p->ev, err,
+    if (order_gen_create(&a->rng, v.order_id, v.items_count, clock_wall_ms(), &p->ev, err,
                          sizeof err) != 0) {
         pending_put(a, p);
         http_reply_error(call, 500, err);
@@ -191,7 +192,7 @@ static void handle_update(http_call *call)
         http_reply_error(call, 500, "out of memory");
         return;
     }
-    if (order_gen_update(v.order_id, v.order_status, order_now_ms(), &p->ev, err, sizeof err) !=
+    if (order_gen_update(v.order_id, v.order_status, clock_wall_ms(), &p->ev, err, sizeof err) !=
         0) {
         pending_put(a, p);
         http_reply_error(call, 500, err);

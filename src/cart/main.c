@@ -7,6 +7,7 @@
  * flush, exit 0. A second signal skips the wait.
  */
 #include "avro_codec.h"
+#include "clock.h"
 #include "cart_api.h"
 #include "cart_bootstrap.h"
 #include "cart_config.h"
@@ -33,13 +34,6 @@ typedef struct {
     double deadline;
 } shutdown_ctx;
 
-static double mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void exit_soon(shutdown_ctx *s)
 {
     struct timeval tv = {0, REPLY_DRAIN_MS * 1000};
@@ -54,7 +48,7 @@ static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
     if (s->app->pending == 0) {
         event_del(s->drain);
         exit_soon(s);
-    } else if (mono_now() > s->deadline) {
+    } else if (clock_mono_s() > s->deadline) {
         log_warn("shutdown: %ld writes still unacknowledged, answering 503", s->app->pending);
         event_del(s->drain);
         cart_producer_purge(s->app->producer);
@@ -74,7 +68,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     log_info("signal %d: shutting down, %ld writes in flight", (int)sig, s->app->pending);
     http_server_stop_accepting(s->srv);
     s->app->shutting_down = 1;
-    s->deadline = mono_now() + (s->app->cfg->delivery_timeout_ms + 1000) / 1000.0;
+    s->deadline = clock_mono_s() + (s->app->cfg->delivery_timeout_ms + 1000) / 1000.0;
     struct timeval tv = {0, DRAIN_TICK_MS * 1000};
     if (!s->drain || event_add(s->drain, &tv) != 0)
         event_base_loopbreak(s->base);

@@ -6,6 +6,7 @@
  * likely (tests check bounds, not distribution).
  */
 #include "order_gen.h"
+#include "clock.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -43,29 +44,6 @@ int64_t order_rng_range(order_rng *r, int64_t lo, int64_t hi)
     return lo + (int64_t)(x % span);
 }
 
-int64_t order_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int order_format_time(int64_t ms, char *buf, size_t cap)
-{
-    time_t secs = (time_t)(ms / 1000);
-    int frac = (int)(ms % 1000);
-    if (frac < 0) {
-        frac += 1000;
-        secs -= 1;
-    }
-    struct tm tm;
-    if (!gmtime_r(&secs, &tm))
-        return -1;
-    int n = snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
-    return (n > 0 && (size_t)n < cap) ? 0 : -1;
-}
-
 static int copy_id(char *dst, size_t cap, const char *src, char *err, size_t errlen)
 {
     size_t n = strlen(src);
@@ -91,7 +69,7 @@ int order_gen_create(order_rng *r, const char *order_id, int items_count, int64_
     out->timestamp_ms = now_ms;
     snprintf(out->customer_id, sizeof out->customer_id, "CUST-%06d",
              (int)order_rng_range(r, 0, 999999));
-    if (order_format_time(now_ms, out->order_date, sizeof out->order_date) != 0) {
+    if (clock_format_iso_ms(now_ms, out->order_date, sizeof out->order_date) != 0) {
         snprintf(err, errlen, "cannot format the order date");
         return -1;
     }

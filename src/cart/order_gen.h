@@ -42,10 +42,4 @@ int order_gen_create(order_rng *r, const char *order_id, int items_count, int64_
 int order_gen_update(const char *order_id, const char *status, int64_t now_ms, order_event *out,
                      char *err, size_t errlen);
 
-/* ISO-8601 UTC with milliseconds, "2026-11-25T14:00:00.123Z". Returns 0 or -1. */
-int order_format_time(int64_t ms, char *buf, size_t cap);
-
-/* Wall-clock now in ms since the epoch. */
-int64_t order_now_ms(void);
-
 #endif

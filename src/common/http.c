@@ -24,6 +24,7 @@
  *   (its 413 page is HTML) without buffering it, which bounds memory.
  */
 #include "http.h"
+#include "clock.h"
 
 #include "http_internal.h"
 #include "log.h"
@@ -38,13 +39,6 @@
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
-
-static double http_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static uint64_t http_rand(http_thread *th)
 {
@@ -191,7 +185,7 @@ void http_reply_typed(http_call *call, int status, const char *content_type, con
                       size_t len)
 {
     call_box *b = (call_box *)call;
-    metrics_http_observe(call->route, status, http_now() - call->started);
+    metrics_http_observe(call->route, status, clock_mono_s() - call->started);
     call_detach_hooks(b);
     if (call->req) {
         struct evhttp_request *req = call->req;
@@ -208,7 +202,7 @@ void http_reply_typed(http_call *call, int status, const char *content_type, con
     }
     if (log_enabled(LOG_DEBUG))
         log_msg(LOG_DEBUG, "http", call->request_id, "answered %d in %.3f ms", status,
-                (http_now() - call->started) * 1e3);
+                (clock_mono_s() - call->started) * 1e3);
     call_release(b);
 }
 
@@ -395,7 +389,7 @@ void http_dispatch(struct evhttp_request *req, void *arg)
 {
     http_thread *th = arg;
     http_server *s = th->srv;
-    double started = http_now();
+    double started = clock_mono_s();
     call_box *b = call_get(th);
     if (!b) {
         evhttp_send_error(req, 500, "out of memory");

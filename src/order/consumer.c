@@ -12,6 +12,7 @@
  * are only a hint for a fresh store.
  */
 #include "consumer_int.h"
+#include "clock.h"
 
 #include "kafka_util.h"
 #include "log.h"
@@ -49,7 +50,7 @@ static part_state *part_get(order_consumer *c, int32_t p)
 
 static void resume_due(order_consumer *c)
 {
-    int64_t now = consumer_mono_ms();
+    int64_t now = clock_mono_ms();
     rd_kafka_topic_partition_list_t *l = NULL;
     for (int p = 0; p < c->nparts; p++) {
         part_state *ps = &c->parts[p];
@@ -145,14 +146,14 @@ static void poll_batch(order_consumer *c)
          * wait out the rest of the batch wait (no clock read per record). */
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, c->nbatch == 0 ? 100 : 0);
         if (!m && c->nbatch > 0) {
-            int64_t left = first + c->cfg.batch_wait_ms - consumer_mono_ms();
+            int64_t left = first + c->cfg.batch_wait_ms - clock_mono_ms();
             if (left > 0)
                 m = rd_kafka_consumer_poll(c->rk, (int)left);
         }
         if (!m)
             break;
         if (c->nbatch == 0)
-            first = consumer_mono_ms();
+            first = clock_mono_ms();
         c->batch[c->nbatch++] = m; /* a rebalance inside poll may have emptied the batch */
     }
 }
@@ -201,8 +202,8 @@ static void publish_status(order_consumer *c)
 
 static void sleep_ms_interruptible(order_consumer *c, int64_t ms)
 {
-    int64_t until = consumer_mono_ms() + ms;
-    while (!atomic_load(&c->stop) && consumer_mono_ms() < until) {
+    int64_t until = clock_mono_ms() + ms;
+    while (!atomic_load(&c->stop) && clock_mono_ms() < until) {
         struct timespec ts = {0, 50 * 1000000L};
         nanosleep(&ts, NULL);
     }
@@ -273,7 +274,7 @@ static void *consumer_main(void *arg)
                 c->kafka_ok = 0;
                 consumer_set_error(c, "kafka fatal", fe);
             }
-            int64_t now = consumer_mono_ms();
+            int64_t now = clock_mono_ms();
             if (c->brokers_down && now >= c->next_tick_ms)
                 probe_brokers(c);
             if (worked || now >= c->next_tick_ms) {

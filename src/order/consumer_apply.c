@@ -19,6 +19,7 @@
  * worst dead-letter a record twice, never lose it.
  */
 #include "consumer_int.h"
+#include "clock.h"
 
 #include "log.h"
 
@@ -27,20 +28,6 @@
 #include <time.h>
 
 #define CONSUMER_SEEK_TIMEOUT_MS 5000
-
-int64_t consumer_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t consumer_wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* what: a short prefix ("store", "kafka"), or NULL. */
 void consumer_set_error(order_consumer *c, const char *what, const char *detail)
@@ -73,7 +60,7 @@ static void part_rewind(order_consumer *c, int32_t p, int64_t offset, int64_t de
     }
     rd_kafka_topic_partition_list_destroy(l);
     ps->waiting = 1;
-    ps->resume_at_ms = consumer_mono_ms() + delay_ms;
+    ps->resume_at_ms = clock_mono_ms() + delay_ms;
 }
 
 /* Commits the positions that moved; async in the loop, sync when leaving. */
@@ -156,7 +143,7 @@ static handle_result dead_letter(order_consumer *c, const rd_kafka_message_t *m,
     dlq_info d;
     rd_kafka_timestamp_type_t tt;
     dlq_info_init(&d, category, reason, message, retries, c->cfg.topic, m->partition, m->offset,
-                  rd_kafka_message_timestamp(m, &tt), consumer_wall_ms());
+                  rd_kafka_message_timestamp(m, &tt), clock_wall_ms());
     if (dlq_send(c->dlq, m->key, m->key_len, m->payload, m->len, &d, err, sizeof err) != 0) {
         part_fail(c, m->partition, m->offset, m->offset, 1, err);
         return H_PART_WAIT;

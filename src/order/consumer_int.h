@@ -66,8 +66,6 @@ struct order_consumer {
     consumer_status snap;
 };
 
-int64_t consumer_mono_ms(void);
-int64_t consumer_wall_ms(void);
 /* what: a short prefix ("store", "kafka"), or NULL. */
 void consumer_set_error(order_consumer *c, const char *what, const char *detail);
 /* Commits the positions that moved; async in the loop, sync when leaving. */

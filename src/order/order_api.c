@@ -5,6 +5,7 @@
  * consumer. The endpoints that read topics are in order_api_topics.c.
  */
 #include "order_api_int.h"
+#include "clock.h"
 
 #include "log.h"
 #include "metrics.h"
@@ -46,19 +47,6 @@ void order_api_thread_free(void *thread_ctx)
     jsonw_free(&t->w);
     jsonw_free(&t->hist);
     free(t);
-}
-
-void order_api_format_time(int64_t ms, char *buf, size_t buflen)
-{
-    time_t secs = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
-    int millis = (int)(ms - (int64_t)secs * 1000);
-    struct tm tm;
-    if (!gmtime_r(&secs, &tm)) {
-        snprintf(buf, buflen, "invalid");
-        return;
-    }
-    snprintf(buf, buflen, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
 }
 
 int order_api_parse_uint(const char *s, long long def, long long min, long long max, long long *out)
@@ -109,7 +97,7 @@ size_t order_api_base64(const void *in, size_t n, char *out, size_t cap)
 void order_api_put_time(jsonw *w, const char *key, int64_t ms)
 {
     char buf[40];
-    order_api_format_time(ms, buf, sizeof buf);
+    clock_format_iso_ms(ms, buf, sizeof buf);
     jsonw_key(w, key);
     jsonw_str(w, buf);
 }

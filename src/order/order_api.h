@@ -35,9 +35,6 @@ void *order_api_thread_init(void *app, int index, char *err, size_t errlen);
 void order_api_thread_free(void *thread_ctx);
 const http_route *order_routes(size_t *n);
 
-/* "2026-11-25T14:00:00.123Z" for ms since the epoch (buf >= 32 bytes). */
-void order_api_format_time(int64_t ms, char *buf, size_t buflen);
-
 /*
  * Parses a non-negative decimal query value in [min, max]; NULL means def.
  * Returns 0, or -1 when it is not such a number.

@@ -8,6 +8,7 @@
  * the callback sees pointers into librdkafka's buffers.
  */
 #include "topic_scan.h"
+#include "clock.h"
 
 #include "kafka_util.h"
 #include "order_config.h"
@@ -20,16 +21,9 @@
 
 #define SCAN_BATCH 1024
 
-static int64_t scan_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int scan_left(int64_t deadline)
 {
-    int64_t left = deadline - scan_now_ms();
+    int64_t left = deadline - clock_mono_ms();
     return left < 1 ? 1 : (int)left;
 }
 
@@ -80,7 +74,7 @@ static scan_status scan_drain(rd_kafka_t *rk, scan_range *r, int np, int pending
     rd_kafka_message_t *msgs[SCAN_BATCH];
     scan_status st = SCAN_OK;
     while (pending > 0 && !*stopped) {
-        if (scan_now_ms() >= deadline) {
+        if (clock_mono_ms() >= deadline) {
             snprintf(err, errlen, "topic read timed out");
             st = SCAN_UNAVAILABLE;
             break;
@@ -152,7 +146,7 @@ static scan_status scan_assign(rd_kafka_t *rk, const char *topic, scan_range *r,
 scan_status topic_scan(const scan_request *req, scan_fn fn, void *arg, int64_t *total, char *err,
                        size_t errlen)
 {
-    int64_t deadline = scan_now_ms() + req->timeout_ms;
+    int64_t deadline = clock_mono_ms() + req->timeout_ms;
     *total = 0;
     rd_kafka_t *rk = scan_client(req, err, errlen);
     if (!rk)

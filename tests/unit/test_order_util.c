@@ -3,6 +3,7 @@
  * getAllOrderIdsFromTopic, base64 of DLQ values, query integers, timestamps,
  * and the retry backoff list.
  */
+#include "clock.h"
 #include "idset.h"
 #include "order_api.h"
 #include "order_config.h"
@@ -108,11 +109,11 @@ END_TEST
 START_TEST(test_format_time)
 {
     char buf[40];
-    order_api_format_time(0, buf, sizeof buf);
+    clock_format_iso_ms(0, buf, sizeof buf);
     ck_assert_str_eq(buf, "1970-01-01T00:00:00.000Z");
-    order_api_format_time(1764079200123LL, buf, sizeof buf);
+    clock_format_iso_ms(1764079200123LL, buf, sizeof buf);
     ck_assert_str_eq(buf, "2025-11-25T14:00:00.123Z");
-    order_api_format_time(-1, buf, sizeof buf);
+    clock_format_iso_ms(-1, buf, sizeof buf);
     ck_assert_str_eq(buf, "1969-12-31T23:59:59.999Z");
 }
 END_TEST

@@ -14,6 +14,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 # shellcheck source=scripts/versions.sh
 . scripts/versions.sh
+# HOME may be unset under some CI runners; fall back to the passwd entry
+HOME=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
 M2=${ORDERSTREAM_M2:-$HOME/.cache/orderstream/m2}
 INFRA_DIR=${INFRA_DIR:-var/infra}
 mkdir -p "$INFRA_DIR"

@@ -22,8 +22,26 @@
 struct cart_pending {
     http_call *call;
     cart_pending *next;
+    double queued_at; /* monotonic, for the produce latency histogram */
     order_event ev;
 };
+
+/* Produce metrics (issue 7): acknowledged events by type, failures by reason,
+ * and the time from queueing to Kafka's acknowledgement. */
+enum {
+    PRODUCE_ERR_TIMEOUT,
+    PRODUCE_ERR_UNAVAILABLE,
+    PRODUCE_ERR_QUEUE_FULL,
+    PRODUCE_ERR_REFUSED,
+    PRODUCE_ERR_SERIALIZATION,
+    PRODUCE_ERR_UNEXPECTED,
+    PRODUCE_ERR_N
+};
+static const char *const produce_err_names[PRODUCE_ERR_N] = {
+    "timeout", "unavailable", "queue_full", "refused", "serialization", "unexpected"};
+static metrics_counter m_produced[2]; /* indexed by order_event_type */
+static metrics_counter m_produce_errors[PRODUCE_ERR_N];
+static metrics_histogram m_produce_latency;
 
 int cart_app_init(cart_app *a, const cart_config *cfg, codec *c, cart_bootstrap *boot)
 {
@@ -109,10 +127,12 @@ static void publish(cart_app *a, http_call *call, cart_pending *p, uint32_t sche
         snprintf(msg, sizeof msg, "event cannot be serialized: %s", err);
         log_msg(LOG_ERROR, "cart", call->request_id, "%s (%s)", msg, codec_status_name(cs));
         http_reply_error(call, cs == CODEC_ERR_INTERNAL ? 500 : 400, msg);
+        metrics_add(&m_produce_errors[PRODUCE_ERR_SERIALIZATION], 1);
         pending_put(a, p);
         return;
     }
     p->call = call;
+    p->queued_at = clock_mono_s();
     rd_kafka_resp_err_t e = cart_producer_send(a->producer, a->cfg->topic, p->ev.order_id,
                                                strlen(p->ev.order_id), a->frame, len, p);
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -122,15 +142,19 @@ static void publish(cart_app *a, http_call *call, cart_pending *p, uint32_t sche
     log_msg(LOG_WARN, "cart", call->request_id, "cannot queue the event: %s", rd_kafka_err2str(e));
     switch (e) {
     case RD_KAFKA_RESP_ERR__QUEUE_FULL:
+        metrics_add(&m_produce_errors[PRODUCE_ERR_QUEUE_FULL], 1);
         reply_503(call, "local producer queue full");
         break;
     case RD_KAFKA_RESP_ERR__FATAL:
+        metrics_add(&m_produce_errors[PRODUCE_ERR_UNAVAILABLE], 1);
         reply_503(call, "Kafka producer restarting");
         break;
     case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+        metrics_add(&m_produce_errors[PRODUCE_ERR_REFUSED], 1);
         http_reply_error(call, 400, "event too large for Kafka");
         break;
     default: {
+        metrics_add(&m_produce_errors[PRODUCE_ERR_UNEXPECTED], 1);
         char msg[256];
         snprintf(msg, sizeof msg, "cannot queue the event: %s", rd_kafka_err2str(e));
         http_reply_error(call, 500, msg);
@@ -289,6 +313,8 @@ void cart_on_delivery(void *msg_opaque, rd_kafka_resp_err_t err, const char *top
         return;
     }
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        metrics_add(&m_produced[p->ev.type == ORDER_EVENT_CREATE ? 0 : 1], 1);
+        metrics_observe(&m_produce_latency, clock_mono_s() - p->queued_at);
         cart_bootstrap_kafka_up(a->boot);
         jsonw_reset(&a->out);
         render_ack(&a->out, &p->ev, topic, partition, offset);
@@ -298,17 +324,21 @@ void cart_on_delivery(void *msg_opaque, rd_kafka_resp_err_t err, const char *top
         log_msg(LOG_WARN, "cart", call->request_id, "delivery of %s failed: %s", p->ev.order_id,
                 rd_kafka_err2str(err));
         if (err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT) {
+            metrics_add(&m_produce_errors[PRODUCE_ERR_TIMEOUT], 1);
             snprintf(msg, sizeof msg, "Kafka did not acknowledge within %d ms",
                      a->cfg->delivery_timeout_ms);
             reply_503(call, msg);
         } else if (retryable(err)) {
+            metrics_add(&m_produce_errors[PRODUCE_ERR_UNAVAILABLE], 1);
             snprintf(msg, sizeof msg, "Kafka unavailable: %s", rd_kafka_err2str(err));
             reply_503(call, msg);
         } else if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
                    err == RD_KAFKA_RESP_ERR_INVALID_MSG) {
+            metrics_add(&m_produce_errors[PRODUCE_ERR_REFUSED], 1);
             snprintf(msg, sizeof msg, "Kafka refused the event: %s", rd_kafka_err2str(err));
             http_reply_error(call, 400, msg);
         } else {
+            metrics_add(&m_produce_errors[PRODUCE_ERR_UNEXPECTED], 1);
             snprintf(msg, sizeof msg, "unexpected Kafka error: %s", rd_kafka_err2str(err));
             http_reply_error(call, 500, msg);
         }
@@ -369,6 +399,23 @@ static void handle_metrics(http_call *call)
     metrics_text_family(&t, "cart_pending_writes", "gauge",
                         "Writes waiting for Kafka's acknowledgement.");
     metrics_text_sample(&t, "cart_pending_writes", NULL, (double)a->pending);
+    metrics_text_family(&t, "cart_events_produced_total", "counter",
+                        "Events acknowledged by Kafka (acks=all), by type.");
+    metrics_text_sample(&t, "cart_events_produced_total", "type=\"CREATE\"",
+                        (double)atomic_load(&m_produced[0].v));
+    metrics_text_sample(&t, "cart_events_produced_total", "type=\"UPDATE\"",
+                        (double)atomic_load(&m_produced[1].v));
+    metrics_text_family(&t, "cart_produce_errors_total", "counter",
+                        "Events not written (the client got 400/500/503), by reason.");
+    for (int i = 0; i < PRODUCE_ERR_N; i++) {
+        char labels[64];
+        snprintf(labels, sizeof labels, "reason=\"%s\"", produce_err_names[i]);
+        metrics_text_sample(&t, "cart_produce_errors_total", labels,
+                            (double)atomic_load(&m_produce_errors[i].v));
+    }
+    metrics_text_family(&t, "cart_produce_duration_seconds", "histogram",
+                        "Time from queueing an event to Kafka's acknowledgement.");
+    metrics_text_histogram(&t, "cart_produce_duration_seconds", NULL, &m_produce_latency);
     if (t.failed)
         http_reply_error(call, 500, "cannot render metrics");
     else

@@ -39,6 +39,24 @@ static void shape_integer(cart_validation *v, const json_t *body, const char *fi
         add_error(v, field, "must be an integer");
 }
 
+/* Unknown members are refused rather than ignored: a misspelt field
+ * ("itemCount") must not be silently dropped. Reported under "body" with a
+ * static message, since a key from the request does not outlive the body. */
+static void shape_known_fields(cart_validation *v, const json_t *body, const char *a, const char *b,
+                               const char *message)
+{
+    const char *key;
+    const json_t *val;
+    json_object_foreach((json_t *)body, key, val)
+    {
+        (void)val;
+        if (strcmp(key, a) != 0 && strcmp(key, b) != 0) {
+            add_error(v, "body", message);
+            return;
+        }
+    }
+}
+
 static int finish(cart_validation *v, int status, const char *detail)
 {
     if (v->nerrors > 0) {
@@ -72,6 +90,8 @@ int cart_validate_create(const json_t *body, cart_validation *v)
     }
     shape_string(v, body, "orderId");
     shape_integer(v, body, "itemsCount");
+    shape_known_fields(v, body, "orderId", "itemsCount",
+                       "unknown field: only orderId and itemsCount are accepted");
     if (finish(v, 422, "invalid request shape"))
         return v->status;
 
@@ -93,6 +113,8 @@ int cart_validate_update(const json_t *body, cart_validation *v)
     }
     shape_string(v, body, "orderId");
     shape_string(v, body, "status");
+    shape_known_fields(v, body, "orderId", "status",
+                       "unknown field: only orderId and status are accepted");
     if (finish(v, 422, "invalid request shape"))
         return v->status;
 

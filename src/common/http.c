@@ -385,6 +385,24 @@ static int framing_ok(const struct evkeyvalq *h)
     return !(te && len);
 }
 
+/*
+ * libevent 2.1 reads a body only for POST, PUT and PATCH. A body sent with any
+ * other method stays in the stream and would be parsed as the next request on
+ * that connection (a desync: the next request gets an HTML 400, or worse, is
+ * smuggled). Such a request is still answered, then the connection is closed.
+ */
+static int body_left_unread(struct evhttp_request *req)
+{
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    if (cmd == EVHTTP_REQ_POST || cmd == EVHTTP_REQ_PUT || cmd == EVHTTP_REQ_PATCH)
+        return 0;
+    const struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+    const char *len = evhttp_find_header(h, "Content-Length");
+    if (evhttp_find_header(h, "Transfer-Encoding"))
+        return 1;
+    return len && strspn(len, "0") != strlen(len);
+}
+
 void http_dispatch(struct evhttp_request *req, void *arg)
 {
     http_thread *th = arg;
@@ -420,6 +438,8 @@ void http_dispatch(struct evhttp_request *req, void *arg)
         http_reply_error(call, 400, "conflicting Content-Length / Transfer-Encoding headers");
         return;
     }
+    if (body_left_unread(req))
+        http_add_header(call, "Connection", "close");
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
     if (!path) {

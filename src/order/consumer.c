@@ -171,20 +171,25 @@ static void publish_status(order_consumer *c)
         const part_state *ps = &c->parts[p];
         if (!ps->assigned)
             continue;
-        if (s.nassigned < CONSUMER_STATUS_PARTS)
-            s.assigned[s.nassigned] = p;
+        int slot = s.nassigned < CONSUMER_STATUS_PARTS ? s.nassigned : -1;
+        if (slot >= 0) {
+            s.assigned[slot] = p;
+            s.part_lag[slot] = -1;
+        }
         s.nassigned++;
         if (ps->waiting)
             s.nwaiting++;
         int64_t lo = -1, hi = -1;
-        if (rd_kafka_get_watermark_offsets(c->rk, c->cfg.topic, p, &lo, &hi) || hi < 0 ||
-            s.lag < 0) {
+        if (rd_kafka_get_watermark_offsets(c->rk, c->cfg.topic, p, &lo, &hi) || hi < 0) {
             s.lag = -1;
             continue;
         }
         int64_t pos = ps->next >= 0 ? ps->next : lo;
-        if (hi > pos)
-            s.lag += hi - pos;
+        int64_t behind = hi > pos ? hi - pos : 0;
+        if (slot >= 0)
+            s.part_lag[slot] = behind;
+        if (s.lag >= 0)
+            s.lag += behind;
     }
     if (s.nassigned > CONSUMER_STATUS_PARTS)
         s.nassigned = CONSUMER_STATUS_PARTS;

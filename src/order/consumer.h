@@ -28,9 +28,10 @@ typedef struct {
     int kafka_ok;   /* no fatal client error */
     int nassigned;
     int32_t assigned[CONSUMER_STATUS_PARTS];
-    int nwaiting;   /* partitions paused for a retry */
-    int64_t lag;    /* sum over assigned partitions; -1 unknown */
-    int64_t orders; /* orders stored */
+    int64_t part_lag[CONSUMER_STATUS_PARTS]; /* per assigned[i]; -1 unknown */
+    int nwaiting;                            /* partitions paused for a retry */
+    int64_t lag;                             /* sum over assigned partitions; -1 unknown */
+    int64_t orders;                          /* orders stored */
     uint64_t consumed, applied, skipped, dead_lettered, retries;
     char last_error[256];
 } consumer_status;

@@ -20,6 +20,7 @@
  */
 #include "consumer_int.h"
 #include "clock.h"
+#include "order_metrics.h"
 
 #include "log.h"
 
@@ -111,6 +112,7 @@ static int part_fail(order_consumer *c, int32_t p, int64_t fail_offset, int64_t 
              (long long)delay);
     consumer_set_error(c, NULL, why);
     c->retries++;
+    order_metrics_retry_scheduled(delay);
     part_rewind(c, p, seek_offset, delay);
     return 1;
 }
@@ -166,6 +168,7 @@ static handle_result dead_letter(order_consumer *c, const rd_kafka_message_t *m,
     }
     part_succeeded(&c->parts[m->partition], m->offset);
     c->dead_lettered++;
+    order_metrics_dead_lettered(reason);
     log_warn("dead-lettered %s[%d] offset %lld: %s %s", c->cfg.topic, m->partition,
              (long long)m->offset, reason, message);
     return H_NEXT;
@@ -224,6 +227,7 @@ static handle_result handle(order_consumer *c, const rd_kafka_message_t *m)
     switch (s) {
     case STORE_OK:
         part_succeeded(ps, m->offset);
+        order_metrics_event_applied(c->ev.timestamp_ms, clock_wall_ms());
         c->txn_applied++;
         if (c->ev.type == ORDER_EVENT_CREATE)
             c->txn_orders++;

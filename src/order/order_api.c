@@ -6,6 +6,8 @@
  */
 #include "order_api_int.h"
 #include "clock.h"
+#include "openapi_spec.h"
+#include "order_metrics.h"
 
 #include "log.h"
 #include "metrics.h"
@@ -250,12 +252,6 @@ static void handle_health(http_call *call)
     http_reply_jsonw(call, problem ? 503 : 200, w);
 }
 
-static void metric(metrics_text *t, const char *name, const char *type, const char *help, double v)
-{
-    metrics_text_family(t, name, type, help);
-    metrics_text_sample(t, name, NULL, v);
-}
-
 static void handle_metrics(http_call *call)
 {
     order_app *a = call->app;
@@ -263,25 +259,17 @@ static void handle_metrics(http_call *call)
     consumer_get_status(a->consumer, &s);
     metrics_text t;
     metrics_text_init(&t);
-    metrics_http_render(&t);
-    metric(&t, "order_events_consumed_total", "counter", "Records read from the events topic.",
-           (double)s.consumed);
-    metric(&t, "order_events_applied_total", "counter", "Events applied to the store.",
-           (double)s.applied);
-    metric(&t, "order_events_skipped_total", "counter",
-           "Records skipped because the store already had them.", (double)s.skipped);
-    metric(&t, "order_events_dead_lettered_total", "counter", "Records sent to the DLQ.",
-           (double)s.dead_lettered);
-    metric(&t, "order_event_retries_total", "counter", "Retries scheduled after failures.",
-           (double)s.retries);
-    metric(&t, "order_consumer_lag", "gauge", "Records behind the end, over assigned partitions.",
-           (double)(s.lag < 0 ? 0 : s.lag));
-    metric(&t, "order_orders_stored", "gauge", "Orders in the store.", (double)s.orders);
+    order_metrics_render(&t, &s);
     if (t.failed)
         http_reply_error(call, 500, "cannot render metrics");
     else
         http_reply_typed(call, 200, "text/plain; version=0.0.4", t.buf, t.len);
     metrics_text_free(&t);
+}
+
+static void handle_openapi(http_call *call)
+{
+    http_reply_typed(call, 200, "application/yaml", openapi_yaml, strlen(openapi_yaml));
 }
 
 static const http_route routes[] = {
@@ -291,6 +279,7 @@ static const http_route routes[] = {
     {"/dlq/messages", HTTP_M_GET, order_api_dlq_messages},
     {"/health", HTTP_M_GET, handle_health},
     {"/metrics", HTTP_M_GET, handle_metrics},
+    {"/openapi.yaml", HTTP_M_GET, handle_openapi},
 };
 
 const http_route *order_routes(size_t *n)

@@ -311,10 +311,17 @@ def test_metrics_exposition(services, stack):
         name, value = line.rsplit(" ", 1)
         samples[name] = float(value)
     assert samples["order_events_applied_total"] == 1
-    assert samples["order_events_dead_lettered_total"] == 1
+    assert samples['order_dlq_messages_total{reason="DESERIALIZATION_ERROR"}'] == 1
+    assert samples['order_dlq_messages_total{reason="DUPLICATE_ORDER"}'] == 0
     assert samples["order_orders_stored"] == 1
-    assert samples["order_consumer_lag"] == 0
+    lags = {k: v for k, v in samples.items() if k.startswith("order_consumer_lag{")}
+    assert lags and all(v == 0 for v in lags.values()), lags
+    assert samples["order_event_lag_seconds_count"] == 1
+    assert samples['order_event_lag_seconds_bucket{le="+Inf"}'] == 1
+    assert samples["order_retry_wait_seconds_total"] == 0
+    assert samples['http_requests_total{route="/order-details",status="200"}'] >= 1
     assert "# TYPE order_events_applied_total counter" in r.text
+    assert "# TYPE order_event_lag_seconds histogram" in r.text
 
 
 def test_graceful_stop_while_broker_down(services, stack):

@@ -34,7 +34,10 @@ static int run_update(const char *text, cart_validation *v)
 
 static const vcase create_cases[] = {
     {"{\"orderId\":\"ORDER-001\",\"itemsCount\":3}", 0, NULL},
-    {"{\"orderId\":\"a.b_c:d-E9\",\"itemsCount\":1,\"extra\":true}", 0, NULL},
+    {"{\"orderId\":\"a.b_c:d-E9\",\"itemsCount\":1}", 0, NULL},
+    /* 422: an unknown member is refused, not silently dropped */
+    {"{\"orderId\":\"A\",\"itemsCount\":1,\"extra\":true}", 422, "body"},
+    {"{\"orderId\":\"A\",\"itemCount\":1}", 422, "itemsCount"},
     {"{\"orderId\":\"X\",\"itemsCount\":100}", 0, NULL},
     /* 422: shape */
     {"{\"itemsCount\":3}", 422, "orderId"},
@@ -119,6 +122,7 @@ static const vcase update_cases[] = {
     {"{\"orderId\":\"O\",\"status\":\"delivered\"}", 0, NULL},
     {"{\"status\":\"shipped\"}", 422, "orderId"},
     {"{\"orderId\":\"O\"}", 422, "status"},
+    {"{\"orderId\":\"O\",\"status\":\"shipped\",\"note\":\"x\"}", 422, "body"},
     {"{\"orderId\":\"O\",\"status\":1}", 422, "status"},
     {"{\"orderId\":\"O\",\"status\":null}", 422, "status"},
     {"{\"orderId\":\"O\",\"status\":\"new\"}", 400, "status"},

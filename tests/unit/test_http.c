@@ -349,6 +349,32 @@ START_TEST(test_conflicting_framing_is_refused)
 }
 END_TEST
 
+START_TEST(test_unread_body_closes_the_connection)
+{
+    server s;
+    start_server(&s, 1, 30);
+    char resp[8192];
+    /* libevent reads no body for GET/DELETE/TRACE...: the body must not be
+     * taken as the next request; the server answers once, then closes */
+    const char *methods[] = {"GET /sync", "DELETE /sync", "TRACE /echo"};
+    const int want[] = {200, 405, 405};
+    for (int i = 0; i < 3; i++) {
+        const char *smuggled = "GET /sync HTTP/1.1\r\nHost: x\r\n\r\n";
+        char req[512];
+        snprintf(req, sizeof req,
+                 "%s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 "Content-Length: %zu\r\n\r\n%s",
+                 methods[i], strlen(smuggled), smuggled);
+        int st = request(s.port, req, strlen(req), resp, sizeof resp);
+        ck_assert_msg(st == want[i], "%s: got %d: %s", methods[i], st, resp);
+        ck_assert_ptr_nonnull(strstr(resp, "Connection: close"));
+        ck_assert_ptr_null(strstr(resp + 4, "HTTP/1.1 "));
+    }
+    ck_assert_int_eq(http_server_in_flight(s.srv), 0);
+    stop_server(&s);
+}
+END_TEST
+
 START_TEST(test_deferred_reply_after_client_left)
 {
     server s;
@@ -505,6 +531,7 @@ int main(void)
     tcase_add_test(tc, test_routing_and_request_ids);
     tcase_add_test(tc, test_json_bodies);
     tcase_add_test(tc, test_conflicting_framing_is_refused);
+    tcase_add_test(tc, test_unread_body_closes_the_connection);
     tcase_add_test(tc, test_deferred_reply_after_client_left);
     tcase_add_test(tc, test_pipelined_requests);
     tcase_add_test(tc, test_idle_client_is_closed);

@@ -5,6 +5,7 @@
 #
 #   - Debian packages: C libraries (-dev), the C test framework, tools, a JDK
 #     and Maven for the local Kafka/registry (scripts/fetch-infra.sh).
+#   - var/tools/promtool, extracted from Debian's prometheus package (not installed)
 #   - .venv (git-ignored) with tests/requirements.txt; reinstalled only when
 #     that file changes (a hash stamp inside the venv).
 #
@@ -89,7 +90,31 @@ install_venv() {
     echo "$want" >"$stamp"
 }
 
+# promtool (validates deploy/prometheus.yml in the tests): taken out of
+# Debian's prometheus package without installing it, so no server, no daemon
+# and none of its web dependencies land on the machine.
+install_promtool() {
+    local dir=var/tools
+    [ -x "$dir/promtool" ] && return 0
+    command -v apt-get >/dev/null 2>&1 || { log "no apt-get: promtool checks will be skipped"; return 0; }
+    local tmp
+    tmp=$(mktemp -d)
+    chmod 755 "$tmp" # apt's download user must be able to write there
+    if (cd "$tmp" && apt-get download -q prometheus >/dev/null 2>&1) &&
+        dpkg-deb -x "$tmp"/prometheus_*.deb "$tmp/x"; then
+        mkdir -p "$dir"
+        cp "$tmp/x/usr/bin/promtool" "$dir/promtool"
+        log "promtool: $("$dir/promtool" --version 2>&1 | head -1)"
+    else
+        log "could not fetch promtool from Debian's prometheus package"
+        rm -rf "$tmp"
+        return 1
+    fi
+    rm -rf "$tmp"
+}
+
 if [ "${DEPS_SKIP_APT:-0}" != 1 ]; then
     install_apt
+    install_promtool
 fi
 install_venv

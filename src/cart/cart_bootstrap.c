@@ -92,7 +92,8 @@ static int wait_ms(cart_bootstrap *b, int ms)
 
 static rd_kafka_t *admin_client(const cart_config *cfg, char *err, size_t errlen)
 {
-    rd_kafka_conf_t *conf = kafka_conf_new(cfg->bootstrap, "cart-service-admin", err, errlen);
+    rd_kafka_conf_t *conf =
+        kafka_conf_new(cfg->bootstrap, "cart-service-admin", NULL, 0, err, errlen);
     if (!conf)
         return NULL;
     char e[512];

@@ -72,39 +72,24 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 }
 
 /* Applies KAFKA_PROP_* again, so the operator overrides our settings too. */
-static int reapply_prop(const char *key, const char *value, void *arg)
-{
-    char e[256];
-    if (rd_kafka_conf_set(arg, key, value, e, sizeof e) != RD_KAFKA_CONF_OK) {
-        log_msg(LOG_ERROR, "kafka", NULL, "%s: %s", key, e);
-        return -1;
-    }
-    return 0;
-}
-
 static rd_kafka_t *create_handle(cart_producer *p, char *err, size_t errlen)
 {
     const cart_config *c = p->cfg;
-    rd_kafka_conf_t *conf = kafka_conf_new(c->bootstrap, "cart-service", err, errlen);
-    if (!conf)
-        return NULL;
     char timeout[24], linger[24];
     int t = c->delivery_timeout_ms > 2000 ? c->delivery_timeout_ms - 1000 : 1000;
     snprintf(timeout, sizeof timeout, "%d", t);
     snprintf(linger, sizeof linger, "%d", c->linger_ms);
-    if (kafka_conf_set(conf, "enable.idempotence", "true", err, errlen) != 0 ||
-        kafka_conf_set(conf, "acks", "all", err, errlen) != 0 ||
-        kafka_conf_set(conf, "linger.ms", linger, err, errlen) != 0 ||
-        kafka_conf_set(conf, "message.timeout.ms", timeout, err, errlen) != 0 ||
-        kafka_conf_set(conf, "request.timeout.ms", timeout, err, errlen) != 0 ||
-        kafka_conf_set(conf, "partitioner", "murmur2_random", err, errlen) != 0 ||
-        kafka_conf_set(conf, "reconnect.backoff.max.ms", "1000", err, errlen) != 0 ||
-        config_each_kafka_prop(reapply_prop, conf) != 0) {
-        if (!err[0])
-            snprintf(err, errlen, "bad KAFKA_PROP_* setting");
-        rd_kafka_conf_destroy(conf);
+    const char *const props[][2] = {{"enable.idempotence", "true"},
+                                    {"acks", "all"},
+                                    {"linger.ms", linger},
+                                    {"message.timeout.ms", timeout},
+                                    {"request.timeout.ms", timeout},
+                                    {"partitioner", "murmur2_random"},
+                                    {"reconnect.backoff.max.ms", "1000"}};
+    rd_kafka_conf_t *conf = kafka_conf_new(c->bootstrap, "cart-service", props,
+                                           sizeof props / sizeof props[0], err, errlen);
+    if (!conf)
         return NULL;
-    }
     rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
     rd_kafka_conf_set_error_cb(conf, error_cb);
     rd_kafka_conf_set_opaque(conf, p);

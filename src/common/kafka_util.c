@@ -46,7 +46,8 @@ static int apply_prop(const char *key, const char *value, void *arg)
     return kafka_conf_set(p->conf, key, value, p->err, p->errlen) == 0 ? 0 : -1;
 }
 
-rd_kafka_conf_t *kafka_conf_new(const char *bootstrap, const char *client_id, char *err,
+rd_kafka_conf_t *kafka_conf_new(const char *bootstrap, const char *client_id,
+                                const char *const (*props)[2], size_t nprops, char *err,
                                 size_t errlen)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -57,8 +58,18 @@ rd_kafka_conf_t *kafka_conf_new(const char *bootstrap, const char *client_id, ch
     rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
     prop_ctx p = {conf, err, errlen};
     if (kafka_conf_set(conf, "bootstrap.servers", bootstrap, err, errlen) != 0 ||
-        kafka_conf_set(conf, "client.id", client_id, err, errlen) != 0 ||
-        config_each_kafka_prop(apply_prop, &p) != 0) {
+        kafka_conf_set(conf, "client.id", client_id, err, errlen) != 0) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    for (size_t i = 0; i < nprops; i++) {
+        if (kafka_conf_set(conf, props[i][0], props[i][1], err, errlen) != 0) {
+            rd_kafka_conf_destroy(conf);
+            return NULL;
+        }
+    }
+    /* last, so an operator's KAFKA_PROP_* overrides the service's defaults */
+    if (config_each_kafka_prop(apply_prop, &p) != 0) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }

@@ -11,11 +11,13 @@
 
 /*
  * A configuration with bootstrap.servers and client.id set, librdkafka's logs
- * sent through log.h, and every KAFKA_PROP_* variable applied last (so an
- * operator can override anything, e.g. security.protocol). NULL + err on a bad
- * property.
+ * sent through log.h, then the service's own props (nprops pairs of key,
+ * value; props may be NULL when nprops is 0), and every KAFKA_PROP_* variable
+ * applied last (so an operator can override anything, e.g. security.protocol).
+ * NULL + err on a bad property.
  */
-rd_kafka_conf_t *kafka_conf_new(const char *bootstrap, const char *client_id, char *err,
+rd_kafka_conf_t *kafka_conf_new(const char *bootstrap, const char *client_id,
+                                const char *const (*props)[2], size_t nprops, char *err,
                                 size_t errlen);
 /* rd_kafka_conf_set with the error text copied to err. 0 or -1. */
 int kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, char *err,

@@ -344,8 +344,8 @@ order_consumer *consumer_new(const order_settings *cfg, char *err, size_t errlen
         {"session.timeout.ms", "10000"},
         {"heartbeat.interval.ms", "2000"},
     };
-    rd_kafka_conf_t *conf = order_kafka_conf(cfg->bootstrap, "order-service", cprops,
-                                             sizeof cprops / sizeof cprops[0], err, errlen);
+    rd_kafka_conf_t *conf = kafka_conf_new(cfg->bootstrap, "order-service", cprops,
+                                           sizeof cprops / sizeof cprops[0], err, errlen);
     if (!conf)
         goto fail;
     rd_kafka_conf_set_opaque(conf, c);
@@ -364,7 +364,7 @@ order_consumer *consumer_new(const order_settings *cfg, char *err, size_t errlen
         goto fail;
     }
     rd_kafka_conf_t *pconf =
-        order_kafka_conf(cfg->bootstrap, "order-service-dlq", NULL, 0, err, errlen);
+        kafka_conf_new(cfg->bootstrap, "order-service-dlq", NULL, 0, err, errlen);
     if (!pconf)
         goto fail;
     c->dlq = dlq_producer_new(pconf, cfg->dlq_topic, CONSUMER_DLQ_TIMEOUT_MS, err, errlen);

@@ -7,40 +7,17 @@
 #include "order_config.h"
 
 #include "kafka_util.h"
+#include "service_config.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define DAY_MS 86400000LL
-
 static config_var vars[] = {
-    {"KAFKA_BOOTSTRAP_SERVERS", CONFIG_STR, "127.0.0.1:9092", 0, 0, 0,
-     "Kafka bootstrap servers (host:port,...)", NULL, 0},
-    {"SCHEMA_REGISTRY_URL", CONFIG_STR, "http://127.0.0.1:8081/apis/ccompat/v7", 0, 0, 1,
-     "Confluent-compatible schema registry API root (user info is sent as basic auth)", NULL, 0},
-    {"ORDER_EVENTS_TOPIC", CONFIG_STR, "order-events", 0, 0, 0, "topic of order events", NULL, 0},
-    {"DLQ_TOPIC", CONFIG_STR, "order-events-dlq", 0, 0, 0, "dead-letter topic", NULL, 0},
-    {"TOPIC_PARTITIONS", CONFIG_INT, "3", 1, 10000, 0,
-     "partitions of the events topic when this service creates it", NULL, 0},
-    {"TOPIC_REPLICATION_FACTOR", CONFIG_INT, "1", 1, 100, 0, "replication factor of both topics",
-     NULL, 0},
-    {"TOPIC_RETENTION_MS", CONFIG_INT, "604800000", 1, 100000 * DAY_MS, 0,
-     "retention of the events topic (7 days)", NULL, 0},
-    {"DLQ_PARTITIONS", CONFIG_INT, "1", 1, 10000, 0, "partitions of the dead-letter topic", NULL,
-     0},
-    {"DLQ_RETENTION_MS", CONFIG_INT, "2592000000", 1, 100000 * DAY_MS, 0,
-     "retention of the dead-letter topic (30 days)", NULL, 0},
-    {"HTTP_HOST", CONFIG_STR, "127.0.0.1", 0, 0, 0, "HTTP listen address", NULL, 0},
-    {"HTTP_PORT", CONFIG_INT, "8001", 1, 65535, 0, "HTTP listen port", NULL, 0},
-    {"HTTP_MAX_BODY_BYTES", CONFIG_INT, "65536", 1, 16 * 1024 * 1024, 0,
-     "largest request body accepted (413 above)", NULL, 0},
-    {"HTTP_IDLE_TIMEOUT_S", CONFIG_INT, "30", 1, 3600, 0, "idle/slow HTTP clients are closed", NULL,
-     0},
+    SERVICE_CONFIG_COMMON("8001"),
     {"HTTP_THREADS", CONFIG_INT, "2", 1, 64, 0,
      "HTTP threads, each with its own read-only store connection", NULL, 0},
-    {"LOG_LEVEL", CONFIG_STR, "info", 0, 0, 0, "debug, info, warn or error", NULL, 0},
     {"STORE_PATH", CONFIG_STR, "var/order-service.db", 0, 0, 0,
      "SQLite file holding orders and consumed positions (directories are created)", NULL, 0},
     {"CONSUMER_GROUP_ID", CONFIG_STR, "order-service", 0, 0, 0, "Kafka consumer group", NULL, 0},
@@ -169,36 +146,4 @@ int order_settings_load(order_settings *s, char *err, size_t errlen)
     }
     return order_parse_backoff(STR("RETRY_BACKOFF_MS"), s->backoff_ms, ORDER_BACKOFF_MAX,
                                &s->nbackoff, err, errlen);
-}
-
-typedef struct {
-    rd_kafka_conf_t *conf;
-    char *err;
-    size_t errlen;
-} order_prop_ctx;
-
-static int order_apply_prop(const char *key, const char *value, void *arg)
-{
-    order_prop_ctx *c = arg;
-    return kafka_conf_set(c->conf, key, value, c->err, c->errlen) == 0 ? 0 : -1;
-}
-
-rd_kafka_conf_t *order_kafka_conf(const char *bootstrap, const char *client_id,
-                                  const char *const (*props)[2], size_t n, char *err, size_t errlen)
-{
-    rd_kafka_conf_t *conf = kafka_conf_new(bootstrap, client_id, err, errlen);
-    if (!conf)
-        return NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (kafka_conf_set(conf, props[i][0], props[i][1], err, errlen) != 0) {
-            rd_kafka_conf_destroy(conf);
-            return NULL;
-        }
-    }
-    order_prop_ctx c = {conf, err, errlen};
-    if (config_each_kafka_prop(order_apply_prop, &c) != 0) {
-        rd_kafka_conf_destroy(conf);
-        return NULL;
-    }
-    return conf;
 }

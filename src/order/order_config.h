@@ -62,13 +62,4 @@ int order_parse_backoff(const char *text, int64_t *out, size_t cap, size_t *n, c
 /* The wait before retry number attempt (1-based): the last value repeats. */
 int64_t order_backoff_for(const order_settings *s, int attempt);
 
-/*
- * A librdkafka configuration for this service: kafka_conf_new() plus our
- * props (pairs of key, value), then every KAFKA_PROP_* variable applied again
- * so an operator's override always wins over our defaults. NULL + err.
- */
-rd_kafka_conf_t *order_kafka_conf(const char *bootstrap, const char *client_id,
-                                  const char *const (*props)[2], size_t n, char *err,
-                                  size_t errlen);
-
 #endif

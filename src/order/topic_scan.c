@@ -47,8 +47,8 @@ static rd_kafka_t *scan_client(const scan_request *req, char *err, size_t errlen
         /* Bounds what a scan buffers ahead of the callback (memory target). */
         {"queued.max.messages.kbytes", "32768"},
     };
-    rd_kafka_conf_t *conf = order_kafka_conf(req->bootstrap, "order-service-scan", props,
-                                             sizeof props / sizeof props[0], err, errlen);
+    rd_kafka_conf_t *conf = kafka_conf_new(req->bootstrap, "order-service-scan", props,
+                                           sizeof props / sizeof props[0], err, errlen);
     if (!conf)
         return NULL;
     char kerr[256];

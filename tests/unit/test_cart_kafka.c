@@ -89,7 +89,7 @@ static cart_config config_for(const char *servers, const char *topic, int timeou
 static rd_kafka_t *admin(const char *servers)
 {
     char err[512];
-    rd_kafka_conf_t *conf = kafka_conf_new(servers, "test-cart-kafka", err, sizeof err);
+    rd_kafka_conf_t *conf = kafka_conf_new(servers, "test-cart-kafka", NULL, 0, err, sizeof err);
     ck_assert_msg(conf != NULL, "%s", err);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
     ck_assert_msg(rk != NULL, "%s", err);
@@ -132,7 +132,7 @@ START_TEST(test_bad_property_is_reported)
 {
     char err[512] = "";
     setenv("KAFKA_PROP_NO_SUCH_PROPERTY", "1", 1);
-    rd_kafka_conf_t *conf = kafka_conf_new(bootstrap, "x", err, sizeof err);
+    rd_kafka_conf_t *conf = kafka_conf_new(bootstrap, "x", NULL, 0, err, sizeof err);
     unsetenv("KAFKA_PROP_NO_SUCH_PROPERTY");
     ck_assert_ptr_null(conf);
     ck_assert_ptr_nonnull(strstr(err, "no.such.property"));

@@ -105,11 +105,11 @@ def main():
         w("")
     w("## How it was measured")
     w("")
-    w(f"1. create-order: `wrk -t2 -c{conns} -d{duration}s --latency -s bench/create_order.lua http://127.0.0.1:38000` "
+    w(f"1. create-order: `wrk -t2 -c{conns} -d{duration}s --latency -s bench/create_order.lua http://127.0.0.1:17000` "
       "(a unique orderId per request, itemsCount 3; every answer must be 201, sent from Kafka's delivery report).")
     w(f"2. ceiling: the same wrk settings with `bench/get_path.lua` against nginx (`bench/nginx.conf.in`, worker_processes auto) "
       "answering a constant `{\"status\":\"ok\"}`.")
-    w(f"3. end-to-end: `bench-e2e_latency 127.0.0.1 38000 127.0.0.1 38001 {e2e_rate} {e2e_secs} PREFIX`: open loop at a fixed rate; "
+    w(f"3. end-to-end: `bench-e2e_latency 127.0.0.1 17000 127.0.0.1 17001 {e2e_rate} {e2e_secs} PREFIX`: open loop at a fixed rate; "
       "for each 201, polls `/order-details` every 1 ms until 200; latency = visible − 201.")
     w(f"4. catch-up: `bench-loader` writes {int(events):,} CREATE events (the project's own codec) into a 3-partition topic; "
       "order-service then starts on an empty store with a new group; time from process start until /health reports every order stored.")

@@ -178,11 +178,13 @@ start_kafka() {
             die "port $KAFKA_CONTROLLER_PORT is taken by another process (set KAFKA_CONTROLLER_PORT)"
         write_kafka_config
         if [ ! -f "$KAFKA_DIR/data/meta.properties" ]; then
-            # a cluster id is 16 random bytes, URL-safe base64 without padding
+            # a cluster id is 16 random bytes, URL-safe base64 without padding;
+            # passed as --cluster-id=ID because an id may start with '-', which
+            # the tool's argument parser would take for an option (1 in 64 starts)
             local cid
             cid=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
             java -cp "$KAFKA_LIBS/*" -Dlog4j.configuration="file:$KAFKA_DIR/log4j.properties" \
-                kafka.tools.StorageTool format -t "$cid" -c "$KAFKA_DIR/server.properties" \
+                kafka.tools.StorageTool format --cluster-id="$cid" -c "$KAFKA_DIR/server.properties" \
                 >>"$LOG_DIR/kafka.out" 2>&1 || die "formatting Kafka storage failed; read $LOG_DIR/kafka.out"
         fi
         say "starting Kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT (controller $KAFKA_CONTROLLER_PORT), log $LOG_DIR/kafka.log"

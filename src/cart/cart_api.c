@@ -7,6 +7,7 @@
  * serialized or is refused as too large, 500 for the unexpected.
  */
 #include "cart_api.h"
+#include "order_json.h"
 #include "clock.h"
 
 #include "cart_validate.h"
@@ -236,27 +237,7 @@ static void render_ack(jsonw *w, const order_event *ev, const char *topic, int32
         jsonw_obj_begin(w);
         jsonw_key(w, "orderId");
         jsonw_str(w, ev->order_id);
-        jsonw_key(w, "customerId");
-        jsonw_str(w, ev->customer_id);
-        jsonw_key(w, "orderDate");
-        jsonw_str(w, ev->order_date);
-        jsonw_key(w, "items");
-        jsonw_arr_begin(w);
-        for (size_t i = 0; i < ev->item_count; i++) {
-            jsonw_obj_begin(w);
-            jsonw_key(w, "itemId");
-            jsonw_str(w, ev->items[i].item_id);
-            jsonw_key(w, "quantity");
-            jsonw_int(w, ev->items[i].quantity);
-            jsonw_key(w, "price");
-            jsonw_money(w, ev->items[i].price_cents);
-            jsonw_obj_end(w);
-        }
-        jsonw_arr_end(w);
-        jsonw_key(w, "totalAmount");
-        jsonw_money(w, ev->total_cents);
-        jsonw_key(w, "currency");
-        jsonw_str(w, ev->currency);
+        order_json_create_fields(w, ev);
         jsonw_key(w, "status");
         jsonw_str(w, ev->status);
         jsonw_obj_end(w);

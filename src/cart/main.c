@@ -7,6 +7,7 @@
  * flush, exit 0. A second signal skips the wait.
  */
 #include "avro_codec.h"
+#include "service_config.h"
 #include "clock.h"
 #include "cart_api.h"
 #include "cart_bootstrap.h"
@@ -76,28 +77,20 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 int main(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            cart_config_help(stdout);
-            return 0;
-        }
-        fprintf(stderr, "cart-service: unknown argument '%s' (try --help)\n", argv[i]);
-        return 2;
-    }
+    int rc = service_cli(argc, argv, "cart-service", cart_config_help);
+    if (rc >= 0)
+        return rc;
     char err[512] = "";
     cart_config cfg;
     if (cart_config_load(&cfg, err, sizeof err) != 0) {
         fprintf(stderr, "cart-service: configuration error: %s\n", err);
         return 2;
     }
-    if (log_init("cart-service", cfg.log_level) != 0) {
-        fprintf(stderr, "cart-service: LOG_LEVEL '%s' is not debug, info, warn or error\n",
-                cfg.log_level);
+    if (service_log_init("cart-service", cfg.log_level) != 0)
         return 2;
-    }
     cart_config_log();
 
-    int rc = 1;
+    rc = 1;
     struct event_base *base = NULL;
     codec *cd = NULL;
     cart_bootstrap *boot = NULL;

@@ -9,6 +9,8 @@
 
 #include "config.h"
 
+#include <stdio.h>
+
 #define SERVICE_CONFIG_DAY_MS (24LL * 3600 * 1000)
 
 /* clang-format off */
@@ -40,5 +42,15 @@
      "idle or slow client connections are closed after this many seconds", NULL, 0},              \
     {"LOG_LEVEL", CONFIG_STR, "info", 0, 0, 0, "debug, info, warn or error", NULL, 0}
 /* clang-format on */
+
+/*
+ * The command line both services accept: nothing, or --help / -h (help(stdout)
+ * is printed). Returns -1 to go on, else the exit code (0 after --help, 2 for
+ * an unknown argument, with a message on stderr).
+ */
+int service_cli(int argc, char **argv, const char *name, void (*help)(FILE *out));
+
+/* log_init() with a message naming LOG_LEVEL on stderr on failure: 0 or 2. */
+int service_log_init(const char *name, const char *level);
 
 #endif

@@ -6,6 +6,7 @@
  * the store; exit 0. A second signal stops the HTTP side at once.
  */
 #include "consumer.h"
+#include "service_config.h"
 #include "http.h"
 #include "log.h"
 #include "order_api.h"
@@ -50,25 +51,17 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            usage(stdout);
-            return 0;
-        }
-        fprintf(stderr, "order-service: unknown argument '%s' (try --help)\n", argv[i]);
-        return 2;
-    }
+    int rc = service_cli(argc, argv, "order-service", usage);
+    if (rc >= 0)
+        return rc;
     char err[512] = "";
     order_settings cfg;
     if (order_settings_load(&cfg, err, sizeof err) != 0) {
         fprintf(stderr, "order-service: configuration error: %s\n", err);
         return 2;
     }
-    if (log_init("order-service", cfg.log_level) != 0) {
-        fprintf(stderr, "order-service: LOG_LEVEL '%s' is not debug, info, warn or error\n",
-                cfg.log_level);
+    if (service_log_init("order-service", cfg.log_level) != 0)
         return 2;
-    }
     size_t nvars;
     config_var *vars = order_config_vars(&nvars);
     config_log(vars, nvars);
@@ -76,7 +69,7 @@ int main(int argc, char **argv)
         log_warn("TEST-ONLY failure injection is on: orderIds starting with '%s' fail %d times",
                  cfg.test_fail_prefix, cfg.test_fail_times);
 
-    int rc = 1;
+    rc = 1;
     struct event_base *base = NULL;
     http_server *srv = NULL;
     order_consumer *consumer = NULL;

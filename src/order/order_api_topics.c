@@ -8,6 +8,7 @@
  * stable while the DLQ only grows.
  */
 #include "order_api_int.h"
+#include "order_json.h"
 
 #include "dlq.h"
 #include "idset.h"
@@ -216,29 +217,8 @@ static void put_event(jsonw *w, const order_event *ev)
     order_api_put_time(w, "timestamp", ev->timestamp_ms);
     jsonw_key(w, "payload");
     jsonw_obj_begin(w);
-    if (ev->type == ORDER_EVENT_CREATE) {
-        jsonw_key(w, "customerId");
-        jsonw_str(w, ev->customer_id);
-        jsonw_key(w, "orderDate");
-        jsonw_str(w, ev->order_date);
-        jsonw_key(w, "items");
-        jsonw_arr_begin(w);
-        for (size_t i = 0; i < ev->item_count && i < ORDER_ITEMS_MAX; i++) {
-            jsonw_obj_begin(w);
-            jsonw_key(w, "itemId");
-            jsonw_str(w, ev->items[i].item_id);
-            jsonw_key(w, "quantity");
-            jsonw_int(w, ev->items[i].quantity);
-            jsonw_key(w, "price");
-            jsonw_money(w, ev->items[i].price_cents);
-            jsonw_obj_end(w);
-        }
-        jsonw_arr_end(w);
-        jsonw_key(w, "totalAmount");
-        jsonw_money(w, ev->total_cents);
-        jsonw_key(w, "currency");
-        jsonw_str(w, ev->currency);
-    }
+    if (ev->type == ORDER_EVENT_CREATE)
+        order_json_create_fields(w, ev);
     jsonw_key(w, "status");
     jsonw_str(w, ev->status);
     jsonw_obj_end(w);

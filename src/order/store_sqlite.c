@@ -17,6 +17,7 @@
  *   embeds them as is, and they are never queried by field.
  */
 #include "store.h"
+#include "order_json.h"
 
 #include "jsonw.h"
 
@@ -436,18 +437,7 @@ static int store_render_items(store *s, const order_event *ev)
 {
     jsonw *w = &s->items;
     jsonw_reset(w);
-    jsonw_arr_begin(w);
-    for (size_t i = 0; i < ev->item_count; i++) {
-        jsonw_obj_begin(w);
-        jsonw_key(w, "itemId");
-        jsonw_str(w, ev->items[i].item_id);
-        jsonw_key(w, "quantity");
-        jsonw_int(w, ev->items[i].quantity);
-        jsonw_key(w, "price");
-        jsonw_money(w, ev->items[i].price_cents);
-        jsonw_obj_end(w);
-    }
-    jsonw_arr_end(w);
+    order_json_items(w, ev);
     return jsonw_ok(w) ? 0 : -1;
 }
 

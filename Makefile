@@ -17,12 +17,17 @@ MAKEFLAGS += --no-print-directory
 JOBS ?= 2
 BUILD_DIR ?= build
 ASAN_DIR ?= build-asan
+FUZZ_DIR ?= build-fuzz
+MEMCHECK_DIR ?= build-memcheck
+# libFuzzer seconds per target: `make fuzz` (longer tier) and inside `make test`
+FUZZ_SECONDS ?= 60
+TEST_FUZZ_SECONDS ?= 30
 VENV ?= .venv
 PYTEST_ARGS ?=
 CMAKE ?= cmake
 
-.PHONY: help deps infra build build-asan run start-stack stop status test unit e2e \
-        clean distclean format bench
+.PHONY: help deps infra build build-asan build-fuzz build-memcheck run start-stack stop \
+        status test unit e2e fuzz memcheck clean distclean format bench soak
 
 help: ## this list
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -45,6 +50,17 @@ build-asan: deps ## ASan+UBSan build (what the tests run) into build-asan/
 	  -DORDERSTREAM_SANITIZE=ON >/dev/null
 	@$(CMAKE) --build $(ASAN_DIR) -j$(JOBS)
 
+# libFuzzer targets (tests/fuzz/fuzz_*.c): clang, ASan+UBSan, no unit tests
+build-fuzz: deps ## libFuzzer targets (clang, ASan+UBSan) into build-fuzz/
+	@$(CMAKE) -S . -B $(FUZZ_DIR) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DORDERSTREAM_FUZZ=ON -DORDERSTREAM_SANITIZE=ON -DORDERSTREAM_TESTS=OFF >/dev/null
+	@$(CMAKE) --build $(FUZZ_DIR) -j$(JOBS)
+
+# valgrind cannot run ASan binaries: a Debug build without sanitizers
+build-memcheck: deps ## unit tests without sanitizers (for valgrind) into build-memcheck/
+	@$(CMAKE) -S . -B $(MEMCHECK_DIR) -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	@$(CMAKE) --build $(MEMCHECK_DIR) -j$(JOBS)
+
 run: infra build ## install, build, start Kafka + registry + both services, leave them running
 	@scripts/stack.sh start
 	@BIN_DIR=$(BUILD_DIR) scripts/services.sh start
@@ -61,9 +77,12 @@ status: ## what is running
 	@BIN_DIR=$(BUILD_DIR) scripts/services.sh status || true
 	@scripts/stack.sh status || true
 
-test: infra build-asan build ## everything: C unit tests (ASan+UBSan), then the e2e suite
-	@echo "== C unit tests (ctest, $(ASAN_DIR))"
-	@scripts/with-stack.sh ctest --test-dir $(ASAN_DIR) --output-on-failure -j$(JOBS)
+test: infra build-asan build build-memcheck build-fuzz ## everything: unit tests (ASan+UBSan, then valgrind), short fuzz, e2e
+	@echo "== C unit tests (ctest, $(ASAN_DIR)), then valgrind memcheck ($(MEMCHECK_DIR)), one private stack"
+	@scripts/with-stack.sh bash -c 'ctest --test-dir $(ASAN_DIR) --output-on-failure -j$(JOBS) && \
+	  tests/unit/memcheck.sh $(MEMCHECK_DIR)'
+	@echo "== libFuzzer, $(TEST_FUZZ_SECONDS)s per target ($(FUZZ_DIR))"
+	@FUZZ_SECONDS=$(TEST_FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_DIR)
 	@echo "== end-to-end tests (pytest, own stack)"
 	@ORDERSTREAM_BIN_DIR=$(ASAN_DIR) ORDERSTREAM_REQUIRE_BINARIES=1 $(VENV)/bin/python -m pytest tests/e2e $(PYTEST_ARGS)
 
@@ -73,6 +92,19 @@ unit: infra build-asan ## C unit tests only (given a private Kafka + registry: s
 e2e: infra build-asan ## end-to-end tests only (PYTEST_ARGS="-k smoke" to pick)
 	@ORDERSTREAM_BIN_DIR=$(ASAN_DIR) ORDERSTREAM_REQUIRE_BINARIES=1 $(VENV)/bin/python -m pytest tests/e2e $(PYTEST_ARGS)
 
+soak: infra build-asan ## long fault tier (ORDERSTREAM_SOAK=1, ASan); VmRSS each second in var/soak/rss.csv; ~10 min
+	@rm -rf var/soak && mkdir -p var/soak
+	@ORDERSTREAM_SOAK=1 ORDERSTREAM_SOAK_DIR=var/soak ORDERSTREAM_BIN_DIR=$(ASAN_DIR) \
+	  ORDERSTREAM_REQUIRE_BINARIES=1 $(VENV)/bin/python -m pytest -s \
+	  tests/e2e/test_fault_load.py $(PYTEST_ARGS) 2>&1 | tee var/soak/pytest.log
+	@$(VENV)/bin/python tests/e2e/soak_summary.py var/soak | tee var/soak/summary.txt
+
+fuzz: build-fuzz ## every libFuzzer target FUZZ_SECONDS (60) each, from a copy of its seed corpus
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_DIR)
+
+memcheck: infra build-memcheck ## valgrind memcheck on every unit test binary (private stack)
+	@scripts/with-stack.sh tests/unit/memcheck.sh $(MEMCHECK_DIR)
+
 bench: infra build ## measure (not a test): writes docs/BENCHMARKS.md; ~15 min
 	@bench/run.sh
 
@@ -80,7 +112,7 @@ format: ## clang-format all C sources in place
 	@find src tests -name '*.[ch]' -print0 | xargs -0 -r clang-format -i
 
 clean: ## remove the build directories
-	rm -rf $(BUILD_DIR) $(ASAN_DIR)
+	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(FUZZ_DIR) $(MEMCHECK_DIR)
 
 distclean: stop clean ## also remove var/ (data, logs, unpacked jars) and .venv
 	rm -rf var $(VENV)

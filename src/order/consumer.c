@@ -130,6 +130,8 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     (void)rk;
     if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
         c->brokers_down = 1;
+    else if (err == RD_KAFKA_RESP_ERR__TRANSPORT)
+        c->brokers_suspect = 1;
     consumer_set_error(c, "kafka", reason);
     log_msg(err == RD_KAFKA_RESP_ERR__TRANSPORT ? LOG_WARN : LOG_ERROR, "kafka", NULL,
             "consumer: %s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
@@ -214,13 +216,19 @@ static void sleep_ms_interruptible(order_consumer *c, int64_t ms)
     }
 }
 
-/* Clears brokers_down once a broker answers again (an idle consumer gets no record to tell). */
+/* Whether a broker answers now: the only thing that clears brokers_down
+ * (an idle consumer gets no record to tell, a busy one may be reading records
+ * fetched before the broker went away). Repeats every tick while in doubt. */
 static void probe_brokers(order_consumer *c)
 {
     const struct rd_kafka_metadata *md = NULL;
     if (rd_kafka_metadata(c->rk, 0, NULL, &md, 500) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (c->brokers_down)
+            log_info("a Kafka broker answers again");
         c->brokers_down = 0;
-        log_info("a Kafka broker answers again");
+        c->brokers_suspect = 0;
+    } else {
+        c->brokers_down = 1;
     }
     if (md)
         rd_kafka_metadata_destroy(md);
@@ -280,7 +288,7 @@ static void *consumer_main(void *arg)
                 consumer_set_error(c, "kafka fatal", fe);
             }
             int64_t now = clock_mono_ms();
-            if (c->brokers_down && now >= c->next_tick_ms)
+            if ((c->brokers_down || c->brokers_suspect) && now >= c->next_tick_ms)
                 probe_brokers(c);
             if (worked || now >= c->next_tick_ms) {
                 publish_status(c);

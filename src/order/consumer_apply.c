@@ -313,7 +313,6 @@ void consumer_process_batch(order_consumer *c)
         if (!ps->assigned || ps->waiting)
             continue; /* it was sought back: the record comes again */
         c->consumed++;
-        c->brokers_down = 0;
         if (handle(c, m) == H_STORE_FAIL) {
             store_failure(c);
             goto out;

@@ -54,7 +54,11 @@ struct order_consumer {
 
     int64_t next_tick_ms;
     int subscribed, store_ok, kafka_ok;
-    int brokers_down; /* librdkafka reported all brokers down; cleared by a probe */
+    int brokers_down; /* all brokers down (reported or probed); cleared only by a probe */
+    /* A connection dropped: probe at the next tick. librdkafka's ALL_BROKERS_DOWN
+     * alone is not enough: a consumer busy when the broker went away may never
+     * get it, and records already fetched do not prove a broker is up now. */
+    int brokers_suspect;
     int64_t orders;
     uint64_t consumed, applied, skipped, dead_lettered, retries;
     /* effects of the open transaction, counted only once it commits */

@@ -181,12 +181,42 @@ void http_reply(http_call *call, int status, const char *json, size_t len)
     http_reply_typed(call, status, "application/json", json, len);
 }
 
+static const char *http_method_name(enum evhttp_cmd_type cmd)
+{
+    switch (cmd) {
+    case EVHTTP_REQ_GET:
+        return "GET";
+    case EVHTTP_REQ_POST:
+        return "POST";
+    case EVHTTP_REQ_PUT:
+        return "PUT";
+    case EVHTTP_REQ_DELETE:
+        return "DELETE";
+    case EVHTTP_REQ_HEAD:
+        return "HEAD";
+    case EVHTTP_REQ_OPTIONS:
+        return "OPTIONS";
+    case EVHTTP_REQ_PATCH:
+        return "PATCH";
+    default:
+        return "OTHER";
+    }
+}
+
 void http_reply_typed(http_call *call, int status, const char *content_type, const char *body,
                       size_t len)
 {
     call_box *b = (call_box *)call;
     metrics_http_observe(call->route, status, clock_mono_s() - call->started);
     call_detach_hooks(b);
+    /* the access line: 5xx at warn so they show at the default level */
+    log_level level = status >= 500 ? LOG_WARN : LOG_DEBUG;
+    if (log_enabled(level)) {
+        const char *uri = call->req ? evhttp_request_get_uri(call->req) : NULL;
+        log_msg(level, "http", call->request_id, "%s %.200s -> %d in %.3f ms",
+                call->req ? http_method_name(evhttp_request_get_command(call->req)) : "-",
+                uri ? uri : "(client gone)", status, (clock_mono_s() - call->started) * 1e3);
+    }
     if (call->req) {
         struct evhttp_request *req = call->req;
         struct evkeyvalq *h = evhttp_request_get_output_headers(req);
@@ -200,9 +230,6 @@ void http_reply_typed(http_call *call, int status, const char *content_type, con
         evhttp_send_reply(req, status, http_reason(status), NULL);
         call->req = NULL;
     }
-    if (log_enabled(LOG_DEBUG))
-        log_msg(LOG_DEBUG, "http", call->request_id, "answered %d in %.3f ms", status,
-                (clock_mono_s() - call->started) * 1e3);
     call_release(b);
 }
 

@@ -351,9 +351,24 @@ const char *http_query(http_call *call, const char *key)
             return NULL;
         const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(call->req);
         const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
+        /* libevent decodes %00 into a NUL that silently cuts the value
+         * ("orderId=A%00B" would read as "A"); as %01 the control byte stays
+         * in the value, so the handler's validation refuses it (400). */
+        char *copy = NULL;
+        if (q && strstr(q, "%00")) {
+            copy = strdup(q);
+            if (!copy) {
+                log_msg(LOG_WARN, "http", call->request_id, "query copy: out of memory");
+                return NULL;
+            }
+            for (char *p = copy; (p = strstr(p, "%00")) != NULL; p += 3)
+                p[2] = '1';
+            q = copy;
+        }
         /* a malformed query string leaves the list as far as it got */
         if (q && evhttp_parse_query_str(q, &call->query) != 0)
             log_msg(LOG_DEBUG, "http", call->request_id, "malformed query string");
+        free(copy);
     }
     return evhttp_find_header(&call->query, key);
 }

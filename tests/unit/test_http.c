@@ -256,6 +256,10 @@ START_TEST(test_routing_and_request_ids)
     ck_assert_str_eq(body_of(resp), "{\"q\":\"a b\"}");
     ck_assert_int_eq(simple(s.port, "GET", "/query", NULL, NULL, resp, sizeof resp), 200);
     ck_assert_str_eq(body_of(resp), "{\"q\":null}");
+    /* an encoded NUL must not cut the value short (A%00B is not "A") */
+    ck_assert_int_eq(simple(s.port, "GET", "/query?q=A%00B%00", NULL, NULL, resp, sizeof resp),
+                     200);
+    ck_assert_str_eq(body_of(resp), "{\"q\":\"A\\u0001B\\u0001\"}");
     ck_assert_int_eq(http_server_in_flight(s.srv), 0);
     stop_server(&s);
 }

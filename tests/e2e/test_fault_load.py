@@ -247,8 +247,9 @@ def rss(request):
     watched, stop = [], threading.Event()
 
     class Watch:
-        def watch(self, svc):
-            watched.append(svc)
+        def watch(self, svc):  # a respawned Service keeps its object, new pid
+            if svc not in watched:
+                watched.append(svc)
 
     thread = None
     if SOAK_DIR:
@@ -339,7 +340,6 @@ def test_order_service_sigkill_under_load(services, stack, rss):
             order.kill()
             kills += 1
             respawn(order)
-            rss.watch(order)
         load.count_after(len(load.acked), AFTER // 2, 300)
     finally:
         load.stop()
@@ -426,6 +426,9 @@ def test_store_failure_commits_no_offset_past_unapplied(services, stack):
     before = committed_offsets(stack, services.group, services.topic)
     assert all(off < 0 for off in before.values()), before  # nothing committed at all
     assert health(order)["ordersStored"] == 0
+    order.stop()  # the shutdown path commits offsets too: still nothing past the store
+    assert all(off < 0 for off in committed_offsets(stack, services.group,
+                                                    services.topic).values())
     order.restart(env={"ORDER_TEST_STORE_MAX_PAGES": "0"})
     wait_for(lambda: health(order)["ordersStored"] == len(ids) and health(order)["lag"] == 0,
              90, 0.5, what="every order once writes succeed")

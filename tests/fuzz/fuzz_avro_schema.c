@@ -7,10 +7,20 @@
  * (use after free) when a nested resolution fails; avlayout_resolvable() is
  * meant to keep such pairs away from it. This target hunts for pairs that
  * slip through. Seeds: tests/fuzz/corpus/avro_schema/ (the .avsc).
+ *
+ * Known libavro 1.11 leak, skipped rather than suppressed: a schema that
+ * defines one named type twice makes avro_schema_from_json_length() fail with
+ * "Cannot save enum/record/fixed schema" and leak what it was building
+ * (tests/fuzz/known/). Each input is parsed once first with LeakSanitizer
+ * off for that call; inputs hitting that error are skipped, so every other
+ * leak, ours or libavro's, still fails the run (an LSan suppression of the
+ * libavro constructors would hide leaked records of our codec too).
  */
 #include "avro_codec.h"
 #include "order_schema.h"
 
+#include <avro.h>
+#include <sanitizer/lsan_interface.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +37,19 @@ const char *__lsan_default_options(void)
 
 static codec *fz;
 static uint32_t next_id = 1000;
+
+/* 1 when libavro fails on text with its leaking duplicate-name error. */
+static int hits_known_leak(const char *text, size_t len)
+{
+    avro_schema_t s = NULL;
+    __lsan_disable();
+    int rc = avro_schema_from_json_length(text, len, &s);
+    int known = rc != 0 && strncmp(avro_strerror(), "Cannot save ", 12) == 0;
+    __lsan_enable();
+    if (rc == 0)
+        avro_schema_decref(s);
+    return known;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -47,6 +70,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     memcpy(text, data, size);
     text[size] = '\0';
+    if (hits_known_leak(text, strlen(text)))
+        return 0;
     id = next_id++;
     st = codec_add_writer_schema(fz, id, text, err, sizeof err);
     if (st != CODEC_OK && st != CODEC_ERR_INCOMPATIBLE)

@@ -4,7 +4,7 @@
  * Why a fresh consumer each time: scans are rare admin reads, and a private
  * client cannot disturb the service's group (no join, no commit) nor share
  * fetch state with the consume loop. Throughput comes from large fetches
- * (fetch.max.bytes 50 MB), batch dequeueing and touching no payload bytes:
+ * (fetch.max.bytes 32 MB), batch dequeueing and touching no payload bytes:
  * the callback sees pointers into librdkafka's buffers.
  */
 #include "topic_scan.h"
@@ -40,12 +40,15 @@ static rd_kafka_t *scan_client(const scan_request *req, char *err, size_t errlen
         {"enable.auto.offset.store", "false"},
         {"enable.partition.eof", "true"},
         {"auto.offset.reset", "earliest"},
-        {"fetch.max.bytes", "52428800"},
-        {"max.partition.fetch.bytes", "10485760"},
+        {"fetch.max.bytes", "33554432"},
+        {"max.partition.fetch.bytes", "8388608"},
         {"fetch.wait.max.ms", "10"},
         {"queued.min.messages", "200000"},
-        /* Bounds what a scan buffers ahead of the callback (memory target). */
-        {"queued.max.messages.kbytes", "32768"},
+        /* Bounds what a scan buffers ahead of the callback, per partition.
+         * Measured over 1M events: 50 MB fetches with 32 MiB here peaked at
+         * 343 MB RSS; these settings at ~250 MB in 1.4 s; 16 MB / 8 MiB at
+         * ~236 MB but 3.3 s. */
+        {"queued.max.messages.kbytes", "16384"},
     };
     rd_kafka_conf_t *conf = kafka_conf_new(req->bootstrap, "order-service-scan", props,
                                            sizeof props / sizeof props[0], err, errlen);

@@ -118,6 +118,10 @@ def main():
     w("7. peak RSS: VmHWM of each service process.")
     w("")
     w("Raw results of this run: `var/bench/results.txt`; service logs under `var/bench/`.")
+    notes = os.path.join(os.path.dirname(os.path.abspath(__file__)), "profile-notes.md")
+    if os.path.exists(notes):
+        w("")
+        w(open(notes).read().rstrip())
     with open(out, "w") as f:
         f.write("\n".join(lines) + "\n")
 

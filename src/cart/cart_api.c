@@ -164,28 +164,41 @@ static void publish(cart_app *a, http_call *call, cart_pending *p, uint32_t sche
     pending_put(a, p);
 }
 
+/*
+ * What both writes share: parse and validate the body, check that Kafka and
+ * the schema are ready, take a pending slot. Returns the slot, or NULL after
+ * answering the call.
+ */
+static cart_pending *begin_write(cart_app *a, http_call *call,
+                                 int (*validate)(const json_t *, cart_validation *),
+                                 cart_validation *v, uint32_t *schema_id)
+{
+    json_t *body = http_read_json_object(call);
+    if (!body)
+        return NULL;
+    validate(body, v);
+    json_decref(body);
+    if (v->status) {
+        http_reply_validation(call, v->status, v->detail, v->errors, v->nerrors);
+        return NULL;
+    }
+    if (!write_gate(a, call, schema_id))
+        return NULL;
+    cart_pending *p = pending_get(a);
+    if (!p)
+        http_reply_error(call, 500, "out of memory");
+    return p;
+}
+
 static void handle_create(http_call *call)
 {
     cart_app *a = call->app;
-    json_t *body = http_read_json_object(call);
-    if (!body)
-        return;
     cart_validation v;
-    cart_validate_create(body, &v);
-    json_decref(body);
-    if (v.status) {
-        http_reply_validation(call, v.status, v.detail, v.errors, v.nerrors);
-        return;
-    }
     uint32_t id;
-    if (!write_gate(a, call, &id))
+    cart_pending *p = begin_write(a, call, cart_validate_create, &v, &id);
+    if (!p)
         return;
-    cart_pending *p = pending_get(a);
     char err[128];
-    if (!p) {
-        http_reply_error(call, 500, "out of memory");
-        return;
-    }
     if (order_gen_create(&a->rng, v.order_id, v.items_count, clock_wall_ms(), &p->ev, err,
                          sizeof err) != 0) {
         pending_put(a, p);
@@ -198,25 +211,12 @@ static void handle_create(http_call *call)
 static void handle_update(http_call *call)
 {
     cart_app *a = call->app;
-    json_t *body = http_read_json_object(call);
-    if (!body)
-        return;
     cart_validation v;
-    cart_validate_update(body, &v);
-    json_decref(body);
-    if (v.status) {
-        http_reply_validation(call, v.status, v.detail, v.errors, v.nerrors);
-        return;
-    }
     uint32_t id;
-    if (!write_gate(a, call, &id))
+    cart_pending *p = begin_write(a, call, cart_validate_update, &v, &id);
+    if (!p)
         return;
-    cart_pending *p = pending_get(a);
     char err[128];
-    if (!p) {
-        http_reply_error(call, 500, "out of memory");
-        return;
-    }
     if (order_gen_update(v.order_id, v.order_status, clock_wall_ms(), &p->ev, err, sizeof err) !=
         0) {
         pending_put(a, p);

@@ -26,38 +26,54 @@ VENV ?= .venv
 PYTEST_ARGS ?=
 CMAKE ?= cmake
 
-.PHONY: help deps infra build build-asan build-fuzz build-memcheck run start-stack stop \
+.PHONY: help deps doctor toolchain infra build build-asan build-fuzz build-memcheck run start-stack stop \
         status test unit e2e fuzz memcheck clean distclean format bench soak
 
 help: ## this list
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | \
 	  awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
-deps: ## install missing Debian packages and the Python venv (.venv)
-	@scripts/deps.sh
+# What deps.sh installs and doctor.sh checks: `make run` needs the build and
+# run groups only (so it stays quick on a fresh machine), `make test` the test
+# tools too, `make bench` the load generators. Target-specific values reach
+# the prerequisites, so `make test` installs and checks the test group.
+DEPS_GROUPS ?= all
+run start-stack: DEPS_GROUPS = run
+test unit e2e fuzz memcheck soak: DEPS_GROUPS = test
+bench: DEPS_GROUPS = bench
 
-infra: deps ## fetch Kafka and the registry from Maven Central into var/infra
+deps: ## install missing Debian packages and the Python venv (.venv)
+	@scripts/deps.sh $(DEPS_GROUPS)
+
+doctor: ## toolchain self-check (seconds): each build kind compiles and links, each tool is found
+	@scripts/doctor.sh $(DEPS_GROUPS)
+
+# install, then check: the long builds and tests start only on a sound toolchain
+toolchain: deps
+	@scripts/doctor.sh $(DEPS_GROUPS)
+
+infra: toolchain ## fetch Kafka and the registry from Maven Central into var/infra
 	@scripts/fetch-infra.sh
 
-build: deps ## release build of both services into build/
+build: toolchain ## release build of both services into build/
 	@$(CMAKE) -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@$(CMAKE) --build $(BUILD_DIR) -j$(JOBS)
 
 # Debug: exact sanitizer stack traces; the release build compiles with
 # optimisation, so -O2-only warnings (e.g. format-truncation) are caught there.
-build-asan: deps ## ASan+UBSan build (what the tests run) into build-asan/
+build-asan: toolchain ## ASan+UBSan build (what the tests run) into build-asan/
 	@$(CMAKE) -S . -B $(ASAN_DIR) -DCMAKE_BUILD_TYPE=Debug \
 	  -DORDERSTREAM_SANITIZE=ON >/dev/null
 	@$(CMAKE) --build $(ASAN_DIR) -j$(JOBS)
 
 # libFuzzer targets (tests/fuzz/fuzz_*.c): clang, ASan+UBSan, no unit tests
-build-fuzz: deps ## libFuzzer targets (clang, ASan+UBSan) into build-fuzz/
+build-fuzz: toolchain ## libFuzzer targets (clang, ASan+UBSan) into build-fuzz/
 	@$(CMAKE) -S . -B $(FUZZ_DIR) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DORDERSTREAM_FUZZ=ON -DORDERSTREAM_SANITIZE=ON -DORDERSTREAM_TESTS=OFF >/dev/null
 	@$(CMAKE) --build $(FUZZ_DIR) -j$(JOBS)
 
 # valgrind cannot run ASan binaries: a Debug build without sanitizers
-build-memcheck: deps ## unit tests without sanitizers (for valgrind) into build-memcheck/
+build-memcheck: toolchain ## unit tests without sanitizers (for valgrind) into build-memcheck/
 	@$(CMAKE) -S . -B $(MEMCHECK_DIR) -DCMAKE_BUILD_TYPE=Debug >/dev/null
 	@$(CMAKE) --build $(MEMCHECK_DIR) -j$(JOBS)
 

@@ -3,8 +3,8 @@
 # what is missing, so `make run` / `make test` work on a fresh machine and cost
 # a few dpkg-query calls on a warm one.
 #
-#   - Debian packages: C libraries (-dev), the C test framework, tools, a JDK
-#     and Maven for the local Kafka/registry (scripts/fetch-infra.sh).
+#   - Debian packages, by group (below): `deps.sh run` for `make run`,
+#     `deps.sh test` for `make test`, `deps.sh bench`, `deps.sh` = all.
 #   - var/tools/promtool, extracted from Debian's prometheus package (not installed)
 #   - .venv (git-ignored) with tests/requirements.txt; reinstalled only when
 #     that file changes (a hash stamp inside the venv).
@@ -18,25 +18,61 @@ cd "$ROOT"
 VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
 
-# name of the Debian package, one per line; a tool a fresh Debian 12 may lack
-# is listed by its package so the check is uniform.
-APT_PACKAGES=(
-    build-essential cmake pkg-config make curl ca-certificates
+# Debian packages by what needs them, each named explicitly: apt runs with
+# --no-install-recommends (Recommends would drag in the docker engine with
+# docker-compose), so nothing may be left to a Recommends line. clang's
+# sanitizer and libFuzzer runtimes, for one, are only recommended by clang:
+# libclang-rt-14-dev is named here. scripts/doctor.sh checks that each of
+# these works (compile, link, run) and names the package when one does not.
+#   build  compilers, CMake and every C library the services link (-dev)
+#   run    the local Kafka and registry (a JDK, Maven), readiness probes
+#   test   the sanitizer/fuzz/valgrind builds, the unit-test framework,
+#          formatting, compose validation, a PostgreSQL server for the store
+#   bench  load generators and the reference servers of `make bench`
+APT_BUILD=(
+    build-essential gcc make cmake pkg-config git curl ca-certificates
     librdkafka-dev libavro-dev libjansson-dev libevent-dev libcurl4-openssl-dev
-    libsqlite3-dev check
-    clang clang-format valgrind wrk nginx-light docker-compose
+    libsqlite3-dev libpq-dev
 )
-# a JDK, Maven and venv support may come from elsewhere than Debian: only
-# install the Debian ones when the tool itself is missing
-command -v java >/dev/null 2>&1 || APT_PACKAGES+=(openjdk-17-jre-headless)
-command -v mvn >/dev/null 2>&1 || APT_PACKAGES+=(maven)
-"$PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1 || APT_PACKAGES+=(python3 python3-venv)
+APT_RUN=(openjdk-17-jre-headless maven python3 python3-venv iproute2 procps)
+APT_TEST=(
+    check libsubunit-dev clang libclang-rt-14-dev clang-format valgrind
+    docker-compose postgresql postgresql-client
+)
+APT_BENCH=(wrk nginx-light strace linux-perf)
+
+# which groups: the arguments (run, test, bench, all); default all
+GROUPS_WANTED=("$@")
+[ ${#GROUPS_WANTED[@]} -gt 0 ] || GROUPS_WANTED=(all)
+APT_PACKAGES=("${APT_BUILD[@]}")
+for g in "${GROUPS_WANTED[@]}"; do
+    case "$g" in
+    run | build) APT_PACKAGES+=("${APT_RUN[@]}") ;;
+    test) APT_PACKAGES+=("${APT_RUN[@]}" "${APT_TEST[@]}") ;;
+    bench) APT_PACKAGES+=("${APT_RUN[@]}" "${APT_BENCH[@]}") ;;
+    all) APT_PACKAGES+=("${APT_RUN[@]}" "${APT_TEST[@]}" "${APT_BENCH[@]}") ;;
+    *)
+        echo "usage: $0 [run|test|bench|all]..." >&2
+        exit 2
+        ;;
+    esac
+done
+# a JDK and Maven may come from elsewhere than Debian (a fresh machine of
+# this kind has a Temurin JDK beside Debian's): only ask for Debian's when
+# the tool itself is missing
+if command -v java >/dev/null 2>&1; then
+    APT_PACKAGES=("${APT_PACKAGES[@]/openjdk-17-jre-headless/}")
+fi
+if command -v mvn >/dev/null 2>&1; then
+    APT_PACKAGES=("${APT_PACKAGES[@]/maven/}")
+fi
 
 log() { printf '[deps] %s\n' "$*"; }
 
 install_apt() {
     local missing=() p
     for p in "${APT_PACKAGES[@]}"; do
+        [ -n "$p" ] || continue
         if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
             missing+=("$p")
         fi
@@ -67,8 +103,6 @@ install_apt() {
         own_policy=1
     fi
     local rc=0
-    # Recommends would drag in the docker engine with docker-compose; we only
-    # need its `config` validation, which works without one.
     "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null || rc=$?
     [ "$own_policy" = 1 ] && "${sudo[@]}" rm -f "$policy"
     return $rc
@@ -115,6 +149,8 @@ install_promtool() {
 
 if [ "${DEPS_SKIP_APT:-0}" != 1 ]; then
     install_apt
-    install_promtool
+    case " ${GROUPS_WANTED[*]} " in
+    *" test "* | *" all "*) install_promtool ;;
+    esac
 fi
 install_venv

@@ -24,19 +24,19 @@ PYTHON=${PYTHON:-python3}
 # sanitizer and libFuzzer runtimes, for one, are only recommended by clang:
 # libclang-rt-14-dev is named here. scripts/doctor.sh checks that each of
 # these works (compile, link, run) and names the package when one does not.
-#   build  compilers, CMake and every C library the services link (-dev)
+#   build  compilers, CMake, every C library the services link (-dev) and
+#          the unit-test framework (the release build compiles the tests too)
 #   run    the local Kafka and registry (a JDK, Maven), readiness probes
-#   test   the sanitizer/fuzz/valgrind builds, the unit-test framework,
-#          formatting, compose validation, a PostgreSQL server for the store
+#   test   the sanitizer/fuzz/valgrind builds, formatting, compose validation, a PostgreSQL server for the store
 #   bench  load generators and the reference servers of `make bench`
 APT_BUILD=(
     build-essential gcc make cmake pkg-config git curl ca-certificates
     librdkafka-dev libavro-dev libjansson-dev libevent-dev libcurl4-openssl-dev
-    libsqlite3-dev libpq-dev
+    libsqlite3-dev libpq-dev check libsubunit-dev
 )
 APT_RUN=(openjdk-17-jre-headless maven python3 python3-venv iproute2 procps)
 APT_TEST=(
-    check libsubunit-dev clang libclang-rt-14-dev clang-format valgrind
+    clang libclang-rt-14-dev clang-format valgrind
     docker-compose postgresql postgresql-client
 )
 APT_BENCH=(wrk nginx-light strace linux-perf)

@@ -110,6 +110,7 @@ lib_check "libevent libevent_pthreads" libevent-dev event2/thread.h 'evthread_us
 lib_check libcurl libcurl4-openssl-dev curl/curl.h 'curl_version() != 0'
 lib_check sqlite3 libsqlite3-dev sqlite3.h 'sqlite3_libversion_number() > 0'
 lib_check libpq libpq-dev libpq-fe.h 'PQlibVersion() > 0'
+lib_check check check check.h 'srunner_create(0) != 0'
 
 # --- run: Kafka + registry (JVM, Maven), the venv for readiness probes ---
 if want run || want test || want bench; then
@@ -133,7 +134,6 @@ int main(void) { char *p = malloc(4); p[0] = 1; int r = p[0] - 1; free(p); retur
 #include <stdint.h>
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { (void)d; (void)n; return 0; }'
-    lib_check check check check.h 'srunner_create(0) != 0'
     tool_check valgrind valgrind
     tool_check clang-format clang-format
     tool_check docker-compose docker-compose

@@ -1,8 +1,8 @@
-/* order_metrics: see order_metrics.h. Names follow Prometheus conventions:
+/* ingest_metrics: see ingest_metrics.h. Names follow Prometheus conventions:
  * _total counters, _seconds units, one family per concept with labels. */
-#include "order_metrics.h"
+#include "ingest/ingest_metrics.h"
 
-#include "dlq.h"
+#include "event/dlq_info.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -15,7 +15,7 @@ static metrics_counter m_dlq[NREASONS + 1]; /* last: any other reason */
 static metrics_counter m_retry_wait_ms;
 static metrics_histogram m_event_lag;
 
-void order_metrics_dead_lettered(const char *reason)
+void ingest_metrics_dead_lettered(const char *reason)
 {
     size_t i = 0;
     while (i < NREASONS && strcmp(dlq_reasons[i], reason) != 0)
@@ -23,13 +23,13 @@ void order_metrics_dead_lettered(const char *reason)
     metrics_add(&m_dlq[i], 1);
 }
 
-void order_metrics_retry_scheduled(int64_t delay_ms)
+void ingest_metrics_retry_scheduled(int64_t delay_ms)
 {
     if (delay_ms > 0)
         metrics_add(&m_retry_wait_ms, (unsigned long long)delay_ms);
 }
 
-void order_metrics_event_applied(int64_t event_ms, int64_t now_ms)
+void ingest_metrics_event_applied(int64_t event_ms, int64_t now_ms)
 {
     /* a producer clock ahead of ours shows as zero lag, not negative */
     metrics_observe(&m_event_lag, now_ms > event_ms ? (double)(now_ms - event_ms) / 1000.0 : 0.0);
@@ -41,10 +41,10 @@ static void metric(metrics_text *t, const char *name, const char *type, const ch
     metrics_text_sample(t, name, NULL, v);
 }
 
-void order_metrics_render(metrics_text *t, const consumer_status *s)
+void ingest_metrics_render(metrics_text *t, void *status)
 {
+    const order_status *s = status;
     char labels[96];
-    metrics_http_render(t);
     metric(t, "order_events_consumed_total", "counter", "Records read from the events topic.",
            (double)s->consumed);
     metric(t, "order_events_applied_total", "counter", "Events applied to the store.",

@@ -17,32 +17,26 @@
 #ifndef ORDER_API_H
 #define ORDER_API_H
 
-#include "consumer.h"
-#include "http.h"
 #include "order_config.h"
+#include "order_status.h"
+
+#include "platform/http.h"
+#include "platform/service.h"
 
 #include <stddef.h>
 
 #define DLQ_PAGE_DEFAULT 10
 #define DLQ_PAGE_MAX 1000
 
+/* What the handlers share (call->app); main wires it. */
 typedef struct {
-    const order_settings *cfg;
-    order_consumer *consumer;
+    const order_config *cfg;
+    order_status_board *status; /* published by the consume side */
+    service_metrics_fn metrics; /* renders the consume side's families from an order_status */
 } order_app;
 
 void *order_api_thread_init(void *app, int index, char *err, size_t errlen);
 void order_api_thread_free(void *thread_ctx);
-const http_route *order_routes(size_t *n);
-
-/*
- * Parses a non-negative decimal query value in [min, max]; NULL means def.
- * Returns 0, or -1 when it is not such a number.
- */
-int order_api_parse_uint(const char *s, long long def, long long min, long long max,
-                         long long *out);
-
-/* Standard base64 with padding of n bytes into out (cap >= 4*((n+2)/3)+1). */
-size_t order_api_base64(const void *in, size_t n, char *out, size_t cap);
+const http_route *order_api_routes(size_t *n);
 
 #endif

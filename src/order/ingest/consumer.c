@@ -1,7 +1,9 @@
 /*
  * consumer: the consume loop's thread, group membership and lifecycle (see
- * consumer.h for the model). The per-record decisions, dead letters, retries
- * and the batch transaction live in consumer_apply.c.
+ * consumer.h for the model), and the Kafka side of applying: it turns
+ * librdkafka messages into apply_records and serves apply_ops (dead-letter
+ * writes, pause + rewind, offset commits). The per-record decisions, retries
+ * and the batch transaction live in apply.c.
  *
  * Batching: records are first collected (up to CONSUMER_BATCH_MAX, waiting
  * at most CONSUMER_BATCH_WAIT_MS), then applied in one transaction. A
@@ -11,12 +13,17 @@
  * partition is sought to the store's position, so Kafka's committed offsets
  * are only a hint for a fresh store.
  */
-#include "consumer_int.h"
-#include "clock.h"
+#include "ingest/consumer.h"
 
-#include "kafka_util.h"
-#include "log.h"
+#include "ingest/apply.h"
+#include "ingest/dlq_writer.h"
+#include "platform/clock.h"
+#include "platform/kafka_util.h"
+#include "platform/log.h"
 
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,26 +31,114 @@
 
 #define CONSUMER_TICK_MS 1000
 #define CONSUMER_DLQ_TIMEOUT_MS 10000
+#define CONSUMER_SEEK_TIMEOUT_MS 5000
 
-static part_state *part_get(order_consumer *c, int32_t p)
+struct order_consumer {
+    order_config cfg;
+    apply_ctx ap; /* store, decoder, partitions, counters: see apply.h */
+    order_status_board *board;
+    rd_kafka_t *rk;
+    dlq_writer *dlq;
+    pthread_t thread;
+    int started;
+    atomic_int stop;
+
+    rd_kafka_message_t **batch;
+    apply_record *recs; /* the batch as apply.c sees it */
+    int nbatch;
+
+    int64_t next_tick_ms;
+    int subscribed, kafka_ok;
+    int brokers_down; /* all brokers down (reported or probed); cleared only by a probe */
+    /* A connection dropped: probe at the next tick. librdkafka's ALL_BROKERS_DOWN
+     * alone is not enough: a consumer busy when the broker went away may never
+     * get it, and records already fetched do not prove a broker is up now. */
+    int brokers_suspect;
+    char last_error[256];
+};
+
+/* what: a short prefix ("store", "kafka"), or NULL. */
+static void consumer_set_error(order_consumer *c, const char *what, const char *detail)
 {
-    if (p < 0)
-        return NULL;
-    if (p >= c->nparts) {
-        int n = p + 1;
-        part_state *np = realloc(c->parts, (size_t)n * sizeof *np);
-        if (!np)
-            return NULL;
-        for (int i = c->nparts; i < n; i++) {
-            memset(&np[i], 0, sizeof np[i]);
-            np[i].next = -1;
-            np[i].batch_start = -1;
-            np[i].fail_offset = -1;
-        }
-        c->parts = np;
-        c->nparts = n;
+    snprintf(c->last_error, sizeof c->last_error, "%s%s%s", what ? what : "", what ? ": " : "",
+             detail);
+}
+
+/* Commits the positions that moved; async in the loop, sync when leaving. */
+static void consumer_kafka_commit(order_consumer *c, int async)
+{
+    rd_kafka_topic_partition_list_t *l = NULL;
+    for (int p = 0; p < c->ap.nparts; p++) {
+        apply_part *ps = &c->ap.parts[p];
+        if (!ps->assigned || !ps->moved || ps->next < 0)
+            continue;
+        if (!l && !(l = rd_kafka_topic_partition_list_new(c->ap.nparts)))
+            return;
+        rd_kafka_topic_partition_list_add(l, c->cfg.topic, p)->offset = ps->next;
+        ps->moved = 0;
     }
-    return &c->parts[p];
+    if (!l)
+        return;
+    rd_kafka_resp_err_t e = rd_kafka_commit(c->rk, l, async);
+    /* Not fatal: the store holds the truth; Kafka's offsets only help a fresh store. */
+    if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        log_warn("offset commit: %s", rd_kafka_err2str(e));
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* ---- apply_ops: the Kafka side of apply.c ------------------------------ */
+
+static int op_dead_letter(void *arg, const apply_record *r, const dlq_info *d, char *err,
+                          size_t errlen)
+{
+    order_consumer *c = arg;
+    return dlq_writer_send(c->dlq, r->key, r->key_len, r->value, r->value_len, d, err, errlen);
+}
+
+static int op_rewind(void *arg, int32_t p, int64_t offset)
+{
+    order_consumer *c = arg;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    if (!l) {
+        log_error("rewind: out of memory");
+        return -1;
+    }
+    rd_kafka_topic_partition_list_add(l, c->cfg.topic, p)->offset = offset;
+    rd_kafka_resp_err_t e = rd_kafka_pause_partitions(c->rk, l);
+    if (e)
+        log_error("pause %s[%d]: %s", c->cfg.topic, p, rd_kafka_err2str(e));
+    rd_kafka_error_t *se = rd_kafka_seek_partitions(c->rk, l, CONSUMER_SEEK_TIMEOUT_MS);
+    if (se) {
+        log_error("seek %s[%d] to %lld: %s", c->cfg.topic, p, (long long)offset,
+                  rd_kafka_error_string(se));
+        rd_kafka_error_destroy(se);
+    } else if (l->elems[0].err) {
+        log_error("seek %s[%d] to %lld: %s", c->cfg.topic, p, (long long)offset,
+                  rd_kafka_err2str(l->elems[0].err));
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    return 0;
+}
+
+static void op_commit(void *arg)
+{
+    consumer_kafka_commit(arg, 1);
+}
+
+static void op_kafka_error(void *arg, const apply_record *r)
+{
+    order_consumer *c = arg;
+    if (r->err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+        c->brokers_down = 1;
+    if (r->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        log_warn("consumer: %s", r->errstr);
+        consumer_set_error(c, "kafka", r->errstr);
+    }
+}
+
+static void op_set_error(void *arg, const char *what, const char *detail)
+{
+    consumer_set_error(arg, what, detail);
 }
 
 /* ---- Kafka helpers ---------------------------------------------------- */
@@ -52,8 +147,8 @@ static void resume_due(order_consumer *c)
 {
     int64_t now = clock_mono_ms();
     rd_kafka_topic_partition_list_t *l = NULL;
-    for (int p = 0; p < c->nparts; p++) {
-        part_state *ps = &c->parts[p];
+    for (int p = 0; p < c->ap.nparts; p++) {
+        apply_part *ps = &c->ap.parts[p];
         if (!ps->assigned || !ps->waiting || now < ps->resume_at_ms)
             continue;
         if (!l && !(l = rd_kafka_topic_partition_list_new(4)))
@@ -86,7 +181,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         for (int i = 0; i < parts->cnt; i++) {
             rd_kafka_topic_partition_t *tp = &parts->elems[i];
-            part_state *ps = part_get(c, tp->partition);
+            apply_part *ps = apply_part_get(&c->ap, tp->partition);
             if (!ps) {
                 log_error("assign: out of memory");
                 continue;
@@ -94,7 +189,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             int64_t next = -1;
             char e[256] = "";
             store_status s =
-                store_get_position(c->st, c->cfg.topic, tp->partition, &next, e, sizeof e);
+                store_get_position(c->ap.st, c->cfg.topic, tp->partition, &next, e, sizeof e);
             if (s == STORE_OK)
                 tp->offset = next; /* resume exactly where the store is */
             else if (s != STORE_NOT_FOUND)
@@ -114,9 +209,9 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
             log_warn("rebalance error: %s", rd_kafka_err2str(err));
         consumer_kafka_commit(c, 0);
-        for (int p = 0; p < c->nparts; p++) {
-            c->parts[p].assigned = 0;
-            c->parts[p].waiting = 0;
+        for (int p = 0; p < c->ap.nparts; p++) {
+            c->ap.parts[p].assigned = 0;
+            c->ap.parts[p].waiting = 0;
         }
         log_info("partitions revoked (%d)", parts ? parts->cnt : 0);
         (void)rd_kafka_assign(rk, NULL);
@@ -160,20 +255,41 @@ static void poll_batch(order_consumer *c)
     }
 }
 
+/* The batch as plain records (pointers into the messages, valid until drop_batch). */
+static const apply_record *to_records(order_consumer *c)
+{
+    for (int i = 0; i < c->nbatch; i++) {
+        const rd_kafka_message_t *m = c->batch[i];
+        apply_record *r = &c->recs[i];
+        memset(r, 0, sizeof *r);
+        r->err = m->err;
+        r->errstr = m->err ? rd_kafka_message_errstr(m) : NULL;
+        r->partition = m->partition;
+        r->offset = m->offset;
+        rd_kafka_timestamp_type_t tt;
+        r->timestamp_ms = m->err ? -1 : rd_kafka_message_timestamp(m, &tt);
+        r->key = m->key;
+        r->key_len = m->key_len;
+        r->value = m->payload;
+        r->value_len = m->len;
+    }
+    return c->recs;
+}
+
 static void publish_status(order_consumer *c)
 {
-    consumer_status s;
+    order_status s;
     memset(&s, 0, sizeof s);
     s.running = !atomic_load(&c->stop);
     s.subscribed = c->subscribed;
-    s.store_ok = c->store_ok;
+    s.store_ok = c->ap.store_ok;
     s.kafka_ok = c->kafka_ok && !c->brokers_down;
     s.lag = 0;
-    for (int p = 0; p < c->nparts; p++) {
-        const part_state *ps = &c->parts[p];
+    for (int p = 0; p < c->ap.nparts; p++) {
+        const apply_part *ps = &c->ap.parts[p];
         if (!ps->assigned)
             continue;
-        int slot = s.nassigned < CONSUMER_STATUS_PARTS ? s.nassigned : -1;
+        int slot = s.nassigned < ORDER_STATUS_PARTS ? s.nassigned : -1;
         if (slot >= 0) {
             s.assigned[slot] = p;
             s.part_lag[slot] = -1;
@@ -193,18 +309,16 @@ static void publish_status(order_consumer *c)
         if (s.lag >= 0)
             s.lag += behind;
     }
-    if (s.nassigned > CONSUMER_STATUS_PARTS)
-        s.nassigned = CONSUMER_STATUS_PARTS;
-    s.orders = c->orders;
-    s.consumed = c->consumed;
-    s.applied = c->applied;
-    s.skipped = c->skipped;
-    s.dead_lettered = c->dead_lettered;
-    s.retries = c->retries;
+    if (s.nassigned > ORDER_STATUS_PARTS)
+        s.nassigned = ORDER_STATUS_PARTS;
+    s.orders = c->ap.orders;
+    s.consumed = c->ap.consumed;
+    s.applied = c->ap.applied;
+    s.skipped = c->ap.skipped;
+    s.dead_lettered = c->ap.dead_lettered;
+    s.retries = c->ap.retries;
     snprintf(s.last_error, sizeof s.last_error, "%s", c->last_error);
-    pthread_mutex_lock(&c->mu);
-    c->snap = s;
-    pthread_mutex_unlock(&c->mu);
+    order_status_publish(c->board, &s);
 }
 
 static void sleep_ms_interruptible(order_consumer *c, int64_t ms)
@@ -244,12 +358,12 @@ static int start_consuming(order_consumer *c)
     };
     char err[256];
     for (int attempt = 1; !atomic_load(&c->stop); attempt++) {
-        if (kafka_topics_ensure(dlq_producer_handle(c->dlq), specs, 2, 10000, err, sizeof err) == 0)
+        if (kafka_topics_ensure(dlq_writer_handle(c->dlq), specs, 2, 10000, err, sizeof err) == 0)
             break;
         consumer_set_error(c, "topics", err);
         publish_status(c);
         log_warn("ensuring topics failed (attempt %d): %s", attempt, err);
-        sleep_ms_interruptible(c, order_backoff_for(&c->cfg, attempt));
+        sleep_ms_interruptible(c, order_config_backoff_for(&c->cfg, attempt));
     }
     if (atomic_load(&c->stop))
         return -1;
@@ -279,7 +393,7 @@ static void *consumer_main(void *arg)
             poll_batch(c);
             int worked = c->nbatch > 0;
             if (worked) {
-                consumer_process_batch(c);
+                apply_batch(&c->ap, to_records(c), c->nbatch);
                 drop_batch(c);
             }
             char fe[256];
@@ -308,7 +422,8 @@ static void *consumer_main(void *arg)
 
 /* ---- lifecycle --------------------------------------------------------- */
 
-order_consumer *consumer_new(const order_settings *cfg, char *err, size_t errlen)
+order_consumer *consumer_new(const order_config *cfg, order_status_board *board, char *err,
+                             size_t errlen)
 {
     order_consumer *c = calloc(1, sizeof *c);
     if (!c) {
@@ -316,28 +431,31 @@ order_consumer *consumer_new(const order_settings *cfg, char *err, size_t errlen
         return NULL;
     }
     c->cfg = *cfg;
+    c->board = board;
     c->kafka_ok = 1;
-    c->store_ok = 1;
+    c->ap.cfg = &c->cfg;
+    c->ap.store_ok = 1;
+    c->ap.ops = (apply_ops){op_dead_letter, op_rewind, op_commit, op_kafka_error, op_set_error, c};
     atomic_init(&c->stop, 0);
-    pthread_mutex_init(&c->mu, NULL);
     c->batch = calloc((size_t)cfg->batch_max, sizeof *c->batch);
-    if (!c->batch) {
+    c->recs = calloc((size_t)cfg->batch_max, sizeof *c->recs);
+    if (!c->batch || !c->recs) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
-    c->st = store_open(cfg->store_path, 0, err, errlen);
-    if (!c->st)
+    c->ap.st = store_open(cfg->store_path, 0, err, errlen);
+    if (!c->ap.st)
         goto fail;
-    if (store_count_orders(c->st, &c->orders, err, errlen) != STORE_OK)
+    if (store_count_orders(c->ap.st, &c->ap.orders, err, errlen) != STORE_OK)
         goto fail;
     if (cfg->test_store_max_pages > 0) {
         log_warn("TEST-ONLY: store capped at %lld pages (ORDER_TEST_STORE_MAX_PAGES)",
                  cfg->test_store_max_pages);
-        if (store_limit_pages(c->st, cfg->test_store_max_pages, err, errlen) != STORE_OK)
+        if (store_limit_pages(c->ap.st, cfg->test_store_max_pages, err, errlen) != STORE_OK)
             goto fail;
     }
-    c->dec = order_decoder_new(cfg->registry_url, err, errlen);
-    if (!c->dec)
+    c->ap.dec = order_decoder_new(cfg->registry_url, err, errlen);
+    if (!c->ap.dec)
         goto fail;
 
     const char *const cprops[][2] = {
@@ -378,7 +496,7 @@ order_consumer *consumer_new(const order_settings *cfg, char *err, size_t errlen
         kafka_conf_new(cfg->bootstrap, "order-service-dlq", NULL, 0, err, errlen);
     if (!pconf)
         goto fail;
-    c->dlq = dlq_producer_new(pconf, cfg->dlq_topic, CONSUMER_DLQ_TIMEOUT_MS, err, errlen);
+    c->dlq = dlq_writer_new(pconf, cfg->dlq_topic, CONSUMER_DLQ_TIMEOUT_MS, err, errlen);
     if (!c->dlq)
         goto fail;
     publish_status(c);
@@ -418,18 +536,11 @@ void consumer_free(order_consumer *c)
     drop_batch(c);
     if (c->rk)
         rd_kafka_destroy(c->rk);
-    dlq_producer_free(c->dlq);
-    order_decoder_free(c->dec);
-    store_close(c->st);
+    dlq_writer_free(c->dlq);
+    order_decoder_free(c->ap.dec);
+    store_close(c->ap.st);
     free(c->batch);
-    free(c->parts);
-    pthread_mutex_destroy(&c->mu);
+    free(c->recs);
+    free(c->ap.parts);
     free(c);
-}
-
-void consumer_get_status(order_consumer *c, consumer_status *out)
-{
-    pthread_mutex_lock(&c->mu);
-    *out = c->snap;
-    pthread_mutex_unlock(&c->mu);
 }

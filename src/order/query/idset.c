@@ -1,5 +1,5 @@
 /* idset: arena + open addressing (linear probing, FNV-1a), see idset.h. */
-#include "idset.h"
+#include "query/idset.h"
 
 #include <stdlib.h>
 #include <string.h>

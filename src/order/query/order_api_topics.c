@@ -7,14 +7,15 @@
  * DLQ pages are in topic order (partition, then offset), so limit/offset are
  * stable while the DLQ only grows.
  */
-#include "order_api_int.h"
-#include "order_json.h"
+#include "query/order_api_int.h"
 
-#include "dlq.h"
-#include "idset.h"
-#include "log.h"
-#include "order_process.h"
-#include "topic_scan.h"
+#include "event/dlq_info.h"
+#include "event/order_decoder.h"
+#include "event/order_json.h"
+#include "platform/base64.h"
+#include "platform/log.h"
+#include "query/idset.h"
+#include "query/topic_scan.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,7 +63,7 @@ static int ids_cb(void *arg, const scan_record *r)
     return 0;
 }
 
-void order_api_all_ids(http_call *call)
+void order_api_topics_ids(http_call *call)
 {
     order_app *a = call->app;
     const char *topic = http_query(call, "topic");
@@ -172,7 +173,7 @@ static void put_stats(jsonw *w, const char *key, const stat_entry *tab, int n)
     jsonw_obj_end(w);
 }
 
-void order_api_dlq_stats(http_call *call)
+void order_api_topics_dlq_stats(http_call *call)
 {
     order_app *a = call->app;
     dlq_stats *s = calloc(1, sizeof *s);
@@ -293,7 +294,7 @@ static int page_cb(void *arg, const scan_record *r)
     put_opt_int(w, &d, DLQ_F_OFFSET, "originalOffset", d.original_offset);
     put_opt_time(w, &d, DLQ_F_TIMESTAMP, "originalTimestamp", d.original_timestamp_ms);
     put_opt_time(w, &d, DLQ_F_FAILED_AT, "failedAt", d.failed_at_ms);
-    size_t need = 4 * ((r->value_len + 2) / 3) + 1;
+    size_t need = BASE64_LEN(r->value_len) + 1;
     if (need > c->b64cap) {
         char *nb = realloc(c->b64, need);
         if (!nb) {
@@ -303,17 +304,17 @@ static int page_cb(void *arg, const scan_record *r)
         c->b64 = nb;
         c->b64cap = need;
     }
-    size_t blen = order_api_base64(r->value, r->value ? r->value_len : 0, c->b64, c->b64cap);
+    size_t blen = base64_encode(r->value, r->value ? r->value_len : 0, c->b64, c->b64cap);
     jsonw_key(w, "value");
     jsonw_strn(w, c->b64, blen);
-    proc_result pr;
-    order_decode(c->dec, r->value, r->value_len, &c->ev, &pr);
+    order_decoder_result pr;
+    order_decoder_decode(c->dec, r->value, r->value_len, &c->ev, &pr);
     jsonw_key(w, "event");
     if (pr.decoded)
         put_event(w, &c->ev);
     else
         jsonw_null(w);
-    if (pr.kind != PROC_EVENT) {
+    if (pr.kind != ORDER_DECODER_EVENT) {
         jsonw_key(w, "decodeError");
         jsonw_str(w, pr.message);
     }
@@ -322,17 +323,16 @@ static int page_cb(void *arg, const scan_record *r)
     return 0;
 }
 
-void order_api_dlq_messages(http_call *call)
+void order_api_topics_dlq_messages(http_call *call)
 {
     order_app *a = call->app;
     order_thread *t = call->thread_ctx;
     long long limit, offset;
-    if (order_api_parse_uint(http_query(call, "limit"), DLQ_PAGE_DEFAULT, 1, DLQ_PAGE_MAX,
-                             &limit)) {
+    if (http_parse_uint(http_query(call, "limit"), DLQ_PAGE_DEFAULT, 1, DLQ_PAGE_MAX, &limit)) {
         http_reply_error(call, 400, "limit must be an integer from 1 to 1000");
         return;
     }
-    if (order_api_parse_uint(http_query(call, "offset"), 0, 0, 999999999999999LL, &offset)) {
+    if (http_parse_uint(http_query(call, "offset"), 0, 0, 999999999999999LL, &offset)) {
         http_reply_error(call, 400, "offset must be a non-negative integer");
         return;
     }

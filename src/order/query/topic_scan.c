@@ -7,11 +7,10 @@
  * (fetch.max.bytes 32 MB), batch dequeueing and touching no payload bytes:
  * the callback sees pointers into librdkafka's buffers.
  */
-#include "topic_scan.h"
-#include "clock.h"
+#include "query/topic_scan.h"
+#include "platform/clock.h"
 
-#include "kafka_util.h"
-#include "order_config.h"
+#include "platform/kafka_util.h"
 
 #include <malloc.h>
 #include <stdio.h>

@@ -19,7 +19,7 @@
 #ifndef STORE_H
 #define STORE_H
 
-#include "order_model.h"
+#include "event/order_model.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -4,19 +4,15 @@
  * Reads go to the thread's read-only SQLite connection, never through the
  * consumer. The endpoints that read topics are in order_api_topics.c.
  */
-#include "order_api_int.h"
-#include "clock.h"
-#include "openapi_spec.h"
-#include "order_metrics.h"
+#include "query/order_api_int.h"
 
-#include "log.h"
-#include "metrics.h"
+#include "event/order_json.h"
+#include "platform/clock.h"
+#include "platform/log.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 void *order_api_thread_init(void *app, int index, char *err, size_t errlen)
 {
@@ -49,51 +45,6 @@ void order_api_thread_free(void *thread_ctx)
     jsonw_free(&t->w);
     jsonw_free(&t->hist);
     free(t);
-}
-
-int order_api_parse_uint(const char *s, long long def, long long min, long long max, long long *out)
-{
-    if (!s) {
-        *out = def;
-        return 0;
-    }
-    if (!*s || strlen(s) > 18)
-        return -1;
-    for (const char *p = s; *p; p++)
-        if (*p < '0' || *p > '9')
-            return -1;
-    errno = 0;
-    long long v = strtoll(s, NULL, 10);
-    if (errno || v < min || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-size_t order_api_base64(const void *in, size_t n, char *out, size_t cap)
-{
-    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    const unsigned char *b = in;
-    size_t need = 4 * ((n + 2) / 3) + 1;
-    if (cap < need) {
-        if (cap)
-            out[0] = '\0';
-        return 0;
-    }
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)b[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)b[i + 1] << 8;
-        if (i + 2 < n)
-            v |= b[i + 2];
-        out[o++] = tbl[(v >> 18) & 63];
-        out[o++] = tbl[(v >> 12) & 63];
-        out[o++] = i + 1 < n ? tbl[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < n ? tbl[v & 63] : '=';
-    }
-    out[o] = '\0';
-    return o;
 }
 
 void order_api_put_time(jsonw *w, const char *key, int64_t ms)
@@ -170,13 +121,13 @@ static void handle_order_details(http_call *call)
     jsonw_key(w, "items");
     jsonw_raw(w, o.items_json, o.items_json_len);
     jsonw_key(w, "totalAmount");
-    jsonw_money(w, o.total_cents);
+    order_json_money(w, o.total_cents);
     jsonw_key(w, "currency");
     jsonw_str(w, o.currency);
     jsonw_key(w, "status");
     jsonw_str(w, o.status);
     jsonw_key(w, "shippingCost");
-    jsonw_money(w, o.shipping_cents);
+    order_json_money(w, o.shipping_cents);
     order_api_put_time(w, "createdAt", o.created_at_ms);
     order_api_put_time(w, "updatedAt", o.updated_at_ms);
     jsonw_key(w, "statusHistory");
@@ -195,8 +146,8 @@ static void handle_health(http_call *call)
 {
     order_app *a = call->app;
     order_thread *t = call->thread_ctx;
-    consumer_status s;
-    consumer_get_status(a->consumer, &s);
+    order_status s;
+    order_status_read(a->status, &s);
     /* The store as the API sees it: a cheap indexed read on this thread's connection. */
     int64_t next;
     char err[256] = "";
@@ -255,34 +206,22 @@ static void handle_health(http_call *call)
 static void handle_metrics(http_call *call)
 {
     order_app *a = call->app;
-    consumer_status s;
-    consumer_get_status(a->consumer, &s);
-    metrics_text t;
-    metrics_text_init(&t);
-    order_metrics_render(&t, &s);
-    if (t.failed)
-        http_reply_error(call, 500, "cannot render metrics");
-    else
-        http_reply_typed(call, 200, "text/plain; version=0.0.4", t.buf, t.len);
-    metrics_text_free(&t);
-}
-
-static void handle_openapi(http_call *call)
-{
-    http_reply_typed(call, 200, "application/yaml", openapi_yaml, strlen(openapi_yaml));
+    order_status s;
+    order_status_read(a->status, &s);
+    service_reply_metrics(call, a->metrics, &s);
 }
 
 static const http_route routes[] = {
     {"/order-details", HTTP_M_GET, handle_order_details},
-    {"/getAllOrderIdsFromTopic", HTTP_M_GET, order_api_all_ids},
-    {"/dlq/stats", HTTP_M_GET, order_api_dlq_stats},
-    {"/dlq/messages", HTTP_M_GET, order_api_dlq_messages},
+    {"/getAllOrderIdsFromTopic", HTTP_M_GET, order_api_topics_ids},
+    {"/dlq/stats", HTTP_M_GET, order_api_topics_dlq_stats},
+    {"/dlq/messages", HTTP_M_GET, order_api_topics_dlq_messages},
     {"/health", HTTP_M_GET, handle_health},
     {"/metrics", HTTP_M_GET, handle_metrics},
-    {"/openapi.yaml", HTTP_M_GET, handle_openapi},
+    {"/openapi.yaml", HTTP_M_GET, service_handle_openapi},
 };
 
-const http_route *order_routes(size_t *n)
+const http_route *order_api_routes(size_t *n)
 {
     *n = sizeof routes / sizeof routes[0];
     return routes;

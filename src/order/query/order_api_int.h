@@ -5,9 +5,11 @@
 #ifndef ORDER_API_INT_H
 #define ORDER_API_INT_H
 
-#include "order_api.h"
-#include "order_process.h"
-#include "store.h"
+#include "query/order_api.h"
+
+#include "event/order_decoder.h"
+#include "platform/jsonw.h"
+#include "store/store.h"
 
 /* One per HTTP thread (thread_init): nothing here is shared between threads. */
 typedef struct {
@@ -20,8 +22,9 @@ typedef struct {
 /* "key": "2026-11-25T14:00:00.123Z" */
 void order_api_put_time(jsonw *w, const char *key, int64_t ms);
 
-void order_api_all_ids(http_call *call);
-void order_api_dlq_stats(http_call *call);
-void order_api_dlq_messages(http_call *call);
+/* order_api_topics.c */
+void order_api_topics_ids(http_call *call);
+void order_api_topics_dlq_stats(http_call *call);
+void order_api_topics_dlq_messages(http_call *call);
 
 #endif

@@ -1,19 +1,19 @@
 /*
- * order_gen: random orders with exact integer money.
+ * cart_gen: random orders with exact integer money.
  *
  * splitmix64 is small, fast and good enough for fake carts; it is not meant to
  * be unpredictable. Ranges are drawn by rejection so every value is equally
  * likely (tests check bounds, not distribution).
  */
-#include "order_gen.h"
-#include "clock.h"
+#include "cart_gen.h"
+#include "platform/clock.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
 
-static uint64_t rng_next(order_rng *r)
+static uint64_t rng_next(cart_gen_rng *r)
 {
     uint64_t z = (r->s += 0x9E3779B97F4A7C15ULL);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
@@ -21,7 +21,7 @@ static uint64_t rng_next(order_rng *r)
     return z ^ (z >> 31);
 }
 
-void order_rng_seed(order_rng *r, uint64_t seed)
+void cart_gen_seed(cart_gen_rng *r, uint64_t seed)
 {
     if (seed == 0 && getrandom(&seed, sizeof seed, GRND_NONBLOCK) != (ssize_t)sizeof seed) {
         struct timespec ts;
@@ -31,7 +31,7 @@ void order_rng_seed(order_rng *r, uint64_t seed)
     r->s = seed;
 }
 
-int64_t order_rng_range(order_rng *r, int64_t lo, int64_t hi)
+int64_t cart_gen_range(cart_gen_rng *r, int64_t lo, int64_t hi)
 {
     if (hi <= lo)
         return lo;
@@ -55,8 +55,8 @@ static int copy_id(char *dst, size_t cap, const char *src, char *err, size_t err
     return 0;
 }
 
-int order_gen_create(order_rng *r, const char *order_id, int items_count, int64_t now_ms,
-                     order_event *out, char *err, size_t errlen)
+int cart_gen_create(cart_gen_rng *r, const char *order_id, int items_count, int64_t now_ms,
+                    order_event *out, char *err, size_t errlen)
 {
     if (items_count < 1 || items_count > ORDER_ITEMS_MAX) {
         snprintf(err, errlen, "itemsCount must be 1..%d", ORDER_ITEMS_MAX);
@@ -68,7 +68,7 @@ int order_gen_create(order_rng *r, const char *order_id, int items_count, int64_
         return -1;
     out->timestamp_ms = now_ms;
     snprintf(out->customer_id, sizeof out->customer_id, "CUST-%06d",
-             (int)order_rng_range(r, 0, 999999));
+             (int)cart_gen_range(r, 0, 999999));
     if (clock_format_iso_ms(now_ms, out->order_date, sizeof out->order_date) != 0) {
         snprintf(err, errlen, "cannot format the order date");
         return -1;
@@ -77,19 +77,19 @@ int order_gen_create(order_rng *r, const char *order_id, int items_count, int64_
     out->item_count = (size_t)items_count;
     for (int i = 0; i < items_count; i++) {
         order_item *it = &out->items[i];
-        snprintf(it->item_id, sizeof it->item_id, "ITEM-%05d", (int)order_rng_range(r, 0, 99999));
-        it->quantity = (int32_t)order_rng_range(r, ORDER_GEN_QTY_MIN, ORDER_GEN_QTY_MAX);
-        it->price_cents = order_rng_range(r, ORDER_GEN_PRICE_MIN_CENTS, ORDER_GEN_PRICE_MAX_CENTS);
+        snprintf(it->item_id, sizeof it->item_id, "ITEM-%05d", (int)cart_gen_range(r, 0, 99999));
+        it->quantity = (int32_t)cart_gen_range(r, CART_GEN_QTY_MIN, CART_GEN_QTY_MAX);
+        it->price_cents = cart_gen_range(r, CART_GEN_PRICE_MIN_CENTS, CART_GEN_PRICE_MAX_CENTS);
         total += it->price_cents * it->quantity; /* <= 100 * 5 * 50000: no overflow */
     }
     out->total_cents = total;
-    snprintf(out->currency, sizeof out->currency, "%s", ORDER_GEN_CURRENCY);
+    snprintf(out->currency, sizeof out->currency, "%s", CART_GEN_CURRENCY);
     snprintf(out->status, sizeof out->status, "new");
     return 0;
 }
 
-int order_gen_update(const char *order_id, const char *status, int64_t now_ms, order_event *out,
-                     char *err, size_t errlen)
+int cart_gen_update(const char *order_id, const char *status, int64_t now_ms, order_event *out,
+                    char *err, size_t errlen)
 {
     out->type = ORDER_EVENT_UPDATE;
     if (copy_id(out->order_id, sizeof out->order_id, order_id, err, errlen) != 0)

@@ -1,6 +1,8 @@
 /* Unit tests for cart_validate: every rule of the request table and its status code. */
 #include "cart_validate.h"
 
+#include "test_main.h"
+
 #include <check.h>
 #include <jansson.h>
 #include <stdlib.h>
@@ -157,8 +159,9 @@ START_TEST(test_update_normalises_status)
 }
 END_TEST
 
-int main(void)
+Suite *test_suite(int *rc)
 {
+    (void)rc;
     Suite *s = suite_create("cart_validate");
     TCase *tc = tcase_create("core");
     tcase_add_loop_test(tc, test_create_table, 0,
@@ -169,9 +172,5 @@ int main(void)
                         (int)(sizeof update_cases / sizeof update_cases[0]));
     tcase_add_test(tc, test_update_normalises_status);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }

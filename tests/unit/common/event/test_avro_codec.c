@@ -8,11 +8,14 @@
  * ORDERSTREAM_BENCH=N in the environment additionally runs N encode+decode
  * pairs and prints ns/op and libavro allocations/op (no assertion on time).
  */
-#include "avro_codec.h"
-#include "avro_layout.h"
-#include "order_schema.h"
+#include "event/avro_codec.h"
+#include "platform/fileio.h"
+#include "event/avro_layout.h"
+#include "event/order_schema.h"
 
 #include <avro.h>
+#include "test_main.h"
+
 #include <check.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -788,11 +791,11 @@ START_TEST(test_read_file)
 {
     char err[256];
     char *text =
-        codec_read_file(ORDERSTREAM_SOURCE_DIR "/schemas/order-event.avsc", err, sizeof err);
+        fileio_read_all(ORDERSTREAM_SOURCE_DIR "/schemas/order-event.avsc", err, sizeof err);
     ck_assert_msg(text != NULL, "%s", err);
     ck_assert_str_eq(text, order_schema_json);
     free(text);
-    ck_assert_ptr_null(codec_read_file(ORDERSTREAM_SOURCE_DIR "/no/such/file", err, sizeof err));
+    ck_assert_ptr_null(fileio_read_all(ORDERSTREAM_SOURCE_DIR "/no/such/file", err, sizeof err));
     ck_assert_ptr_nonnull(strstr(err, "no/such/file"));
 }
 END_TEST
@@ -879,12 +882,8 @@ static Suite *codec_suite(void)
     return s;
 }
 
-int main(void)
+Suite *test_suite(int *rc)
 {
-    SRunner *sr = srunner_create(codec_suite());
-    int failed;
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    (void)rc;
+    return codec_suite();
 }

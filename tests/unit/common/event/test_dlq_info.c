@@ -1,9 +1,11 @@
 /*
- * Unit tests for the DLQ record headers (dlq.h): a round trip through real
+ * Unit tests for the DLQ record headers (event/dlq_info.h): a round trip through real
  * librdkafka header lists, and a parser that takes any bytes without reading
  * past them, ignores foreign headers and refuses malformed numbers.
  */
-#include "dlq.h"
+#include "event/dlq_info.h"
+
+#include "test_main.h"
 
 #include <check.h>
 #include <stdlib.h>
@@ -15,7 +17,7 @@ START_TEST(test_round_trip)
     dlq_info_init(&in, DLQ_RETRY_THEN, DLQ_R_PROCESSING, "boom: \"quoted\" \xc3\xa9", 3,
                   "order-events", 2, 123456789012LL, 1764079200123LL, 1764079209999LL);
     ck_assert_uint_eq(in.present, DLQ_F_ALL);
-    rd_kafka_headers_t *h = dlq_headers_build(&in);
+    rd_kafka_headers_t *h = dlq_info_headers(&in);
     ck_assert_ptr_nonnull(h);
     ck_assert_uint_eq(rd_kafka_header_cnt(h), 9);
     const void *v;
@@ -118,8 +120,9 @@ START_TEST(test_last_value_wins_and_all_flags)
 }
 END_TEST
 
-int main(void)
+Suite *test_suite(int *rc)
 {
+    (void)rc;
     Suite *s = suite_create("dlq_headers");
     TCase *tc = tcase_create("headers");
     tcase_add_test(tc, test_round_trip);
@@ -128,9 +131,5 @@ int main(void)
     tcase_add_test(tc, test_truncation_is_bounded);
     tcase_add_test(tc, test_last_value_wins_and_all_flags);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }

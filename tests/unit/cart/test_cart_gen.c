@@ -1,12 +1,14 @@
 /*
- * Unit tests for order_gen: count, ranges, exact total, the event passes the
+ * Unit tests for cart_gen: count, ranges, exact total, the event passes the
  * consumer's own contract check, and it survives an Avro round trip through
  * the real codec (wire-format framing included).
  */
-#include "avro_codec.h"
-#include "clock.h"
-#include "order_gen.h"
-#include "order_schema.h"
+#include "event/avro_codec.h"
+#include "platform/clock.h"
+#include "cart_gen.h"
+#include "event/order_schema.h"
+
+#include "test_main.h"
 
 #include <check.h>
 #include <stdlib.h>
@@ -17,19 +19,19 @@ START_TEST(test_invariants_many_seeds)
     static order_event ev;
     char err[128];
     for (uint64_t seed = 1; seed <= 300; seed++) {
-        order_rng r;
-        order_rng_seed(&r, seed);
+        cart_gen_rng r;
+        cart_gen_seed(&r, seed);
         int count = (int)(seed % ORDER_ITEMS_MAX) + 1;
         ck_assert_int_eq(
-            order_gen_create(&r, "ORDER-1", count, 1764079200123LL, &ev, err, sizeof err), 0);
+            cart_gen_create(&r, "ORDER-1", count, 1764079200123LL, &ev, err, sizeof err), 0);
         ck_assert_int_eq(ev.type, ORDER_EVENT_CREATE);
         ck_assert_uint_eq(ev.item_count, (size_t)count);
         int64_t sum = 0;
         for (size_t i = 0; i < ev.item_count; i++) {
-            ck_assert_int_ge(ev.items[i].quantity, ORDER_GEN_QTY_MIN);
-            ck_assert_int_le(ev.items[i].quantity, ORDER_GEN_QTY_MAX);
-            ck_assert_int_ge(ev.items[i].price_cents, ORDER_GEN_PRICE_MIN_CENTS);
-            ck_assert_int_le(ev.items[i].price_cents, ORDER_GEN_PRICE_MAX_CENTS);
+            ck_assert_int_ge(ev.items[i].quantity, CART_GEN_QTY_MIN);
+            ck_assert_int_le(ev.items[i].quantity, CART_GEN_QTY_MAX);
+            ck_assert_int_ge(ev.items[i].price_cents, CART_GEN_PRICE_MIN_CENTS);
+            ck_assert_int_le(ev.items[i].price_cents, CART_GEN_PRICE_MAX_CENTS);
             ck_assert_int_eq(strncmp(ev.items[i].item_id, "ITEM-", 5), 0);
             sum += ev.items[i].price_cents * ev.items[i].quantity;
         }
@@ -49,29 +51,29 @@ START_TEST(test_rejects_bad_arguments)
 {
     static order_event ev;
     char err[128];
-    order_rng r;
-    order_rng_seed(&r, 7);
-    ck_assert_int_eq(order_gen_create(&r, "A", 0, 0, &ev, err, sizeof err), -1);
-    ck_assert_int_eq(order_gen_create(&r, "A", ORDER_ITEMS_MAX + 1, 0, &ev, err, sizeof err), -1);
-    ck_assert_int_eq(order_gen_create(&r, "bad id", 1, 0, &ev, err, sizeof err), -1);
-    ck_assert_int_eq(order_gen_update("A", "", 0, &ev, err, sizeof err), -1);
+    cart_gen_rng r;
+    cart_gen_seed(&r, 7);
+    ck_assert_int_eq(cart_gen_create(&r, "A", 0, 0, &ev, err, sizeof err), -1);
+    ck_assert_int_eq(cart_gen_create(&r, "A", ORDER_ITEMS_MAX + 1, 0, &ev, err, sizeof err), -1);
+    ck_assert_int_eq(cart_gen_create(&r, "bad id", 1, 0, &ev, err, sizeof err), -1);
+    ck_assert_int_eq(cart_gen_update("A", "", 0, &ev, err, sizeof err), -1);
 }
 END_TEST
 
 START_TEST(test_range_hits_both_ends)
 {
-    order_rng r;
-    order_rng_seed(&r, 42);
+    cart_gen_rng r;
+    cart_gen_seed(&r, 42);
     int seen_lo = 0, seen_hi = 0;
     for (int i = 0; i < 10000; i++) {
-        int64_t x = order_rng_range(&r, 1, 5);
+        int64_t x = cart_gen_range(&r, 1, 5);
         ck_assert_int_ge(x, 1);
         ck_assert_int_le(x, 5);
         seen_lo |= x == 1;
         seen_hi |= x == 5;
     }
     ck_assert(seen_lo && seen_hi);
-    ck_assert_int_eq(order_rng_range(&r, 9, 9), 9);
+    ck_assert_int_eq(cart_gen_range(&r, 9, 9), 9);
 }
 END_TEST
 
@@ -91,7 +93,7 @@ START_TEST(test_update_event)
     static order_event ev;
     char err[128];
     memset(&ev, 'x', sizeof ev); /* stale content must not leak into an UPDATE */
-    ck_assert_int_eq(order_gen_update("ORDER-9", "shipped", 5, &ev, err, sizeof err), 0);
+    ck_assert_int_eq(cart_gen_update("ORDER-9", "shipped", 5, &ev, err, sizeof err), 0);
     ck_assert_int_eq(ev.type, ORDER_EVENT_UPDATE);
     ck_assert_uint_eq(ev.item_count, 0);
     ck_assert_str_eq(ev.status, "shipped");
@@ -109,9 +111,9 @@ START_TEST(test_avro_round_trip_with_framing)
     ck_assert_msg(c != NULL, "%s", err);
     ck_assert_int_eq(codec_add_writer_schema(c, 77, codec_reader_schema_json(c), err, sizeof err),
                      CODEC_OK);
-    order_rng r;
-    order_rng_seed(&r, 99);
-    ck_assert_int_eq(order_gen_create(&r, "RT-1", ORDER_ITEMS_MAX, 1000, &ev, err, sizeof err), 0);
+    cart_gen_rng r;
+    cart_gen_seed(&r, 99);
+    ck_assert_int_eq(cart_gen_create(&r, "RT-1", ORDER_ITEMS_MAX, 1000, &ev, err, sizeof err), 0);
     size_t len = 0;
     ck_assert_int_eq(codec_encode(c, 77, &ev, buf, sizeof buf, &len, err, sizeof err), CODEC_OK);
     ck_assert_uint_gt(len, CODEC_WIRE_HEADER);
@@ -132,7 +134,7 @@ START_TEST(test_avro_round_trip_with_framing)
     }
     ck_assert_int_eq(back.total_cents, ev.total_cents);
 
-    ck_assert_int_eq(order_gen_update("RT-1", "delivered", 2000, &ev, err, sizeof err), 0);
+    ck_assert_int_eq(cart_gen_update("RT-1", "delivered", 2000, &ev, err, sizeof err), 0);
     ck_assert_int_eq(codec_encode(c, 77, &ev, buf, sizeof buf, &len, err, sizeof err), CODEC_OK);
     ck_assert_int_eq(codec_decode(c, buf, len, &id, &back, err, sizeof err), CODEC_OK);
     ck_assert_int_eq(back.type, ORDER_EVENT_UPDATE);
@@ -142,9 +144,10 @@ START_TEST(test_avro_round_trip_with_framing)
 }
 END_TEST
 
-int main(void)
+Suite *test_suite(int *rc)
 {
-    Suite *s = suite_create("order_gen");
+    (void)rc;
+    Suite *s = suite_create("cart_gen");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_invariants_many_seeds);
     tcase_add_test(tc, test_rejects_bad_arguments);
@@ -153,9 +156,5 @@ int main(void)
     tcase_add_test(tc, test_update_event);
     tcase_add_test(tc, test_avro_round_trip_with_framing);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }

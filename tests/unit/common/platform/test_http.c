@@ -1,16 +1,18 @@
 /*
- * Unit tests for http.c against a real listening socket and raw client
- * sockets: routing (404/405 + Allow), request ids, JSON body checks
- * (415/400/422/413), evhttp's own limits (huge body, huge header), deferred
- * replies when the client left first (the request must stay valid; replying
- * releases it), pipelined requests, idle timeout, several server threads,
- * many connections at once, and stop_accepting.
+ * Unit tests for http (http.c, http_call.c, http_server.c) against a real listening socket and raw
+ * client sockets: routing (404/405 + Allow), request ids, JSON body checks (415/400/422/413),
+ * evhttp's own limits (huge body, huge header), deferred replies when the client left first (the
+ * request must stay valid; replying releases it), pipelined requests, idle timeout, several server
+ * threads, many connections at once, and stop_accepting.
  */
-#include "http.h"
+#include "platform/http.h"
+
+#include "test_main.h"
 
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
+#include <event2/event.h>
 #include <event2/thread.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -527,8 +529,25 @@ START_TEST(test_stop_accepting)
 }
 END_TEST
 
-int main(void)
+START_TEST(test_parse_uint)
 {
+    long long v = -1;
+    ck_assert_int_eq(http_parse_uint(NULL, 10, 1, 1000, &v), 0);
+    ck_assert_int_eq(v, 10);
+    ck_assert_int_eq(http_parse_uint("1000", 10, 1, 1000, &v), 0);
+    ck_assert_int_eq(v, 1000);
+    ck_assert_int_eq(http_parse_uint("007", 10, 1, 1000, &v), 0);
+    ck_assert_int_eq(v, 7);
+    static const char *const bad[] = {"",    "0",   "1001", "-1",  "+1",
+                                      "1.0", "1e3", " 1",   "abc", "99999999999999999999999"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ck_assert_msg(http_parse_uint(bad[i], 10, 1, 1000, &v) == -1, "accepted '%s'", bad[i]);
+}
+END_TEST
+
+Suite *test_suite(int *rc)
+{
+    (void)rc;
     Suite *su = suite_create("http");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 60);
@@ -541,10 +560,7 @@ int main(void)
     tcase_add_test(tc, test_idle_client_is_closed);
     tcase_add_test(tc, test_threads_and_many_connections);
     tcase_add_test(tc, test_stop_accepting);
+    tcase_add_test(tc, test_parse_uint);
     suite_add_tcase(su, tc);
-    SRunner *sr = srunner_create(su);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return su;
 }

@@ -6,7 +6,9 @@
  * producer, and a bounded failure when no broker answers.
  */
 #include "cart_producer.h"
-#include "kafka_util.h"
+#include "platform/kafka_util.h"
+
+#include "test_main.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -227,12 +229,12 @@ START_TEST(test_purge_answers_waiting_messages)
 }
 END_TEST
 
-int main(void)
+Suite *test_suite(int *rc)
 {
-    bootstrap = getenv("KAFKA_BOOTSTRAP_SERVERS");
-    if (!bootstrap || !*bootstrap) {
-        fprintf(stderr, "KAFKA_BOOTSTRAP_SERVERS not set: skipped (scripts/with-stack.sh)\n");
-        return 77;
+    bootstrap = test_env_or_skip("KAFKA_BOOTSTRAP_SERVERS", "a Kafka broker");
+    if (!bootstrap) {
+        *rc = TEST_SKIP;
+        return NULL;
     }
     snprintf(prefix, sizeof prefix, "ut-cart-%ld-%d", (long)time(NULL), (int)getpid());
     Suite *s = suite_create("cart_kafka");
@@ -245,9 +247,5 @@ int main(void)
     tcase_add_test(tc, test_unreachable_broker_fails_each_message);
     tcase_add_test(tc, test_purge_answers_waiting_messages);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }

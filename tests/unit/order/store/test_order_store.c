@@ -4,7 +4,9 @@
  * exact money, and persistence across a close and re-open. Each test works on
  * a fresh file in a temporary directory.
  */
-#include "store.h"
+#include "store/store.h"
+
+#include "test_main.h"
 
 #include <check.h>
 #include <sqlite3.h>
@@ -467,11 +469,8 @@ static Suite *store_suite(void)
     return su;
 }
 
-int main(void)
+Suite *test_suite(int *rc)
 {
-    SRunner *sr = srunner_create(store_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    (void)rc;
+    return store_suite();
 }

@@ -1,13 +1,15 @@
 /*
- * Unit tests for order_process (record bytes -> decision), against the REAL
+ * Unit tests for order_decoder (record bytes -> verdict), against the REAL
  * registry named by SCHEMA_REGISTRY_URL (skipped, exit 77, when unset): the
  * decoder learns writer schemas from it by id. The "registry down" case uses
  * a closed local port, which is what a stopped registry looks like.
  */
-#include "avro_codec.h"
-#include "order_process.h"
-#include "order_schema.h"
-#include "schema_registry.h"
+#include "event/avro_codec.h"
+#include "event/order_decoder.h"
+#include "event/order_schema.h"
+#include "event/schema_registry.h"
+
+#include "test_main.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -64,16 +66,17 @@ START_TEST(test_valid_event_learns_schema)
     uint8_t buf[CODEC_MAX_ENCODED];
     order_event in = sample_create("PROC-1"), out;
     size_t len = encode(&in, buf, sizeof buf);
-    proc_result r;
-    order_decode(d, buf, len, &out, &r);
-    ck_assert_msg(r.kind == PROC_EVENT, "%s %s", proc_kind_name(r.kind), r.message);
+    order_decoder_result r;
+    order_decoder_decode(d, buf, len, &out, &r);
+    ck_assert_msg(r.kind == ORDER_DECODER_EVENT, "%s %s", order_decoder_kind_name(r.kind),
+                  r.message);
     ck_assert(r.decoded);
     ck_assert_uint_eq(r.schema_id, schema_id);
     ck_assert_str_eq(out.order_id, "PROC-1");
     ck_assert_int_eq(out.total_cents, 3998);
     /* Second time the schema is cached: same answer. */
-    order_decode(d, buf, len, &out, &r);
-    ck_assert_int_eq(r.kind, PROC_EVENT);
+    order_decoder_decode(d, buf, len, &out, &r);
+    ck_assert_int_eq(r.kind, ORDER_DECODER_EVENT);
     order_decoder_free(d);
 }
 END_TEST
@@ -88,9 +91,9 @@ START_TEST(test_status_normalized)
     snprintf(in.order_id, sizeof in.order_id, "PROC-2");
     snprintf(in.status, sizeof in.status, "ShIpPeD");
     size_t len = encode(&in, buf, sizeof buf);
-    proc_result r;
-    order_decode(d, buf, len, &out, &r);
-    ck_assert_msg(r.kind == PROC_EVENT, "%s", r.message);
+    order_decoder_result r;
+    order_decoder_decode(d, buf, len, &out, &r);
+    ck_assert_msg(r.kind == ORDER_DECODER_EVENT, "%s", r.message);
     ck_assert_str_eq(out.status, "shipped");
     order_decoder_free(d);
 }
@@ -100,34 +103,34 @@ START_TEST(test_contract_violations_go_to_dlq)
 {
     order_decoder *d = decoder(registry_url);
     order_event out;
-    proc_result r;
+    order_decoder_result r;
     /* framing */
     static const uint8_t bad_magic[] = {1, 0, 0, 0, 1, 2};
-    order_decode(d, bad_magic, sizeof bad_magic, &out, &r);
-    ck_assert_int_eq(r.kind, PROC_DLQ);
+    order_decoder_decode(d, bad_magic, sizeof bad_magic, &out, &r);
+    ck_assert_int_eq(r.kind, ORDER_DECODER_DLQ);
     ck_assert_str_eq(r.reason, DLQ_R_DESERIALIZATION);
     ck_assert(!r.decoded);
-    order_decode(d, NULL, 0, &out, &r);
-    ck_assert_int_eq(r.kind, PROC_DLQ);
+    order_decoder_decode(d, NULL, 0, &out, &r);
+    ck_assert_int_eq(r.kind, ORDER_DECODER_DLQ);
     ck_assert_str_eq(r.reason, DLQ_R_DESERIALIZATION);
     /* an id the registry does not know */
     static const uint8_t unknown[] = {0, 0x7f, 0xff, 0xff, 0xf0, 0, 2, 'x'};
-    order_decode(d, unknown, sizeof unknown, &out, &r);
-    ck_assert_int_eq(r.kind, PROC_DLQ);
+    order_decoder_decode(d, unknown, sizeof unknown, &out, &r);
+    ck_assert_int_eq(r.kind, ORDER_DECODER_DLQ);
     ck_assert_str_eq(r.reason, DLQ_R_DESERIALIZATION);
     ck_assert_msg(strstr(r.message, "2147483632") != NULL, "%s", r.message);
     /* corrupt Avro under a known id */
     uint8_t buf[CODEC_MAX_ENCODED];
     order_event in = sample_create("PROC-3");
     size_t len = encode(&in, buf, sizeof buf);
-    order_decode(d, buf, len - 3, &out, &r);
-    ck_assert_int_eq(r.kind, PROC_DLQ);
+    order_decoder_decode(d, buf, len - 3, &out, &r);
+    ck_assert_int_eq(r.kind, ORDER_DECODER_DLQ);
     ck_assert_str_eq(r.reason, DLQ_R_DESERIALIZATION);
     /* decodes, but the total is not the sum of the items */
     in.total_cents = 1;
     len = encode(&in, buf, sizeof buf);
-    order_decode(d, buf, len, &out, &r);
-    ck_assert_int_eq(r.kind, PROC_DLQ);
+    order_decoder_decode(d, buf, len, &out, &r);
+    ck_assert_int_eq(r.kind, ORDER_DECODER_DLQ);
     ck_assert_str_eq(r.reason, DLQ_R_INVALID_EVENT);
     ck_assert(r.decoded);
     ck_assert_int_eq(out.total_cents, 1);
@@ -141,34 +144,36 @@ START_TEST(test_registry_down_is_retried_not_dead_lettered)
     uint8_t buf[CODEC_MAX_ENCODED];
     order_event in = sample_create("PROC-4"), out;
     size_t len = encode(&in, buf, sizeof buf);
-    proc_result r;
-    order_decode(d, buf, len, &out, &r);
-    ck_assert_msg(r.kind == PROC_RETRY_INFRA, "%s %s", proc_kind_name(r.kind), r.message);
+    order_decoder_result r;
+    order_decoder_decode(d, buf, len, &out, &r);
+    ck_assert_msg(r.kind == ORDER_DECODER_RETRY_INFRA, "%s %s", order_decoder_kind_name(r.kind),
+                  r.message);
     ck_assert_ptr_null(r.reason);
     /* Contract checks that need no registry still answer at once. */
     static const uint8_t short_frame[] = {0, 0};
-    order_decode(d, short_frame, sizeof short_frame, &out, &r);
-    ck_assert_int_eq(r.kind, PROC_DLQ);
+    order_decoder_decode(d, short_frame, sizeof short_frame, &out, &r);
+    ck_assert_int_eq(r.kind, ORDER_DECODER_DLQ);
     order_decoder_free(d);
 }
 END_TEST
 
-int main(void)
+Suite *test_suite(int *rc)
 {
-    registry_url = getenv("SCHEMA_REGISTRY_URL");
-    if (!registry_url || !*registry_url) {
-        printf("SKIPPED: SCHEMA_REGISTRY_URL is not set; these tests need the real registry\n");
-        return 77;
+    registry_url = test_env_or_skip("SCHEMA_REGISTRY_URL", "the real registry");
+    if (!registry_url) {
+        *rc = TEST_SKIP;
+        return NULL;
     }
     char err[256];
     sr_client *c = sr_client_new(registry_url, 5000, err, sizeof err);
     if (!c || sr_register(c, SUBJECT, order_schema_json, &schema_id, err, sizeof err) != SR_OK) {
         fprintf(stderr, "cannot register the schema: %s\n", err);
         sr_client_free(c);
-        return EXIT_FAILURE;
+        *rc = EXIT_FAILURE;
+        return NULL;
     }
     sr_client_free(c);
-    Suite *s = suite_create("order_process");
+    Suite *s = suite_create("order_decoder");
     TCase *tc = tcase_create("decode");
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_valid_event_learns_schema);
@@ -176,9 +181,5 @@ int main(void)
     tcase_add_test(tc, test_contract_violations_go_to_dlq);
     tcase_add_test(tc, test_registry_down_is_retried_not_dead_lettered);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }

@@ -6,11 +6,13 @@
  * this process. That endpoint only produces HTTP faults; every behaviour of
  * the registry itself is checked against the real one.
  */
-#include "avro_codec.h"
-#include "order_schema.h"
-#include "schema_registry.h"
+#include "event/avro_codec.h"
+#include "event/order_schema.h"
+#include "event/schema_registry.h"
 
 #include <arpa/inet.h>
+#include "test_main.h"
+
 #include <check.h>
 #include <jansson.h>
 #include <netinet/in.h>
@@ -231,18 +233,15 @@ START_TEST(test_basic_auth_not_leaked)
 }
 END_TEST
 
-int main(void)
+Suite *test_suite(int *rc)
 {
+    registry_url = test_env_or_skip("SCHEMA_REGISTRY_URL", "the real registry");
+    if (registry_url == NULL) {
+        *rc = TEST_SKIP;
+        return NULL;
+    }
     Suite *s = suite_create("schema_registry");
     TCase *real = tcase_create("real_registry"), *faults = tcase_create("faults");
-    SRunner *sr;
-    int failed;
-
-    registry_url = getenv("SCHEMA_REGISTRY_URL");
-    if (registry_url == NULL || registry_url[0] == '\0') {
-        printf("SKIPPED: SCHEMA_REGISTRY_URL is not set; these tests need the real registry\n");
-        return 77;
-    }
     tcase_set_timeout(real, 30);
     tcase_set_timeout(faults, 30);
     tcase_add_test(real, test_register_idempotent_and_fetch);
@@ -253,9 +252,5 @@ int main(void)
     tcase_add_test(faults, test_basic_auth_not_leaked);
     suite_add_tcase(s, real);
     suite_add_tcase(s, faults);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return s;
 }

@@ -8,10 +8,10 @@
  * The topic is created (3 partitions) if it does not exist.
  * Order ids are ID_PREFIX0 .. ID_PREFIX<COUNT-1>; each order has 3 items.
  */
-#include "avro_codec.h"
-#include "kafka_util.h"
-#include "order_schema.h"
-#include "schema_registry.h"
+#include "event/avro_codec.h"
+#include "platform/kafka_util.h"
+#include "event/order_schema.h"
+#include "event/schema_registry.h"
 
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>

@@ -7,13 +7,13 @@
  * serialized or is refused as too large, 500 for the unexpected.
  */
 #include "cart_api.h"
-#include "order_json.h"
-#include "clock.h"
-
 #include "cart_validate.h"
-#include "log.h"
-#include "metrics.h"
-#include "openapi_spec.h"
+
+#include "event/order_json.h"
+#include "platform/clock.h"
+#include "platform/log.h"
+#include "platform/metrics.h"
+#include "platform/service.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -50,7 +50,7 @@ int cart_app_init(cart_app *a, const cart_config *cfg, codec *c, cart_bootstrap 
     a->cfg = cfg;
     a->codec = c;
     a->boot = boot;
-    order_rng_seed(&a->rng, 0);
+    cart_gen_seed(&a->rng, 0);
     jsonw_init(&a->out);
     return 0;
 }
@@ -199,8 +199,8 @@ static void handle_create(http_call *call)
     if (!p)
         return;
     char err[128];
-    if (order_gen_create(&a->rng, v.order_id, v.items_count, clock_wall_ms(), &p->ev, err,
-                         sizeof err) != 0) {
+    if (cart_gen_create(&a->rng, v.order_id, v.items_count, clock_wall_ms(), &p->ev, err,
+                        sizeof err) != 0) {
         pending_put(a, p);
         http_reply_error(call, 500, err);
         return;
@@ -217,7 +217,7 @@ static void handle_update(http_call *call)
     if (!p)
         return;
     char err[128];
-    if (order_gen_update(v.order_id, v.order_status, clock_wall_ms(), &p->ev, err, sizeof err) !=
+    if (cart_gen_update(v.order_id, v.order_status, clock_wall_ms(), &p->ev, err, sizeof err) !=
         0) {
         pending_put(a, p);
         http_reply_error(call, 500, err);
@@ -371,48 +371,43 @@ static void handle_health(http_call *call)
     http_reply_jsonw(call, ok ? 200 : 503, w);
 }
 
-static void handle_metrics(http_call *call)
+/* cart-service's own families; the shared HTTP ones come first (service.h). */
+static void render_metrics(metrics_text *t, void *arg)
 {
-    cart_app *a = call->app;
-    metrics_text t;
-    metrics_text_init(&t);
-    metrics_http_render(&t);
-    metrics_text_family(&t, "cart_pending_writes", "gauge",
+    const cart_app *a = arg;
+    metrics_text_family(t, "cart_pending_writes", "gauge",
                         "Writes waiting for Kafka's acknowledgement.");
-    metrics_text_sample(&t, "cart_pending_writes", NULL, (double)a->pending);
-    metrics_text_family(&t, "cart_events_produced_total", "counter",
+    metrics_text_sample(t, "cart_pending_writes", NULL, (double)a->pending);
+    metrics_text_family(t, "cart_events_produced_total", "counter",
                         "Events acknowledged by Kafka (acks=all), by type.");
-    metrics_text_sample(&t, "cart_events_produced_total", "type=\"CREATE\"",
+    metrics_text_sample(t, "cart_events_produced_total", "type=\"CREATE\"",
                         (double)atomic_load(&m_produced[0].v));
-    metrics_text_sample(&t, "cart_events_produced_total", "type=\"UPDATE\"",
+    metrics_text_sample(t, "cart_events_produced_total", "type=\"UPDATE\"",
                         (double)atomic_load(&m_produced[1].v));
-    metrics_text_family(&t, "cart_produce_errors_total", "counter",
+    metrics_text_family(t, "cart_produce_errors_total", "counter",
                         "Events not written (the client got 400/500/503), by reason.");
     for (int i = 0; i < PRODUCE_ERR_N; i++) {
         char labels[64];
         snprintf(labels, sizeof labels, "reason=\"%s\"", produce_err_names[i]);
-        metrics_text_sample(&t, "cart_produce_errors_total", labels,
+        metrics_text_sample(t, "cart_produce_errors_total", labels,
                             (double)atomic_load(&m_produce_errors[i].v));
     }
-    metrics_text_family(&t, "cart_produce_duration_seconds", "histogram",
+    metrics_text_family(t, "cart_produce_duration_seconds", "histogram",
                         "Time from queueing an event to Kafka's acknowledgement.");
-    metrics_text_histogram(&t, "cart_produce_duration_seconds", NULL, &m_produce_latency);
-    if (t.failed)
-        http_reply_error(call, 500, "cannot render metrics");
-    else
-        http_reply_typed(call, 200, "text/plain; version=0.0.4", t.buf, t.len);
-    metrics_text_free(&t);
+    metrics_text_histogram(t, "cart_produce_duration_seconds", NULL, &m_produce_latency);
 }
 
-static void handle_openapi(http_call *call)
+static void handle_metrics(http_call *call)
 {
-    http_reply_typed(call, 200, "application/yaml", openapi_yaml, strlen(openapi_yaml));
+    service_reply_metrics(call, render_metrics, call->app);
 }
 
 static const http_route routes[] = {
-    {"/create-order", HTTP_M_POST, handle_create}, {"/update-order", HTTP_M_PUT, handle_update},
-    {"/health", HTTP_M_GET, handle_health},        {"/metrics", HTTP_M_GET, handle_metrics},
-    {"/openapi.yaml", HTTP_M_GET, handle_openapi},
+    {"/create-order", HTTP_M_POST, handle_create},
+    {"/update-order", HTTP_M_PUT, handle_update},
+    {"/health", HTTP_M_GET, handle_health},
+    {"/metrics", HTTP_M_GET, handle_metrics},
+    {"/openapi.yaml", HTTP_M_GET, service_handle_openapi},
 };
 
 const http_route *cart_routes(size_t *n)

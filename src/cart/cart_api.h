@@ -11,12 +11,12 @@
 #ifndef CART_API_H
 #define CART_API_H
 
-#include "avro_codec.h"
+#include "event/avro_codec.h"
 #include "cart_bootstrap.h"
 #include "cart_config.h"
 #include "cart_producer.h"
-#include "http.h"
-#include "order_gen.h"
+#include "platform/http.h"
+#include "cart_gen.h"
 
 #include <stddef.h>
 
@@ -29,7 +29,7 @@ typedef struct {
     cart_producer *producer; /* set after cart_app_init */
     cart_bootstrap *boot;
     codec *codec;
-    order_rng rng;
+    cart_gen_rng rng;
     cart_pending *free_pending;
     size_t nfree;
     long pending;      /* writes waiting for a delivery report */

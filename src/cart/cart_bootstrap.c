@@ -6,9 +6,9 @@
  */
 #include "cart_bootstrap.h"
 
-#include "kafka_util.h"
-#include "log.h"
-#include "schema_registry.h"
+#include "platform/kafka_util.h"
+#include "platform/log.h"
+#include "event/schema_registry.h"
 
 #include <pthread.h>
 #include <stdio.h>

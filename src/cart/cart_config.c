@@ -4,8 +4,8 @@
  */
 #include "cart_config.h"
 
-#include "config.h"
-#include "service_config.h"
+#include "platform/config.h"
+#include "platform/service_config.h"
 
 static config_var cart_vars[] = {
     SERVICE_CONFIG_COMMON("8000"),

@@ -14,9 +14,9 @@
  */
 #include "cart_producer.h"
 
-#include "config.h"
-#include "kafka_util.h"
-#include "log.h"
+#include "platform/config.h"
+#include "platform/kafka_util.h"
+#include "platform/log.h"
 
 #include <errno.h>
 #include <fcntl.h>

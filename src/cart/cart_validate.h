@@ -11,8 +11,8 @@
 #ifndef CART_VALIDATE_H
 #define CART_VALIDATE_H
 
-#include "http.h"
-#include "order_model.h"
+#include "platform/http.h"
+#include "event/order_model.h"
 
 #include <jansson.h>
 

@@ -1,181 +1,153 @@
 /*
  * cart-service: wires configuration, the HTTP server, the producer and the
- * background bootstrap together, and runs the graceful shutdown:
- * SIGTERM/SIGINT -> stop accepting, refuse new writes, wait (at most
- * DELIVERY_TIMEOUT_MS + 1 s) for the writes in flight to be acknowledged,
- * purge whatever is left (those clients get 503), let the replies drain,
- * flush, exit 0. A second signal skips the wait.
+ * background bootstrap together on the shared service skeleton
+ * (platform/service.h), and runs the graceful shutdown: SIGTERM/SIGINT ->
+ * stop accepting, refuse new writes, wait (at most DELIVERY_TIMEOUT_MS + 1 s)
+ * for the writes in flight to be acknowledged, purge whatever is left (those
+ * clients get 503), let the replies drain, flush, exit 0. A second signal
+ * skips the wait.
  */
-#include "avro_codec.h"
-#include "service_config.h"
-#include "clock.h"
 #include "cart_api.h"
 #include "cart_bootstrap.h"
 #include "cart_config.h"
 #include "cart_producer.h"
-#include "http.h"
-#include "log.h"
-#include "order_schema.h"
 
-#include <signal.h>
+#include "event/avro_codec.h"
+#include "event/order_schema.h"
+#include "platform/clock.h"
+#include "platform/log.h"
+#include "platform/service.h"
+
+#include <event2/event.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
-#define MAX_HEADER_BYTES 16384
 #define DRAIN_TICK_MS 50
-#define REPLY_DRAIN_MS 200
 
 typedef struct {
-    struct event_base *base;
-    http_server *srv;
-    cart_app *app;
+    cart_config cfg;
+    codec *codec;
+    cart_bootstrap *boot;
+    cart_producer *prod;
+    cart_app app;
+    int app_ready;
     struct event *drain;
-    int signals;
+    service_loop *loop; /* set by the first signal */
     double deadline;
-} shutdown_ctx;
-
-static void exit_soon(shutdown_ctx *s)
-{
-    struct timeval tv = {0, REPLY_DRAIN_MS * 1000};
-    event_base_loopexit(s->base, &tv);
-}
+} cart_service;
 
 static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
 {
-    shutdown_ctx *s = arg;
+    cart_service *s = arg;
     (void)fd;
     (void)what;
-    if (s->app->pending == 0) {
+    if (s->app.pending == 0) {
         event_del(s->drain);
-        exit_soon(s);
+        service_exit_soon(s->loop);
     } else if (clock_mono_s() > s->deadline) {
-        log_warn("shutdown: %ld writes still unacknowledged, answering 503", s->app->pending);
+        log_warn("shutdown: %ld writes still unacknowledged, answering 503", s->app.pending);
         event_del(s->drain);
-        cart_producer_purge(s->app->producer);
-        exit_soon(s);
+        cart_producer_purge(s->app.producer);
+        service_exit_soon(s->loop);
     }
 }
 
-static void on_signal(evutil_socket_t sig, short what, void *arg)
+static void cart_shutdown(void *svc, service_loop *loop, int sig)
 {
-    shutdown_ctx *s = arg;
-    (void)what;
-    if (++s->signals > 1) {
-        log_warn("second signal: stopping now");
-        event_base_loopbreak(s->base);
-        return;
-    }
-    log_info("signal %d: shutting down, %ld writes in flight", (int)sig, s->app->pending);
-    http_server_stop_accepting(s->srv);
-    s->app->shutting_down = 1;
-    s->deadline = clock_mono_s() + (s->app->cfg->delivery_timeout_ms + 1000) / 1000.0;
+    cart_service *s = svc;
+    log_info("signal %d: shutting down, %ld writes in flight", sig, s->app.pending);
+    s->loop = loop;
+    s->app.shutting_down = 1;
+    s->deadline = clock_mono_s() + (s->cfg.delivery_timeout_ms + 1000) / 1000.0;
     struct timeval tv = {0, DRAIN_TICK_MS * 1000};
     if (!s->drain || event_add(s->drain, &tv) != 0)
-        event_base_loopbreak(s->base);
+        service_exit_now(loop);
+}
+
+static int cart_configure(void *svc, const char **level, char *err, size_t errlen)
+{
+    cart_service *s = svc;
+    if (cart_config_load(&s->cfg, err, errlen) != 0)
+        return -1;
+    *level = s->cfg.log_level;
+    return 0;
+}
+
+static void cart_log_config(void *svc)
+{
+    (void)svc;
+    cart_config_log();
+}
+
+static int cart_setup(void *svc, struct event_base *base, service_front *front, char *err,
+                      size_t errlen)
+{
+    cart_service *s = svc;
+    s->codec = codec_new(order_schema_json, err, errlen);
+    if (!s->codec)
+        return -1;
+    s->boot = cart_bootstrap_start(&s->cfg, codec_reader_schema_json(s->codec), err, errlen);
+    if (!s->boot)
+        return -1;
+    cart_app_init(&s->app, &s->cfg, s->codec, s->boot);
+    s->app_ready = 1;
+    s->prod = cart_producer_new(base, &s->cfg, cart_on_delivery, cart_on_brokers_down, &s->app, err,
+                                errlen);
+    if (!s->prod)
+        return -1;
+    s->app.producer = s->prod;
+    s->drain = event_new(base, -1, EV_PERSIST, on_drain_tick, s);
+    if (!s->drain) {
+        snprintf(err, errlen, "cannot install signal handlers");
+        return -1;
+    }
+    front->http = (http_config){
+        .listen_addr = s->cfg.http_host,
+        .port = s->cfg.http_port,
+        .max_body_bytes = s->cfg.max_body_bytes,
+        .idle_timeout_s = s->cfg.idle_timeout_s,
+        .threads = 1,
+    };
+    front->routes = cart_routes(&front->nroutes);
+    front->app = &s->app;
+    snprintf(front->listening, sizeof front->listening, "(topic %s)", s->cfg.topic);
+    return 0;
+}
+
+static void cart_before_http_free(void *svc)
+{
+    cart_service *s = svc;
+    /* Reports that still arrive must not answer calls of a freed server. */
+    if (s->app_ready && s->prod && s->app.pending > 0)
+        cart_producer_purge(s->prod);
+}
+
+static void cart_teardown(void *svc)
+{
+    cart_service *s = svc;
+    if (s->app_ready)
+        s->app.http_gone = 1;
+    cart_producer_free(s->prod, 2000);
+    cart_bootstrap_stop(s->boot);
+    if (s->app_ready)
+        cart_app_free(&s->app);
+    if (s->drain)
+        event_free(s->drain);
+    codec_free(s->codec);
 }
 
 int main(int argc, char **argv)
 {
-    int rc = service_cli(argc, argv, "cart-service", cart_config_help);
-    if (rc >= 0)
-        return rc;
-    char err[512] = "";
-    cart_config cfg;
-    if (cart_config_load(&cfg, err, sizeof err) != 0) {
-        fprintf(stderr, "cart-service: configuration error: %s\n", err);
-        return 2;
-    }
-    if (service_log_init("cart-service", cfg.log_level) != 0)
-        return 2;
-    cart_config_log();
-
-    rc = 1;
-    struct event_base *base = NULL;
-    codec *cd = NULL;
-    cart_bootstrap *boot = NULL;
-    cart_producer *prod = NULL;
-    http_server *srv = NULL;
-    struct event *sigterm = NULL, *sigint = NULL;
-    cart_app app;
-    int app_ready = 0;
-    shutdown_ctx sd;
-    memset(&sd, 0, sizeof sd);
-
-    cd = codec_new(order_schema_json, err, sizeof err);
-    if (!cd)
-        goto out;
-    base = event_base_new();
-    if (!base) {
-        snprintf(err, sizeof err, "event_base_new failed");
-        goto out;
-    }
-    boot = cart_bootstrap_start(&cfg, codec_reader_schema_json(cd), err, sizeof err);
-    if (!boot)
-        goto out;
-    cart_app_init(&app, &cfg, cd, boot);
-    app_ready = 1;
-    prod = cart_producer_new(base, &cfg, cart_on_delivery, cart_on_brokers_down, &app, err,
-                             sizeof err);
-    if (!prod)
-        goto out;
-    app.producer = prod;
-
-    http_config hc = {
-        .listen_addr = cfg.http_host,
-        .port = cfg.http_port,
-        .max_body_bytes = cfg.max_body_bytes,
-        .max_header_bytes = MAX_HEADER_BYTES,
-        .idle_timeout_s = cfg.idle_timeout_s,
-        .threads = 1,
+    static const service_def def = {
+        .name = "cart-service",
+        .help = cart_config_help,
+        .configure = cart_configure,
+        .log_config = cart_log_config,
+        .setup = cart_setup,
+        .shutdown = cart_shutdown,
+        .before_http_free = cart_before_http_free,
+        .teardown = cart_teardown,
     };
-    size_t nroutes;
-    const http_route *routes = cart_routes(&nroutes);
-    srv = http_server_new(base, &hc, routes, nroutes, &app, err, sizeof err);
-    if (!srv || http_server_start(srv, err, sizeof err) != 0)
-        goto out;
-
-    sd.base = base;
-    sd.srv = srv;
-    sd.app = &app;
-    sd.drain = event_new(base, -1, EV_PERSIST, on_drain_tick, &sd);
-    sigterm = evsignal_new(base, SIGTERM, on_signal, &sd);
-    sigint = evsignal_new(base, SIGINT, on_signal, &sd);
-    if (!sd.drain || !sigterm || !sigint || event_add(sigterm, NULL) != 0 ||
-        event_add(sigint, NULL) != 0) {
-        snprintf(err, sizeof err, "cannot install signal handlers");
-        goto out;
-    }
-    log_info("cart-service listening on http://%s:%d (topic %s)", cfg.http_host, cfg.http_port,
-             cfg.topic);
-    if (event_base_dispatch(base) < 0) {
-        snprintf(err, sizeof err, "event loop failed");
-        goto out;
-    }
-    rc = 0;
-out:
-    if (rc != 0)
-        log_error("cart-service: %s", err);
-    /* Reports that still arrive must not answer calls of a freed server. */
-    if (app_ready && prod && app.pending > 0)
-        cart_producer_purge(prod);
-    http_server_free(srv);
-    if (app_ready)
-        app.http_gone = 1;
-    cart_producer_free(prod, 2000);
-    cart_bootstrap_stop(boot);
-    if (app_ready)
-        cart_app_free(&app);
-    if (sigterm)
-        event_free(sigterm);
-    if (sigint)
-        event_free(sigint);
-    if (sd.drain)
-        event_free(sd.drain);
-    codec_free(cd);
-    if (base)
-        event_base_free(base);
-    if (rc == 0)
-        log_info("cart-service stopped");
-    return rc;
+    static cart_service svc; /* holds the 64 KiB encode frame: not on the stack */
+    return service_main(&def, &svc, argc, argv);
 }

@@ -1,13 +1,13 @@
 /*
  * order_config: the table of order-service's environment variables and
- * their parsing into order_settings. Defaults fit the local stack; every
+ * their parsing into order_config. Defaults fit the local stack; every
  * bound is explicit so a typo fails at start-up with the variable's name
  * instead of misbehaving later.
  */
 #include "order_config.h"
 
-#include "kafka_util.h"
-#include "service_config.h"
+#include "platform/kafka_util.h"
+#include "platform/service_config.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -50,8 +50,8 @@ config_var *order_config_vars(size_t *n)
     return vars;
 }
 
-int order_parse_backoff(const char *text, int64_t *out, size_t cap, size_t *n, char *err,
-                        size_t errlen)
+int order_config_parse_backoff(const char *text, int64_t *out, size_t cap, size_t *n, char *err,
+                               size_t errlen)
 {
     size_t count = 0;
     const char *p = text;
@@ -85,7 +85,7 @@ int order_parse_backoff(const char *text, int64_t *out, size_t cap, size_t *n, c
     return 0;
 }
 
-int64_t order_backoff_for(const order_settings *s, int attempt)
+int64_t order_config_backoff_for(const order_config *s, int attempt)
 {
     if (s->nbackoff == 0)
         return 0;
@@ -98,7 +98,7 @@ int64_t order_backoff_for(const order_settings *s, int attempt)
 #define STR(name) config_str(vars, NVARS, name)
 #define NUM(name) config_int(vars, NVARS, name)
 
-int order_settings_load(order_settings *s, char *err, size_t errlen)
+int order_config_load(order_config *s, char *err, size_t errlen)
 {
     if (config_load(vars, NVARS, err, errlen) != 0)
         return -1;
@@ -144,6 +144,6 @@ int order_settings_load(order_settings *s, char *err, size_t errlen)
         snprintf(err, errlen, "DLQ_TOPIC: must differ from ORDER_EVENTS_TOPIC");
         return -1;
     }
-    return order_parse_backoff(STR("RETRY_BACKOFF_MS"), s->backoff_ms, ORDER_BACKOFF_MAX,
-                               &s->nbackoff, err, errlen);
+    return order_config_parse_backoff(STR("RETRY_BACKOFF_MS"), s->backoff_ms, ORDER_BACKOFF_MAX,
+                                      &s->nbackoff, err, errlen);
 }

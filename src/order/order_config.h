@@ -7,7 +7,7 @@
 #ifndef ORDER_CONFIG_H
 #define ORDER_CONFIG_H
 
-#include "config.h"
+#include "platform/config.h"
 
 #include <librdkafka/rdkafka.h>
 
@@ -44,22 +44,22 @@ typedef struct {
     const char *test_fail_prefix;
     int test_fail_times;
     long long test_store_max_pages; /* 0: no cap */
-} order_settings;
+} order_config;
 
 /* The variable table, for --help and the start-up log. */
 config_var *order_config_vars(size_t *n);
 
 /* Loads and validates every setting; -1 with "NAME: reason" in err. */
-int order_settings_load(order_settings *s, char *err, size_t errlen);
+int order_config_load(order_config *s, char *err, size_t errlen);
 
 /*
  * Parses "2000,5000,10000" (milliseconds, each 0..3600000, 1..cap values).
  * Returns 0 with *n values in out, or -1 with err.
  */
-int order_parse_backoff(const char *text, int64_t *out, size_t cap, size_t *n, char *err,
-                        size_t errlen);
+int order_config_parse_backoff(const char *text, int64_t *out, size_t cap, size_t *n, char *err,
+                               size_t errlen);
 
 /* The wait before retry number attempt (1-based): the last value repeats. */
-int64_t order_backoff_for(const order_settings *s, int attempt);
+int64_t order_config_backoff_for(const order_config *s, int attempt);
 
 #endif

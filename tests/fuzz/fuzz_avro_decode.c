@@ -11,8 +11,8 @@
  * (reordered enum with an extra symbol, an extra field), so resolution paths
  * get fuzzed too. Seeds: tests/fuzz/corpus/avro_decode/.
  */
-#include "avro_codec.h"
-#include "order_schema.h"
+#include "event/avro_codec.h"
+#include "event/order_schema.h"
 
 #include <stdint.h>
 #include <stdio.h>

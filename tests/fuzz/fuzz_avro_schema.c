@@ -16,8 +16,8 @@
  * leak, ours or libavro's, still fails the run (an LSan suppression of the
  * libavro constructors would hide leaked records of our codec too).
  */
-#include "avro_codec.h"
-#include "order_schema.h"
+#include "event/avro_codec.h"
+#include "event/order_schema.h"
 
 #include <avro.h>
 #include <sanitizer/lsan_interface.h>

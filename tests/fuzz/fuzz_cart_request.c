@@ -10,10 +10,10 @@
  *   so no accepted request can produce a 500 or an event the consumer DLQs.
  * Seeds: tests/fuzz/corpus/cart_request/.
  */
-#include "avro_codec.h"
+#include "event/avro_codec.h"
 #include "cart_validate.h"
-#include "order_gen.h"
-#include "order_schema.h"
+#include "cart_gen.h"
+#include "event/order_schema.h"
 
 #include <jansson.h>
 #include <stdint.h>
@@ -69,18 +69,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!body)
         return 0;
     cart_validation v;
-    order_rng rng;
-    order_rng_seed(&rng, size + 1);
+    cart_gen_rng rng;
+    cart_gen_seed(&rng, size + 1);
     if (cart_validate_create(body, &v) == 0) {
-        if (order_gen_create(&rng, v.order_id, v.items_count, 1764079200000LL, &fz_ev, err,
-                             sizeof err) != 0)
+        if (cart_gen_create(&rng, v.order_id, v.items_count, 1764079200000LL, &fz_ev, err,
+                            sizeof err) != 0)
             abort();
         encode_or_die();
     }
     check_result(&v);
     if (cart_validate_update(body, &v) == 0) {
-        if (order_gen_update(v.order_id, v.order_status, 1764079200000LL, &fz_ev, err,
-                             sizeof err) != 0)
+        if (cart_gen_update(v.order_id, v.order_status, 1764079200000LL, &fz_ev, err, sizeof err) !=
+            0)
             abort();
         encode_or_die();
     }

@@ -10,7 +10,7 @@
  *   (the writer and the reader agree on every value the reader accepts).
  * Seeds: tests/fuzz/corpus/dlq_headers/.
  */
-#include "dlq.h"
+#include "event/dlq_info.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -50,7 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_bounded(&d);
 
     /* Round trip: text fields stop at the first NUL, as headers carry them. */
-    rd_kafka_headers_t *h = dlq_headers_build(&d);
+    rd_kafka_headers_t *h = dlq_info_headers(&d);
     if (!h)
         return 0;
     dlq_info back;

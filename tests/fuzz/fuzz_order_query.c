@@ -4,7 +4,7 @@
  * sends it ("/dlq/messages?limit=5&offset=0"). It goes through the same steps
  * as a request: libevent's URI parse (with the flags evhttp uses for request
  * lines), evhttp_parse_query_str (what http_query does), then the checks the
- * handlers apply to each parameter (order_id_valid, order_api_parse_uint).
+ * handlers apply to each parameter (order_id_valid, http_parse_uint).
  *
  * libevent itself is not instrumented (system library), so the coverage
  * feedback comes from our validators; the sanitizers still watch every byte
@@ -16,8 +16,9 @@
  *   never inject anything into a SQL parameter, a log line or a JSON answer.
  * Seeds: tests/fuzz/corpus/order_query/.
  */
-#include "order_api.h"
-#include "order_model.h"
+#include "platform/http.h"
+#include "query/order_api.h"
+#include "event/order_model.h"
 
 #include <sys/queue.h> /* before libevent: TAILQ_INIT/FOREACH */
 
@@ -33,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void check_uint(const char *s, long long def, long long min, long long max)
 {
     long long v = -1;
-    if (order_api_parse_uint(s, def, min, max, &v) != 0)
+    if (http_parse_uint(s, def, min, max, &v) != 0)
         return;
     if (!s) {
         if (v != def)

@@ -1,0 +1,110 @@
+/*
+ * cart_gen: random orders with exact integer money.
+ *
+ * splitmix64 is small, fast and good enough for fake carts; it is not meant to
+ * be unpredictable. Ranges are drawn by rejection so every value is equally
+ * likely (tests check bounds, not distribution).
+ */
+#include "cart_gen.h"
+#include "platform/clock.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+static uint64_t rng_next(cart_gen_rng *r)
+{
+    uint64_t z = (r->s += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+void cart_gen_seed(cart_gen_rng *r, uint64_t seed)
+{
+    if (seed == 0 && getrandom(&seed, sizeof seed, GRND_NONBLOCK) != (ssize_t)sizeof seed) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        seed = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20);
+    }
+    r->s = seed;
+}
+
+int64_t cart_gen_range(cart_gen_rng *r, int64_t lo, int64_t hi)
+{
+    if (hi <= lo)
+        return lo;
+    uint64_t span = (uint64_t)(hi - lo) + 1;
+    uint64_t limit = UINT64_MAX - UINT64_MAX % span;
+    uint64_t x;
+    do {
+        x = rng_next(r);
+    } while (x >= limit);
+    return lo + (int64_t)(x % span);
+}
+
+static int copy_id(char *dst, size_t cap, const char *src, char *err, size_t errlen)
+{
+    size_t n = strlen(src);
+    if (!order_id_valid(src, n) || n >= cap) {
+        snprintf(err, errlen, "invalid orderId");
+        return -1;
+    }
+    memcpy(dst, src, n + 1);
+    return 0;
+}
+
+int cart_gen_create(cart_gen_rng *r, const char *order_id, int items_count, int64_t now_ms,
+                    order_event *out, char *err, size_t errlen)
+{
+    if (items_count < 1 || items_count > ORDER_ITEMS_MAX) {
+        snprintf(err, errlen, "itemsCount must be 1..%d", ORDER_ITEMS_MAX);
+        return -1;
+    }
+    /* Only the fields a CREATE uses are written; the items array is not cleared. */
+    out->type = ORDER_EVENT_CREATE;
+    if (copy_id(out->order_id, sizeof out->order_id, order_id, err, errlen) != 0)
+        return -1;
+    out->timestamp_ms = now_ms;
+    snprintf(out->customer_id, sizeof out->customer_id, "CUST-%06d",
+             (int)cart_gen_range(r, 0, 999999));
+    if (clock_format_iso_ms(now_ms, out->order_date, sizeof out->order_date) != 0) {
+        snprintf(err, errlen, "cannot format the order date");
+        return -1;
+    }
+    int64_t total = 0;
+    out->item_count = (size_t)items_count;
+    for (int i = 0; i < items_count; i++) {
+        order_item *it = &out->items[i];
+        snprintf(it->item_id, sizeof it->item_id, "ITEM-%05d", (int)cart_gen_range(r, 0, 99999));
+        it->quantity = (int32_t)cart_gen_range(r, CART_GEN_QTY_MIN, CART_GEN_QTY_MAX);
+        it->price_cents = cart_gen_range(r, CART_GEN_PRICE_MIN_CENTS, CART_GEN_PRICE_MAX_CENTS);
+        total += it->price_cents * it->quantity; /* <= 100 * 5 * 50000: no overflow */
+    }
+    out->total_cents = total;
+    snprintf(out->currency, sizeof out->currency, "%s", CART_GEN_CURRENCY);
+    snprintf(out->status, sizeof out->status, "new");
+    return 0;
+}
+
+int cart_gen_update(const char *order_id, const char *status, int64_t now_ms, order_event *out,
+                    char *err, size_t errlen)
+{
+    out->type = ORDER_EVENT_UPDATE;
+    if (copy_id(out->order_id, sizeof out->order_id, order_id, err, errlen) != 0)
+        return -1;
+    out->timestamp_ms = now_ms;
+    out->customer_id[0] = '\0';
+    out->order_date[0] = '\0';
+    out->item_count = 0;
+    out->total_cents = 0;
+    out->currency[0] = '\0';
+    size_t n = strlen(status);
+    if (n == 0 || n > ORDER_STATUS_MAX) {
+        snprintf(err, errlen, "invalid status");
+        return -1;
+    }
+    memcpy(out->status, status, n + 1);
+    return 0;
+}

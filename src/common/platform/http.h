@@ -1,0 +1,119 @@
+/*
+ * http: the HTTP front of both services, over libevent's evhttp.
+ *
+ * Routing is a fixed table: an unknown path answers 404, a known path with a
+ * method it does not serve answers 405 with Allow. Every answer is JSON, carries
+ * X-Request-ID (taken from the request, or generated) and is counted. Limits
+ * (body and header size, idle timeout) are enforced before a handler runs
+ * where evhttp allows, and answered with a JSON 413.
+ *
+ * A server may run several threads, each with its own event loop accepting
+ * on the same listening socket; thread 0 runs on the caller's event_base and
+ * the caller dispatches it. thread_init builds each thread's own context
+ * (e.g. a read-only store connection) so handlers share nothing by accident.
+ *
+ * A handler gets an http_call and must answer it exactly once with one of the
+ * http_reply* functions, either before returning or later from the same
+ * thread's event loop (cart-service answers from Kafka's delivery report).
+ * The call stays valid until then, even if the client went away; replying to
+ * a call whose client left just releases it. After the answer the call is
+ * gone (recycled): debug builds assert that no second answer, and no header
+ * after the answer, is attempted.
+ */
+#ifndef HTTP_H
+#define HTTP_H
+
+#include "platform/jsonw.h"
+
+#include <jansson.h>
+#include <stddef.h>
+
+struct event_base; /* libevent's loop: the server runs on it, handlers never see it */
+
+#define HTTP_M_GET 0x1u
+#define HTTP_M_POST 0x2u
+#define HTTP_M_PUT 0x4u
+
+#define HTTP_REQUEST_ID_MAX 64
+
+typedef struct http_server http_server;
+
+/* What a handler sees of its call; the request itself stays inside http. */
+typedef struct http_call {
+    char request_id[HTTP_REQUEST_ID_MAX + 1];
+    void *app;        /* the server's app pointer */
+    void *thread_ctx; /* this thread's context from thread_init */
+} http_call;
+
+typedef void (*http_handler_fn)(http_call *call);
+
+typedef struct {
+    const char *path;
+    unsigned methods; /* HTTP_M_* mask */
+    http_handler_fn fn;
+} http_route;
+
+typedef struct {
+    const char *listen_addr; /* e.g. "0.0.0.0" */
+    int port;
+    size_t max_body_bytes;   /* larger bodies: 413 */
+    size_t max_header_bytes; /* larger headers: evhttp rejects */
+    int idle_timeout_s;      /* slow or idle clients are closed */
+    int threads;             /* >= 1 */
+    void *(*thread_init)(void *app, int index, char *err, size_t errlen);
+    void (*thread_free)(void *thread_ctx);
+} http_config;
+
+/* Binds the socket (so a taken port fails here, with a clear message). */
+http_server *http_server_new(struct event_base *base, const http_config *cfg,
+                             const http_route *routes, size_t nroutes, void *app, char *err,
+                             size_t errlen);
+/* Starts threads 1..n-1 (thread 0 is served by the caller dispatching base). */
+int http_server_start(http_server *s, char *err, size_t errlen);
+/*
+ * Stops accepting new connections; calls in flight may still be answered.
+ * Call it from thread 0's loop (a signal event, for example).
+ */
+void http_server_stop_accepting(http_server *s);
+/* Stops the extra threads and frees everything. Call after base stopped. */
+void http_server_free(http_server *s);
+/* The bound port (useful with port 0: the kernel picks one). */
+int http_server_port(const http_server *s);
+/* Calls accepted but not yet answered, over all threads. */
+long http_server_in_flight(const http_server *s);
+
+void http_reply(http_call *call, int status, const char *json, size_t len);
+/* The one non-JSON answer (Prometheus text at /metrics): explicit content type. */
+void http_reply_typed(http_call *call, int status, const char *content_type, const char *body,
+                      size_t len);
+void http_reply_jsonw(http_call *call, int status, const jsonw *w);
+/* {"detail": detail}; extra headers such as Retry-After via http_add_header first. */
+void http_reply_error(http_call *call, int status, const char *detail);
+void http_add_header(http_call *call, const char *name, const char *value);
+
+typedef struct {
+    const char *field; /* JSON path, e.g. "orderId" */
+    const char *message;
+} http_field_error;
+/* {"detail": detail, "errors": [{"field":..., "message":...}]} */
+void http_reply_validation(http_call *call, int status, const char *detail,
+                           const http_field_error *errors, size_t n);
+
+/*
+ * Reads the body as a JSON object. On 415 (not application/json), 413 (too
+ * large), 400 (malformed, duplicate keys, invalid UTF-8) or 422 (valid JSON
+ * but not an object: the wrong shape) it answers the call itself and returns
+ * NULL. Caller json_decref()s the result.
+ */
+json_t *http_read_json_object(http_call *call);
+
+/* Query parameter value, or NULL if absent. */
+const char *http_query(http_call *call, const char *key);
+
+/*
+ * A query value as a non-negative decimal in [min, max]; NULL (absent) means
+ * def. Returns 0, or -1 when it is not such a number (at most 18 digits).
+ */
+int http_parse_uint(const char *s, long long def, long long min, long long max, long long *out);
+
+#endif

@@ -1,0 +1,293 @@
+/*
+ * http_server: the listening socket, the per-thread evhttp instances and the
+ * server's lifecycle (see http.h). Each extra thread has its own event_base
+ * and evhttp accepting on a dup() of the listening socket (every evhttp closes
+ * the socket it was given); control (stop accepting, quit) reaches a thread
+ * through an event activated from outside, the only cross-thread libevent
+ * call, which evthread_use_pthreads() makes safe.
+ */
+#include "platform/http.h"
+
+#include "platform/http_internal.h"
+#include "platform/metrics.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/thread.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static void thread_ctl_cb(evutil_socket_t fd, short what, void *arg)
+{
+    http_thread *th = arg;
+    (void)fd;
+    (void)what;
+    if (atomic_load(&th->srv->stopping) && th->bound) {
+        evhttp_del_accept_socket(th->http, th->bound);
+        th->bound = NULL;
+    }
+    if (atomic_load(&th->srv->quitting))
+        event_base_loopbreak(th->base);
+}
+
+static int thread_setup(http_thread *th, int fd, char *err, size_t errlen)
+{
+    const http_config *c = &th->srv->cfg;
+    http_seed(th);
+    th->http = evhttp_new(th->base);
+    if (!th->http) {
+        snprintf(err, errlen, "evhttp_new failed");
+        return -1;
+    }
+    /* body cap above the documented limit: see the comment at the top of http_call.c */
+    size_t cap = c->max_body_bytes > SIZE_MAX / 2 ? SIZE_MAX : c->max_body_bytes * 2;
+    evhttp_set_max_body_size(th->http, (ev_ssize_t)(cap > 0x7fffffff ? 0x7fffffff : cap));
+    if (c->max_header_bytes > 0)
+        evhttp_set_max_headers_size(th->http, (ev_ssize_t)c->max_header_bytes);
+    if (c->idle_timeout_s > 0)
+        evhttp_set_timeout(th->http, c->idle_timeout_s);
+    evhttp_set_allowed_methods(th->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+                                             EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+                                             EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
+                                             EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
+    evhttp_set_gencb(th->http, http_dispatch, th);
+    th->bound = evhttp_accept_socket_with_handle(th->http, fd);
+    if (!th->bound) {
+        snprintf(err, errlen, "evhttp_accept_socket failed");
+        return -1;
+    }
+    th->ctl = event_new(th->base, -1, 0, thread_ctl_cb, th);
+    if (!th->ctl) {
+        snprintf(err, errlen, "event_new failed");
+        return -1;
+    }
+    if (c->thread_init) {
+        th->ctx = c->thread_init(th->srv->app, th->index, err, errlen);
+        if (!th->ctx)
+            return -1;
+    }
+    return 0;
+}
+
+static int listen_socket(const char *addr, int port, char *err, size_t errlen)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    memset(&ss, 0, sizeof ss);
+    struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, addr, &a4->sin_addr) == 1) {
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons((uint16_t)port);
+        sl = sizeof *a4;
+    } else if (inet_pton(AF_INET6, addr, &a6->sin6_addr) == 1) {
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons((uint16_t)port);
+        sl = sizeof *a6;
+    } else {
+        snprintf(err, errlen, "listen address '%s' is not an IPv4 or IPv6 address", addr);
+        return -1;
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(err, errlen, "socket: %s", strerror(errno));
+        return -1;
+    }
+    int one = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(fd, (struct sockaddr *)&ss, sl) != 0 || listen(fd, 1024) != 0) {
+        snprintf(err, errlen, "cannot listen on %s:%d: %s", addr, port, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/*
+ * Many idle or slow clients cost a descriptor each; running out makes accept()
+ * fail in a loop. Raise the soft limit to the hard one (bounded) up front.
+ */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    rlim_t want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > 65536 ? 65536 : rl.rlim_max;
+    if (rl.rlim_cur < want) {
+        rl.rlim_cur = want;
+        (void)setrlimit(RLIMIT_NOFILE, &rl); /* best effort: the old limit still works */
+    }
+}
+
+http_server *http_server_new(struct event_base *base, const http_config *cfg,
+                             const http_route *routes, size_t nroutes, void *app, char *err,
+                             size_t errlen)
+{
+    if (!base || !cfg || cfg->threads < 1 || cfg->threads > 64 || !routes || nroutes == 0) {
+        snprintf(err, errlen, "http_server_new: bad arguments");
+        return NULL;
+    }
+    /* a client closing early must not kill the process with SIGPIPE */
+    signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
+    if (cfg->threads > 1 && evthread_use_pthreads() != 0) {
+        snprintf(err, errlen, "evthread_use_pthreads failed");
+        return NULL;
+    }
+    http_server *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->cfg = *cfg;
+    s->routes = routes;
+    s->nroutes = nroutes;
+    s->app = app;
+    s->nthreads = cfg->threads;
+    s->fd = -1;
+    for (size_t i = 0; i < nroutes; i++)
+        metrics_http_register_route((int)i, routes[i].path);
+    s->threads = calloc((size_t)s->nthreads, sizeof *s->threads);
+    if (!s->threads) {
+        snprintf(err, errlen, "out of memory");
+        free(s);
+        return NULL;
+    }
+    for (int i = 0; i < s->nthreads; i++) {
+        s->threads[i].srv = s;
+        s->threads[i].index = i;
+    }
+    s->fd =
+        listen_socket(cfg->listen_addr ? cfg->listen_addr : "127.0.0.1", cfg->port, err, errlen);
+    if (s->fd < 0) {
+        http_server_free(s);
+        return NULL;
+    }
+    http_thread *t0 = &s->threads[0];
+    t0->base = base;
+    /* thread 0's evhttp gets a dup: every evhttp closes its own socket */
+    int fd0 = dup(s->fd);
+    if (fd0 < 0 || thread_setup(t0, fd0, err, errlen) != 0) {
+        if (fd0 >= 0 && !t0->bound)
+            close(fd0);
+        if (fd0 < 0)
+            snprintf(err, errlen, "dup: %s", strerror(errno));
+        http_server_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static void *thread_main(void *arg)
+{
+    http_thread *th = arg;
+    event_base_loop(th->base, EVLOOP_NO_EXIT_ON_EMPTY);
+    return NULL;
+}
+
+int http_server_start(http_server *s, char *err, size_t errlen)
+{
+    for (int i = 1; i < s->nthreads; i++) {
+        http_thread *th = &s->threads[i];
+        th->base = event_base_new();
+        th->own_base = 1;
+        if (!th->base) {
+            snprintf(err, errlen, "event_base_new failed");
+            return -1;
+        }
+        int fd = dup(s->fd);
+        if (fd < 0) {
+            snprintf(err, errlen, "dup: %s", strerror(errno));
+            return -1;
+        }
+        if (thread_setup(th, fd, err, errlen) != 0) {
+            if (!th->bound)
+                close(fd);
+            return -1;
+        }
+        int rc = pthread_create(&th->tid, NULL, thread_main, th);
+        if (rc != 0) {
+            snprintf(err, errlen, "pthread_create: %s", strerror(rc));
+            return -1;
+        }
+        th->running = 1;
+    }
+    return 0;
+}
+
+void http_server_stop_accepting(http_server *s)
+{
+    if (!s)
+        return;
+    atomic_store(&s->stopping, 1);
+    http_thread *t0 = &s->threads[0];
+    if (t0->bound) {
+        evhttp_del_accept_socket(t0->http, t0->bound);
+        t0->bound = NULL;
+    }
+    for (int i = 1; i < s->nthreads; i++)
+        if (s->threads[i].running)
+            event_active(s->threads[i].ctl, 0, 0);
+    /* the original socket is closed last, so no thread ever sees it reused */
+    if (s->fd >= 0) {
+        close(s->fd);
+        s->fd = -1;
+    }
+}
+
+void http_server_free(http_server *s)
+{
+    if (!s)
+        return;
+    atomic_store(&s->quitting, 1);
+    for (int i = 1; i < s->nthreads; i++) {
+        http_thread *th = &s->threads[i];
+        if (th->running) {
+            event_active(th->ctl, 0, 0);
+            pthread_join(th->tid, NULL);
+            th->running = 0;
+        }
+    }
+    for (int i = 0; i < s->nthreads; i++) {
+        http_thread *th = &s->threads[i];
+        if (th->http)
+            evhttp_free(th->http); /* closes its socket and connections */
+        if (th->ctl)
+            event_free(th->ctl);
+        if (th->ctx && s->cfg.thread_free)
+            s->cfg.thread_free(th->ctx);
+        while (th->free_calls) {
+            call_box *b = th->free_calls;
+            th->free_calls = b->next;
+            free(b);
+        }
+        if (th->own_base && th->base)
+            event_base_free(th->base);
+    }
+    if (s->fd >= 0)
+        close(s->fd);
+    free(s->threads);
+    free(s);
+}
+
+int http_server_port(const http_server *s)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (!s || s->fd < 0 || getsockname(s->fd, (struct sockaddr *)&ss, &sl) != 0)
+        return -1;
+    if (ss.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+long http_server_in_flight(const http_server *s)
+{
+    return s ? atomic_load(&((http_server *)s)->in_flight) : 0;
+}

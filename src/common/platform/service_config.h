@@ -1,0 +1,44 @@
+/*
+ * service_config: the settings both services share (Kafka, registry, topics,
+ * HTTP front, logging), declared once so names, defaults, bounds and help
+ * text cannot drift between cart-service and order-service. A service's table
+ * starts with SERVICE_CONFIG_COMMON(port) and adds its own entries.
+ */
+#ifndef SERVICE_CONFIG_H
+#define SERVICE_CONFIG_H
+
+#include "platform/config.h"
+
+#define SERVICE_CONFIG_DAY_MS (24LL * 3600 * 1000)
+
+/* clang-format off */
+#define SERVICE_CONFIG_COMMON(http_port_default)                                                  \
+    {"KAFKA_BOOTSTRAP_SERVERS", CONFIG_STR, "127.0.0.1:9092", 0, 0, 0,                            \
+     "Kafka bootstrap servers (host:port,...)", NULL, 0},                                         \
+    {"SCHEMA_REGISTRY_URL", CONFIG_STR, "http://127.0.0.1:8081/apis/ccompat/v7", 0, 0, 1,         \
+     "Confluent-compatible schema registry API root; user:password@ is sent as basic auth "      \
+     "and never logged", NULL, 0},                                                                \
+    {"ORDER_EVENTS_TOPIC", CONFIG_STR, "order-events", 0, 0, 0, "topic of order events", NULL, 0}, \
+    {"DLQ_TOPIC", CONFIG_STR, "order-events-dlq", 0, 0, 0,                                        \
+     "dead-letter topic (both services create it at start-up)", NULL, 0},                         \
+    {"TOPIC_PARTITIONS", CONFIG_INT, "3", 1, 10000, 0,                                            \
+     "partitions of the events topic when it is created", NULL, 0},                               \
+    {"TOPIC_REPLICATION_FACTOR", CONFIG_INT, "1", 1, 100, 0, "replication factor of both topics", \
+     NULL, 0},                                                                                    \
+    {"TOPIC_RETENTION_MS", CONFIG_INT, "604800000", 60000, 36500 * SERVICE_CONFIG_DAY_MS, 0,      \
+     "retention of the events topic in ms (7 days)", NULL, 0},                                    \
+    {"DLQ_PARTITIONS", CONFIG_INT, "1", 1, 10000, 0, "partitions of the dead-letter topic", NULL, \
+     0},                                                                                          \
+    {"DLQ_RETENTION_MS", CONFIG_INT, "2592000000", 60000, 36500 * SERVICE_CONFIG_DAY_MS, 0,       \
+     "retention of the dead-letter topic in ms (30 days)", NULL, 0},                              \
+    {"HTTP_HOST", CONFIG_STR, "127.0.0.1", 0, 0, 0,                                               \
+     "HTTP listen address (IPv4 or IPv6 literal; 0.0.0.0 for all interfaces)", NULL, 0},          \
+    {"HTTP_PORT", CONFIG_INT, http_port_default, 1, 65535, 0, "HTTP listen port", NULL, 0},       \
+    {"HTTP_MAX_BODY_BYTES", CONFIG_INT, "65536", 256, 16 * 1024 * 1024, 0,                        \
+     "largest accepted request body; larger: 413", NULL, 0},                                      \
+    {"HTTP_IDLE_TIMEOUT_S", CONFIG_INT, "30", 1, 3600, 0,                                         \
+     "idle or slow client connections are closed after this many seconds", NULL, 0},              \
+    {"LOG_LEVEL", CONFIG_STR, "info", 0, 0, 0, "debug, info, warn or error", NULL, 0}
+/* clang-format on */
+
+#endif

@@ -1,0 +1,320 @@
+/*
+ * apply: what the consume loop does with a batch of records (see apply.h).
+ *
+ * Exactly-once into the store: every applied or dead-lettered record moves
+ * the store's (partition -> next offset) inside the same transaction as its
+ * effect, and the store refuses records below that position.
+ *
+ * Failures, per partition: the partition is paused and sought back to the
+ * failed record, and resumed when its backoff expires; the others keep
+ * flowing and polling goes on, so the group session stays alive.
+ *   - registry unavailable, DLQ write failed: retried forever;
+ *   - unexpected processing failure: PROCESSING_MAX_RETRIES retries, then
+ *     dead-lettered as PROCESSING_FAILED;
+ *   - store failure: the whole transaction is rolled back and every partition
+ *     of the batch rewinds and waits (I/O errors forever; a record the store
+ *     keeps rejecting for another reason is dead-lettered after the retries).
+ * Dead letters are written synchronously (acks=all) before the position moves;
+ * the transaction is committed right after, so a crash between the two can at
+ * worst dead-letter a record twice, never lose it.
+ */
+#include "ingest/apply.h"
+
+#include "ingest/ingest_metrics.h"
+#include "platform/clock.h"
+#include "platform/log.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { H_NEXT, H_PART_WAIT, H_STORE_FAIL } handle_result;
+
+/* Every path below indexes a->parts by a record's partition: only a
+ * partition apply_batch() checked (or the caller created) may get here. */
+static void part_check(const apply_ctx *a, int32_t p)
+{
+    assert(p >= 0 && p < a->nparts);
+    (void)a;
+    (void)p;
+}
+
+apply_part *apply_part_get(apply_ctx *a, int32_t p)
+{
+    if (p < 0)
+        return NULL;
+    if (p >= a->nparts) {
+        int n = p + 1;
+        apply_part *np = realloc(a->parts, (size_t)n * sizeof *np);
+        if (!np)
+            return NULL;
+        for (int i = a->nparts; i < n; i++) {
+            memset(&np[i], 0, sizeof np[i]);
+            np[i].next = -1;
+            np[i].batch_start = -1;
+            np[i].fail_offset = -1;
+        }
+        a->parts = np;
+        a->nparts = n;
+    }
+    return &a->parts[p];
+}
+
+static void set_error(apply_ctx *a, const char *what, const char *detail)
+{
+    a->ops.set_error(a->ops.arg, what, detail);
+}
+
+/* Pauses partition p and seeks it to offset: its records come again on resume. */
+static void part_rewind(apply_ctx *a, int32_t p, int64_t offset, int64_t delay_ms)
+{
+    part_check(a, p);
+    if (a->ops.rewind(a->ops.arg, p, offset) != 0)
+        return; /* could not even ask (out of memory): it was logged */
+    apply_part *ps = &a->parts[p];
+    ps->waiting = 1;
+    ps->resume_at_ms = clock_mono_ms() + delay_ms;
+}
+
+/* ---- failure handling --------------------------------------------------- */
+
+/*
+ * Counts a failure of record fail_offset and rewinds the partition to
+ * seek_offset for the backoff. Returns 1 when the partition waits, 0 when a
+ * processing failure has used up its retries (nothing rewound).
+ */
+static int part_fail(apply_ctx *a, int32_t p, int64_t fail_offset, int64_t seek_offset, int infra,
+                     const char *why)
+{
+    part_check(a, p);
+    apply_part *ps = &a->parts[p];
+    if (ps->fail_offset == fail_offset) {
+        ps->attempts++;
+    } else {
+        ps->fail_offset = fail_offset;
+        ps->attempts = 1;
+        ps->poison = 0;
+    }
+    if (!infra && ps->attempts > a->cfg->max_retries)
+        return 0;
+    int64_t delay = order_config_backoff_for(a->cfg, ps->attempts);
+    log_warn("%s[%d] offset %lld failed (%s, attempt %d): %s; retrying in %lld ms", a->cfg->topic,
+             p, (long long)fail_offset, infra ? "infrastructure" : "processing", ps->attempts, why,
+             (long long)delay);
+    set_error(a, NULL, why);
+    a->retries++;
+    ingest_metrics_retry_scheduled(delay);
+    part_rewind(a, p, seek_offset, delay);
+    return 1;
+}
+
+static void part_succeeded(apply_part *ps, int64_t offset)
+{
+    ps->next = offset + 1;
+    ps->moved = 1;
+    if (ps->fail_offset == offset) {
+        ps->fail_offset = -1;
+        ps->attempts = 0;
+        ps->poison = 0;
+    }
+}
+
+/* After a successful store commit: the transaction's effects now count. */
+static void txn_committed(apply_ctx *a)
+{
+    a->orders += a->txn_orders;
+    a->applied += a->txn_applied;
+    a->txn_orders = 0;
+    a->txn_applied = 0;
+}
+
+static handle_result dead_letter(apply_ctx *a, const apply_record *r, const char *category,
+                                 const char *reason, const char *message, int retries)
+{
+    char err[256];
+    dlq_info d;
+    dlq_info_init(&d, category, reason, message, retries, a->cfg->topic, r->partition, r->offset,
+                  r->timestamp_ms, clock_wall_ms());
+    if (a->ops.dead_letter(a->ops.arg, r, &d, err, sizeof err) != 0) {
+        part_fail(a, r->partition, r->offset, r->offset, 1, err);
+        return H_PART_WAIT;
+    }
+    /* Acknowledged: now, and only now, the position may move past the record. */
+    store_status s = store_mark(a->st, a->cfg->topic, r->partition, r->offset, err, sizeof err);
+    if (s == STORE_OK || s == STORE_SKIPPED) {
+        s = store_commit(a->st, err, sizeof err);
+        if (s == STORE_OK)
+            txn_committed(a);
+    }
+    if (s == STORE_OK)
+        s = store_begin(a->st, err, sizeof err);
+    if (s != STORE_OK) {
+        a->store_fail_part = r->partition;
+        a->store_fail_offset = r->offset;
+        a->store_fail_internal = 0;
+        snprintf(a->store_err, sizeof a->store_err, "%s", err);
+        return H_STORE_FAIL;
+    }
+    part_check(a, r->partition);
+    part_succeeded(&a->parts[r->partition], r->offset);
+    a->dead_lettered++;
+    ingest_metrics_dead_lettered(reason);
+    log_warn("dead-lettered %s[%d] offset %lld: %s %s", a->cfg->topic, r->partition,
+             (long long)r->offset, reason, message);
+    return H_NEXT;
+}
+
+static handle_result processing_failed(apply_ctx *a, const apply_record *r, const char *why)
+{
+    if (part_fail(a, r->partition, r->offset, r->offset, 0, why))
+        return H_PART_WAIT;
+    return dead_letter(a, r, DLQ_RETRY_THEN, DLQ_R_PROCESSING, why, a->cfg->max_retries);
+}
+
+/* Test-only failure injection (ORDER_TEST_FAIL_PREFIX / ORDER_TEST_FAIL_TIMES). */
+static int inject_failure(apply_ctx *a, const apply_part *ps, int64_t offset)
+{
+    const char *prefix = a->cfg->test_fail_prefix;
+    if (!prefix || !*prefix || strncmp(a->ev.order_id, prefix, strlen(prefix)) != 0)
+        return 0;
+    int failed_before = ps->fail_offset == offset ? ps->attempts : 0;
+    return failed_before < a->cfg->test_fail_times;
+}
+
+static handle_result handle(apply_ctx *a, const apply_record *r)
+{
+    part_check(a, r->partition);
+    apply_part *ps = &a->parts[r->partition];
+    if (ps->next >= 0 && r->offset < ps->next) {
+        a->skipped++;
+        return H_NEXT;
+    }
+    char msg[DLQ_MESSAGE_MAX + 1];
+    if (ps->poison && ps->fail_offset == r->offset) {
+        snprintf(msg, sizeof msg, "the store keeps rejecting the event: %s", a->store_err);
+        return dead_letter(a, r, DLQ_RETRY_THEN, DLQ_R_PROCESSING, msg, a->cfg->max_retries);
+    }
+    order_decoder_result v;
+    order_decoder_decode(a->dec, r->value, r->value_len, &a->ev, &v);
+    if (v.kind == ORDER_DECODER_EVENT && inject_failure(a, ps, r->offset)) {
+        v.kind = ORDER_DECODER_FAILED;
+        snprintf(v.message, sizeof v.message, "injected test failure (ORDER_TEST_FAIL_PREFIX)");
+    }
+    switch (v.kind) {
+    case ORDER_DECODER_RETRY_INFRA:
+        part_fail(a, r->partition, r->offset, r->offset, 1, v.message);
+        return H_PART_WAIT;
+    case ORDER_DECODER_FAILED:
+        return processing_failed(a, r, v.message);
+    case ORDER_DECODER_DLQ:
+        return dead_letter(a, r, DLQ_NO_RETRY, v.reason, v.message, 0);
+    case ORDER_DECODER_EVENT:
+        break;
+    }
+    char err[256] = "";
+    store_status s =
+        store_apply(a->st, a->cfg->topic, r->partition, r->offset, &a->ev, err, sizeof err);
+    switch (s) {
+    case STORE_OK:
+        part_succeeded(ps, r->offset);
+        ingest_metrics_event_applied(a->ev.timestamp_ms, clock_wall_ms());
+        a->txn_applied++;
+        if (a->ev.type == ORDER_EVENT_CREATE)
+            a->txn_orders++;
+        return H_NEXT;
+    case STORE_SKIPPED:
+        a->skipped++;
+        return H_NEXT;
+    case STORE_DUPLICATE:
+        snprintf(msg, sizeof msg, "order %s already exists", a->ev.order_id);
+        return dead_letter(a, r, DLQ_NO_RETRY, DLQ_R_DUPLICATE, msg, 0);
+    case STORE_NOT_FOUND:
+        snprintf(msg, sizeof msg, "order %s does not exist", a->ev.order_id);
+        return dead_letter(a, r, DLQ_NO_RETRY, DLQ_R_NOT_FOUND, msg, 0);
+    case STORE_ERR_IO:
+    case STORE_ERR_INTERNAL:
+        break;
+    }
+    a->store_fail_part = r->partition;
+    a->store_fail_offset = r->offset;
+    a->store_fail_internal = s == STORE_ERR_INTERNAL;
+    snprintf(a->store_err, sizeof a->store_err, "%s", err);
+    return H_STORE_FAIL;
+}
+
+/* Rolls the batch back; every partition in it rewinds and waits. */
+static void store_failure(apply_ctx *a)
+{
+    store_rollback(a->st);
+    a->txn_orders = 0;
+    a->txn_applied = 0;
+    a->store_ok = 0;
+    set_error(a, "store", a->store_err);
+    log_error("store failure, batch rolled back: %s", a->store_err);
+    for (int p = 0; p < a->nparts; p++) {
+        apply_part *ps = &a->parts[p];
+        if (!ps->assigned || ps->batch_start < 0)
+            continue;
+        int64_t next = -1;
+        char e[256];
+        store_status s = store_get_position(a->st, a->cfg->topic, p, &next, e, sizeof e);
+        ps->next = s == STORE_OK ? next : -1;
+        ps->moved = 0;
+        int64_t target = ps->next > ps->batch_start ? ps->next : ps->batch_start;
+        int internal = a->store_fail_internal && p == a->store_fail_part;
+        int64_t failed = p == a->store_fail_part ? a->store_fail_offset : target;
+        if (!part_fail(a, p, failed, target, !internal, a->store_err)) {
+            ps->poison = 1; /* retries used up: dead-letter it when it comes again */
+            part_rewind(a, p, target, 0);
+        }
+    }
+}
+
+void apply_batch(apply_ctx *a, const apply_record *recs, int n)
+{
+    for (int i = 0; i < n; i++) {
+        const apply_record *r = &recs[i];
+        if (!r->err && r->partition >= 0 && r->partition < a->nparts &&
+            a->parts[r->partition].batch_start < 0)
+            a->parts[r->partition].batch_start = r->offset;
+    }
+    char err[256];
+    if (store_begin(a->st, err, sizeof err) != STORE_OK) {
+        snprintf(a->store_err, sizeof a->store_err, "%s", err);
+        a->store_fail_part = -1;
+        a->store_fail_internal = 0;
+        store_failure(a);
+        goto out;
+    }
+    for (int i = 0; i < n; i++) {
+        const apply_record *r = &recs[i];
+        if (r->err) {
+            a->ops.kafka_error(a->ops.arg, r);
+            continue;
+        }
+        if (r->partition < 0 || r->partition >= a->nparts)
+            continue;
+        apply_part *ps = &a->parts[r->partition];
+        if (!ps->assigned || ps->waiting)
+            continue; /* it was sought back: the record comes again */
+        a->consumed++;
+        if (handle(a, r) == H_STORE_FAIL) {
+            store_failure(a);
+            goto out;
+        }
+    }
+    if (store_commit(a->st, err, sizeof err) != STORE_OK) {
+        snprintf(a->store_err, sizeof a->store_err, "%s", err);
+        a->store_fail_part = -1;
+        a->store_fail_internal = 0;
+        store_failure(a);
+        goto out;
+    }
+    a->store_ok = 1;
+    txn_committed(a);
+    a->ops.commit(a->ops.arg);
+out:
+    for (int p = 0; p < a->nparts; p++)
+        a->parts[p].batch_start = -1;
+}

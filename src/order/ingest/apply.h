@@ -1,0 +1,101 @@
+/*
+ * apply: what the consume loop does with a batch of records: decode and
+ * validate each (event/order_decoder.h), apply it to the store or decide its
+ * dead letter, and commit the batch in one store transaction.
+ *
+ * The seam: records come in as plain apply_record structs, and the three
+ * things that need Kafka (write a dead letter, pause and rewind a partition,
+ * commit offsets) are calls through apply_ops. consumer.c fills them from
+ * librdkafka; the unit tests fill them with records and fakes they build, so
+ * the whole decision path runs against a real store without a broker.
+ *
+ * Not thread-safe: one apply_ctx per consumer thread.
+ */
+#ifndef APPLY_H
+#define APPLY_H
+
+#include "order_config.h"
+
+#include "event/dlq_info.h"
+#include "event/order_decoder.h"
+#include "store/store.h"
+
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* One partition's progress, as the apply path and the group lifecycle see it. */
+typedef struct {
+    int assigned;
+    int64_t next;        /* next offset to apply; -1 unknown (store has none) */
+    int64_t batch_start; /* first offset of this partition in the batch; -1 none */
+    int moved;           /* next moved since the last Kafka commit */
+    int waiting;         /* paused until resume_at_ms */
+    int64_t resume_at_ms;
+    int64_t fail_offset; /* the record that failed last; -1 none */
+    int attempts;        /* failures of fail_offset so far */
+    int poison;          /* fail_offset exhausted its retries in the store: dead-letter it */
+} apply_part;
+
+/* A record of the batch (or a consumer error delivered in its place). */
+typedef struct {
+    rd_kafka_resp_err_t err; /* != 0: not a record but an error event */
+    const char *errstr;      /* its text, when err != 0 */
+    int32_t partition;
+    int64_t offset;
+    int64_t timestamp_ms; /* the record's Kafka timestamp; -1 none */
+    const void *key;
+    size_t key_len;
+    const void *value;
+    size_t value_len;
+} apply_record;
+
+/* The Kafka side of applying, supplied by the caller. */
+typedef struct {
+    /* Writes a dead letter (original key and value, headers from d) and waits
+     * for Kafka's acknowledgement: 0, or -1 + err (retried later). */
+    int (*dead_letter)(void *arg, const apply_record *r, const dlq_info *d, char *err,
+                       size_t errlen);
+    /* Pauses the partition and seeks it to offset: its records come again on
+     * resume. 0, or -1 when it could not even be asked (out of memory). */
+    int (*rewind)(void *arg, int32_t partition, int64_t offset);
+    /* Commits the positions that moved (asynchronously): after a store commit. */
+    void (*commit)(void *arg);
+    /* Notes an error record of the batch (broker down, transport...). */
+    void (*kafka_error)(void *arg, const apply_record *r);
+    /* Records the last error for the status ("store: disk full"); what may be NULL. */
+    void (*set_error)(void *arg, const char *what, const char *detail);
+    void *arg;
+} apply_ops;
+
+typedef struct {
+    const order_config *cfg; /* topic, retries, backoff, test failure injection */
+    store *st;               /* the writer connection */
+    order_decoder *dec;
+    apply_ops ops;
+
+    apply_part *parts; /* indexed by partition; grown by apply_part_get */
+    int nparts;
+    order_event ev; /* decode scratch */
+
+    /* the record whose store failure aborted the batch */
+    int32_t store_fail_part;
+    int64_t store_fail_offset;
+    int store_fail_internal;
+    char store_err[256];
+
+    int store_ok; /* the last store transaction succeeded */
+    int64_t orders;
+    uint64_t consumed, applied, skipped, dead_lettered, retries;
+    /* effects of the open transaction, counted only once it commits */
+    int64_t txn_orders;
+    uint64_t txn_applied;
+} apply_ctx;
+
+/* The state of partition p (created, unassigned, on first use); NULL if p < 0 or out of memory. */
+apply_part *apply_part_get(apply_ctx *a, int32_t p);
+
+/* Applies recs[0..n) in one store transaction (see apply.c). */
+void apply_batch(apply_ctx *a, const apply_record *recs, int n);
+
+#endif

@@ -1,0 +1,546 @@
+/*
+ * consumer: the consume loop's thread, group membership and lifecycle (see
+ * consumer.h for the model), and the Kafka side of applying: it turns
+ * librdkafka messages into apply_records and serves apply_ops (dead-letter
+ * writes, pause + rewind, offset commits). The per-record decisions, retries
+ * and the batch transaction live in apply.c.
+ *
+ * Batching: records are first collected (up to CONSUMER_BATCH_MAX, waiting
+ * at most CONSUMER_BATCH_WAIT_MS), then applied in one transaction. A
+ * rebalance can only happen while collecting (inside rd_kafka_consumer_poll),
+ * never in the middle of a transaction; it drops the records collected so far
+ * (they are fetched again from the store's positions). On assignment every
+ * partition is sought to the store's position, so Kafka's committed offsets
+ * are only a hint for a fresh store.
+ */
+#include "ingest/consumer.h"
+
+#include "ingest/apply.h"
+#include "ingest/dlq_writer.h"
+#include "platform/clock.h"
+#include "platform/kafka_util.h"
+#include "platform/log.h"
+
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define CONSUMER_TICK_MS 1000
+#define CONSUMER_DLQ_TIMEOUT_MS 10000
+#define CONSUMER_SEEK_TIMEOUT_MS 5000
+
+struct order_consumer {
+    order_config cfg;
+    apply_ctx ap; /* store, decoder, partitions, counters: see apply.h */
+    order_status_board *board;
+    rd_kafka_t *rk;
+    dlq_writer *dlq;
+    pthread_t thread;
+    int started;
+    atomic_int stop;
+
+    rd_kafka_message_t **batch;
+    apply_record *recs; /* the batch as apply.c sees it */
+    int nbatch;
+
+    int64_t next_tick_ms;
+    int subscribed, kafka_ok;
+    int brokers_down; /* all brokers down (reported or probed); cleared only by a probe */
+    /* A connection dropped: probe at the next tick. librdkafka's ALL_BROKERS_DOWN
+     * alone is not enough: a consumer busy when the broker went away may never
+     * get it, and records already fetched do not prove a broker is up now. */
+    int brokers_suspect;
+    char last_error[256];
+};
+
+/* what: a short prefix ("store", "kafka"), or NULL. */
+static void consumer_set_error(order_consumer *c, const char *what, const char *detail)
+{
+    snprintf(c->last_error, sizeof c->last_error, "%s%s%s", what ? what : "", what ? ": " : "",
+             detail);
+}
+
+/* Commits the positions that moved; async in the loop, sync when leaving. */
+static void consumer_kafka_commit(order_consumer *c, int async)
+{
+    rd_kafka_topic_partition_list_t *l = NULL;
+    for (int p = 0; p < c->ap.nparts; p++) {
+        apply_part *ps = &c->ap.parts[p];
+        if (!ps->assigned || !ps->moved || ps->next < 0)
+            continue;
+        if (!l && !(l = rd_kafka_topic_partition_list_new(c->ap.nparts)))
+            return;
+        rd_kafka_topic_partition_list_add(l, c->cfg.topic, p)->offset = ps->next;
+        ps->moved = 0;
+    }
+    if (!l)
+        return;
+    rd_kafka_resp_err_t e = rd_kafka_commit(c->rk, l, async);
+    /* Not fatal: the store holds the truth; Kafka's offsets only help a fresh store. */
+    if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        log_warn("offset commit: %s", rd_kafka_err2str(e));
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* ---- apply_ops: the Kafka side of apply.c ------------------------------ */
+
+static int op_dead_letter(void *arg, const apply_record *r, const dlq_info *d, char *err,
+                          size_t errlen)
+{
+    order_consumer *c = arg;
+    return dlq_writer_send(c->dlq, r->key, r->key_len, r->value, r->value_len, d, err, errlen);
+}
+
+static int op_rewind(void *arg, int32_t p, int64_t offset)
+{
+    order_consumer *c = arg;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    if (!l) {
+        log_error("rewind: out of memory");
+        return -1;
+    }
+    rd_kafka_topic_partition_list_add(l, c->cfg.topic, p)->offset = offset;
+    rd_kafka_resp_err_t e = rd_kafka_pause_partitions(c->rk, l);
+    if (e)
+        log_error("pause %s[%d]: %s", c->cfg.topic, p, rd_kafka_err2str(e));
+    rd_kafka_error_t *se = rd_kafka_seek_partitions(c->rk, l, CONSUMER_SEEK_TIMEOUT_MS);
+    if (se) {
+        log_error("seek %s[%d] to %lld: %s", c->cfg.topic, p, (long long)offset,
+                  rd_kafka_error_string(se));
+        rd_kafka_error_destroy(se);
+    } else if (l->elems[0].err) {
+        log_error("seek %s[%d] to %lld: %s", c->cfg.topic, p, (long long)offset,
+                  rd_kafka_err2str(l->elems[0].err));
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    return 0;
+}
+
+static void op_commit(void *arg)
+{
+    consumer_kafka_commit(arg, 1);
+}
+
+static void op_kafka_error(void *arg, const apply_record *r)
+{
+    order_consumer *c = arg;
+    if (r->err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+        c->brokers_down = 1;
+    if (r->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        log_warn("consumer: %s", r->errstr);
+        consumer_set_error(c, "kafka", r->errstr);
+    }
+}
+
+static void op_set_error(void *arg, const char *what, const char *detail)
+{
+    consumer_set_error(arg, what, detail);
+}
+
+/* ---- Kafka helpers ---------------------------------------------------- */
+
+static void resume_due(order_consumer *c)
+{
+    int64_t now = clock_mono_ms();
+    rd_kafka_topic_partition_list_t *l = NULL;
+    for (int p = 0; p < c->ap.nparts; p++) {
+        apply_part *ps = &c->ap.parts[p];
+        if (!ps->assigned || !ps->waiting || now < ps->resume_at_ms)
+            continue;
+        if (!l && !(l = rd_kafka_topic_partition_list_new(4)))
+            return;
+        rd_kafka_topic_partition_list_add(l, c->cfg.topic, p);
+        ps->waiting = 0;
+        log_info("resuming %s[%d] at offset %lld (attempt %d)", c->cfg.topic, p,
+                 (long long)ps->fail_offset, ps->attempts + 1);
+    }
+    if (!l)
+        return;
+    rd_kafka_resp_err_t e = rd_kafka_resume_partitions(c->rk, l);
+    if (e)
+        log_error("resume: %s", rd_kafka_err2str(e));
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+static void drop_batch(order_consumer *c)
+{
+    for (int i = 0; i < c->nbatch; i++)
+        rd_kafka_message_destroy(c->batch[i]);
+    c->nbatch = 0;
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    order_consumer *c = opaque;
+    drop_batch(c);
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        for (int i = 0; i < parts->cnt; i++) {
+            rd_kafka_topic_partition_t *tp = &parts->elems[i];
+            apply_part *ps = apply_part_get(&c->ap, tp->partition);
+            if (!ps) {
+                log_error("assign: out of memory");
+                continue;
+            }
+            int64_t next = -1;
+            char e[256] = "";
+            store_status s =
+                store_get_position(c->ap.st, c->cfg.topic, tp->partition, &next, e, sizeof e);
+            if (s == STORE_OK)
+                tp->offset = next; /* resume exactly where the store is */
+            else if (s != STORE_NOT_FOUND)
+                log_error("assign: reading position: %s", e);
+            memset(ps, 0, sizeof *ps);
+            ps->assigned = 1;
+            ps->next = s == STORE_OK ? next : -1;
+            ps->batch_start = -1;
+            ps->fail_offset = -1;
+            log_info("assigned %s[%d] from %s %lld", c->cfg.topic, tp->partition,
+                     s == STORE_OK ? "store offset" : "committed/earliest", (long long)next);
+        }
+        rd_kafka_resp_err_t e = rd_kafka_assign(rk, parts);
+        if (e)
+            log_error("assign: %s", rd_kafka_err2str(e));
+    } else {
+        if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
+            log_warn("rebalance error: %s", rd_kafka_err2str(err));
+        consumer_kafka_commit(c, 0);
+        for (int p = 0; p < c->ap.nparts; p++) {
+            c->ap.parts[p].assigned = 0;
+            c->ap.parts[p].waiting = 0;
+        }
+        log_info("partitions revoked (%d)", parts ? parts->cnt : 0);
+        (void)rd_kafka_assign(rk, NULL);
+    }
+}
+
+/* Served from rd_kafka_consumer_poll on the consumer thread (poll_set_consumer). */
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    order_consumer *c = opaque;
+    (void)rk;
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+        c->brokers_down = 1;
+    else if (err == RD_KAFKA_RESP_ERR__TRANSPORT)
+        c->brokers_suspect = 1;
+    consumer_set_error(c, "kafka", reason);
+    log_msg(err == RD_KAFKA_RESP_ERR__TRANSPORT ? LOG_WARN : LOG_ERROR, "kafka", NULL,
+            "consumer: %s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+}
+
+/* ---- the loop ------------------------------------------------------------ */
+
+static void poll_batch(order_consumer *c)
+{
+    int64_t first = 0;
+    while (c->nbatch < c->cfg.batch_max && !atomic_load(&c->stop)) {
+        /* Idle: wake up now and then for resumes and shutdown. Filling: take
+         * what is queued without waiting, and only when the queue runs dry
+         * wait out the rest of the batch wait (no clock read per record). */
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, c->nbatch == 0 ? 100 : 0);
+        if (!m && c->nbatch > 0) {
+            int64_t left = first + c->cfg.batch_wait_ms - clock_mono_ms();
+            if (left > 0)
+                m = rd_kafka_consumer_poll(c->rk, (int)left);
+        }
+        if (!m)
+            break;
+        if (c->nbatch == 0)
+            first = clock_mono_ms();
+        c->batch[c->nbatch++] = m; /* a rebalance inside poll may have emptied the batch */
+    }
+}
+
+/* The batch as plain records (pointers into the messages, valid until drop_batch). */
+static const apply_record *to_records(order_consumer *c)
+{
+    for (int i = 0; i < c->nbatch; i++) {
+        const rd_kafka_message_t *m = c->batch[i];
+        apply_record *r = &c->recs[i];
+        memset(r, 0, sizeof *r);
+        r->err = m->err;
+        r->errstr = m->err ? rd_kafka_message_errstr(m) : NULL;
+        r->partition = m->partition;
+        r->offset = m->offset;
+        rd_kafka_timestamp_type_t tt;
+        r->timestamp_ms = m->err ? -1 : rd_kafka_message_timestamp(m, &tt);
+        r->key = m->key;
+        r->key_len = m->key_len;
+        r->value = m->payload;
+        r->value_len = m->len;
+    }
+    return c->recs;
+}
+
+static void publish_status(order_consumer *c)
+{
+    order_status s;
+    memset(&s, 0, sizeof s);
+    s.running = !atomic_load(&c->stop);
+    s.subscribed = c->subscribed;
+    s.store_ok = c->ap.store_ok;
+    s.kafka_ok = c->kafka_ok && !c->brokers_down;
+    s.lag = 0;
+    for (int p = 0; p < c->ap.nparts; p++) {
+        const apply_part *ps = &c->ap.parts[p];
+        if (!ps->assigned)
+            continue;
+        int slot = s.nassigned < ORDER_STATUS_PARTS ? s.nassigned : -1;
+        if (slot >= 0) {
+            s.assigned[slot] = p;
+            s.part_lag[slot] = -1;
+        }
+        s.nassigned++;
+        if (ps->waiting)
+            s.nwaiting++;
+        int64_t lo = -1, hi = -1;
+        if (rd_kafka_get_watermark_offsets(c->rk, c->cfg.topic, p, &lo, &hi) || hi < 0) {
+            s.lag = -1;
+            continue;
+        }
+        int64_t pos = ps->next >= 0 ? ps->next : lo;
+        int64_t behind = hi > pos ? hi - pos : 0;
+        if (slot >= 0)
+            s.part_lag[slot] = behind;
+        if (s.lag >= 0)
+            s.lag += behind;
+    }
+    if (s.nassigned > ORDER_STATUS_PARTS)
+        s.nassigned = ORDER_STATUS_PARTS;
+    s.orders = c->ap.orders;
+    s.consumed = c->ap.consumed;
+    s.applied = c->ap.applied;
+    s.skipped = c->ap.skipped;
+    s.dead_lettered = c->ap.dead_lettered;
+    s.retries = c->ap.retries;
+    snprintf(s.last_error, sizeof s.last_error, "%s", c->last_error);
+    order_status_publish(c->board, &s);
+}
+
+static void sleep_ms_interruptible(order_consumer *c, int64_t ms)
+{
+    int64_t until = clock_mono_ms() + ms;
+    while (!atomic_load(&c->stop) && clock_mono_ms() < until) {
+        struct timespec ts = {0, 50 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* Whether a broker answers now: the only thing that clears brokers_down
+ * (an idle consumer gets no record to tell, a busy one may be reading records
+ * fetched before the broker went away). Repeats every tick while in doubt. */
+static void probe_brokers(order_consumer *c)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    if (rd_kafka_metadata(c->rk, 0, NULL, &md, 500) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (c->brokers_down)
+            log_info("a Kafka broker answers again");
+        c->brokers_down = 0;
+        c->brokers_suspect = 0;
+    } else {
+        c->brokers_down = 1;
+    }
+    if (md)
+        rd_kafka_metadata_destroy(md);
+}
+
+static int start_consuming(order_consumer *c)
+{
+    kafka_topic_spec specs[2] = {
+        {c->cfg.topic, c->cfg.topic_partitions, c->cfg.topic_replication,
+         c->cfg.topic_retention_ms},
+        {c->cfg.dlq_topic, c->cfg.dlq_partitions, c->cfg.topic_replication,
+         c->cfg.dlq_retention_ms},
+    };
+    char err[256];
+    for (int attempt = 1; !atomic_load(&c->stop); attempt++) {
+        if (kafka_topics_ensure(dlq_writer_handle(c->dlq), specs, 2, 10000, err, sizeof err) == 0)
+            break;
+        consumer_set_error(c, "topics", err);
+        publish_status(c);
+        log_warn("ensuring topics failed (attempt %d): %s", attempt, err);
+        sleep_ms_interruptible(c, order_config_backoff_for(&c->cfg, attempt));
+    }
+    if (atomic_load(&c->stop))
+        return -1;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    if (!l)
+        return -1;
+    rd_kafka_topic_partition_list_add(l, c->cfg.topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(c->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (e) {
+        consumer_set_error(c, "subscribe", rd_kafka_err2str(e));
+        log_error("subscribe %s: %s", c->cfg.topic, rd_kafka_err2str(e));
+        return -1;
+    }
+    c->subscribed = 1;
+    c->last_error[0] = '\0';
+    log_info("consuming %s as group %s", c->cfg.topic, c->cfg.group_id);
+    return 0;
+}
+
+static void *consumer_main(void *arg)
+{
+    order_consumer *c = arg;
+    if (start_consuming(c) == 0) {
+        while (!atomic_load(&c->stop)) {
+            resume_due(c);
+            poll_batch(c);
+            int worked = c->nbatch > 0;
+            if (worked) {
+                apply_batch(&c->ap, to_records(c), c->nbatch);
+                drop_batch(c);
+            }
+            char fe[256];
+            if (rd_kafka_fatal_error(c->rk, fe, sizeof fe)) {
+                c->kafka_ok = 0;
+                consumer_set_error(c, "kafka fatal", fe);
+            }
+            int64_t now = clock_mono_ms();
+            if ((c->brokers_down || c->brokers_suspect) && now >= c->next_tick_ms)
+                probe_brokers(c);
+            if (worked || now >= c->next_tick_ms) {
+                publish_status(c);
+                c->next_tick_ms = now + CONSUMER_TICK_MS;
+            }
+        }
+        consumer_kafka_commit(c, 0);
+        log_info("leaving the group");
+        rd_kafka_resp_err_t e = rd_kafka_consumer_close(c->rk);
+        if (e)
+            log_warn("consumer close: %s", rd_kafka_err2str(e));
+    }
+    atomic_store(&c->stop, 1);
+    publish_status(c);
+    return NULL;
+}
+
+/* ---- lifecycle --------------------------------------------------------- */
+
+order_consumer *consumer_new(const order_config *cfg, order_status_board *board, char *err,
+                             size_t errlen)
+{
+    order_consumer *c = calloc(1, sizeof *c);
+    if (!c) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    c->cfg = *cfg;
+    c->board = board;
+    c->kafka_ok = 1;
+    c->ap.cfg = &c->cfg;
+    c->ap.store_ok = 1;
+    c->ap.ops = (apply_ops){op_dead_letter, op_rewind, op_commit, op_kafka_error, op_set_error, c};
+    atomic_init(&c->stop, 0);
+    c->batch = calloc((size_t)cfg->batch_max, sizeof *c->batch);
+    c->recs = calloc((size_t)cfg->batch_max, sizeof *c->recs);
+    if (!c->batch || !c->recs) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    c->ap.st = store_open(cfg->store_path, 0, err, errlen);
+    if (!c->ap.st)
+        goto fail;
+    if (store_count_orders(c->ap.st, &c->ap.orders, err, errlen) != STORE_OK)
+        goto fail;
+    if (cfg->test_store_max_pages > 0) {
+        log_warn("TEST-ONLY: store capped at %lld pages (ORDER_TEST_STORE_MAX_PAGES)",
+                 cfg->test_store_max_pages);
+        if (store_limit_pages(c->ap.st, cfg->test_store_max_pages, err, errlen) != STORE_OK)
+            goto fail;
+    }
+    c->ap.dec = order_decoder_new(cfg->registry_url, err, errlen);
+    if (!c->ap.dec)
+        goto fail;
+
+    const char *const cprops[][2] = {
+        {"group.id", cfg->group_id},
+        {"enable.auto.commit", "false"},
+        {"enable.auto.offset.store", "false"},
+        {"auto.offset.reset", "earliest"},
+        {"enable.partition.eof", "false"},
+        /* Low fetch wait: an idle partition answers within 10 ms (end-to-end latency). */
+        {"fetch.wait.max.ms", "10"},
+        /* A crashed instance's partitions move on within 10 s, not the default 45 s. */
+        {"session.timeout.ms", "10000"},
+        {"heartbeat.interval.ms", "2000"},
+        /* Prefetch per partition: 16 MiB keeps catch-up fed (decoding is the
+         * bottleneck) without librdkafka's 64 MiB-per-partition default. */
+        {"queued.max.messages.kbytes", "16384"},
+    };
+    rd_kafka_conf_t *conf = kafka_conf_new(cfg->bootstrap, "order-service", cprops,
+                                           sizeof cprops / sizeof cprops[0], err, errlen);
+    if (!conf)
+        goto fail;
+    rd_kafka_conf_set_opaque(conf, c);
+    rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    rd_kafka_conf_set_error_cb(conf, error_cb);
+    char kerr[256];
+    c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, kerr, sizeof kerr);
+    if (!c->rk) {
+        rd_kafka_conf_destroy(conf);
+        snprintf(err, errlen, "consumer: %s", kerr);
+        goto fail;
+    }
+    rd_kafka_resp_err_t e = rd_kafka_poll_set_consumer(c->rk);
+    if (e) {
+        snprintf(err, errlen, "consumer: %s", rd_kafka_err2str(e));
+        goto fail;
+    }
+    rd_kafka_conf_t *pconf =
+        kafka_conf_new(cfg->bootstrap, "order-service-dlq", NULL, 0, err, errlen);
+    if (!pconf)
+        goto fail;
+    c->dlq = dlq_writer_new(pconf, cfg->dlq_topic, CONSUMER_DLQ_TIMEOUT_MS, err, errlen);
+    if (!c->dlq)
+        goto fail;
+    publish_status(c);
+    return c;
+fail:
+    consumer_free(c);
+    return NULL;
+}
+
+int consumer_start(order_consumer *c, char *err, size_t errlen)
+{
+    int rc = pthread_create(&c->thread, NULL, consumer_main, c);
+    if (rc != 0) {
+        snprintf(err, errlen, "consumer thread: %s", strerror(rc));
+        return -1;
+    }
+    c->started = 1;
+    return 0;
+}
+
+void consumer_stop(order_consumer *c)
+{
+    if (!c)
+        return;
+    atomic_store(&c->stop, 1);
+    if (c->started) {
+        pthread_join(c->thread, NULL);
+        c->started = 0;
+    }
+}
+
+void consumer_free(order_consumer *c)
+{
+    if (!c)
+        return;
+    consumer_stop(c);
+    drop_batch(c);
+    if (c->rk)
+        rd_kafka_destroy(c->rk);
+    dlq_writer_free(c->dlq);
+    order_decoder_free(c->ap.dec);
+    store_close(c->ap.st);
+    free(c->batch);
+    free(c->recs);
+    free(c->ap.parts);
+    free(c);
+}

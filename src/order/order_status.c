@@ -1,0 +1,41 @@
+/* order_status: see order_status.h. */
+#include "order_status.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+struct order_status_board {
+    pthread_mutex_t mu;
+    order_status snap;
+};
+
+order_status_board *order_status_board_new(void)
+{
+    order_status_board *b = calloc(1, sizeof *b);
+    if (!b)
+        return NULL;
+    pthread_mutex_init(&b->mu, NULL);
+    return b;
+}
+
+void order_status_board_free(order_status_board *b)
+{
+    if (!b)
+        return;
+    pthread_mutex_destroy(&b->mu);
+    free(b);
+}
+
+void order_status_publish(order_status_board *b, const order_status *s)
+{
+    pthread_mutex_lock(&b->mu);
+    b->snap = *s;
+    pthread_mutex_unlock(&b->mu);
+}
+
+void order_status_read(order_status_board *b, order_status *out)
+{
+    pthread_mutex_lock(&b->mu);
+    *out = b->snap;
+    pthread_mutex_unlock(&b->mu);
+}

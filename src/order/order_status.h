@@ -1,0 +1,40 @@
+/*
+ * order_status: what the consume side of order-service publishes about
+ * itself, and the board the HTTP side reads it from (GET /health, /metrics).
+ *
+ * Why a board: ingest and query must not know each other. The consume thread
+ * writes a whole snapshot now and then (order_status_publish); HTTP threads
+ * copy the latest one (order_status_read). One mutex, held for a struct copy.
+ */
+#ifndef ORDER_STATUS_H
+#define ORDER_STATUS_H
+
+#include <stdint.h>
+
+#define ORDER_STATUS_PARTS 64 /* partitions listed in the snapshot */
+
+typedef struct {
+    int running;    /* the thread runs its loop */
+    int subscribed; /* topics ensured and subscribed */
+    int store_ok;   /* the last store transaction succeeded */
+    int kafka_ok;   /* no fatal client error */
+    int nassigned;
+    int32_t assigned[ORDER_STATUS_PARTS];
+    int64_t part_lag[ORDER_STATUS_PARTS]; /* per assigned[i]; -1 unknown */
+    int nwaiting;                         /* partitions paused for a retry */
+    int64_t lag;                          /* sum over assigned partitions; -1 unknown */
+    int64_t orders;                       /* orders stored */
+    uint64_t consumed, applied, skipped, dead_lettered, retries;
+    char last_error[256];
+} order_status;
+
+typedef struct order_status_board order_status_board;
+
+/* A board holding an all-zero snapshot; NULL when out of memory. */
+order_status_board *order_status_board_new(void);
+void order_status_board_free(order_status_board *b);
+
+void order_status_publish(order_status_board *b, const order_status *s);
+void order_status_read(order_status_board *b, order_status *out);
+
+#endif

@@ -1,0 +1,228 @@
+/*
+ * order_api: the HTTP handlers of order-service (see order_api.h).
+ *
+ * Reads go to the thread's read-only SQLite connection, never through the
+ * consumer. The endpoints that read topics are in order_api_topics.c.
+ */
+#include "query/order_api_int.h"
+
+#include "event/order_json.h"
+#include "platform/clock.h"
+#include "platform/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void *order_api_thread_init(void *app, int index, char *err, size_t errlen)
+{
+    order_app *a = app;
+    (void)index;
+    order_thread *t = calloc(1, sizeof *t);
+    if (!t) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    jsonw_init(&t->w);
+    jsonw_init(&t->hist);
+    t->st = store_open(a->cfg->store_path, STORE_READONLY, err, errlen);
+    if (t->st)
+        t->dec = order_decoder_new(a->cfg->registry_url, err, errlen);
+    if (!t->st || !t->dec) {
+        order_api_thread_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+void order_api_thread_free(void *thread_ctx)
+{
+    order_thread *t = thread_ctx;
+    if (!t)
+        return;
+    store_close(t->st);
+    order_decoder_free(t->dec);
+    jsonw_free(&t->w);
+    jsonw_free(&t->hist);
+    free(t);
+}
+
+void order_api_put_time(jsonw *w, const char *key, int64_t ms)
+{
+    char buf[40];
+    clock_format_iso_ms(ms, buf, sizeof buf);
+    jsonw_key(w, key);
+    jsonw_str(w, buf);
+}
+
+static int reply_store_error(http_call *call, store_status st, const char *err)
+{
+    log_msg(LOG_ERROR, "http", call->request_id, "store read failed: %s", err);
+    if (st == STORE_ERR_IO) {
+        http_add_header(call, "Retry-After", "1");
+        http_reply_error(call, 503, "order store temporarily unavailable");
+    } else {
+        http_reply_error(call, 500, "order store error");
+    }
+    return 0;
+}
+
+/* ---- GET /order-details ------------------------------------------------ */
+
+static void history_cb(void *arg, const char *status, int64_t at_ms)
+{
+    jsonw *w = arg;
+    jsonw_obj_begin(w);
+    jsonw_key(w, "status");
+    jsonw_str(w, status);
+    order_api_put_time(w, "at", at_ms);
+    jsonw_obj_end(w);
+}
+
+static void handle_order_details(http_call *call)
+{
+    order_thread *t = call->thread_ctx;
+    const char *id = http_query(call, "orderId");
+    if (!id || !*id) {
+        http_reply_error(call, 400, "query parameter orderId is required");
+        return;
+    }
+    if (!order_id_valid(id, strlen(id))) {
+        http_reply_error(call, 400, "orderId must be 1 to 64 characters of [A-Za-z0-9._:-]");
+        return;
+    }
+    /* The history is rendered first (the store streams it), then embedded. */
+    store_order o;
+    char err[256] = "";
+    jsonw *h = &t->hist;
+    jsonw_reset(h);
+    jsonw_arr_begin(h);
+    store_status st = store_get_order(t->st, id, &o, history_cb, h, err, sizeof err);
+    if (st == STORE_NOT_FOUND) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "Order %s not found", id);
+        http_reply_error(call, 404, msg);
+        return;
+    }
+    if (st != STORE_OK) {
+        reply_store_error(call, st, err);
+        return;
+    }
+    jsonw_arr_end(h);
+    jsonw *w = &t->w;
+    jsonw_reset(w);
+    jsonw_obj_begin(w);
+    jsonw_key(w, "orderId");
+    jsonw_str(w, o.order_id);
+    jsonw_key(w, "customerId");
+    jsonw_str(w, o.customer_id);
+    jsonw_key(w, "orderDate");
+    jsonw_str(w, o.order_date);
+    jsonw_key(w, "items");
+    jsonw_raw(w, o.items_json, o.items_json_len);
+    jsonw_key(w, "totalAmount");
+    order_json_money(w, o.total_cents);
+    jsonw_key(w, "currency");
+    jsonw_str(w, o.currency);
+    jsonw_key(w, "status");
+    jsonw_str(w, o.status);
+    jsonw_key(w, "shippingCost");
+    order_json_money(w, o.shipping_cents);
+    order_api_put_time(w, "createdAt", o.created_at_ms);
+    order_api_put_time(w, "updatedAt", o.updated_at_ms);
+    jsonw_key(w, "statusHistory");
+    if (jsonw_ok(h))
+        jsonw_raw(w, h->buf, h->len);
+    jsonw_obj_end(w);
+    if (jsonw_ok(w) && jsonw_ok(h))
+        http_reply_jsonw(call, 200, w);
+    else
+        http_reply_error(call, 500, "cannot render the order");
+}
+
+/* ---- health and metrics ------------------------------------------------- */
+
+static void handle_health(http_call *call)
+{
+    order_app *a = call->app;
+    order_thread *t = call->thread_ctx;
+    order_status s;
+    order_status_read(a->status, &s);
+    /* The store as the API sees it: a cheap indexed read on this thread's connection. */
+    int64_t next;
+    char err[256] = "";
+    store_status rs = store_get_position(t->st, a->cfg->topic, 0, &next, err, sizeof err);
+    int store_readable = rs == STORE_OK || rs == STORE_NOT_FOUND;
+    const char *problem = NULL;
+    if (!s.running)
+        problem = "consumer stopped";
+    else if (!s.kafka_ok)
+        problem = "Kafka unreachable or the client failed";
+    else if (!s.subscribed)
+        problem = "consumer starting (topics not ready)";
+    else if (!s.store_ok || !store_readable)
+        problem = "order store failing";
+    jsonw *w = &t->w;
+    jsonw_reset(w);
+    jsonw_obj_begin(w);
+    jsonw_key(w, "status");
+    jsonw_str(w, problem ? "unavailable" : "ok");
+    if (problem) {
+        jsonw_key(w, "detail");
+        jsonw_str(w, problem);
+    }
+    jsonw_key(w, "topic");
+    jsonw_str(w, a->cfg->topic);
+    jsonw_key(w, "assignedPartitions");
+    jsonw_arr_begin(w);
+    for (int i = 0; i < s.nassigned; i++)
+        jsonw_int(w, s.assigned[i]);
+    jsonw_arr_end(w);
+    jsonw_key(w, "waitingPartitions");
+    jsonw_int(w, s.nwaiting);
+    jsonw_key(w, "lag");
+    if (s.lag >= 0)
+        jsonw_int(w, s.lag);
+    else
+        jsonw_null(w);
+    jsonw_key(w, "ordersStored");
+    jsonw_int(w, s.orders);
+    jsonw_key(w, "eventsApplied");
+    jsonw_int(w, (long long)s.applied);
+    jsonw_key(w, "eventsDeadLettered");
+    jsonw_int(w, (long long)s.dead_lettered);
+    jsonw_key(w, "storeOk");
+    jsonw_bool(w, s.store_ok && store_readable);
+    if (s.last_error[0]) {
+        jsonw_key(w, "lastError");
+        jsonw_str(w, s.last_error);
+    }
+    jsonw_obj_end(w);
+    if (problem)
+        http_add_header(call, "Retry-After", "2");
+    http_reply_jsonw(call, problem ? 503 : 200, w);
+}
+
+static void handle_metrics(http_call *call)
+{
+    order_app *a = call->app;
+    order_status s;
+    order_status_read(a->status, &s);
+    service_reply_metrics(call, a->metrics, &s);
+}
+
+static const http_route routes[] = {
+    {"/order-details", HTTP_M_GET, handle_order_details},
+    {"/getAllOrderIdsFromTopic", HTTP_M_GET, order_api_topics_ids},
+    {"/dlq/stats", HTTP_M_GET, order_api_topics_dlq_stats},
+    {"/dlq/messages", HTTP_M_GET, order_api_topics_dlq_messages},
+    {"/health", HTTP_M_GET, handle_health},
+    {"/metrics", HTTP_M_GET, handle_metrics},
+    {"/openapi.yaml", HTTP_M_GET, service_handle_openapi},
+};
+
+const http_route *order_api_routes(size_t *n)
+{
+    *n = sizeof routes / sizeof routes[0];
+    return routes;
+}

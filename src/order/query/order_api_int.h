@@ -1,0 +1,30 @@
+/*
+ * order_api_int: what the HTTP handler files share (order_api.c and
+ * order_api_topics.c): the per-thread context and a few renderers.
+ */
+#ifndef ORDER_API_INT_H
+#define ORDER_API_INT_H
+
+#include "query/order_api.h"
+
+#include "event/order_decoder.h"
+#include "platform/jsonw.h"
+#include "store/store.h"
+
+/* One per HTTP thread (thread_init): nothing here is shared between threads. */
+typedef struct {
+    store *st;
+    order_decoder *dec;
+    jsonw w;    /* response body */
+    jsonw hist; /* status history of /order-details */
+} order_thread;
+
+/* "key": "2026-11-25T14:00:00.123Z" */
+void order_api_put_time(jsonw *w, const char *key, int64_t ms);
+
+/* order_api_topics.c */
+void order_api_topics_ids(http_call *call);
+void order_api_topics_dlq_stats(http_call *call);
+void order_api_topics_dlq_messages(http_call *call);
+
+#endif

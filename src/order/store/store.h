@@ -1,0 +1,105 @@
+/*
+ * store: order-service's durable state behind a small, backend-neutral API.
+ *
+ * Why this shape: exactly-once application of Kafka events needs the event's
+ * effect and the position it came from (topic, partition, next offset) to
+ * commit atomically. So the store owns the positions too: store_apply() and
+ * store_mark() refuse (STORE_SKIPPED) anything below the stored position, and
+ * store_commit() writes effects and positions in one transaction. A crash
+ * anywhere loses either both or neither, and a redelivered event is skipped
+ * instead of being applied twice or reported as a false duplicate.
+ *
+ * Writes are batched: store_begin(), any number of apply/mark calls, then
+ * store_commit() (or store_rollback()). The only implementation today is
+ * SQLite (store_sqlite.c); a server database could implement the same API.
+ *
+ * One store handle per thread. A read-only handle (HTTP threads) only serves
+ * store_get_order(), store_count_orders() and store_get_position().
+ */
+#ifndef STORE_H
+#define STORE_H
+
+#include "event/order_model.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct store store;
+
+typedef enum {
+    STORE_OK = 0,
+    STORE_SKIPPED,     /* offset below the stored position: already applied */
+    STORE_DUPLICATE,   /* CREATE for an orderId that exists */
+    STORE_NOT_FOUND,   /* UPDATE (or lookup) of an unknown orderId */
+    STORE_ERR_IO,      /* disk full, I/O error, busy, locked: retry later */
+    STORE_ERR_INTERNAL /* anything else (bug, corrupt file, misuse) */
+} store_status;
+
+#define STORE_READONLY 0x1
+
+/* Opens (and for a writer, creates/migrates) the store at path. */
+store *store_open(const char *path, int flags, char *err, size_t errlen);
+void store_close(store *s);
+
+store_status store_begin(store *s, char *err, size_t errlen);
+/* Writes the positions touched since store_begin() and commits everything. */
+store_status store_commit(store *s, char *err, size_t errlen);
+/* Drops the open transaction and forgets the positions it moved. */
+void store_rollback(store *s);
+int store_in_txn(const store *s);
+
+/*
+ * Applies one event read at (topic, partition, offset) inside the open
+ * transaction. STORE_OK: applied and the position moved to offset + 1.
+ * STORE_SKIPPED: offset < position, nothing done. STORE_DUPLICATE /
+ * STORE_NOT_FOUND: nothing done, position unchanged (the caller dead-letters
+ * the event, then calls store_mark()). STORE_ERR_*: the transaction must be
+ * rolled back. The event must have passed order_event_validate().
+ */
+store_status store_apply(store *s, const char *topic, int32_t partition, int64_t offset,
+                         const order_event *ev, char *err, size_t errlen);
+
+/* Moves the position past offset without an effect (event dead-lettered). */
+store_status store_mark(store *s, const char *topic, int32_t partition, int64_t offset, char *err,
+                        size_t errlen);
+
+/*
+ * The next offset to read for (topic, partition), as committed or as moved in
+ * the open transaction. STORE_OK with *next, STORE_NOT_FOUND if never stored.
+ */
+store_status store_get_position(store *s, const char *topic, int32_t partition, int64_t *next,
+                                char *err, size_t errlen);
+
+typedef struct {
+    char order_id[ORDER_ID_MAX + 1];
+    char customer_id[ORDER_CUSTOMER_ID_MAX + 1];
+    char order_date[ORDER_DATE_MAX + 1];
+    const char *items_json; /* pre-rendered JSON array; valid until the next call */
+    size_t items_json_len;
+    int64_t total_cents;
+    char currency[ORDER_CURRENCY_MAX + 1];
+    char status[ORDER_STATUS_MAX + 1];
+    int64_t shipping_cents;
+    int64_t created_at_ms; /* event time of the CREATE */
+    int64_t updated_at_ms; /* event time of the last applied event */
+} store_order;
+
+/* Called once per status change, oldest first. */
+typedef void (*store_history_fn)(void *arg, const char *status, int64_t at_ms);
+
+/* STORE_OK and *out filled (history through fn, may be NULL), or STORE_NOT_FOUND. */
+store_status store_get_order(store *s, const char *order_id, store_order *out, store_history_fn fn,
+                             void *arg, char *err, size_t errlen);
+
+store_status store_count_orders(store *s, int64_t *count, char *err, size_t errlen);
+
+/*
+ * Caps the file at max_pages pages (never below its current size): writes
+ * that need more fail with STORE_ERR_IO, exactly as on a full disk. Used by
+ * the tests (ORDER_TEST_STORE_MAX_PAGES) to prove the store-failure path.
+ */
+store_status store_limit_pages(store *s, int64_t max_pages, char *err, size_t errlen);
+
+const char *store_status_name(store_status st);
+
+#endif

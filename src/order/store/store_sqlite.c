@@ -1,0 +1,405 @@
+/*
+ * store_sqlite: the store API (store.h) on an embedded SQLite file: the file,
+ * its layout, transactions and positions. Orders and their history are in
+ * store_sqlite_orders.c.
+ *
+ * Durability choices, and why:
+ * - WAL journal: readers (HTTP threads, each with a read-only connection)
+ *   never block the consumer's writes and see only committed transactions.
+ * - synchronous=NORMAL: in WAL mode a commit is then durable against a
+ *   process crash (kill -9) and never corrupts the file; only an OS crash or
+ *   power loss can drop the last few transactions. That is safe here because
+ *   the events' positions roll back together with their effects, and Kafka
+ *   still holds the events: they are simply applied again. FULL would fsync
+ *   every batch for no gain in correctness.
+ * - Batches: one transaction per consumer batch (BEGIN IMMEDIATE ... COMMIT),
+ *   all statements prepared once, positions written once per partition per
+ *   batch. That is what makes catch-up fast.
+ * - Items are stored as pre-rendered JSON text: the order-details answer
+ *   embeds them as is, and they are never queried by field.
+ */
+#include "store/store_sqlite_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char *const store_sql[ST__N] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_BEGIN_READ] = "BEGIN DEFERRED",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_INS_ORDER] =
+        "INSERT OR IGNORE INTO orders(order_id, customer_id, order_date, items,"
+        " total_cents, currency, status, created_status, shipping_cents, created_at,"
+        " updated_at, history_len) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?9, 1)",
+    [ST_INS_HIST] = "INSERT INTO status_history(order_id, seq, status, at) VALUES(?1, ?2, ?3, ?4)",
+    [ST_UPD_ORDER] = "UPDATE orders SET status = ?1, updated_at = ?2,"
+                     " history_len = history_len + 1 WHERE order_id = ?3 RETURNING history_len",
+    [ST_GET_POS] = "SELECT next_offset FROM consumed_offsets WHERE topic = ?1 AND partition = ?2",
+    [ST_PUT_POS] =
+        "INSERT INTO consumed_offsets(topic, partition, next_offset) VALUES(?1, ?2, ?3)"
+        " ON CONFLICT(topic, partition) DO UPDATE SET next_offset = excluded.next_offset",
+    [ST_GET_ORDER] = "SELECT customer_id, order_date, items, total_cents, currency, status,"
+                     " shipping_cents, created_at, updated_at, created_status FROM orders"
+                     " WHERE order_id = ?1",
+    [ST_GET_HIST] = "SELECT status, at FROM status_history WHERE order_id = ?1 ORDER BY seq",
+    [ST_COUNT] = "SELECT COUNT(*) FROM orders",
+};
+
+/* Statements a read-only handle needs (the others touch the file for writing). */
+static const int store_ro_ok[ST__N] = {[ST_BEGIN_READ] = 1, [ST_COMMIT] = 1,   [ST_GET_POS] = 1,
+                                       [ST_GET_ORDER] = 1,  [ST_GET_HIST] = 1, [ST_COUNT] = 1};
+
+static const char store_schema_sql[] =
+    "CREATE TABLE IF NOT EXISTS orders("
+    " order_id TEXT PRIMARY KEY NOT NULL, customer_id TEXT NOT NULL, order_date TEXT NOT NULL,"
+    " items TEXT NOT NULL, total_cents INTEGER NOT NULL, currency TEXT NOT NULL,"
+    " status TEXT NOT NULL, created_status TEXT NOT NULL, shipping_cents INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL, history_len INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS status_history("
+    " order_id TEXT NOT NULL, seq INTEGER NOT NULL, status TEXT NOT NULL, at INTEGER NOT NULL,"
+    " PRIMARY KEY(order_id, seq)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS consumed_offsets("
+    " topic TEXT NOT NULL, partition INTEGER NOT NULL, next_offset INTEGER NOT NULL,"
+    " PRIMARY KEY(topic, partition)) WITHOUT ROWID;"
+    "PRAGMA user_version = 2;";
+
+/* Layout version written by store_schema_sql; 1 was a pre-release layout. */
+#define STORE_SCHEMA_VERSION 2
+
+store_status store_map_rc(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_NOMEM:
+    case SQLITE_CANTOPEN:
+    case SQLITE_PROTOCOL:
+    case SQLITE_READONLY:
+        return STORE_ERR_IO;
+    default:
+        return STORE_ERR_INTERNAL;
+    }
+}
+
+store_status store_fail(store *s, int rc, const char *what, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "sqlite %s: %s (%d)", what,
+             s && s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc), rc);
+    return store_map_rc(rc);
+}
+
+const char *store_status_name(store_status st)
+{
+    switch (st) {
+    case STORE_OK:
+        return "OK";
+    case STORE_SKIPPED:
+        return "SKIPPED";
+    case STORE_DUPLICATE:
+        return "DUPLICATE";
+    case STORE_NOT_FOUND:
+        return "NOT_FOUND";
+    case STORE_ERR_IO:
+        return "ERR_IO";
+    case STORE_ERR_INTERNAL:
+        return "ERR_INTERNAL";
+    }
+    return "?";
+}
+
+/* Creates the parent directories of path (like mkdir -p of dirname). */
+static int store_mkdirs(const char *path, char *err, size_t errlen)
+{
+    char dir[4096];
+    size_t n = strlen(path);
+    if (n >= sizeof dir) {
+        snprintf(err, errlen, "store path too long");
+        return -1;
+    }
+    memcpy(dir, path, n + 1);
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir)
+        return 0;
+    *slash = '\0';
+    for (char *p = dir + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+            snprintf(err, errlen, "mkdir %s: %s", dir, strerror(errno));
+            return -1;
+        }
+        *p = '/';
+    }
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "mkdir %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* PRAGMA user_version, or -1 if it cannot be read. */
+static int store_user_version(sqlite3 *db)
+{
+    sqlite3_stmt *q = NULL;
+    int v = -1;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL) == SQLITE_OK &&
+        sqlite3_step(q) == SQLITE_ROW)
+        v = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    return v;
+}
+
+store *store_open(const char *path, int flags, char *err, size_t errlen)
+{
+    store *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->readonly = (flags & STORE_READONLY) != 0;
+    jsonw_init(&s->items);
+    if (!s->readonly && store_mkdirs(path, err, errlen) != 0) {
+        free(s);
+        return NULL;
+    }
+    int oflags = SQLITE_OPEN_NOMUTEX |
+                 (s->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    int rc = sqlite3_open_v2(path, &s->db, oflags, NULL);
+    if (rc != SQLITE_OK) {
+        store_fail(s, rc, "open", err, errlen);
+        store_close(s);
+        return NULL;
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    /* A checkpoint or another writer may hold the lock briefly: wait, don't fail. */
+    const char *pragmas = s->readonly ? "PRAGMA busy_timeout = 5000;"
+                                      : "PRAGMA busy_timeout = 5000;"
+                                        "PRAGMA journal_mode = WAL;"
+                                        "PRAGMA synchronous = NORMAL;"
+                                        "PRAGMA cache_size = -32768;";
+    rc = sqlite3_exec(s->db, pragmas, NULL, NULL, NULL);
+    if (rc == SQLITE_OK && !s->readonly) {
+        int version = store_user_version(s->db);
+        if (version != 0 && version != STORE_SCHEMA_VERSION) {
+            snprintf(err, errlen,
+                     "store %s has layout version %d, this build uses %d (move the file away "
+                     "to rebuild it from Kafka)",
+                     path, version, STORE_SCHEMA_VERSION);
+            store_close(s);
+            return NULL;
+        }
+        rc = sqlite3_exec(s->db, store_schema_sql, NULL, NULL, NULL);
+    }
+    if (rc != SQLITE_OK) {
+        store_fail(s, rc, "init", err, errlen);
+        store_close(s);
+        return NULL;
+    }
+    for (int i = 0; i < ST__N; i++) {
+        if (s->readonly && !store_ro_ok[i])
+            continue;
+        rc =
+            sqlite3_prepare_v3(s->db, store_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL);
+        if (rc != SQLITE_OK) {
+            store_fail(s, rc, "prepare", err, errlen);
+            store_close(s);
+            return NULL;
+        }
+    }
+    s->pos = calloc(STORE_POS_MAX, sizeof *s->pos);
+    if (!s->pos) {
+        snprintf(err, errlen, "out of memory");
+        store_close(s);
+        return NULL;
+    }
+    return s;
+}
+
+void store_close(store *s)
+{
+    if (!s)
+        return;
+    if (s->in_txn)
+        store_rollback(s);
+    for (int i = 0; i < ST__N; i++)
+        sqlite3_finalize(s->st[i]);
+    sqlite3_close(s->db);
+    jsonw_free(&s->items);
+    free(s->pos);
+    free(s->buf);
+    free(s);
+}
+
+int store_step_done(store *s, int idx)
+{
+    int rc = sqlite3_step(s->st[idx]);
+    sqlite3_reset(s->st[idx]);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+store_status store_begin(store *s, char *err, size_t errlen)
+{
+    if (s->readonly || s->in_txn) {
+        snprintf(err, errlen, "store_begin: %s", s->readonly ? "read-only" : "already in txn");
+        return STORE_ERR_INTERNAL;
+    }
+    int rc = store_step_done(s, ST_BEGIN);
+    if (rc != SQLITE_OK)
+        return store_fail(s, rc, "begin", err, errlen);
+    s->in_txn = 1;
+    return STORE_OK;
+}
+
+int store_in_txn(const store *s)
+{
+    return s->in_txn;
+}
+
+void store_rollback(store *s)
+{
+    if (!s->in_txn)
+        return;
+    /* SQLite may already have rolled back (e.g. after SQLITE_FULL): then this fails harmlessly. */
+    (void)store_step_done(s, ST_ROLLBACK);
+    s->in_txn = 0;
+    /* Positions moved in the dropped transaction are forgotten; reload lazily. */
+    s->npos = 0;
+}
+
+store_status store_commit(store *s, char *err, size_t errlen)
+{
+    if (!s->in_txn) {
+        snprintf(err, errlen, "store_commit: no transaction");
+        return STORE_ERR_INTERNAL;
+    }
+    sqlite3_stmt *put = s->st[ST_PUT_POS];
+    for (size_t i = 0; i < s->npos; i++) {
+        store_pos *p = &s->pos[i];
+        if (!p->dirty)
+            continue;
+        int rc = sqlite3_bind_text(put, 1, p->topic, -1, SQLITE_STATIC);
+        rc |= sqlite3_bind_int(put, 2, p->partition);
+        rc |= sqlite3_bind_int64(put, 3, p->next);
+        if (rc == SQLITE_OK)
+            rc = store_step_done(s, ST_PUT_POS);
+        if (rc != SQLITE_OK)
+            return store_fail(s, rc, "write position", err, errlen);
+    }
+    int rc = store_step_done(s, ST_COMMIT);
+    if (rc != SQLITE_OK)
+        return store_fail(s, rc, "commit", err, errlen);
+    s->in_txn = 0;
+    for (size_t i = 0; i < s->npos; i++)
+        s->pos[i].dirty = 0;
+    return STORE_OK;
+}
+
+/* The cached position of (topic, partition), loading it from the file on a miss. */
+static store_status store_pos_find(store *s, const char *topic, int32_t partition, store_pos **out,
+                                   char *err, size_t errlen)
+{
+    for (size_t i = 0; i < s->npos; i++) {
+        if (s->pos[i].partition == partition && strcmp(s->pos[i].topic, topic) == 0) {
+            *out = &s->pos[i];
+            return STORE_OK;
+        }
+    }
+    size_t tlen = strlen(topic);
+    if (tlen > STORE_TOPIC_MAX || s->npos >= STORE_POS_MAX) {
+        snprintf(err, errlen, "position table: topic name too long or too many partitions");
+        return STORE_ERR_INTERNAL;
+    }
+    sqlite3_stmt *q = s->st[ST_GET_POS];
+    int rc = sqlite3_bind_text(q, 1, topic, (int)tlen, SQLITE_STATIC);
+    rc |= sqlite3_bind_int(q, 2, partition);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(q);
+    store_pos *p = &s->pos[s->npos];
+    memset(p, 0, sizeof *p);
+    if (rc == SQLITE_ROW) {
+        p->found = 1;
+        p->next = sqlite3_column_int64(q, 0);
+    } else if (rc != SQLITE_DONE) {
+        sqlite3_reset(q);
+        return store_fail(s, rc, "read position", err, errlen);
+    }
+    sqlite3_reset(q);
+    memcpy(p->topic, topic, tlen + 1);
+    p->partition = partition;
+    s->npos++;
+    *out = p;
+    return STORE_OK;
+}
+
+store_status store_get_position(store *s, const char *topic, int32_t partition, int64_t *next,
+                                char *err, size_t errlen)
+{
+    store_pos *p;
+    /* Outside a transaction the cache could be stale (another writer): ask the file. */
+    if (!s->in_txn)
+        s->npos = 0;
+    store_status st = store_pos_find(s, topic, partition, &p, err, errlen);
+    if (st != STORE_OK)
+        return st;
+    if (!p->found)
+        return STORE_NOT_FOUND;
+    *next = p->next;
+    return STORE_OK;
+}
+
+/* Checks the position; STORE_OK means offset is new, *pp is its slot. */
+store_status store_pos_check(store *s, const char *topic, int32_t partition, int64_t offset,
+                             store_pos **pp, char *err, size_t errlen)
+{
+    if (!s->in_txn) {
+        snprintf(err, errlen, "no transaction open");
+        return STORE_ERR_INTERNAL;
+    }
+    if (offset < 0) {
+        snprintf(err, errlen, "negative offset");
+        return STORE_ERR_INTERNAL;
+    }
+    store_status st = store_pos_find(s, topic, partition, pp, err, errlen);
+    if (st != STORE_OK)
+        return st;
+    if ((*pp)->found && offset < (*pp)->next)
+        return STORE_SKIPPED;
+    return STORE_OK;
+}
+
+void store_pos_advance(store_pos *p, int64_t offset)
+{
+    p->found = 1;
+    p->next = offset + 1;
+    p->dirty = 1;
+}
+
+store_status store_mark(store *s, const char *topic, int32_t partition, int64_t offset, char *err,
+                        size_t errlen)
+{
+    store_pos *p;
+    store_status st = store_pos_check(s, topic, partition, offset, &p, err, errlen);
+    if (st == STORE_OK)
+        store_pos_advance(p, offset);
+    return st;
+}
+
+store_status store_limit_pages(store *s, int64_t max_pages, char *err, size_t errlen)
+{
+    if (max_pages < 1) {
+        snprintf(err, errlen, "max_pages must be positive");
+        return STORE_ERR_INTERNAL;
+    }
+    char sql[64]; /* an integer only: nothing to inject */
+    snprintf(sql, sizeof sql, "PRAGMA max_page_count = %lld", (long long)max_pages);
+    int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? STORE_OK : store_fail(s, rc, "max_page_count", err, errlen);
+}

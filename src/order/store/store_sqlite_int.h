@@ -1,0 +1,70 @@
+/*
+ * store_sqlite_int: what the two files of the SQLite store share:
+ * store_sqlite.c (the file, transactions, positions) and
+ * store_sqlite_orders.c (orders and their history). Not for use elsewhere:
+ * everyone else sees store.h.
+ */
+#ifndef STORE_SQLITE_INT_H
+#define STORE_SQLITE_INT_H
+
+#include "store/store.h"
+
+#include "platform/jsonw.h"
+
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_TOPIC_MAX 249 /* Kafka's own limit on topic names */
+#define STORE_POS_MAX 1024  /* partitions one store tracks */
+
+typedef struct {
+    char topic[STORE_TOPIC_MAX + 1];
+    int32_t partition;
+    int64_t next; /* valid when found */
+    int found;    /* a position exists (stored or moved in this txn) */
+    int dirty;    /* moved in the open transaction */
+} store_pos;
+
+/* The prepared statements, by index into store.st[]. */
+enum {
+    ST_BEGIN,
+    ST_BEGIN_READ,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_INS_ORDER,
+    ST_INS_HIST,
+    ST_UPD_ORDER,
+    ST_GET_POS,
+    ST_PUT_POS,
+    ST_GET_ORDER,
+    ST_GET_HIST,
+    ST_COUNT,
+    ST__N
+};
+
+struct store {
+    sqlite3 *db;
+    int readonly;
+    int in_txn;
+    sqlite3_stmt *st[ST__N];
+    store_pos *pos;
+    size_t npos;
+    jsonw items; /* rendering buffer for CREATE items */
+    char *buf;   /* copy of items JSON for store_get_order */
+    size_t bufcap;
+};
+
+/* sqlite3 result code -> store_status (I/O-like failures are retryable). */
+store_status store_map_rc(int rc);
+/* Formats "sqlite WHAT: message (rc)" into err; returns the mapped status. */
+store_status store_fail(store *s, int rc, const char *what, char *err, size_t errlen);
+/* Steps a statement that returns no row and resets it: SQLITE_OK or the error. */
+int store_step_done(store *s, int idx);
+/* Checks the position; STORE_OK means offset is new, *pp is its slot. */
+store_status store_pos_check(store *s, const char *topic, int32_t partition, int64_t offset,
+                             store_pos **pp, char *err, size_t errlen);
+/* Moves the position past offset (in the open transaction). */
+void store_pos_advance(store_pos *p, int64_t offset);
+
+#endif

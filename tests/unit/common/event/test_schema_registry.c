@@ -1,0 +1,256 @@
+/*
+ * test_schema_registry: the registry client against the REAL registry named
+ * by SCHEMA_REGISTRY_URL (skipped, exit 77, when it is not set), plus the
+ * failure modes a healthy registry never shows on demand (5xx, 409, an
+ * endless body, a peer that never answers), injected by a raw TCP endpoint in
+ * this process. That endpoint only produces HTTP faults; every behaviour of
+ * the registry itself is checked against the real one.
+ */
+#include "event/avro_codec.h"
+#include "event/order_schema.h"
+#include "event/schema_registry.h"
+
+#include <arpa/inet.h>
+#include "test_main.h"
+
+#include <check.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define SUBJECT "orderstream-codec-unittest-value"
+
+static const char *registry_url;
+
+START_TEST(test_register_idempotent_and_fetch)
+{
+    char err[512] = "";
+    sr_client *c = sr_client_new(registry_url, 5000, err, sizeof err);
+    uint32_t id1 = 0, id2 = 0;
+    char *text = NULL;
+    ck_assert_msg(c != NULL, "%s", err);
+
+    ck_assert_msg(sr_ping(c, err, sizeof err) == SR_OK, "%s", err);
+    ck_assert_msg(sr_register(c, SUBJECT, order_schema_json, &id1, err, sizeof err) == SR_OK, "%s",
+                  err);
+    ck_assert_msg(sr_register(c, SUBJECT, order_schema_json, &id2, err, sizeof err) == SR_OK, "%s",
+                  err);
+    ck_assert_uint_eq(id1, id2);
+
+    ck_assert_msg(sr_fetch_schema(c, id1, &text, err, sizeof err) == SR_OK, "%s", err);
+    ck_assert_ptr_nonnull(text);
+    /* the registry may reformat the text, but it is the same schema */
+    json_t *a = json_loads(text, 0, NULL), *b = json_loads(order_schema_json, 0, NULL);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_ptr_nonnull(b);
+    ck_assert(json_equal(a, b));
+    json_decref(a);
+    json_decref(b);
+
+    /* and what it serves is usable as a writer schema by the codec */
+    codec *cd = codec_new(order_schema_json, err, sizeof err);
+    ck_assert_ptr_nonnull(cd);
+    ck_assert_int_eq(codec_add_writer_schema(cd, id1, text, err, sizeof err), CODEC_OK);
+    codec_free(cd);
+    free(text);
+    sr_client_free(c);
+}
+END_TEST
+
+START_TEST(test_unknown_id_and_rejected)
+{
+    char err[512] = "";
+    sr_client *c = sr_client_new(registry_url, 5000, err, sizeof err);
+    char *text = (char *)"untouched";
+    uint32_t id = 0;
+    ck_assert_ptr_nonnull(c);
+
+    ck_assert_int_eq(sr_fetch_schema(c, 2000000000u, &text, err, sizeof err), SR_NOT_FOUND);
+    ck_assert_ptr_null(text);
+    ck_assert_msg(strstr(err, "404") != NULL && strstr(err, "4040") != NULL, "%s", err);
+    /* a schema that is not Avro at all: a 4xx other than 404 */
+    ck_assert_int_eq(sr_register(c, SUBJECT "-bad", "{not json", &id, err, sizeof err),
+                     SR_REJECTED);
+    ck_assert_msg(strstr(err, "HTTP 4") != NULL, "%s", err);
+    /* the same client still works after errors (connection reuse) */
+    ck_assert_int_eq(sr_ping(c, err, sizeof err), SR_OK);
+    sr_client_free(c);
+}
+END_TEST
+
+START_TEST(test_subject_is_escaped)
+{
+    char err[512] = "";
+    sr_client *c = sr_client_new(registry_url, 5000, err, sizeof err);
+    uint32_t id = 0, plain = 0;
+    ck_assert_ptr_nonnull(c);
+    /* '/' and '?' would change the path if sent raw */
+    ck_assert_msg(sr_register(c, "orderstream codec/unit?test-value", order_schema_json, &id, err,
+                              sizeof err) == SR_OK,
+                  "%s", err);
+    ck_assert_int_eq(sr_register(c, SUBJECT, order_schema_json, &plain, err, sizeof err), SR_OK);
+    ck_assert_uint_eq(id, plain); /* same content, same id */
+    sr_client_free(c);
+}
+END_TEST
+
+START_TEST(test_unreachable)
+{
+    char err[512] = "";
+    sr_client *c = sr_client_new("http://127.0.0.1:1/apis/ccompat/v7", 2000, err, sizeof err);
+    uint32_t id;
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(sr_ping(c, err, sizeof err), SR_UNAVAILABLE);
+    ck_assert_int_eq(sr_register(c, SUBJECT, order_schema_json, &id, err, sizeof err),
+                     SR_UNAVAILABLE);
+    sr_client_free(c);
+    ck_assert_ptr_null(sr_client_new("not a url at all", 1000, err, sizeof err));
+    ck_assert_ptr_null(sr_client_new(registry_url, 0, err, sizeof err));
+}
+END_TEST
+
+/* ---- injected HTTP faults ------------------------------------------------ */
+
+typedef struct {
+    int fd;
+    int port;
+    const char *response; /* NULL: accept and never answer */
+    size_t junk;          /* extra body bytes to stream after response */
+    char request[4096];   /* the last request head received */
+} fault_server;
+
+static void *fault_serve(void *arg)
+{
+    fault_server *s = arg;
+    int conn = accept(s->fd, NULL, NULL);
+    if (conn < 0)
+        return NULL;
+    size_t n = 0;
+    while (n < sizeof s->request - 1) {
+        ssize_t r = read(conn, s->request + n, sizeof s->request - 1 - n);
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+        s->request[n] = '\0';
+        if (strstr(s->request, "\r\n\r\n") != NULL)
+            break;
+    }
+    if (s->response == NULL) {
+        sleep(2); /* longer than the client's timeout */
+    } else {
+        static char junk[65536];
+        memset(junk, ' ', sizeof junk);
+        if (write(conn, s->response, strlen(s->response)) < 0)
+            perror("write");
+        for (size_t sent = 0; sent < s->junk; sent += sizeof junk)
+            if (write(conn, junk, sizeof junk) < 0)
+                break;
+    }
+    close(conn);
+    return NULL;
+}
+
+static void fault_start(fault_server *s, pthread_t *th)
+{
+    struct sockaddr_in a;
+    socklen_t al = sizeof a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    s->fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(s->fd, 0);
+    ck_assert_int_eq(bind(s->fd, (struct sockaddr *)&a, sizeof a), 0);
+    ck_assert_int_eq(listen(s->fd, 4), 0);
+    ck_assert_int_eq(getsockname(s->fd, (struct sockaddr *)&a, &al), 0);
+    s->port = ntohs(a.sin_port);
+    ck_assert_int_eq(pthread_create(th, NULL, fault_serve, s), 0);
+}
+
+static sr_status fault_ping(const char *response, size_t junk, const char *userinfo, char *err,
+                            size_t errlen, fault_server *s)
+{
+    pthread_t th;
+    char url[128];
+    sr_client *c;
+    sr_status st;
+
+    memset(s, 0, sizeof *s);
+    s->response = response;
+    s->junk = junk;
+    fault_start(s, &th);
+    snprintf(url, sizeof url, "http://%s127.0.0.1:%d/api/", userinfo, s->port);
+    c = sr_client_new(url, 500, err, errlen);
+    ck_assert_ptr_nonnull(c);
+    st = sr_ping(c, err, errlen);
+    sr_client_free(c);
+    pthread_join(th, NULL);
+    close(s->fd);
+    return st;
+}
+
+START_TEST(test_fault_statuses)
+{
+    static fault_server s;
+    char err[512];
+
+    ck_assert_int_eq(fault_ping("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+                                "Connection: close\r\n\r\n",
+                                0, "", err, sizeof err, &s),
+                     SR_UNAVAILABLE);
+    ck_assert_int_eq(fault_ping("HTTP/1.1 409 Conflict\r\nConnection: "
+                                "close\r\n\r\n{\"error_code\":409,\"message\":\"incompatible\"}",
+                                0, "", err, sizeof err, &s),
+                     SR_REJECTED);
+    ck_assert_msg(strstr(err, "incompatible") != NULL, "%s", err);
+    /* the client asked for exactly the path under the base, once '/'-trimmed */
+    ck_assert_msg(strncmp(s.request, "GET /api/subjects HTTP/1.1", 26) == 0, "%s", s.request);
+    ck_assert_int_eq(fault_ping("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n[", 2u << 20, "", err,
+                                sizeof err, &s),
+                     SR_UNAVAILABLE);
+    ck_assert_msg(strstr(err, "larger than") != NULL, "%s", err);
+    ck_assert_int_eq(fault_ping(NULL, 0, "", err, sizeof err, &s), SR_UNAVAILABLE);
+}
+END_TEST
+
+START_TEST(test_basic_auth_not_leaked)
+{
+    static fault_server s;
+    char err[512];
+
+    ck_assert_int_eq(fault_ping("HTTP/1.1 500 Oops\r\nContent-Length: 0\r\nConnection: "
+                                "close\r\n\r\n",
+                                0, "alice:s3cr%40t@", err, sizeof err, &s),
+                     SR_UNAVAILABLE);
+    /* base64("alice:s3cr@t") */
+    ck_assert_msg(strstr(s.request, "Authorization: Basic YWxpY2U6czNjckB0") != NULL, "%s",
+                  s.request);
+    ck_assert_msg(strstr(err, "s3cr") == NULL && strstr(err, "alice") == NULL, "%s", err);
+}
+END_TEST
+
+Suite *test_suite(int *rc)
+{
+    registry_url = test_env_or_skip("SCHEMA_REGISTRY_URL", "the real registry");
+    if (registry_url == NULL) {
+        *rc = TEST_SKIP;
+        return NULL;
+    }
+    Suite *s = suite_create("schema_registry");
+    TCase *real = tcase_create("real_registry"), *faults = tcase_create("faults");
+    tcase_set_timeout(real, 30);
+    tcase_set_timeout(faults, 30);
+    tcase_add_test(real, test_register_idempotent_and_fetch);
+    tcase_add_test(real, test_unknown_id_and_rejected);
+    tcase_add_test(real, test_subject_is_escaped);
+    tcase_add_test(real, test_unreachable);
+    tcase_add_test(faults, test_fault_statuses);
+    tcase_add_test(faults, test_basic_auth_not_leaked);
+    suite_add_tcase(s, real);
+    suite_add_tcase(s, faults);
+    return s;
+}

@@ -1,0 +1,74 @@
+/*
+ * Unit tests of the id set behind getAllOrderIdsFromTopic (query/idset.c).
+ */
+#include "query/idset.h"
+
+#include "test_main.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+START_TEST(test_idset_distinct_first_seen)
+{
+    idset s;
+    idset_init(&s);
+    ck_assert_int_eq(idset_add(&s, "B", 1), 1);
+    ck_assert_int_eq(idset_add(&s, "A", 1), 1);
+    ck_assert_int_eq(idset_add(&s, "B", 1), 0);
+    ck_assert_int_eq(idset_add(&s, "", 0), 1);
+    ck_assert_int_eq(idset_add(&s, "", 0), 0);
+    ck_assert_int_eq(idset_add(&s, "A\0x", 3), 1); /* bytes, not C strings */
+    ck_assert_uint_eq(s.count, 4);
+    size_t len;
+    const char *id = idset_get(&s, 0, &len);
+    ck_assert_uint_eq(len, 1);
+    ck_assert(memcmp(id, "B", 1) == 0);
+    id = idset_get(&s, 1, &len);
+    ck_assert(len == 1 && id[0] == 'A');
+    idset_get(&s, 2, &len);
+    ck_assert_uint_eq(len, 0);
+    id = idset_get(&s, 3, &len);
+    ck_assert(len == 3 && memcmp(id, "A\0x", 3) == 0);
+    char big[70000];
+    memset(big, 'k', sizeof big);
+    ck_assert_int_eq(idset_add(&s, big, sizeof big), -1);
+    idset_free(&s);
+}
+END_TEST
+
+START_TEST(test_idset_many)
+{
+    /* Growth of arena, entries and table keeps every id and the order. */
+    idset s;
+    idset_init(&s);
+    char id[32];
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 200000; i++) {
+            int n = snprintf(id, sizeof id, "ORDER-%07d", i);
+            ck_assert_int_eq(idset_add(&s, id, (size_t)n), round == 0 ? 1 : 0);
+        }
+    }
+    ck_assert_uint_eq(s.count, 200000);
+    for (uint32_t i = 0; i < s.count; i += 9973) {
+        size_t len;
+        const char *got = idset_get(&s, i, &len);
+        int n = snprintf(id, sizeof id, "ORDER-%07u", i);
+        ck_assert_uint_eq(len, (size_t)n);
+        ck_assert(memcmp(got, id, len) == 0);
+    }
+    idset_free(&s);
+}
+END_TEST
+
+Suite *test_suite(int *rc)
+{
+    (void)rc;
+    Suite *su = suite_create("idset");
+    TCase *tc = tcase_create("util");
+    tcase_add_test(tc, test_idset_distinct_first_seen);
+    tcase_add_test(tc, test_idset_many);
+    suite_add_tcase(su, tc);
+    return su;
+}

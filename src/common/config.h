@@ -16,16 +16,23 @@
 typedef enum { CONFIG_STR, CONFIG_INT } config_type;
 
 typedef struct {
-    const char *name;     /* environment variable */
+    const char *name; /* environment variable */
     config_type type;
-    const char *def;      /* default, as text */
-    long long min, max;   /* CONFIG_INT bounds */
-    int secret;           /* never printed */
+    const char *def;    /* default, as text */
+    long long min, max; /* CONFIG_INT bounds */
+    int secret;         /* never printed */
     const char *help;
     /* filled by config_load */
     const char *str;
     long long num;
 } config_var;
+
+/*
+ * The value of a CONFIG_INT whose default is "auto" while it is "auto": the
+ * service decides at run time (e.g. from the size of the Kafka cluster), so
+ * the bounds apply only to numbers given explicitly.
+ */
+#define CONFIG_AUTO (-1LL)
 
 /* Returns 0, or -1 with "NAME: reason" in err. */
 int config_load(config_var *vars, size_t n, char *err, size_t errlen);

@@ -5,6 +5,9 @@
 # Stack ports and state follow the environment (see scripts/stack.sh):
 #   KAFKA_PORT=9092 KAFKA_CONTROLLER_PORT=9093 REGISTRY_PORT=8081 STACK_DIR=var
 #   CART_PORT=8000 ORDER_PORT=8001; ORDERSTREAM_M2 = Maven cache.
+#   KAFKA_BROKERS=3: a three-node KRaft cluster (clients 9092, 9094, 9096),
+#   for run, start-stack, stop and status alike (make and the command line
+#   pass it to the scripts through the environment).
 # The e2e suite starts its own stacks on other ports (tests/e2e/conftest.py).
 
 SHELL := /bin/bash
@@ -113,11 +116,12 @@ e2e: infra build-asan ## end-to-end tests only (PYTEST_ARGS="-k smoke" to pick)
 # gives the curve of the release binaries.
 SOAK_BIN_DIR ?= $(ASAN_DIR)
 SOAK_DIR ?= var/soak
-soak: infra build-asan build ## long fault tier (ORDERSTREAM_SOAK=1, ASan); VmRSS each second in var/soak/rss.csv; ~8 min
+soak: infra build-asan build ## long fault tier (ORDERSTREAM_SOAK=1, ASan); VmRSS each second in var/soak/rss.csv; ~12 min
 	@rm -rf $(SOAK_DIR) && mkdir -p $(SOAK_DIR)
 	@ORDERSTREAM_SOAK=1 ORDERSTREAM_SOAK_DIR=$(SOAK_DIR) ORDERSTREAM_BIN_DIR=$(SOAK_BIN_DIR) \
 	  ORDERSTREAM_REQUIRE_BINARIES=1 $(VENV)/bin/python -m pytest -s \
-	  tests/e2e/test_fault_load.py $(PYTEST_ARGS) 2>&1 | tee $(SOAK_DIR)/pytest.log
+	  tests/e2e/test_fault_load.py tests/e2e/test_three_brokers.py $(PYTEST_ARGS) 2>&1 | \
+	  tee $(SOAK_DIR)/pytest.log
 	@$(VENV)/bin/python tests/e2e/soak_summary.py $(SOAK_DIR) | tee $(SOAK_DIR)/summary.txt
 
 fuzz: build-fuzz ## every libFuzzer target FUZZ_SECONDS (60) each, from a copy of its seed corpus

@@ -6,7 +6,9 @@
 #   scripts/services.sh urls     (where everything is, and the seed's curl examples)
 #
 # Env: BIN_DIR (build), STACK_DIR (var), CART_PORT (8000), ORDER_PORT (8001),
-#      KAFKA_PORT (9092), REGISTRY_PORT (8081), SERVICE_TIMEOUT_S (60).
+#      KAFKA_BROKERS (1), KAFKA_PORT (9092) or KAFKA_PORTS (as scripts/stack.sh:
+#      the services get every node's address), REGISTRY_PORT (8081),
+#      SERVICE_TIMEOUT_S (60).
 # Every service setting of the shared list (ORDER_EVENTS_TOPIC, LOG_LEVEL, ...)
 # passes through from the caller's environment; only the addresses and the
 # order store path are derived here so they match the stack.
@@ -24,7 +26,8 @@ LOG_DIR="$STACK_DIR/log"
 PID_DIR="$STACK_DIR/pid"
 CART_PORT=${CART_PORT:-8000}
 ORDER_PORT=${ORDER_PORT:-8001}
-KAFKA_PORT=${KAFKA_PORT:-9092}
+# shellcheck source=scripts/kafka-nodes.sh
+. scripts/kafka-nodes.sh
 REGISTRY_PORT=${REGISTRY_PORT:-8081}
 SERVICE_TIMEOUT_S=${SERVICE_TIMEOUT_S:-60}
 
@@ -67,7 +70,7 @@ start_one() {
         say "starting $svc-service on 127.0.0.1:$port, log $LOG_DIR/$svc-service.log"
         local extra=()
         [ "$svc" = order ] && extra=(STORE_PATH="${STORE_PATH:-$STACK_DIR/order-service.db}")
-        env KAFKA_BOOTSTRAP_SERVERS="${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:$KAFKA_PORT}" \
+        env KAFKA_BOOTSTRAP_SERVERS="${KAFKA_BOOTSTRAP_SERVERS:-$KAFKA_BOOTSTRAP}" \
             SCHEMA_REGISTRY_URL="${SCHEMA_REGISTRY_URL:-http://127.0.0.1:$REGISTRY_PORT/apis/ccompat/v7}" \
             HTTP_HOST="${HTTP_HOST:-127.0.0.1}" HTTP_PORT="$port" "${extra[@]}" \
             setsid "$bin" >>"$LOG_DIR/$svc-service.log" 2>&1 </dev/null &
@@ -133,14 +136,15 @@ status_one() {
 }
 
 urls() {
-    local c="http://127.0.0.1:$CART_PORT" o="http://127.0.0.1:$ORDER_PORT"
+    local c="http://127.0.0.1:$CART_PORT" o="http://127.0.0.1:$ORDER_PORT" stop_args=
+    [ "$KAFKA_BROKERS" -gt 1 ] && stop_args=" KAFKA_BROKERS=$KAFKA_BROKERS"
     cat <<EOF
 
   cart-service  (producer): $c
   order-service (consumer): $o
-  Kafka:                    127.0.0.1:$KAFKA_PORT
+  Kafka:                    $KAFKA_BOOTSTRAP
   Schema registry:          http://127.0.0.1:$REGISTRY_PORT/apis/ccompat/v7
-  Logs: $LOG_DIR/      Stop everything: make stop
+  Logs: $LOG_DIR/      Stop everything: make stop$stop_args
 
 Try it (the seed's examples):
   curl -X POST $c/create-order -H "Content-Type: application/json" \\

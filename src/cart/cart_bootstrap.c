@@ -118,8 +118,9 @@ static void *bootstrap_main(void *arg)
         goto out;
     }
     kafka_topic_spec specs[2] = {
-        {c->topic, c->partitions, c->replication_factor, c->retention_ms},
-        {c->dlq_topic, c->dlq_partitions, c->replication_factor, c->dlq_retention_ms},
+        {c->topic, c->partitions, c->replication_factor, c->retention_ms, c->min_insync_replicas},
+        {c->dlq_topic, c->dlq_partitions, c->replication_factor, c->dlq_retention_ms,
+         c->min_insync_replicas},
     };
     int topics_ok = 0;
     uint32_t schema_id = 0;

@@ -32,6 +32,7 @@ int cart_config_load(cart_config *c, char *err, size_t errlen)
     c->dlq_topic = S("DLQ_TOPIC");
     c->partitions = (int)I("TOPIC_PARTITIONS");
     c->replication_factor = (int)I("TOPIC_REPLICATION_FACTOR");
+    c->min_insync_replicas = (int)I("TOPIC_MIN_INSYNC_REPLICAS");
     c->retention_ms = I("TOPIC_RETENTION_MS");
     c->dlq_partitions = (int)I("DLQ_PARTITIONS");
     c->dlq_retention_ms = I("DLQ_RETENTION_MS");

@@ -15,7 +15,8 @@ typedef struct {
     const char *topic;
     const char *dlq_topic;
     int partitions;
-    int replication_factor;
+    int replication_factor;  /* CONFIG_AUTO (-1): from the cluster's size */
+    int min_insync_replicas; /* CONFIG_AUTO (-1): from the cluster's size */
     long long retention_ms;
     int dlq_partitions;
     long long dlq_retention_ms;

@@ -109,6 +109,7 @@ int order_config_load(order_config *s, char *err, size_t errlen)
     s->dlq_topic = STR("DLQ_TOPIC");
     s->topic_partitions = (int)NUM("TOPIC_PARTITIONS");
     s->topic_replication = (int)NUM("TOPIC_REPLICATION_FACTOR");
+    s->topic_min_isr = (int)NUM("TOPIC_MIN_INSYNC_REPLICAS");
     s->topic_retention_ms = NUM("TOPIC_RETENTION_MS");
     s->dlq_partitions = (int)NUM("DLQ_PARTITIONS");
     s->dlq_retention_ms = NUM("DLQ_RETENTION_MS");

@@ -22,7 +22,8 @@ typedef struct {
     const char *topic;
     const char *dlq_topic;
     int topic_partitions;
-    int topic_replication;
+    int topic_replication; /* CONFIG_AUTO (-1): from the cluster's size */
+    int topic_min_isr;     /* CONFIG_AUTO (-1): from the cluster's size */
     long long topic_retention_ms;
     int dlq_partitions;
     long long dlq_retention_ms;

@@ -47,6 +47,11 @@ ASAN/UBSAN options that turn any sanitizer report into a failure.
     The order store defaults to a per-test file (STORE_PATH), kept across
     restart().
 
+stack3 (module-scoped) / services3 (function-scoped): the same for a
+three-broker KRaft cluster (scripts/stack.sh with KAFKA_BROKERS=3) on free
+ports, state under var/test-3brokers-<time>-<pid>/; see Stack3 for the node
+helpers (kill_node, start_node, leader, controller, wait_isr).
+
 unique(prefix) -> a name unique in this run (topics, order ids, groups).
 wait_for(fn, timeout=30, interval=0.2) -> poll fn() until truthy; returns the
     last value (falsy on timeout), so `assert wait_for(...)` reads naturally.
@@ -513,3 +518,104 @@ def services(stack, request):
     f = Services(stack, request.node.name)
     yield f
     f.stop_all()
+
+
+# ---- a three-broker cluster (tests/e2e/test_three_brokers.py) ----------------
+
+class Stack3(Stack):
+    """A three-node KRaft cluster (each node broker + controller, a three-voter
+    quorum) plus a registry, through scripts/stack.sh with KAFKA_BROKERS=3, on
+    six free client/controller ports and its own STACK_DIR.
+
+        .nodes              ["kafka-1", "kafka-2", "kafka-3"] (node i has broker id i)
+        .bootstrap          all three client addresses
+        .kill_node(n) / .stop_node(n) / .start_node(n)   one node, data kept
+        .leader(topic, partition) -> node name    (metadata)
+        .controller() -> node name                (DescribeCluster)
+        .wait_isr(topic, size, timeout)           every partition's ISR this big
+    """
+
+    def __init__(self, state_dir: Path, kafka_ports: list[int], controller_ports: list[int],
+                 registry_port: int):
+        super().__init__(state_dir, kafka_ports[0], controller_ports[0], registry_port)
+        self.kafka_ports = kafka_ports
+        self.controller_ports = controller_ports
+        self.nodes = [f"kafka-{i}" for i in range(1, len(kafka_ports) + 1)]
+        self.bootstrap = ",".join(f"127.0.0.1:{p}" for p in kafka_ports)
+
+    def _env(self) -> dict:
+        env = super()._env()
+        env.update(KAFKA_BROKERS=str(len(self.kafka_ports)),
+                   KAFKA_PORTS=" ".join(map(str, self.kafka_ports)),
+                   KAFKA_CONTROLLER_PORTS=" ".join(map(str, self.controller_ports)))
+        return env
+
+    def kill_node(self, node: str) -> None:
+        self.disturbed = True
+        self._run("kill", node)
+
+    def stop_node(self, node: str) -> None:
+        self.disturbed = True
+        self._run("stop", node)
+
+    def start_node(self, node: str) -> None:
+        self._run("start", node)
+
+    def leader(self, topic: str, partition: int) -> str:
+        md = self.admin().list_topics(topic, timeout=10).topics[topic]
+        return f"kafka-{md.partitions[partition].leader}"
+
+    def controller(self) -> str:
+        admin = self.admin()  # must outlive the future, or the request is dropped
+        return f"kafka-{admin.describe_cluster(request_timeout=10).result(timeout=15).controller.id}"
+
+    def isr_sizes(self, topic: str) -> dict[int, int]:
+        md = self.admin().list_topics(topic, timeout=10).topics[topic]
+        return {p: len(m.isrs) for p, m in md.partitions.items()}
+
+    def wait_isr(self, topic: str, size: int, timeout: float = 60.0) -> bool:
+        def full():
+            try:
+                return all(n >= size for n in self.isr_sizes(topic).values())
+            except Exception:  # a metadata request during an election: ask again
+                return False
+        return bool(wait_for(full, timeout, 0.5))
+
+
+@pytest.fixture(scope="module")
+def stack3(request):
+    """A three-broker stack for one test module (started and stopped with it)."""
+    base = ROOT / "var" / f"test-3brokers-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+    ports: set[int] = set()
+    while len(ports) < 7:
+        ports.add(free_port())
+    p = sorted(ports)
+    s = Stack3(base, p[0:3], p[3:6], p[6])
+    failed_before = request.session.testsfailed
+    try:
+        s.start()
+    except Exception:
+        s.stop()
+        raise
+    yield s
+    gc.collect()
+    s.stop()
+    keep = os.environ.get("ORDERSTREAM_KEEP_TEST_STATE") == "1"
+    if not keep and request.session.testsfailed == failed_before:
+        shutil.rmtree(base, ignore_errors=True)
+    else:
+        print(f"\n[e2e] three-broker stack state and logs kept in {base}")
+
+
+@pytest.fixture
+def services3(stack3, request):
+    """The `services` factory, pointed at stack3; a node a test stopped or
+    killed is started again afterwards."""
+    f = Services(stack3, request.node.name)
+    yield f
+    try:
+        f.stop_all()
+    finally:
+        gc.collect()
+        if stack3.disturbed:
+            stack3.ensure_running()

@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # The configuration names agreed for both services (README, "Configuration").
 SHARED = {"KAFKA_BOOTSTRAP_SERVERS", "SCHEMA_REGISTRY_URL", "ORDER_EVENTS_TOPIC", "DLQ_TOPIC",
-          "TOPIC_PARTITIONS", "TOPIC_REPLICATION_FACTOR", "TOPIC_RETENTION_MS",
+          "TOPIC_PARTITIONS", "TOPIC_REPLICATION_FACTOR", "TOPIC_MIN_INSYNC_REPLICAS",
+          "TOPIC_RETENTION_MS",
           "DLQ_PARTITIONS", "DLQ_RETENTION_MS", "HTTP_HOST", "HTTP_PORT",
           "HTTP_MAX_BODY_BYTES", "HTTP_IDLE_TIMEOUT_S", "LOG_LEVEL"}
 KNOWN = {
@@ -42,7 +43,7 @@ def published(svc):
 
 def test_services_and_seed_ports(compose):
     s = compose["services"]
-    core = {n for n, svc in s.items() if "monitoring" not in svc.get("profiles", [])}
+    core = {n for n, svc in s.items() if not svc.get("profiles")}
     assert core == {"kafka", "schema-registry", "cart-service", "order-service"}
     assert published(s["cart-service"]) == {8000}
     assert published(s["order-service"]) == {8001}
@@ -103,11 +104,54 @@ def test_services_use_the_local_stack_configuration_names(compose):
                for src, target, *_ in mounts)
 
 
-@pytest.mark.parametrize("name", ["cart-service", "order-service"])
+def test_kafka3_profile_is_three_kraft_brokers_with_replicated_topics(compose):
+    """Profile kafka3: three combined KRaft nodes in one three-voter quorum,
+    both services on all three brokers with RF 3 / min.insync.replicas 2."""
+    s = compose["services"]
+    brokers = [f"kafka-{i}" for i in (1, 2, 3)]
+    profiled = {n for n, svc in s.items() if "kafka3" in svc.get("profiles", [])}
+    assert profiled == set(brokers) | {"schema-registry-kafka3", "cart-service-kafka3",
+                                       "order-service-kafka3"}
+    voters = "1@kafka-1:9093,2@kafka-2:9093,3@kafka-3:9093"
+    ids, cluster_ids = set(), set()
+    for i, name in enumerate(brokers, 1):
+        b = s[name]
+        env = b["environment"]
+        assert b["image"].startswith("apache/kafka:3.")
+        assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
+        assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == voters
+        assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+        assert env["KAFKA_MIN_INSYNC_REPLICAS"] == "2"
+        assert env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == "3"
+        assert f"INTERNAL://{name}:29092" in env["KAFKA_ADVERTISED_LISTENERS"]
+        assert published(b) == {9092 + 2 * (i - 1)}
+        assert b["healthcheck"]["test"]
+        ids.add(env["KAFKA_NODE_ID"])
+        cluster_ids.add(env["CLUSTER_ID"])
+        # each broker keeps its own data
+        assert any(v.split(":")[0] in compose["volumes"] for v in b["volumes"])
+    assert ids == {"1", "2", "3"} and len(cluster_ids) == 1
+    assert re.fullmatch(r"[A-Za-z0-9_-]{22}", cluster_ids.pop())
+    reg = s["schema-registry-kafka3"]["environment"]
+    assert reg["SCHEMA_REGISTRY_KAFKASTORE_TOPIC_REPLICATION_FACTOR"] == "3"
+    for name in ("cart-service-kafka3", "order-service-kafka3"):
+        env = s[name]["environment"]
+        assert env["KAFKA_BOOTSTRAP_SERVERS"] == "kafka-1:29092,kafka-2:29092,kafka-3:29092"
+        assert env["TOPIC_REPLICATION_FACTOR"] == "3"
+        assert env["TOPIC_MIN_INSYNC_REPLICAS"] == "2"
+        assert env["SCHEMA_REGISTRY_URL"] == "http://schema-registry-kafka3:8081"
+        assert set(env) <= KNOWN[name.removesuffix("-kafka3")]
+        deps = s[name]["depends_on"]
+        assert all(deps[b]["condition"] == "service_healthy" for b in brokers)
+        assert s[name]["build"]["target"] == name.removesuffix("-kafka3")
+
+
+@pytest.mark.parametrize("name", ["cart-service", "order-service", "cart-service-kafka3",
+                                  "order-service-kafka3"])
 def test_compose_names_are_ones_the_binary_documents(compose, name):
     """Every variable compose sets appears in the service's own --help."""
     bindir = Path(os.environ.get("ORDERSTREAM_BIN_DIR", ROOT / "build"))
-    binary = (bindir if bindir.is_absolute() else ROOT / bindir) / name
+    binary = (bindir if bindir.is_absolute() else ROOT / bindir) / name.removesuffix("-kafka3")
     if not binary.exists():
         if os.environ.get("ORDERSTREAM_REQUIRE_BINARIES") == "1":
             pytest.fail(f"{binary} not built")

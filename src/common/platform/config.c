@@ -25,11 +25,17 @@ int config_load(config_var *vars, size_t n, char *err, size_t errlen)
         v->num = 0;
         if (v->type != CONFIG_INT)
             continue;
+        int can_auto = v->def && strcmp(v->def, "auto") == 0;
+        if (can_auto && strcmp(s, "auto") == 0) {
+            v->num = CONFIG_AUTO;
+            continue;
+        }
         errno = 0;
         char *end = NULL;
         long long x = strtoll(s, &end, 10);
         if (errno || end == s || *end != '\0') {
-            snprintf(err, errlen, "%s: '%s' is not an integer", v->name, s);
+            snprintf(err, errlen, "%s: '%s' is not an integer%s", v->name, s,
+                     can_auto ? " or auto" : "");
             return -1;
         }
         if (x < v->min || x > v->max) {

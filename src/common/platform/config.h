@@ -27,6 +27,13 @@ typedef struct {
     long long num;
 } config_var;
 
+/*
+ * The value of a CONFIG_INT whose default is "auto" while it is "auto": the
+ * service decides at run time (e.g. from the size of the Kafka cluster), so
+ * the bounds apply only to numbers given explicitly.
+ */
+#define CONFIG_AUTO (-1LL)
+
 /* Returns 0, or -1 with "NAME: reason" in err. */
 int config_load(config_var *vars, size_t n, char *err, size_t errlen);
 /* Lookup by name; aborts nothing: NULL / 0 if absent (a programming error). */

@@ -26,15 +26,29 @@ int kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, ch
 typedef struct {
     const char *name;
     int partitions;
-    int replication_factor;
+    int replication_factor; /* <= 0: auto, see kafka_replication_for */
     long long retention_ms;
+    int min_insync_replicas; /* <= 0: auto, see kafka_min_isr_for */
 } kafka_topic_spec;
 
+/* The replication factor a topic gets: the configured one, else min(3, brokers). */
+int kafka_replication_for(int configured, int brokers);
 /*
- * Creates the topics that do not exist yet (CreateTopics), keeps those that
- * do, and logs a warning when an existing topic's partition count differs.
- * Returns 0 when every topic exists afterwards, -1 with err otherwise (the
- * broker unreachable, for example): the caller retries.
+ * The min.insync.replicas a topic gets: the configured one, else 2 on a
+ * cluster of three or more brokers and 1 otherwise, never above the
+ * topic's replication factor (a higher value would refuse every acks=all write).
+ */
+int kafka_min_isr_for(int configured, int brokers, int replication_factor);
+
+/*
+ * Creates the topics that do not exist yet (CreateTopics) with their
+ * partitions, retention, replication factor and min.insync.replicas (auto
+ * values from the number of brokers in the metadata), keeps those that do,
+ * and logs a warning when an existing topic's partition count, replication
+ * factor or min.insync.replicas (DescribeConfigs) differs from the
+ * configuration. Returns 0 when every topic exists afterwards, -1 with err
+ * otherwise (the broker unreachable, more replicas asked than brokers, a
+ * min.insync.replicas above the replication factor): the caller retries.
  */
 int kafka_topics_ensure(rd_kafka_t *rk, const kafka_topic_spec *specs, size_t n, int timeout_ms,
                         char *err, size_t errlen);

@@ -23,7 +23,12 @@
      "dead-letter topic (both services create it at start-up)", NULL, 0},                         \
     {"TOPIC_PARTITIONS", CONFIG_INT, "3", 1, 10000, 0,                                            \
      "partitions of the events topic when it is created", NULL, 0},                               \
-    {"TOPIC_REPLICATION_FACTOR", CONFIG_INT, "1", 1, 100, 0, "replication factor of both topics", \
+    {"TOPIC_REPLICATION_FACTOR", CONFIG_INT, "auto", 1, 100, 0,                                   \
+     "replication factor of both topics when created; auto: min(3, brokers in the cluster)",      \
+     NULL, 0},                                                                                    \
+    {"TOPIC_MIN_INSYNC_REPLICAS", CONFIG_INT, "auto", 1, 100, 0,                                  \
+     "min.insync.replicas of both topics when created (copies an acks=all write needs); "         \
+     "auto: 2 with three or more brokers, else 1, never above the replication factor",            \
      NULL, 0},                                                                                    \
     {"TOPIC_RETENTION_MS", CONFIG_INT, "604800000", 60000, 36500 * SERVICE_CONFIG_DAY_MS, 0,      \
      "retention of the events topic in ms (7 days)", NULL, 0},                                    \

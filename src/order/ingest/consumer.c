@@ -351,10 +351,10 @@ static void probe_brokers(order_consumer *c)
 static int start_consuming(order_consumer *c)
 {
     kafka_topic_spec specs[2] = {
-        {c->cfg.topic, c->cfg.topic_partitions, c->cfg.topic_replication,
-         c->cfg.topic_retention_ms},
-        {c->cfg.dlq_topic, c->cfg.dlq_partitions, c->cfg.topic_replication,
-         c->cfg.dlq_retention_ms},
+        {c->cfg.topic, c->cfg.topic_partitions, c->cfg.topic_replication, c->cfg.topic_retention_ms,
+         c->cfg.topic_min_isr},
+        {c->cfg.dlq_topic, c->cfg.dlq_partitions, c->cfg.topic_replication, c->cfg.dlq_retention_ms,
+         c->cfg.topic_min_isr},
     };
     char err[256];
     for (int attempt = 1; !atomic_load(&c->stop); attempt++) {

@@ -105,8 +105,8 @@ START_TEST(test_topics_ensure_is_idempotent)
     snprintf(b, sizeof b, "%s-dlq", prefix);
     rd_kafka_t *rk = admin(bootstrap);
     ck_assert_int_eq(kafka_topic_partitions(rk, a, 10000, err, sizeof err), 0);
-    kafka_topic_spec specs[2] = {{a, 3, 1, 7LL * 24 * 3600 * 1000},
-                                 {b, 1, 1, 30LL * 24 * 3600 * 1000}};
+    kafka_topic_spec specs[2] = {{a, 3, 1, 7LL * 24 * 3600 * 1000, 1},
+                                 {b, 1, 1, 30LL * 24 * 3600 * 1000, 1}};
     ck_assert_msg(kafka_topics_ensure(rk, specs, 2, 10000, err, sizeof err) == 0, "%s", err);
     ck_assert_int_eq(kafka_topic_partitions(rk, a, 10000, err, sizeof err), 3);
     ck_assert_int_eq(kafka_topic_partitions(rk, b, 10000, err, sizeof err), 1);
@@ -118,11 +118,46 @@ START_TEST(test_topics_ensure_is_idempotent)
 }
 END_TEST
 
+START_TEST(test_auto_replication_follows_cluster_size)
+{
+    ck_assert_int_eq(kafka_replication_for(-1, 1), 1);
+    ck_assert_int_eq(kafka_replication_for(-1, 2), 2);
+    ck_assert_int_eq(kafka_replication_for(-1, 3), 3);
+    ck_assert_int_eq(kafka_replication_for(-1, 7), 3);
+    ck_assert_int_eq(kafka_replication_for(-1, 0), 1);
+    ck_assert_int_eq(kafka_replication_for(5, 1), 5); /* explicit: the broker judges */
+    ck_assert_int_eq(kafka_min_isr_for(-1, 1, 1), 1);
+    ck_assert_int_eq(kafka_min_isr_for(-1, 2, 2), 1);
+    ck_assert_int_eq(kafka_min_isr_for(-1, 3, 3), 2);
+    ck_assert_int_eq(kafka_min_isr_for(-1, 5, 3), 2);
+    ck_assert_int_eq(kafka_min_isr_for(-1, 3, 1), 1); /* never above the replication factor */
+    ck_assert_int_eq(kafka_min_isr_for(3, 3, 3), 3);
+}
+END_TEST
+
+START_TEST(test_topics_ensure_auto_on_one_broker_and_refuses_isr_above_rf)
+{
+    char a[128], err[512] = "";
+    snprintf(a, sizeof a, "%s-isr", prefix);
+    rd_kafka_t *rk = admin(bootstrap);
+    kafka_topic_spec spec = {a, 1, 1, 3600000, 2};
+    ck_assert_int_eq(kafka_topics_ensure(rk, &spec, 1, 10000, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "TOPIC_MIN_INSYNC_REPLICAS") != NULL, "%s", err);
+    ck_assert_int_eq(kafka_topic_partitions(rk, a, 10000, err, sizeof err), 0);
+    /* auto on the single-node stack: one replica, min.insync.replicas 1 */
+    spec.replication_factor = -1;
+    spec.min_insync_replicas = -1;
+    ck_assert_msg(kafka_topics_ensure(rk, &spec, 1, 10000, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(kafka_topic_partitions(rk, a, 10000, err, sizeof err), 1);
+    rd_kafka_destroy(rk);
+}
+END_TEST
+
 START_TEST(test_topics_ensure_reports_unreachable_broker)
 {
     char err[512] = "";
     rd_kafka_t *rk = admin("127.0.0.1:1");
-    kafka_topic_spec spec = {"never", 1, 1, 60000};
+    kafka_topic_spec spec = {"never", 1, 1, 60000, 1};
     ck_assert_int_eq(kafka_topics_ensure(rk, &spec, 1, 1500, err, sizeof err), -1);
     ck_assert_msg(err[0] != '\0', "no error text");
     ck_assert_int_eq(kafka_topic_partitions(rk, "never", 1500, err, sizeof err), -1);
@@ -146,7 +181,7 @@ START_TEST(test_delivery_reports_then_fatal_error_recovery)
     char topic[128], err[512];
     snprintf(topic, sizeof topic, "%s-dr", prefix);
     rd_kafka_t *rk = admin(bootstrap);
-    kafka_topic_spec spec = {topic, 1, 1, 3600000};
+    kafka_topic_spec spec = {topic, 1, 1, 3600000, 1};
     ck_assert_msg(kafka_topics_ensure(rk, &spec, 1, 10000, err, sizeof err) == 0, "%s", err);
     rd_kafka_destroy(rk);
 
@@ -241,6 +276,8 @@ Suite *test_suite(int *rc)
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_topics_ensure_is_idempotent);
+    tcase_add_test(tc, test_auto_replication_follows_cluster_size);
+    tcase_add_test(tc, test_topics_ensure_auto_on_one_broker_and_refuses_isr_above_rf);
     tcase_add_test(tc, test_topics_ensure_reports_unreachable_broker);
     tcase_add_test(tc, test_bad_property_is_reported);
     tcase_add_test(tc, test_delivery_reports_then_fatal_error_recovery);

@@ -107,6 +107,43 @@ START_TEST(test_config_defaults_and_bounds)
 }
 END_TEST
 
+START_TEST(test_config_auto_value)
+{
+    config_var vars[] = {
+        {.name = "TEST_CFG_RF",
+         .type = CONFIG_INT,
+         .def = "auto",
+         .min = 1,
+         .max = 100,
+         .help = "rf"},
+        {.name = "TEST_CFG_N", .type = CONFIG_INT, .def = "3", .min = 1, .max = 100, .help = "n"},
+    };
+    size_t n = sizeof vars / sizeof vars[0];
+    char err[256] = "";
+    unsetenv("TEST_CFG_RF");
+    unsetenv("TEST_CFG_N");
+    ck_assert_int_eq(config_load(vars, n, err, sizeof err), 0);
+    ck_assert_int_eq(config_int(vars, n, "TEST_CFG_RF"), CONFIG_AUTO);
+    setenv("TEST_CFG_RF", "2", 1);
+    ck_assert_int_eq(config_load(vars, n, err, sizeof err), 0);
+    ck_assert_int_eq(config_int(vars, n, "TEST_CFG_RF"), 2);
+    /* bounds still apply to an explicit number */
+    setenv("TEST_CFG_RF", "0", 1);
+    ck_assert_int_eq(config_load(vars, n, err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "TEST_CFG_RF"));
+    setenv("TEST_CFG_RF", "many", 1);
+    ck_assert_int_eq(config_load(vars, n, err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "not an integer or auto"));
+    /* "auto" only where the default is auto */
+    setenv("TEST_CFG_RF", "auto", 1);
+    setenv("TEST_CFG_N", "auto", 1);
+    ck_assert_int_eq(config_load(vars, n, err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "TEST_CFG_N"));
+    unsetenv("TEST_CFG_RF");
+    unsetenv("TEST_CFG_N");
+}
+END_TEST
+
 static int collect_prop(const char *key, const char *value, void *arg)
 {
     if (strcmp(key, "security.protocol") == 0)
@@ -133,6 +170,7 @@ Suite *test_suite(int *rc)
     tcase_add_test(tc, test_escaping_and_invalid_utf8);
     tcase_add_test(tc, test_reset_reuses_and_detects_misuse);
     tcase_add_test(tc, test_config_defaults_and_bounds);
+    tcase_add_test(tc, test_config_auto_value);
     tcase_add_test(tc, test_kafka_prop_passthrough);
     suite_add_tcase(s, tc);
     return s;

@@ -9,6 +9,7 @@
  */
 #include "platform/kafka_util.h"
 
+#include "platform/clock.h"
 #include "platform/config.h"
 #include "platform/log.h"
 
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
@@ -360,9 +362,24 @@ int kafka_topics_ensure(rd_kafka_t *rk, const kafka_topic_spec *specs, size_t n,
     }
     if (create_topics(rk, specs, before, want, n, timeout_ms, err, errlen) != 0)
         return -1;
-    /* Check what is there now: created, pre-existing, or created by a racing peer. */
-    if (fetch_state(rk, specs, n, now, NULL, timeout_ms, err, errlen) != 0)
-        return -1;
+    /*
+     * Check what is there now: created, pre-existing, or created by a racing
+     * peer. A topic that CreateTopics just acknowledged can take a moment to
+     * reach the broker's metadata cache (KRaft propagates it asynchronously,
+     * slower on a loaded machine), so poll until the deadline, not once.
+     */
+    int64_t deadline = clock_mono_ms() + timeout_ms;
+    for (;;) {
+        if (fetch_state(rk, specs, n, now, NULL, timeout_ms, err, errlen) != 0)
+            return -1;
+        size_t visible = 0;
+        for (size_t i = 0; i < n; i++)
+            visible += now[i].partitions > 0;
+        if (visible == n || clock_mono_ms() >= deadline)
+            break;
+        struct timespec pause = {0, 100 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
     char derr[512] = "";
     if (describe_min_isr(rk, specs, existed, n, isr, timeout_ms, derr, sizeof derr) != 0)
         log_msg(LOG_WARN, "kafka", NULL, "cannot read min.insync.replicas back: %s", derr);

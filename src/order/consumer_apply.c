@@ -243,6 +243,7 @@ static handle_result handle(order_consumer *c, const rd_kafka_message_t *m)
         return dead_letter(c, m, DLQ_NO_RETRY, DLQ_R_NOT_FOUND, msg, 0);
     case STORE_ERR_IO:
     case STORE_ERR_INTERNAL:
+    case STORE_FENCED: /* store_commit() only */
         break;
     }
     c->store_fail_part = m->partition;
@@ -296,6 +297,10 @@ void consumer_process_batch(order_consumer *c)
         store_failure(c);
         goto out;
     }
+    /* Keys are orderIds: a server store looks them all up in one round trip. */
+    for (int i = 0; i < c->nbatch; i++)
+        if (!c->batch[i]->err && c->batch[i]->key)
+            store_hint_order(c->st, c->batch[i]->key, c->batch[i]->key_len);
     for (int i = 0; i < c->nbatch; i++) {
         const rd_kafka_message_t *m = c->batch[i];
         if (m->err) {

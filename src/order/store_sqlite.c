@@ -16,7 +16,7 @@
  * - Items are stored as pre-rendered JSON text: the order-details answer
  *   embeds them as is, and they are never queried by field.
  */
-#include "store.h"
+#include "store_backend.h"
 #include "order_json.h"
 
 #include "jsonw.h"
@@ -100,7 +100,8 @@ static const char store_schema_sql[] =
 /* Layout version written by store_schema_sql; 1 was a pre-release layout. */
 #define STORE_SCHEMA_VERSION 2
 
-struct store {
+typedef struct {
+    store base; /* first: the handle store.c dispatches on */
     sqlite3 *db;
     int readonly;
     int in_txn;
@@ -110,7 +111,7 @@ struct store {
     jsonw items; /* rendering buffer for CREATE items */
     char *buf;   /* copy of items JSON for store_get_order */
     size_t bufcap;
-};
+} store_sqlite;
 
 static store_status store_map_rc(int rc)
 {
@@ -129,30 +130,11 @@ static store_status store_map_rc(int rc)
     }
 }
 
-static store_status store_fail(store *s, int rc, const char *what, char *err, size_t errlen)
+static store_status store_fail(store_sqlite *s, int rc, const char *what, char *err, size_t errlen)
 {
     snprintf(err, errlen, "sqlite %s: %s (%d)", what,
              s && s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc), rc);
     return store_map_rc(rc);
-}
-
-const char *store_status_name(store_status st)
-{
-    switch (st) {
-    case STORE_OK:
-        return "OK";
-    case STORE_SKIPPED:
-        return "SKIPPED";
-    case STORE_DUPLICATE:
-        return "DUPLICATE";
-    case STORE_NOT_FOUND:
-        return "NOT_FOUND";
-    case STORE_ERR_IO:
-        return "ERR_IO";
-    case STORE_ERR_INTERNAL:
-        return "ERR_INTERNAL";
-    }
-    return "?";
 }
 
 /* Creates the parent directories of path (like mkdir -p of dirname). */
@@ -198,13 +180,18 @@ static int store_user_version(sqlite3 *db)
     return v;
 }
 
-store *store_open(const char *path, int flags, char *err, size_t errlen)
+static const store_backend store_sqlite_backend;
+static void store_sqlite_close(store *base);
+static void store_sqlite_rollback(store *base);
+
+store *store_sqlite_open(const char *path, int flags, char *err, size_t errlen)
 {
-    store *s = calloc(1, sizeof *s);
+    store_sqlite *s = calloc(1, sizeof *s);
     if (!s) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    s->base.be = &store_sqlite_backend;
     s->readonly = (flags & STORE_READONLY) != 0;
     jsonw_init(&s->items);
     if (!s->readonly && store_mkdirs(path, err, errlen) != 0) {
@@ -216,7 +203,7 @@ store *store_open(const char *path, int flags, char *err, size_t errlen)
     int rc = sqlite3_open_v2(path, &s->db, oflags, NULL);
     if (rc != SQLITE_OK) {
         store_fail(s, rc, "open", err, errlen);
-        store_close(s);
+        store_sqlite_close(&s->base);
         return NULL;
     }
     sqlite3_extended_result_codes(s->db, 1);
@@ -234,14 +221,14 @@ store *store_open(const char *path, int flags, char *err, size_t errlen)
                      "store %s has layout version %d, this build uses %d (move the file away "
                      "to rebuild it from Kafka)",
                      path, version, STORE_SCHEMA_VERSION);
-            store_close(s);
+            store_sqlite_close(&s->base);
             return NULL;
         }
         rc = sqlite3_exec(s->db, store_schema_sql, NULL, NULL, NULL);
     }
     if (rc != SQLITE_OK) {
         store_fail(s, rc, "init", err, errlen);
-        store_close(s);
+        store_sqlite_close(&s->base);
         return NULL;
     }
     for (int i = 0; i < ST__N; i++) {
@@ -251,25 +238,26 @@ store *store_open(const char *path, int flags, char *err, size_t errlen)
             sqlite3_prepare_v3(s->db, store_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL);
         if (rc != SQLITE_OK) {
             store_fail(s, rc, "prepare", err, errlen);
-            store_close(s);
+            store_sqlite_close(&s->base);
             return NULL;
         }
     }
     s->pos = calloc(STORE_POS_MAX, sizeof *s->pos);
     if (!s->pos) {
         snprintf(err, errlen, "out of memory");
-        store_close(s);
+        store_sqlite_close(&s->base);
         return NULL;
     }
-    return s;
+    return &s->base;
 }
 
-void store_close(store *s)
+static void store_sqlite_close(store *base)
 {
+    store_sqlite *s = (store_sqlite *)base;
     if (!s)
         return;
     if (s->in_txn)
-        store_rollback(s);
+        store_sqlite_rollback(&s->base);
     for (int i = 0; i < ST__N; i++)
         sqlite3_finalize(s->st[i]);
     sqlite3_close(s->db);
@@ -279,15 +267,16 @@ void store_close(store *s)
     free(s);
 }
 
-static int store_step_done(store *s, int idx)
+static int store_step_done(store_sqlite *s, int idx)
 {
     int rc = sqlite3_step(s->st[idx]);
     sqlite3_reset(s->st[idx]);
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-store_status store_begin(store *s, char *err, size_t errlen)
+static store_status store_sqlite_begin(store *base, char *err, size_t errlen)
 {
+    store_sqlite *s = (store_sqlite *)base;
     if (s->readonly || s->in_txn) {
         snprintf(err, errlen, "store_begin: %s", s->readonly ? "read-only" : "already in txn");
         return STORE_ERR_INTERNAL;
@@ -299,13 +288,15 @@ store_status store_begin(store *s, char *err, size_t errlen)
     return STORE_OK;
 }
 
-int store_in_txn(const store *s)
+static int store_sqlite_in_txn(const store *base)
 {
+    const store_sqlite *s = (const store_sqlite *)base;
     return s->in_txn;
 }
 
-void store_rollback(store *s)
+static void store_sqlite_rollback(store *base)
 {
+    store_sqlite *s = (store_sqlite *)base;
     if (!s->in_txn)
         return;
     /* SQLite may already have rolled back (e.g. after SQLITE_FULL): then this fails harmlessly. */
@@ -315,8 +306,9 @@ void store_rollback(store *s)
     s->npos = 0;
 }
 
-store_status store_commit(store *s, char *err, size_t errlen)
+static store_status store_sqlite_commit(store *base, char *err, size_t errlen)
 {
+    store_sqlite *s = (store_sqlite *)base;
     if (!s->in_txn) {
         snprintf(err, errlen, "store_commit: no transaction");
         return STORE_ERR_INTERNAL;
@@ -344,8 +336,8 @@ store_status store_commit(store *s, char *err, size_t errlen)
 }
 
 /* The cached position of (topic, partition), loading it from the file on a miss. */
-static store_status store_pos_find(store *s, const char *topic, int32_t partition, store_pos **out,
-                                   char *err, size_t errlen)
+static store_status store_pos_find(store_sqlite *s, const char *topic, int32_t partition,
+                                   store_pos **out, char *err, size_t errlen)
 {
     for (size_t i = 0; i < s->npos; i++) {
         if (s->pos[i].partition == partition && strcmp(s->pos[i].topic, topic) == 0) {
@@ -380,9 +372,10 @@ static store_status store_pos_find(store *s, const char *topic, int32_t partitio
     return STORE_OK;
 }
 
-store_status store_get_position(store *s, const char *topic, int32_t partition, int64_t *next,
-                                char *err, size_t errlen)
+static store_status store_sqlite_get_position(store *base, const char *topic, int32_t partition,
+                                              int64_t *next, char *err, size_t errlen)
 {
+    store_sqlite *s = (store_sqlite *)base;
     store_pos *p;
     /* Outside a transaction the cache could be stale (another writer): ask the file. */
     if (!s->in_txn)
@@ -397,8 +390,8 @@ store_status store_get_position(store *s, const char *topic, int32_t partition, 
 }
 
 /* Checks the position; STORE_OK means offset is new, *pp is its slot. */
-static store_status store_pos_check(store *s, const char *topic, int32_t partition, int64_t offset,
-                                    store_pos **pp, char *err, size_t errlen)
+static store_status store_pos_check(store_sqlite *s, const char *topic, int32_t partition,
+                                    int64_t offset, store_pos **pp, char *err, size_t errlen)
 {
     if (!s->in_txn) {
         snprintf(err, errlen, "no transaction open");
@@ -423,9 +416,10 @@ static void store_pos_advance(store_pos *p, int64_t offset)
     p->dirty = 1;
 }
 
-store_status store_mark(store *s, const char *topic, int32_t partition, int64_t offset, char *err,
-                        size_t errlen)
+static store_status store_sqlite_mark(store *base, const char *topic, int32_t partition,
+                                      int64_t offset, char *err, size_t errlen)
 {
+    store_sqlite *s = (store_sqlite *)base;
     store_pos *p;
     store_status st = store_pos_check(s, topic, partition, offset, &p, err, errlen);
     if (st == STORE_OK)
@@ -433,7 +427,7 @@ store_status store_mark(store *s, const char *topic, int32_t partition, int64_t 
     return st;
 }
 
-static int store_render_items(store *s, const order_event *ev)
+static int store_render_items(store_sqlite *s, const order_event *ev)
 {
     jsonw *w = &s->items;
     jsonw_reset(w);
@@ -441,7 +435,7 @@ static int store_render_items(store *s, const order_event *ev)
     return jsonw_ok(w) ? 0 : -1;
 }
 
-static store_status store_insert_history(store *s, const char *order_id, int64_t seq,
+static store_status store_insert_history(store_sqlite *s, const char *order_id, int64_t seq,
                                          const char *status, int64_t at, char *err, size_t errlen)
 {
     sqlite3_stmt *h = s->st[ST_INS_HIST];
@@ -454,7 +448,7 @@ static store_status store_insert_history(store *s, const char *order_id, int64_t
     return rc == SQLITE_OK ? STORE_OK : store_fail(s, rc, "insert history", err, errlen);
 }
 
-static store_status store_create(store *s, const order_event *ev, char *err, size_t errlen)
+static store_status store_create(store_sqlite *s, const order_event *ev, char *err, size_t errlen)
 {
     if (store_render_items(s, ev) != 0) {
         snprintf(err, errlen, "rendering items failed");
@@ -479,7 +473,7 @@ static store_status store_create(store *s, const order_event *ev, char *err, siz
     return sqlite3_changes(s->db) == 0 ? STORE_DUPLICATE : STORE_OK;
 }
 
-static store_status store_update(store *s, const order_event *ev, char *err, size_t errlen)
+static store_status store_update(store_sqlite *s, const order_event *ev, char *err, size_t errlen)
 {
     sqlite3_stmt *q = s->st[ST_UPD_ORDER];
     int rc = sqlite3_bind_text(q, 1, ev->status, -1, SQLITE_STATIC);
@@ -500,9 +494,11 @@ static store_status store_update(store *s, const order_event *ev, char *err, siz
     return store_insert_history(s, ev->order_id, seq, ev->status, ev->timestamp_ms, err, errlen);
 }
 
-store_status store_apply(store *s, const char *topic, int32_t partition, int64_t offset,
-                         const order_event *ev, char *err, size_t errlen)
+static store_status store_sqlite_apply(store *base, const char *topic, int32_t partition,
+                                       int64_t offset, const order_event *ev, char *err,
+                                       size_t errlen)
 {
+    store_sqlite *s = (store_sqlite *)base;
     store_pos *p;
     store_status st = store_pos_check(s, topic, partition, offset, &p, err, errlen);
     if (st != STORE_OK)
@@ -525,12 +521,13 @@ static void store_copy_col(sqlite3_stmt *q, int col, char *dst, size_t cap)
     dst[n] = '\0';
 }
 
-static store_status store_read_order(store *s, const char *order_id, store_order *out,
+static store_status store_read_order(store_sqlite *s, const char *order_id, store_order *out,
                                      store_history_fn fn, void *arg, char *err, size_t errlen);
 
-store_status store_get_order(store *s, const char *order_id, store_order *out, store_history_fn fn,
-                             void *arg, char *err, size_t errlen)
+static store_status store_sqlite_get_order(store *base, const char *order_id, store_order *out,
+                                           store_history_fn fn, void *arg, char *err, size_t errlen)
 {
+    store_sqlite *s = (store_sqlite *)base;
     /* One read transaction, so the row and its history are the same snapshot. */
     int own_txn = !s->in_txn;
     if (own_txn) {
@@ -547,7 +544,7 @@ store_status store_get_order(store *s, const char *order_id, store_order *out, s
     return st;
 }
 
-static store_status store_read_order(store *s, const char *order_id, store_order *out,
+static store_status store_read_order(store_sqlite *s, const char *order_id, store_order *out,
                                      store_history_fn fn, void *arg, char *err, size_t errlen)
 {
     sqlite3_stmt *q = s->st[ST_GET_ORDER];
@@ -607,8 +604,9 @@ static store_status store_read_order(store *s, const char *order_id, store_order
     return STORE_OK;
 }
 
-store_status store_count_orders(store *s, int64_t *count, char *err, size_t errlen)
+static store_status store_sqlite_count_orders(store *base, int64_t *count, char *err, size_t errlen)
 {
+    store_sqlite *s = (store_sqlite *)base;
     sqlite3_stmt *q = s->st[ST_COUNT];
     int rc = sqlite3_step(q);
     if (rc == SQLITE_ROW)
@@ -619,8 +617,10 @@ store_status store_count_orders(store *s, int64_t *count, char *err, size_t errl
     return STORE_OK;
 }
 
-store_status store_limit_pages(store *s, int64_t max_pages, char *err, size_t errlen)
+static store_status store_sqlite_limit_pages(store *base, int64_t max_pages, char *err,
+                                             size_t errlen)
 {
+    store_sqlite *s = (store_sqlite *)base;
     if (max_pages < 1) {
         snprintf(err, errlen, "max_pages must be positive");
         return STORE_ERR_INTERNAL;
@@ -630,3 +630,19 @@ store_status store_limit_pages(store *s, int64_t max_pages, char *err, size_t er
     int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
     return rc == SQLITE_OK ? STORE_OK : store_fail(s, rc, "max_page_count", err, errlen);
 }
+
+/* SQLite has nothing to prefetch: hint_order stays NULL. */
+static const store_backend store_sqlite_backend = {
+    .kind = "sqlite",
+    .close = store_sqlite_close,
+    .begin = store_sqlite_begin,
+    .commit = store_sqlite_commit,
+    .rollback = store_sqlite_rollback,
+    .in_txn = store_sqlite_in_txn,
+    .apply = store_sqlite_apply,
+    .mark = store_sqlite_mark,
+    .get_position = store_sqlite_get_position,
+    .get_order = store_sqlite_get_order,
+    .count_orders = store_sqlite_count_orders,
+    .limit_pages = store_sqlite_limit_pages,
+};

@@ -325,7 +325,7 @@ order_consumer *consumer_new(const order_settings *cfg, char *err, size_t errlen
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
-    c->st = store_open(cfg->store_path, 0, err, errlen);
+    c->st = store_open(cfg->store_location, 0, err, errlen);
     if (!c->st)
         goto fail;
     if (store_count_orders(c->st, &c->orders, err, errlen) != STORE_OK)

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "order_api.h"
 #include "order_config.h"
+#include "store.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -42,8 +43,9 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 static void usage(FILE *out)
 {
-    fprintf(out, "order-service: consumes order events from Kafka into a SQLite store and\n"
-                 "serves them over HTTP (see README.md).\n\nUsage: order-service [--help]\n\n");
+    fprintf(out, "order-service: consumes order events from Kafka into a SQLite (or PostgreSQL)\n"
+                 "store and serves them over HTTP (see README.md).\n\n"
+                 "Usage: order-service [--help]\n\n");
     size_t n;
     config_var *vars = order_config_vars(&n);
     config_print_help(out, vars, n);
@@ -114,8 +116,10 @@ int main(int argc, char **argv)
         snprintf(err, sizeof err, "cannot install signal handlers");
         goto out;
     }
+    char store_where[512];
+    store_describe(cfg.store_location, store_where, sizeof store_where);
     log_info("order-service listening on http://%s:%d (topic %s, store %s)", cfg.http_host,
-             cfg.http_port, cfg.topic, cfg.store_path);
+             cfg.http_port, cfg.topic, store_where);
     if (event_base_dispatch(base) < 0) {
         snprintf(err, sizeof err, "event loop failed");
         goto out;

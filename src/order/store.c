@@ -155,10 +155,15 @@ void store_describe(const char *where, char *out, size_t outlen)
             break;
         store_put(out, outlen, &pos, rest, 1);
         rest++;
-        static const char key[] = "password=";
-        if (strncmp(rest, key, sizeof key - 1) == 0) {
-            store_put(out, outlen, &pos, "password=***", 12);
-            rest += strcspn(rest, "&");
+        static const char *const keys[] = {"password=", "sslpassword="};
+        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+            size_t klen = strlen(keys[k]);
+            if (strncmp(rest, keys[k], klen) == 0) {
+                store_put(out, outlen, &pos, rest, klen);
+                store_put(out, outlen, &pos, "***", 3);
+                rest += strcspn(rest, "&");
+                break;
+            }
         }
     }
 }

@@ -181,11 +181,18 @@ static store_status store_pg_migrate(store_pg *s, char *err, size_t errlen)
         return st;
     st = store_pg_simple(s, "SELECT pg_advisory_xact_lock(" STORE_PG_MIGRATE_LOCK ")",
                          PGRES_TUPLES_OK, "migration lock", err, errlen);
-    if (st == STORE_OK)
-        st = store_pg_simple(s,
-                             "CREATE TABLE IF NOT EXISTS schema_version(version integer NOT NULL)",
-                             PGRES_COMMAND_OK, "create schema_version", err, errlen);
+    /* Created only when missing: a role may have the rights to use the tables, not to create. */
     PGresult *r = NULL;
+    if (st == STORE_OK) {
+        r = PQexec(s->conn, "SELECT to_regclass('schema_version') IS NULL");
+        if (!r || PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+            st = store_pg_fail(s, r, "look for schema_version", err, errlen);
+        else if (strcmp(PQgetvalue(r, 0, 0), "t") == 0)
+            st = store_pg_simple(s, "CREATE TABLE schema_version(version integer NOT NULL)",
+                                 PGRES_COMMAND_OK, "create schema_version", err, errlen);
+        PQclear(r);
+        r = NULL;
+    }
     if (st == STORE_OK) {
         r = PQexec(s->conn, "SELECT max(version) FROM schema_version");
         if (!r || PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)

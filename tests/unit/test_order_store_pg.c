@@ -259,6 +259,8 @@ START_TEST(test_no_password_in_messages)
                    out, sizeof out);
     ck_assert_str_eq(out,
                      "postgresql://app:***@db.example:5432/orders?sslmode=require&password=***");
+    store_describe("postgres://h/db?sslpassword=k3y&user=app", out, sizeof out);
+    ck_assert_str_eq(out, "postgres://h/db?sslpassword=***&user=app");
     store_describe("postgres://app@h/db", out, sizeof out);
     ck_assert_str_eq(out, "postgres://app@h/db");
     store_describe("var/order-service.db", out, sizeof out);

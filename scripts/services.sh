@@ -67,6 +67,10 @@ start_one() {
         say "starting $svc-service on 127.0.0.1:$port, log $LOG_DIR/$svc-service.log"
         local extra=()
         [ "$svc" = order ] && extra=(STORE_PATH="${STORE_PATH:-$STACK_DIR/order-service.db}")
+        # STORE=postgres: the store in scripts/postgres.sh's cluster (unless STORE_URL says otherwise)
+        if [ "$svc" = order ] && [ "${STORE:-}" = postgres ] && [ -z "${STORE_URL:-}" ]; then
+            extra+=(STORE_URL="$("$ROOT/scripts/postgres.sh" url)")
+        fi
         env KAFKA_BOOTSTRAP_SERVERS="${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:$KAFKA_PORT}" \
             SCHEMA_REGISTRY_URL="${SCHEMA_REGISTRY_URL:-http://127.0.0.1:$REGISTRY_PORT/apis/ccompat/v7}" \
             HTTP_HOST="${HTTP_HOST:-127.0.0.1}" HTTP_PORT="$port" "${extra[@]}" \

@@ -33,6 +33,8 @@ typedef struct {
     int http_threads;
     const char *log_level;
     const char *store_path;
+    const char *store_url;      /* "" unless PostgreSQL */
+    const char *store_location; /* what store_open() gets: store_url if set, else store_path */
     const char *group_id;
     int64_t backoff_ms[ORDER_BACKOFF_MAX]; /* retry waits; the last one repeats */
     size_t nbackoff;

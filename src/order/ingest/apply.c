@@ -234,6 +234,7 @@ static handle_result handle(apply_ctx *a, const apply_record *r)
         return dead_letter(a, r, DLQ_NO_RETRY, DLQ_R_NOT_FOUND, msg, 0);
     case STORE_ERR_IO:
     case STORE_ERR_INTERNAL:
+    case STORE_FENCED: /* store_commit() only */
         break;
     }
     a->store_fail_part = r->partition;
@@ -287,6 +288,10 @@ void apply_batch(apply_ctx *a, const apply_record *recs, int n)
         store_failure(a);
         goto out;
     }
+    /* Keys are orderIds: a server store looks them all up in one round trip. */
+    for (int i = 0; i < n; i++)
+        if (!recs[i].err && recs[i].key)
+            store_hint_order(a->st, recs[i].key, recs[i].key_len);
     for (int i = 0; i < n; i++) {
         const apply_record *r = &recs[i];
         if (r->err) {

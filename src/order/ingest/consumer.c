@@ -443,7 +443,7 @@ order_consumer *consumer_new(const order_config *cfg, order_status_board *board,
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
-    c->ap.st = store_open(cfg->store_path, 0, err, errlen);
+    c->ap.st = store_open(cfg->store_location, 0, err, errlen);
     if (!c->ap.st)
         goto fail;
     if (store_count_orders(c->ap.st, &c->ap.orders, err, errlen) != STORE_OK)

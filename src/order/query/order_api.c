@@ -1,7 +1,7 @@
 /*
  * order_api: the HTTP handlers of order-service (see order_api.h).
  *
- * Reads go to the thread's read-only SQLite connection, never through the
+ * Reads go to the thread's read-only store connection, never through the
  * consumer. The endpoints that read topics are in order_api_topics.c.
  */
 #include "query/order_api_int.h"
@@ -25,7 +25,7 @@ void *order_api_thread_init(void *app, int index, char *err, size_t errlen)
     }
     jsonw_init(&t->w);
     jsonw_init(&t->hist);
-    t->st = store_open(a->cfg->store_path, STORE_READONLY, err, errlen);
+    t->st = store_open(a->cfg->store_location, STORE_READONLY, err, errlen);
     if (t->st)
         t->dec = order_decoder_new(a->cfg->registry_url, err, errlen);
     if (!t->st || !t->dec) {
@@ -193,6 +193,8 @@ static void handle_health(http_call *call)
     jsonw_int(w, (long long)s.dead_lettered);
     jsonw_key(w, "storeOk");
     jsonw_bool(w, s.store_ok && store_readable);
+    jsonw_key(w, "store");
+    jsonw_str(w, store_kind(t->st));
     if (s.last_error[0]) {
         jsonw_key(w, "lastError");
         jsonw_str(w, s.last_error);

@@ -32,6 +32,10 @@
 #define CONSUMER_TICK_MS 1000
 #define CONSUMER_DLQ_TIMEOUT_MS 10000
 #define CONSUMER_SEEK_TIMEOUT_MS 5000
+#define CONSUMER_WATERMARK_TIMEOUT_MS 2000
+#define CONSUMER_GROUP_EVERY_MS 5000
+/* a crashed member is listed for session.timeout.ms (10 s) at most */
+#define CONSUMER_SQLITE_WAIT_MS 12000
 
 struct order_consumer {
     order_config cfg;
@@ -55,6 +59,10 @@ struct order_consumer {
      * get it, and records already fetched do not prove a broker is up now. */
     int brokers_suspect;
     char last_error[256];
+    /* the group as list_groups last described it (refreshed every few ticks) */
+    char group_state[32];
+    int group_members;
+    int64_t next_group_ms;
 };
 
 /* what: a short prefix ("store", "kafka"), or NULL. */
@@ -125,6 +133,17 @@ static void op_commit(void *arg)
     consumer_kafka_commit(arg, 1);
 }
 
+/* Test-only (ORDER_TEST_COMMIT_DELAY_MS): holds the batch before its commit. */
+static void op_before_commit(void *arg)
+{
+    order_consumer *c = arg;
+    log_warn("TEST-ONLY: holding the batch %d ms before its commit", c->cfg.test_commit_delay_ms);
+    struct timespec ts = {c->cfg.test_commit_delay_ms / 1000,
+                          (long)(c->cfg.test_commit_delay_ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
 static void op_kafka_error(void *arg, const apply_record *r)
 {
     order_consumer *c = arg;
@@ -173,48 +192,175 @@ static void drop_batch(order_consumer *c)
     c->nbatch = 0;
 }
 
+/* Drops the collected records of the partitions in parts only: with the
+ * cooperative protocol the others stay assigned and are not fetched again. */
+static void drop_batch_of(order_consumer *c, const rd_kafka_topic_partition_list_t *parts)
+{
+    int kept = 0;
+    for (int i = 0; i < c->nbatch; i++) {
+        rd_kafka_message_t *m = c->batch[i];
+        int revoked = 0;
+        for (int j = 0; j < parts->cnt && !revoked; j++)
+            revoked = parts->elems[j].partition == m->partition;
+        if (revoked || m->err)
+            rd_kafka_message_destroy(m);
+        else
+            c->batch[kept++] = m;
+    }
+    c->nbatch = kept;
+}
+
+/* Pauses (pause = 1) or resumes the partitions in parts, logging a failure. */
+static void set_paused(order_consumer *c, rd_kafka_topic_partition_list_t *parts, int pause)
+{
+    if (parts->cnt == 0)
+        return;
+    rd_kafka_resp_err_t e =
+        pause ? rd_kafka_pause_partitions(c->rk, parts) : rd_kafka_resume_partitions(c->rk, parts);
+    if (e)
+        log_error("%s: %s", pause ? "pause" : "resume", rd_kafka_err2str(e));
+}
+
+/*
+ * A partition comes (back) to this instance: its position is always read from
+ * the store (another instance may have moved it), and with none the partition
+ * is read from its beginning: the store is rebuilt from Kafka, whatever the
+ * group's committed offset says. A retry schedule survives when the store is
+ * still at the record that was waiting (the partition is paused again on
+ * purpose); otherwise it is stale and dropped.
+ */
+static void assign_one(order_consumer *c, rd_kafka_topic_partition_t *tp, int *repause)
+{
+    *repause = 0;
+    apply_part *ps = apply_part_get(&c->ap, tp->partition);
+    if (!ps) {
+        log_error("assign: out of memory");
+        return;
+    }
+    int64_t next = -1;
+    char e[256] = "";
+    store_status s = store_get_position(c->ap.st, c->cfg.topic, tp->partition, &next, e, sizeof e);
+    if (s != STORE_OK && s != STORE_NOT_FOUND)
+        log_error("assign: reading position: %s", e);
+    tp->offset = s == STORE_OK ? next : RD_KAFKA_OFFSET_BEGINNING;
+    int keep = s == STORE_OK && ps->fail_offset == next && ps->waiting;
+    apply_part fresh = {
+        .assigned = 1, .next = s == STORE_OK ? next : -1, .batch_start = -1, .fail_offset = -1};
+    if (keep) {
+        fresh.fail_offset = ps->fail_offset;
+        fresh.attempts = ps->attempts;
+        fresh.poison = ps->poison;
+        fresh.waiting = 1;
+        fresh.resume_at_ms = ps->resume_at_ms;
+        *repause = 1;
+    }
+    int64_t lo = -1, hi = -1;
+    rd_kafka_resp_err_t we = rd_kafka_query_watermark_offsets(
+        c->rk, c->cfg.topic, tp->partition, &lo, &hi, CONSUMER_WATERMARK_TIMEOUT_MS);
+    if (we == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        fresh.low = lo;
+        fresh.high = hi;
+    } else {
+        fresh.low = fresh.high = -1;
+    }
+    if (s != STORE_OK && fresh.low > 0) {
+        fresh.history_lost = fresh.low;
+        log_warn("%s[%d]: the store has no position, so it is rebuilt from the beginning of the "
+                 "partition, but Kafka's retention already deleted offsets 0..%lld: the orders "
+                 "of those events are missing from this store (restore it from a backup, or "
+                 "accept the loss)",
+                 c->cfg.topic, tp->partition, (long long)fresh.low - 1);
+    }
+    *ps = fresh;
+    log_info("assigned %s[%d] from %s %lld%s", c->cfg.topic, tp->partition,
+             s == STORE_OK ? "store offset" : "the beginning (no stored position), offset",
+             (long long)(s == STORE_OK ? next : (fresh.low > 0 ? fresh.low : 0)),
+             keep ? " (retry schedule kept)" : "");
+}
+
+static void rebalance_assign(order_consumer *c, rd_kafka_topic_partition_list_t *parts,
+                             int cooperative)
+{
+    rd_kafka_topic_partition_list_t *repause = rd_kafka_topic_partition_list_new(parts->cnt);
+    for (int i = 0; i < parts->cnt; i++) {
+        int rp = 0;
+        assign_one(c, &parts->elems[i], &rp);
+        if (rp && repause)
+            rd_kafka_topic_partition_list_add(repause, c->cfg.topic, parts->elems[i].partition);
+    }
+    if (cooperative) {
+        rd_kafka_error_t *ie = rd_kafka_incremental_assign(c->rk, parts);
+        if (ie) {
+            log_error("incremental assign: %s", rd_kafka_error_string(ie));
+            rd_kafka_error_destroy(ie);
+        }
+    } else {
+        rd_kafka_resp_err_t e = rd_kafka_assign(c->rk, parts);
+        if (e)
+            log_error("assign: %s", rd_kafka_err2str(e));
+    }
+    /* librdkafka keeps a partition's pause flag across assignments: a
+     * partition paused here before is resumed, unless it waits on purpose. */
+    rd_kafka_topic_partition_list_t *resume = rd_kafka_topic_partition_list_copy(parts);
+    if (resume && repause) {
+        for (int i = 0; i < repause->cnt; i++)
+            rd_kafka_topic_partition_list_del(resume, c->cfg.topic, repause->elems[i].partition);
+        set_paused(c, resume, 0);
+        set_paused(c, repause, 1);
+    } else {
+        log_error("assign: out of memory (pause state not restored)");
+    }
+    if (resume)
+        rd_kafka_topic_partition_list_destroy(resume);
+    if (repause)
+        rd_kafka_topic_partition_list_destroy(repause);
+}
+
+static void rebalance_revoke(order_consumer *c, rd_kafka_topic_partition_list_t *parts,
+                             int cooperative)
+{
+    drop_batch_of(c, parts);
+    consumer_kafka_commit(c, 0);
+    /* Resumed before they go: a paused partition must not stay paused in
+     * librdkafka when it comes back. The schedule stays in ap.parts, for a
+     * partition that comes back to this instance (assign_one). */
+    set_paused(c, parts, 0);
+    for (int i = 0; i < parts->cnt; i++) {
+        int32_t p = parts->elems[i].partition;
+        if (p >= 0 && p < c->ap.nparts)
+            c->ap.parts[p].assigned = 0;
+    }
+    log_info("partitions revoked (%d)", parts->cnt);
+    if (cooperative) {
+        rd_kafka_error_t *ie = rd_kafka_incremental_unassign(c->rk, parts);
+        if (ie) {
+            log_error("incremental unassign: %s", rd_kafka_error_string(ie));
+            rd_kafka_error_destroy(ie);
+        }
+    } else {
+        rd_kafka_resp_err_t e = rd_kafka_assign(c->rk, NULL);
+        if (e)
+            log_error("unassign: %s", rd_kafka_err2str(e));
+    }
+}
+
+/*
+ * Cooperative (incremental) rebalancing is configured (cooperative-sticky):
+ * a rebalance then revokes and assigns only the partitions that move, and the
+ * others keep flowing. The eager protocol (a group still on it during a
+ * rolling upgrade) revokes everything; both go through the same two paths.
+ */
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
     order_consumer *c = opaque;
-    drop_batch(c);
+    int cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        for (int i = 0; i < parts->cnt; i++) {
-            rd_kafka_topic_partition_t *tp = &parts->elems[i];
-            apply_part *ps = apply_part_get(&c->ap, tp->partition);
-            if (!ps) {
-                log_error("assign: out of memory");
-                continue;
-            }
-            int64_t next = -1;
-            char e[256] = "";
-            store_status s =
-                store_get_position(c->ap.st, c->cfg.topic, tp->partition, &next, e, sizeof e);
-            if (s == STORE_OK)
-                tp->offset = next; /* resume exactly where the store is */
-            else if (s != STORE_NOT_FOUND)
-                log_error("assign: reading position: %s", e);
-            memset(ps, 0, sizeof *ps);
-            ps->assigned = 1;
-            ps->next = s == STORE_OK ? next : -1;
-            ps->batch_start = -1;
-            ps->fail_offset = -1;
-            log_info("assigned %s[%d] from %s %lld", c->cfg.topic, tp->partition,
-                     s == STORE_OK ? "store offset" : "committed/earliest", (long long)next);
-        }
-        rd_kafka_resp_err_t e = rd_kafka_assign(rk, parts);
-        if (e)
-            log_error("assign: %s", rd_kafka_err2str(e));
+        rebalance_assign(c, parts, cooperative);
     } else {
         if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
             log_warn("rebalance error: %s", rd_kafka_err2str(err));
-        consumer_kafka_commit(c, 0);
-        for (int p = 0; p < c->ap.nparts; p++) {
-            c->ap.parts[p].assigned = 0;
-            c->ap.parts[p].waiting = 0;
-        }
-        log_info("partitions revoked (%d)", parts ? parts->cnt : 0);
-        (void)rd_kafka_assign(rk, NULL);
+        rebalance_revoke(c, parts, cooperative);
     }
 }
 
@@ -276,6 +422,29 @@ static const apply_record *to_records(order_consumer *c)
     return c->recs;
 }
 
+/*
+ * What partition p still has to consume: from the next offset to apply (or,
+ * with none yet, the partition's start) to its end. Watermarks come from the
+ * fetches, else from the query at assignment. An empty or fully consumed
+ * partition is 0; -1 when the end is not known.
+ */
+static int64_t consumer_part_lag(order_consumer *c, int32_t p, const apply_part *ps)
+{
+    int64_t lo = -1, hi = -1;
+    if (rd_kafka_get_watermark_offsets(c->rk, c->cfg.topic, p, &lo, &hi) || hi < 0) {
+        lo = ps->low;
+        hi = ps->high;
+    }
+    if (lo < 0)
+        lo = ps->low;
+    if (hi < 0)
+        return -1;
+    int64_t pos = ps->next >= 0 ? ps->next : lo;
+    if (pos < 0)
+        return hi == 0 ? 0 : -1;
+    return hi > pos ? hi - pos : 0;
+}
+
 static void publish_status(order_consumer *c)
 {
     order_status s;
@@ -297,16 +466,16 @@ static void publish_status(order_consumer *c)
         s.nassigned++;
         if (ps->waiting)
             s.nwaiting++;
-        int64_t lo = -1, hi = -1;
-        if (rd_kafka_get_watermark_offsets(c->rk, c->cfg.topic, p, &lo, &hi) || hi < 0) {
-            s.lag = -1;
-            continue;
+        if (slot >= 0) {
+            s.part_lost[slot] = ps->history_lost;
+            s.part_waiting[slot] = ps->waiting;
         }
-        int64_t pos = ps->next >= 0 ? ps->next : lo;
-        int64_t behind = hi > pos ? hi - pos : 0;
+        int64_t behind = consumer_part_lag(c, p, ps);
         if (slot >= 0)
             s.part_lag[slot] = behind;
-        if (s.lag >= 0)
+        if (behind < 0)
+            s.lag = -1;
+        else if (s.lag >= 0)
             s.lag += behind;
     }
     if (s.nassigned > ORDER_STATUS_PARTS)
@@ -317,6 +486,9 @@ static void publish_status(order_consumer *c)
     s.skipped = c->ap.skipped;
     s.dead_lettered = c->ap.dead_lettered;
     s.retries = c->ap.retries;
+    s.fenced = c->ap.fenced;
+    snprintf(s.group_state, sizeof s.group_state, "%s", c->group_state);
+    s.group_members = c->group_members;
     snprintf(s.last_error, sizeof s.last_error, "%s", c->last_error);
     order_status_publish(c->board, &s);
 }
@@ -346,6 +518,89 @@ static void probe_brokers(order_consumer *c)
     }
     if (md)
         rd_kafka_metadata_destroy(md);
+}
+
+/* The group's members and state from the broker: 0, or -1 + err. */
+static int describe_group(order_consumer *c, int timeout_ms, int *members, char *state,
+                          size_t statelen, char *err, size_t errlen)
+{
+    const struct rd_kafka_group_list *gl = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_list_groups(c->rk, c->cfg.group_id, &gl, timeout_ms);
+    if (e) {
+        snprintf(err, errlen, "list groups: %s", rd_kafka_err2str(e));
+        return -1;
+    }
+    *members = 0;
+    snprintf(state, statelen, "Empty");
+    for (int i = 0; i < gl->group_cnt; i++) {
+        const struct rd_kafka_group_info *g = &gl->groups[i];
+        if (strcmp(g->group, c->cfg.group_id) != 0)
+            continue;
+        if (g->err) {
+            snprintf(err, errlen, "describe group %s: %s", g->group, rd_kafka_err2str(g->err));
+            rd_kafka_group_list_destroy(gl);
+            return -1;
+        }
+        *members = g->member_cnt;
+        snprintf(state, statelen, "%s", g->state ? g->state : "?");
+    }
+    rd_kafka_group_list_destroy(gl);
+    return 0;
+}
+
+/* Refreshes the group's description for /health, every CONSUMER_GROUP_EVERY_MS. */
+static void refresh_group(order_consumer *c, int64_t now)
+{
+    if (now < c->next_group_ms)
+        return;
+    c->next_group_ms = now + CONSUMER_GROUP_EVERY_MS;
+    char err[256];
+    if (describe_group(c, 500, &c->group_members, c->group_state, sizeof c->group_state, err,
+                       sizeof err) != 0) {
+        c->group_members = -1;
+        c->group_state[0] = '\0';
+    }
+}
+
+/*
+ * A SQLite file is one instance's store: a second instance in the group would
+ * take half the partitions into a file nobody else reads. So before joining,
+ * a SQLite instance checks that the group has no members. A member that
+ * crashed stays listed until its session times out, so members are waited
+ * out for a session timeout before refusing (a restart after kill -9 works).
+ * Two instances started at the same instant can both see an empty group: the
+ * check narrows that race, only PostgreSQL removes it.
+ */
+static int refuse_second_sqlite(order_consumer *c, char *err, size_t errlen)
+{
+    if (strcmp(store_kind(c->ap.st), "sqlite") != 0)
+        return 0;
+    int64_t until = clock_mono_ms() + CONSUMER_SQLITE_WAIT_MS;
+    int members = 0;
+    for (;;) {
+        char state[32], e[256];
+        if (describe_group(c, 5000, &members, state, sizeof state, e, sizeof e) != 0) {
+            log_warn("cannot check whether group %s already has members (%s): joining anyway",
+                     c->cfg.group_id, e);
+            return 0;
+        }
+        if (members == 0)
+            return 0;
+        if (clock_mono_ms() >= until || atomic_load(&c->stop))
+            break;
+        log_warn("group %s has %d member(s) (state %s); waiting up to a session timeout for a "
+                 "crashed instance to leave before joining with a SQLite store",
+                 c->cfg.group_id, members, state);
+        sleep_ms_interruptible(c, 1000);
+    }
+    snprintf(err, errlen,
+             "consumer group %s already has %d member(s), and this instance's store is a SQLite "
+             "file (STORE_PATH), which only one instance may write: a second instance would "
+             "split the partitions between stores that cannot see each other. Run several "
+             "instances on the PostgreSQL backend (STORE_URL=postgresql://...), or stop the "
+             "other instance",
+             c->cfg.group_id, members);
+    return -1;
 }
 
 static int start_consuming(order_consumer *c)
@@ -405,6 +660,7 @@ static void *consumer_main(void *arg)
             if ((c->brokers_down || c->brokers_suspect) && now >= c->next_tick_ms)
                 probe_brokers(c);
             if (worked || now >= c->next_tick_ms) {
+                refresh_group(c, now);
                 publish_status(c);
                 c->next_tick_ms = now + CONSUMER_TICK_MS;
             }
@@ -433,9 +689,17 @@ order_consumer *consumer_new(const order_config *cfg, order_status_board *board,
     c->cfg = *cfg;
     c->board = board;
     c->kafka_ok = 1;
+    c->group_members = -1;
     c->ap.cfg = &c->cfg;
     c->ap.store_ok = 1;
-    c->ap.ops = (apply_ops){op_dead_letter, op_rewind, op_commit, op_kafka_error, op_set_error, c};
+    c->ap.ops =
+        (apply_ops){.dead_letter = op_dead_letter,
+                    .rewind = op_rewind,
+                    .commit = op_commit,
+                    .before_commit = cfg->test_commit_delay_ms > 0 ? op_before_commit : NULL,
+                    .kafka_error = op_kafka_error,
+                    .set_error = op_set_error,
+                    .arg = c};
     atomic_init(&c->stop, 0);
     c->batch = calloc((size_t)cfg->batch_max, sizeof *c->batch);
     c->recs = calloc((size_t)cfg->batch_max, sizeof *c->recs);
@@ -469,6 +733,8 @@ order_consumer *consumer_new(const order_config *cfg, order_status_board *board,
         /* A crashed instance's partitions move on within 10 s, not the default 45 s. */
         {"session.timeout.ms", "10000"},
         {"heartbeat.interval.ms", "2000"},
+        /* A rebalance moves only the partitions that must move (see rebalance_cb). */
+        {"partition.assignment.strategy", "cooperative-sticky"},
         /* Prefetch per partition: 16 MiB keeps catch-up fed (decoding is the
          * bottleneck) without librdkafka's 64 MiB-per-partition default. */
         {"queued.max.messages.kbytes", "16384"},
@@ -477,6 +743,15 @@ order_consumer *consumer_new(const order_config *cfg, order_status_board *board,
                                            sizeof cprops / sizeof cprops[0], err, errlen);
     if (!conf)
         goto fail;
+    if (*cfg->instance_id) {
+        char cerr[256];
+        if (rd_kafka_conf_set(conf, "group.instance.id", cfg->instance_id, cerr, sizeof cerr) !=
+            RD_KAFKA_CONF_OK) {
+            rd_kafka_conf_destroy(conf);
+            snprintf(err, errlen, "CONSUMER_INSTANCE_ID: %s", cerr);
+            goto fail;
+        }
+    }
     rd_kafka_conf_set_opaque(conf, c);
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
     rd_kafka_conf_set_error_cb(conf, error_cb);
@@ -508,6 +783,8 @@ fail:
 
 int consumer_start(order_consumer *c, char *err, size_t errlen)
 {
+    if (refuse_second_sqlite(c, err, errlen) != 0)
+        return -1;
     int rc = pthread_create(&c->thread, NULL, consumer_main, c);
     if (rc != 0) {
         snprintf(err, errlen, "consumer thread: %s", strerror(rc));

@@ -178,8 +178,48 @@ static void handle_health(http_call *call)
     for (int i = 0; i < s.nassigned; i++)
         jsonw_int(w, s.assigned[i]);
     jsonw_arr_end(w);
+    /* This instance's partitions in detail (lag, waiting for a retry, history deleted). */
+    jsonw_key(w, "partitions");
+    jsonw_arr_begin(w);
+    for (int i = 0; i < s.nassigned; i++) {
+        jsonw_obj_begin(w);
+        jsonw_key(w, "partition");
+        jsonw_int(w, s.assigned[i]);
+        jsonw_key(w, "lag");
+        if (s.part_lag[i] >= 0)
+            jsonw_int(w, s.part_lag[i]);
+        else
+            jsonw_null(w);
+        jsonw_key(w, "waiting");
+        jsonw_bool(w, s.part_waiting[i]);
+        if (s.part_lost[i] > 0) {
+            /* rebuilt from Kafka, but retention had deleted the offsets below this one */
+            jsonw_key(w, "historyDeletedBelow");
+            jsonw_int(w, s.part_lost[i]);
+        }
+        jsonw_obj_end(w);
+    }
+    jsonw_arr_end(w);
     jsonw_key(w, "waitingPartitions");
     jsonw_int(w, s.nwaiting);
+    /* The group: this instance's share is assignedPartitions. */
+    jsonw_key(w, "group");
+    jsonw_obj_begin(w);
+    jsonw_key(w, "id");
+    jsonw_str(w, a->cfg->group_id);
+    jsonw_key(w, "state");
+    if (s.group_state[0])
+        jsonw_str(w, s.group_state);
+    else
+        jsonw_null(w);
+    jsonw_key(w, "members");
+    if (s.group_members >= 0)
+        jsonw_int(w, s.group_members);
+    else
+        jsonw_null(w);
+    jsonw_obj_end(w);
+    jsonw_key(w, "fencedBatches");
+    jsonw_int(w, (long long)s.fenced);
     jsonw_key(w, "lag");
     if (s.lag >= 0)
         jsonw_int(w, s.lag);

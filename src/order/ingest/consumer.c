@@ -1,22 +1,21 @@
 /*
- * consumer: the consume loop's thread, group membership and lifecycle (see
- * consumer.h for the model), and the Kafka side of applying: it turns
- * librdkafka messages into apply_records and serves apply_ops (dead-letter
- * writes, pause + rewind, offset commits). The per-record decisions, retries
- * and the batch transaction live in apply.c.
+ * consumer: the consume loop's thread and lifecycle (see consumer.h for the
+ * model), and the Kafka side of applying: it turns librdkafka messages into
+ * apply_records and serves apply_ops (dead-letter writes, pause + rewind,
+ * offset commits). The per-record decisions, retries and the batch
+ * transaction live in apply.c; group membership (rebalances, the group's
+ * description, the one-SQLite-instance check) in consumer_group.c.
  *
  * Batching: records are first collected (up to CONSUMER_BATCH_MAX, waiting
  * at most CONSUMER_BATCH_WAIT_MS), then applied in one transaction. A
  * rebalance can only happen while collecting (inside rd_kafka_consumer_poll),
  * never in the middle of a transaction; it drops the records collected so far
- * (they are fetched again from the store's positions). On assignment every
- * partition is sought to the store's position, so Kafka's committed offsets
- * are only a hint for a fresh store.
+ * of the partitions that leave. On assignment every partition is sought to
+ * the store's position (or its beginning when the store has none), so
+ * Kafka's committed offsets are never what decides where to start.
  */
-#include "ingest/consumer.h"
+#include "ingest/consumer_int.h"
 
-#include "ingest/apply.h"
-#include "ingest/dlq_writer.h"
 #include "platform/clock.h"
 #include "platform/kafka_util.h"
 #include "platform/log.h"
@@ -29,51 +28,15 @@
 #include <string.h>
 #include <time.h>
 
-#define CONSUMER_TICK_MS 1000
-#define CONSUMER_DLQ_TIMEOUT_MS 10000
-#define CONSUMER_SEEK_TIMEOUT_MS 5000
-#define CONSUMER_WATERMARK_TIMEOUT_MS 2000
-#define CONSUMER_GROUP_EVERY_MS 5000
-/* a crashed member is listed for session.timeout.ms (10 s) at most */
-#define CONSUMER_SQLITE_WAIT_MS 12000
-
-struct order_consumer {
-    order_config cfg;
-    apply_ctx ap; /* store, decoder, partitions, counters: see apply.h */
-    order_status_board *board;
-    rd_kafka_t *rk;
-    dlq_writer *dlq;
-    pthread_t thread;
-    int started;
-    atomic_int stop;
-
-    rd_kafka_message_t **batch;
-    apply_record *recs; /* the batch as apply.c sees it */
-    int nbatch;
-
-    int64_t next_tick_ms;
-    int subscribed, kafka_ok;
-    int brokers_down; /* all brokers down (reported or probed); cleared only by a probe */
-    /* A connection dropped: probe at the next tick. librdkafka's ALL_BROKERS_DOWN
-     * alone is not enough: a consumer busy when the broker went away may never
-     * get it, and records already fetched do not prove a broker is up now. */
-    int brokers_suspect;
-    char last_error[256];
-    /* the group as list_groups last described it (refreshed every few ticks) */
-    char group_state[32];
-    int group_members;
-    int64_t next_group_ms;
-};
-
 /* what: a short prefix ("store", "kafka"), or NULL. */
-static void consumer_set_error(order_consumer *c, const char *what, const char *detail)
+void consumer_set_error(order_consumer *c, const char *what, const char *detail)
 {
     snprintf(c->last_error, sizeof c->last_error, "%s%s%s", what ? what : "", what ? ": " : "",
              detail);
 }
 
 /* Commits the positions that moved; async in the loop, sync when leaving. */
-static void consumer_kafka_commit(order_consumer *c, int async)
+void consumer_kafka_commit(order_consumer *c, int async)
 {
     rd_kafka_topic_partition_list_t *l = NULL;
     for (int p = 0; p < c->ap.nparts; p++) {
@@ -185,183 +148,11 @@ static void resume_due(order_consumer *c)
     rd_kafka_topic_partition_list_destroy(l);
 }
 
-static void drop_batch(order_consumer *c)
+void consumer_drop_batch(order_consumer *c)
 {
     for (int i = 0; i < c->nbatch; i++)
         rd_kafka_message_destroy(c->batch[i]);
     c->nbatch = 0;
-}
-
-/* Drops the collected records of the partitions in parts only: with the
- * cooperative protocol the others stay assigned and are not fetched again. */
-static void drop_batch_of(order_consumer *c, const rd_kafka_topic_partition_list_t *parts)
-{
-    int kept = 0;
-    for (int i = 0; i < c->nbatch; i++) {
-        rd_kafka_message_t *m = c->batch[i];
-        int revoked = 0;
-        for (int j = 0; j < parts->cnt && !revoked; j++)
-            revoked = parts->elems[j].partition == m->partition;
-        if (revoked || m->err)
-            rd_kafka_message_destroy(m);
-        else
-            c->batch[kept++] = m;
-    }
-    c->nbatch = kept;
-}
-
-/* Pauses (pause = 1) or resumes the partitions in parts, logging a failure. */
-static void set_paused(order_consumer *c, rd_kafka_topic_partition_list_t *parts, int pause)
-{
-    if (parts->cnt == 0)
-        return;
-    rd_kafka_resp_err_t e =
-        pause ? rd_kafka_pause_partitions(c->rk, parts) : rd_kafka_resume_partitions(c->rk, parts);
-    if (e)
-        log_error("%s: %s", pause ? "pause" : "resume", rd_kafka_err2str(e));
-}
-
-/*
- * A partition comes (back) to this instance: its position is always read from
- * the store (another instance may have moved it), and with none the partition
- * is read from its beginning: the store is rebuilt from Kafka, whatever the
- * group's committed offset says. A retry schedule survives when the store is
- * still at the record that was waiting (the partition is paused again on
- * purpose); otherwise it is stale and dropped.
- */
-static void assign_one(order_consumer *c, rd_kafka_topic_partition_t *tp, int *repause)
-{
-    *repause = 0;
-    apply_part *ps = apply_part_get(&c->ap, tp->partition);
-    if (!ps) {
-        log_error("assign: out of memory");
-        return;
-    }
-    int64_t next = -1;
-    char e[256] = "";
-    store_status s = store_get_position(c->ap.st, c->cfg.topic, tp->partition, &next, e, sizeof e);
-    if (s != STORE_OK && s != STORE_NOT_FOUND)
-        log_error("assign: reading position: %s", e);
-    tp->offset = s == STORE_OK ? next : RD_KAFKA_OFFSET_BEGINNING;
-    int keep = s == STORE_OK && ps->fail_offset == next && ps->waiting;
-    apply_part fresh = {
-        .assigned = 1, .next = s == STORE_OK ? next : -1, .batch_start = -1, .fail_offset = -1};
-    if (keep) {
-        fresh.fail_offset = ps->fail_offset;
-        fresh.attempts = ps->attempts;
-        fresh.poison = ps->poison;
-        fresh.waiting = 1;
-        fresh.resume_at_ms = ps->resume_at_ms;
-        *repause = 1;
-    }
-    int64_t lo = -1, hi = -1;
-    rd_kafka_resp_err_t we = rd_kafka_query_watermark_offsets(
-        c->rk, c->cfg.topic, tp->partition, &lo, &hi, CONSUMER_WATERMARK_TIMEOUT_MS);
-    if (we == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        fresh.low = lo;
-        fresh.high = hi;
-    } else {
-        fresh.low = fresh.high = -1;
-    }
-    if (s != STORE_OK && fresh.low > 0) {
-        fresh.history_lost = fresh.low;
-        log_warn("%s[%d]: the store has no position, so it is rebuilt from the beginning of the "
-                 "partition, but Kafka's retention already deleted offsets 0..%lld: the orders "
-                 "of those events are missing from this store (restore it from a backup, or "
-                 "accept the loss)",
-                 c->cfg.topic, tp->partition, (long long)fresh.low - 1);
-    }
-    *ps = fresh;
-    log_info("assigned %s[%d] from %s %lld%s", c->cfg.topic, tp->partition,
-             s == STORE_OK ? "store offset" : "the beginning (no stored position), offset",
-             (long long)(s == STORE_OK ? next : (fresh.low > 0 ? fresh.low : 0)),
-             keep ? " (retry schedule kept)" : "");
-}
-
-static void rebalance_assign(order_consumer *c, rd_kafka_topic_partition_list_t *parts,
-                             int cooperative)
-{
-    rd_kafka_topic_partition_list_t *repause = rd_kafka_topic_partition_list_new(parts->cnt);
-    for (int i = 0; i < parts->cnt; i++) {
-        int rp = 0;
-        assign_one(c, &parts->elems[i], &rp);
-        if (rp && repause)
-            rd_kafka_topic_partition_list_add(repause, c->cfg.topic, parts->elems[i].partition);
-    }
-    if (cooperative) {
-        rd_kafka_error_t *ie = rd_kafka_incremental_assign(c->rk, parts);
-        if (ie) {
-            log_error("incremental assign: %s", rd_kafka_error_string(ie));
-            rd_kafka_error_destroy(ie);
-        }
-    } else {
-        rd_kafka_resp_err_t e = rd_kafka_assign(c->rk, parts);
-        if (e)
-            log_error("assign: %s", rd_kafka_err2str(e));
-    }
-    /* librdkafka keeps a partition's pause flag across assignments: a
-     * partition paused here before is resumed, unless it waits on purpose. */
-    rd_kafka_topic_partition_list_t *resume = rd_kafka_topic_partition_list_copy(parts);
-    if (resume && repause) {
-        for (int i = 0; i < repause->cnt; i++)
-            rd_kafka_topic_partition_list_del(resume, c->cfg.topic, repause->elems[i].partition);
-        set_paused(c, resume, 0);
-        set_paused(c, repause, 1);
-    } else {
-        log_error("assign: out of memory (pause state not restored)");
-    }
-    if (resume)
-        rd_kafka_topic_partition_list_destroy(resume);
-    if (repause)
-        rd_kafka_topic_partition_list_destroy(repause);
-}
-
-static void rebalance_revoke(order_consumer *c, rd_kafka_topic_partition_list_t *parts,
-                             int cooperative)
-{
-    drop_batch_of(c, parts);
-    consumer_kafka_commit(c, 0);
-    /* Resumed before they go: a paused partition must not stay paused in
-     * librdkafka when it comes back. The schedule stays in ap.parts, for a
-     * partition that comes back to this instance (assign_one). */
-    set_paused(c, parts, 0);
-    for (int i = 0; i < parts->cnt; i++) {
-        int32_t p = parts->elems[i].partition;
-        if (p >= 0 && p < c->ap.nparts)
-            c->ap.parts[p].assigned = 0;
-    }
-    log_info("partitions revoked (%d)", parts->cnt);
-    if (cooperative) {
-        rd_kafka_error_t *ie = rd_kafka_incremental_unassign(c->rk, parts);
-        if (ie) {
-            log_error("incremental unassign: %s", rd_kafka_error_string(ie));
-            rd_kafka_error_destroy(ie);
-        }
-    } else {
-        rd_kafka_resp_err_t e = rd_kafka_assign(c->rk, NULL);
-        if (e)
-            log_error("unassign: %s", rd_kafka_err2str(e));
-    }
-}
-
-/*
- * Cooperative (incremental) rebalancing is configured (cooperative-sticky):
- * a rebalance then revokes and assigns only the partitions that move, and the
- * others keep flowing. The eager protocol (a group still on it during a
- * rolling upgrade) revokes everything; both go through the same two paths.
- */
-static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                         rd_kafka_topic_partition_list_t *parts, void *opaque)
-{
-    order_consumer *c = opaque;
-    int cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
-    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        rebalance_assign(c, parts, cooperative);
-    } else {
-        if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
-            log_warn("rebalance error: %s", rd_kafka_err2str(err));
-        rebalance_revoke(c, parts, cooperative);
-    }
 }
 
 /* Served from rd_kafka_consumer_poll on the consumer thread (poll_set_consumer). */
@@ -493,7 +284,7 @@ static void publish_status(order_consumer *c)
     order_status_publish(c->board, &s);
 }
 
-static void sleep_ms_interruptible(order_consumer *c, int64_t ms)
+void consumer_sleep_ms(order_consumer *c, int64_t ms)
 {
     int64_t until = clock_mono_ms() + ms;
     while (!atomic_load(&c->stop) && clock_mono_ms() < until) {
@@ -520,89 +311,6 @@ static void probe_brokers(order_consumer *c)
         rd_kafka_metadata_destroy(md);
 }
 
-/* The group's members and state from the broker: 0, or -1 + err. */
-static int describe_group(order_consumer *c, int timeout_ms, int *members, char *state,
-                          size_t statelen, char *err, size_t errlen)
-{
-    const struct rd_kafka_group_list *gl = NULL;
-    rd_kafka_resp_err_t e = rd_kafka_list_groups(c->rk, c->cfg.group_id, &gl, timeout_ms);
-    if (e) {
-        snprintf(err, errlen, "list groups: %s", rd_kafka_err2str(e));
-        return -1;
-    }
-    *members = 0;
-    snprintf(state, statelen, "Empty");
-    for (int i = 0; i < gl->group_cnt; i++) {
-        const struct rd_kafka_group_info *g = &gl->groups[i];
-        if (strcmp(g->group, c->cfg.group_id) != 0)
-            continue;
-        if (g->err) {
-            snprintf(err, errlen, "describe group %s: %s", g->group, rd_kafka_err2str(g->err));
-            rd_kafka_group_list_destroy(gl);
-            return -1;
-        }
-        *members = g->member_cnt;
-        snprintf(state, statelen, "%s", g->state ? g->state : "?");
-    }
-    rd_kafka_group_list_destroy(gl);
-    return 0;
-}
-
-/* Refreshes the group's description for /health, every CONSUMER_GROUP_EVERY_MS. */
-static void refresh_group(order_consumer *c, int64_t now)
-{
-    if (now < c->next_group_ms)
-        return;
-    c->next_group_ms = now + CONSUMER_GROUP_EVERY_MS;
-    char err[256];
-    if (describe_group(c, 500, &c->group_members, c->group_state, sizeof c->group_state, err,
-                       sizeof err) != 0) {
-        c->group_members = -1;
-        c->group_state[0] = '\0';
-    }
-}
-
-/*
- * A SQLite file is one instance's store: a second instance in the group would
- * take half the partitions into a file nobody else reads. So before joining,
- * a SQLite instance checks that the group has no members. A member that
- * crashed stays listed until its session times out, so members are waited
- * out for a session timeout before refusing (a restart after kill -9 works).
- * Two instances started at the same instant can both see an empty group: the
- * check narrows that race, only PostgreSQL removes it.
- */
-static int refuse_second_sqlite(order_consumer *c, char *err, size_t errlen)
-{
-    if (strcmp(store_kind(c->ap.st), "sqlite") != 0)
-        return 0;
-    int64_t until = clock_mono_ms() + CONSUMER_SQLITE_WAIT_MS;
-    int members = 0;
-    for (;;) {
-        char state[32], e[256];
-        if (describe_group(c, 5000, &members, state, sizeof state, e, sizeof e) != 0) {
-            log_warn("cannot check whether group %s already has members (%s): joining anyway",
-                     c->cfg.group_id, e);
-            return 0;
-        }
-        if (members == 0)
-            return 0;
-        if (clock_mono_ms() >= until || atomic_load(&c->stop))
-            break;
-        log_warn("group %s has %d member(s) (state %s); waiting up to a session timeout for a "
-                 "crashed instance to leave before joining with a SQLite store",
-                 c->cfg.group_id, members, state);
-        sleep_ms_interruptible(c, 1000);
-    }
-    snprintf(err, errlen,
-             "consumer group %s already has %d member(s), and this instance's store is a SQLite "
-             "file (STORE_PATH), which only one instance may write: a second instance would "
-             "split the partitions between stores that cannot see each other. Run several "
-             "instances on the PostgreSQL backend (STORE_URL=postgresql://...), or stop the "
-             "other instance",
-             c->cfg.group_id, members);
-    return -1;
-}
-
 static int start_consuming(order_consumer *c)
 {
     kafka_topic_spec specs[2] = {
@@ -618,7 +326,7 @@ static int start_consuming(order_consumer *c)
         consumer_set_error(c, "topics", err);
         publish_status(c);
         log_warn("ensuring topics failed (attempt %d): %s", attempt, err);
-        sleep_ms_interruptible(c, order_config_backoff_for(&c->cfg, attempt));
+        consumer_sleep_ms(c, order_config_backoff_for(&c->cfg, attempt));
     }
     if (atomic_load(&c->stop))
         return -1;
@@ -649,7 +357,7 @@ static void *consumer_main(void *arg)
             int worked = c->nbatch > 0;
             if (worked) {
                 apply_batch(&c->ap, to_records(c), c->nbatch);
-                drop_batch(c);
+                consumer_drop_batch(c);
             }
             char fe[256];
             if (rd_kafka_fatal_error(c->rk, fe, sizeof fe)) {
@@ -660,7 +368,7 @@ static void *consumer_main(void *arg)
             if ((c->brokers_down || c->brokers_suspect) && now >= c->next_tick_ms)
                 probe_brokers(c);
             if (worked || now >= c->next_tick_ms) {
-                refresh_group(c, now);
+                consumer_group_refresh(c, now);
                 publish_status(c);
                 c->next_tick_ms = now + CONSUMER_TICK_MS;
             }
@@ -753,7 +461,7 @@ order_consumer *consumer_new(const order_config *cfg, order_status_board *board,
         }
     }
     rd_kafka_conf_set_opaque(conf, c);
-    rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    rd_kafka_conf_set_rebalance_cb(conf, consumer_group_rebalance_cb);
     rd_kafka_conf_set_error_cb(conf, error_cb);
     char kerr[256];
     c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, kerr, sizeof kerr);
@@ -783,7 +491,7 @@ fail:
 
 int consumer_start(order_consumer *c, char *err, size_t errlen)
 {
-    if (refuse_second_sqlite(c, err, errlen) != 0)
+    if (consumer_group_refuse_second_sqlite(c, err, errlen) != 0)
         return -1;
     int rc = pthread_create(&c->thread, NULL, consumer_main, c);
     if (rc != 0) {
@@ -810,7 +518,7 @@ void consumer_free(order_consumer *c)
     if (!c)
         return;
     consumer_stop(c);
-    drop_batch(c);
+    consumer_drop_batch(c);
     if (c->rk)
         rd_kafka_destroy(c->rk);
     dlq_writer_free(c->dlq);

@@ -161,7 +161,7 @@ static void handle_health(http_call *call)
     else if (!s.subscribed)
         problem = "consumer starting (topics not ready)";
     else if (!s.store_ok || !store_readable)
-        problem = "order store failing";
+        problem = "order store failing"; /* "store" names it, lastError says why */
     jsonw *w = &t->w;
     jsonw_reset(w);
     jsonw_obj_begin(w);

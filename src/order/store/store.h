@@ -31,11 +31,15 @@ typedef struct store store;
 
 typedef enum {
     STORE_OK = 0,
-    STORE_SKIPPED,      /* offset below the stored position: already applied */
-    STORE_DUPLICATE,    /* CREATE for an orderId that exists */
-    STORE_NOT_FOUND,    /* UPDATE (or lookup) of an unknown orderId */
-    STORE_ERR_IO,       /* disk full, I/O error, busy, locked: retry later */
-    STORE_ERR_INTERNAL, /* anything else (bug, corrupt file, misuse) */
+    STORE_SKIPPED,   /* offset below the stored position: already applied */
+    STORE_DUPLICATE, /* CREATE for an orderId that exists */
+    STORE_NOT_FOUND, /* UPDATE (or lookup) of an unknown orderId */
+    /* the store's fault (disk full, I/O error, busy, locked, corrupt or
+     * foreign file, lost connection, missing table): retry, forever */
+    STORE_ERR_IO,
+    /* the event's fault (constraint, too big, type mismatch), or misuse of
+     * this API: a record the store keeps refusing is dead-lettered */
+    STORE_ERR_INTERNAL,
     /* store_commit() only: a position moved under this transaction, so another
      * instance owns the partition now. Nothing was committed: drop the batch
      * (store_rollback()) and re-seek from store_get_position(). Never returned

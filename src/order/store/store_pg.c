@@ -16,9 +16,10 @@
  * - Error classes: anything that goes away by itself (connection lost,
  *   server shutting down, serialization failure, deadlock, too many
  *   connections, disk full, a concurrent writer's conflicting row) is
- *   STORE_ERR_IO, retried later; the rest (bad SQL, constraint, misuse) is
- *   STORE_ERR_INTERNAL. A lost connection is re-established on the next call
- *   (store_begin() for the writer), with its prepared statements.
+ *   STORE_ERR_IO, retried later, and so is anything else that is not the
+ *   event's fault (a dropped table, permissions); only what the event causes
+ *   (constraint, data exception, program limit) is STORE_ERR_INTERNAL. A lost connection is
+ * re-established on the next call (store_begin() for the writer), with its prepared statements.
  * - Reads are single statements, each its own snapshot: an order and its
  *   history come from one joined query, so they always agree.
  */
@@ -121,6 +122,19 @@ static int store_pg_transient(const char *state)
     return 0;
 }
 
+/*
+ * SQLSTATEs the event itself causes: integrity constraints (23, but a unique
+ * violation is a concurrent writer, see above), data exceptions (22: too
+ * long, out of range, bad representation) and program limits (54: too big).
+ * Everything else (a dropped table, a broken server, permissions) is the
+ * store's: retried forever, it never dead-letters a valid event.
+ */
+static int store_pg_event_caused(const char *state)
+{
+    return strncmp(state, "23", 2) == 0 || strncmp(state, "22", 2) == 0 ||
+           strncmp(state, "54", 2) == 0;
+}
+
 /* msg without its trailing newline(s), at most errlen - 1 bytes, into err. */
 static void store_pg_trim(char *err, size_t errlen, const char *prefix, const char *msg)
 {
@@ -145,7 +159,9 @@ store_status store_pg_fail(store_pg *s, const PGresult *r, const char *what, cha
     store_pg_trim(err, errlen, prefix, msg);
     if (!r || !s->conn || PQstatus(s->conn) != CONNECTION_OK)
         return STORE_ERR_IO; /* no answer at all: the connection, or memory */
-    return state && store_pg_transient(state) ? STORE_ERR_IO : STORE_ERR_INTERNAL;
+    if (state && store_pg_transient(state))
+        return STORE_ERR_IO;
+    return state && store_pg_event_caused(state) ? STORE_ERR_INTERNAL : STORE_ERR_IO;
 }
 
 PGresult *store_pg_exec(store_pg *s, const char *stmt, int n, const char *const *vals)

@@ -73,18 +73,16 @@ static const char store_schema_sql[] =
 
 store_status store_sqlite_map_rc(int rc)
 {
+    /* Only what the event itself causes is the event's; a damaged, missing,
+     * full or busy file is the store's (retried forever, never dead-letters). */
     switch (rc & 0xff) {
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-    case SQLITE_FULL:
-    case SQLITE_IOERR:
-    case SQLITE_NOMEM:
-    case SQLITE_CANTOPEN:
-    case SQLITE_PROTOCOL:
-    case SQLITE_READONLY:
-        return STORE_ERR_IO;
-    default:
+    case SQLITE_CONSTRAINT:
+    case SQLITE_TOOBIG:
+    case SQLITE_MISMATCH:
+    case SQLITE_RANGE:
         return STORE_ERR_INTERNAL;
+    default:
+        return STORE_ERR_IO;
     }
 }
 

@@ -56,7 +56,8 @@ typedef struct {
     size_t bufcap;
 } store_sqlite;
 
-/* sqlite3 result code -> store_status (I/O-like failures are retryable). */
+/* sqlite3 result code -> store_status: constraint, too big, mismatch and range are the
+ * event's (STORE_ERR_INTERNAL); everything else, corruption included, the store's. */
 store_status store_sqlite_map_rc(int rc);
 /* Formats "sqlite WHAT: message (rc)" into err; returns the mapped status. */
 store_status store_sqlite_fail(store_sqlite *s, int rc, const char *what, char *err, size_t errlen);

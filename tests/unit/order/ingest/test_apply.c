@@ -541,6 +541,43 @@ START_TEST(test_store_failure_rolls_back_the_batch)
 }
 END_TEST
 
+START_TEST(test_corrupt_store_is_retried_forever_never_dead_lettered)
+{
+    /* Some orders, then the file is damaged behind the store's back: every
+     * page but the first (the schema) is overwritten. */
+    built b;
+    order_event c = create_event("CORRUPT-0");
+    record_of(&b, 0, 0, &c, SCHEMA_ID);
+    apply_one(&b);
+    ck_assert_int_eq(position(0), 1);
+    store_close(ap.st);
+    FILE *f = fopen(dbpath, "r+b");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+    long size = ftell(f);
+    ck_assert_int_gt(size, 4096);
+    ck_assert_int_eq(fseek(f, 4096, SEEK_SET), 0);
+    for (long i = 4096; i < size; i++)
+        ck_assert_int_ne(fputc(0xA5, f), EOF);
+    ck_assert_int_eq(fclose(f), 0);
+    char err[256];
+    ap.st = store_open(dbpath, 0, err, sizeof err);
+    ck_assert_msg(ap.st != NULL, "%s", err);
+    /* A valid event, many more times than PROCESSING_MAX_RETRIES: it waits, it is never
+     * the event's fault. */
+    order_event c1 = create_event("CORRUPT-1");
+    record_of(&b, 0, 1, &c1, SCHEMA_ID);
+    for (int i = 0; i < 3 * cfg.max_retries + 3; i++) {
+        ap.parts[0].waiting = 0;
+        apply_one(&b);
+        ck_assert(!ap.store_ok);
+        ck_assert(!ap.parts[0].poison);
+    }
+    ck_assert_int_eq(fk.nletters, 0);
+    ck_assert_msg(strstr(fk.last_error, "malformed") != NULL, "%s", fk.last_error);
+}
+END_TEST
+
 START_TEST(test_fenced_commit_drops_the_batch_and_reseeks)
 {
     /* This instance applies offset 0 of partition 0 and caches position 1. */
@@ -598,6 +635,7 @@ static Suite *apply_suite(void)
     tcase_add_test(tc, test_redelivered_records_are_skipped);
     tcase_add_test(tc, test_error_records_and_unknown_partitions_are_not_applied);
     tcase_add_test(tc, test_store_failure_rolls_back_the_batch);
+    tcase_add_test(tc, test_corrupt_store_is_retried_forever_never_dead_lettered);
     suite_add_tcase(s, tc);
     if (pgfx_url()) {
         tc = tcase_create("postgresql");

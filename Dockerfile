@@ -10,7 +10,7 @@ FROM debian:bookworm AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential cmake pkg-config \
       librdkafka-dev libavro-dev libjansson-dev libevent-dev libcurl4-openssl-dev \
-      libsqlite3-dev \
+      libsqlite3-dev libpq-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./
@@ -24,7 +24,7 @@ RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DORDERSTREAM_TESTS=OFF \
 FROM debian:bookworm-slim AS runtime
 RUN apt-get update \
  && apt-get install -y --no-install-recommends librdkafka1 libavro23 libjansson4 \
-      libevent-2.1-7 libevent-pthreads-2.1-7 libcurl4 libsqlite3-0 ca-certificates curl \
+      libevent-2.1-7 libevent-pthreads-2.1-7 libcurl4 libsqlite3-0 libpq5 ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin orderstream
 ENV HTTP_HOST=0.0.0.0 LOG_LEVEL=info

@@ -435,3 +435,12 @@ status)
     exit 2
     ;;
 esac
+
+# order-service's PostgreSQL store (STORE=postgres, e.g. `STORE=postgres make run`):
+# started after and stopped with the rest, by its own script, under the same STACK_DIR
+if [ "${STORE:-}" = postgres ] && [ "$what" = all ]; then
+    case "$cmd" in
+    start) "$ROOT/scripts/postgres.sh" start ;;
+    stop | kill) "$ROOT/scripts/postgres.sh" stop ;;
+    esac
+fi

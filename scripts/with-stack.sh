@@ -6,8 +6,10 @@
 # C unit tests that need the real broker or registry (the registry client, the
 # Kafka helpers) read KAFKA_BOOTSTRAP_SERVERS / SCHEMA_REGISTRY_URL; this gives
 # them a stack of their own on free ports, so `make test` never depends on (or
-# disturbs) a `make run` stack or a colleague's. The stack is stopped however
-# the command ends; its directory is removed when the command succeeded.
+# disturbs) a `make run` stack or a colleague's. The same goes for PostgreSQL
+# (scripts/postgres.sh): the store contract tests run against it through
+# ORDERSTREAM_TEST_PG_URL. The stack is stopped however the command ends; its
+# directory is removed when the command succeeded.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -29,12 +31,18 @@ PY
 )
 STACK_DIR="$ROOT/var/with-stack-$$"
 export KAFKA_PORT KAFKA_CONTROLLER_PORT REGISTRY_PORT STACK_DIR
+PG_PORT=$("$VENV/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+export PG_PORT
 
 cleanup() {
     "$ROOT/scripts/stack.sh" stop >/dev/null || echo "[with-stack] stopping the stack in $STACK_DIR failed" >&2
+    "$ROOT/scripts/postgres.sh" stop >/dev/null || echo "[with-stack] stopping PostgreSQL in $STACK_DIR failed" >&2
 }
 trap cleanup EXIT
 "$ROOT/scripts/stack.sh" start
+"$ROOT/scripts/postgres.sh" start
+ORDERSTREAM_TEST_PG_URL=$("$ROOT/scripts/postgres.sh" url)
+export ORDERSTREAM_TEST_PG_URL
 
 rc=0
 KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$KAFKA_PORT" \

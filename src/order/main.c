@@ -16,6 +16,7 @@
 #include "platform/log.h"
 #include "platform/service.h"
 #include "query/order_api.h"
+#include "store/store.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -29,8 +30,9 @@ typedef struct {
 
 static void usage(FILE *out)
 {
-    fprintf(out, "order-service: consumes order events from Kafka into a SQLite store and\n"
-                 "serves them over HTTP (see README.md).\n\nUsage: order-service [--help]\n\n");
+    fprintf(out, "order-service: consumes order events from Kafka into a SQLite (or PostgreSQL)\n"
+                 "store and serves them over HTTP (see README.md).\n\n"
+                 "Usage: order-service [--help]\n\n");
     size_t n;
     config_var *vars = order_config_vars(&n);
     config_print_help(out, vars, n);
@@ -83,8 +85,10 @@ static int order_setup(void *svc, struct event_base *base, service_front *front,
     };
     front->routes = order_api_routes(&front->nroutes);
     front->app = &s->app;
+    char where[192];
+    store_describe(s->cfg.store_location, where, sizeof where);
     snprintf(front->listening, sizeof front->listening, "(topic %s, store %s)", s->cfg.topic,
-             s->cfg.store_path);
+             where);
     return 0;
 }
 

@@ -8,6 +8,7 @@
 
 #include "platform/kafka_util.h"
 #include "platform/service_config.h"
+#include "store/store.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -20,7 +21,15 @@ static config_var vars[] = {
      "HTTP threads, each with its own read-only store connection", NULL, 0},
     {"STORE_PATH", CONFIG_STR, "var/order-service.db", 0, 0, 0,
      "SQLite file holding orders and consumed positions (directories are created)", NULL, 0},
+    {"STORE_URL", CONFIG_STR, "", 0, 0, 1,
+     "PostgreSQL instead of SQLite: postgresql://user[:password]@host:port/db[?options] "
+     "(libpq URL; tables created at start-up; a password is never logged)",
+     NULL, 0},
     {"CONSUMER_GROUP_ID", CONFIG_STR, "order-service", 0, 0, 0, "Kafka consumer group", NULL, 0},
+    {"CONSUMER_INSTANCE_ID", CONFIG_STR, "", 0, 0, 0,
+     "static group membership (group.instance.id), unique per instance: a restart within the "
+     "session timeout keeps its partitions without a rebalance (unset: dynamic membership)",
+     NULL, 0},
     {"RETRY_BACKOFF_MS", CONFIG_STR, "2000,5000,10000", 0, 0, 0,
      "waits between retries in ms; the last one repeats (infrastructure failures retry forever)",
      NULL, 0},
@@ -37,6 +46,9 @@ static config_var vars[] = {
      0},
     {"ORDER_TEST_FAIL_TIMES", CONFIG_INT, "0", 0, 1000000, 0,
      "TEST ONLY: how many times each such event fails before it succeeds", NULL, 0},
+    {"ORDER_TEST_COMMIT_DELAY_MS", CONFIG_INT, "0", 0, 600000, 0,
+     "TEST ONLY: wait this long before each batch's store commit (to stop an instance mid-batch)",
+     NULL, 0},
     {"ORDER_TEST_STORE_MAX_PAGES", CONFIG_INT, "0", 0, 1LL << 40, 0,
      "TEST ONLY: cap the store file at this many pages to simulate a full disk (0: no cap)", NULL,
      0},
@@ -120,7 +132,11 @@ int order_config_load(order_config *s, char *err, size_t errlen)
     s->http_threads = (int)NUM("HTTP_THREADS");
     s->log_level = STR("LOG_LEVEL");
     s->store_path = STR("STORE_PATH");
+    s->store_url = STR("STORE_URL");
+    s->store_location = *s->store_url ? s->store_url : s->store_path;
     s->group_id = STR("CONSUMER_GROUP_ID");
+    s->instance_id = STR("CONSUMER_INSTANCE_ID");
+    s->test_commit_delay_ms = (int)NUM("ORDER_TEST_COMMIT_DELAY_MS");
     s->max_retries = (int)NUM("PROCESSING_MAX_RETRIES");
     s->batch_max = (int)NUM("CONSUMER_BATCH_MAX");
     s->batch_wait_ms = (int)NUM("CONSUMER_BATCH_WAIT_MS");
@@ -140,6 +156,12 @@ int order_config_load(order_config *s, char *err, size_t errlen)
             snprintf(err, errlen, "%s: must not be empty", required[i]);
             return -1;
         }
+    }
+    if (*s->store_url && !store_is_url(s->store_url)) {
+        snprintf(err, errlen,
+                 "STORE_URL: must start with postgresql:// or postgres:// (a SQLite "
+                 "file is STORE_PATH)");
+        return -1;
     }
     if (strcmp(s->topic, s->dlq_topic) == 0) {
         snprintf(err, errlen, "DLQ_TOPIC: must differ from ORDER_EVENTS_TOPIC");

@@ -34,7 +34,10 @@ typedef struct {
     int http_threads;
     const char *log_level;
     const char *store_path;
+    const char *store_url;      /* "" unless PostgreSQL */
+    const char *store_location; /* what store_open() gets: store_url if set, else store_path */
     const char *group_id;
+    const char *instance_id;               /* "" unless static membership */
     int64_t backoff_ms[ORDER_BACKOFF_MAX]; /* retry waits; the last one repeats */
     size_t nbackoff;
     int max_retries;     /* processing failures before PROCESSING_FAILED */
@@ -45,6 +48,7 @@ typedef struct {
     const char *test_fail_prefix;
     int test_fail_times;
     long long test_store_max_pages; /* 0: no cap */
+    int test_commit_delay_ms;       /* 0: none */
 } order_config;
 
 /* The variable table, for --help and the start-up log. */

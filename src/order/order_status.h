@@ -20,10 +20,16 @@ typedef struct {
     int kafka_ok;   /* no fatal client error */
     int nassigned;
     int32_t assigned[ORDER_STATUS_PARTS];
-    int64_t part_lag[ORDER_STATUS_PARTS]; /* per assigned[i]; -1 unknown */
-    int nwaiting;                         /* partitions paused for a retry */
-    int64_t lag;                          /* sum over assigned partitions; -1 unknown */
-    int64_t orders;                       /* orders stored */
+    int64_t part_lag[ORDER_STATUS_PARTS];  /* per assigned[i]; -1 unknown */
+    int64_t part_lost[ORDER_STATUS_PARTS]; /* > 0: offsets below it deleted before a rebuild */
+    int part_waiting[ORDER_STATUS_PARTS];
+    int nwaiting; /* partitions paused for a retry */
+    /* the consumer group as the broker last described it */
+    char group_state[32]; /* "" unknown */
+    int group_members;    /* -1 unknown */
+    uint64_t fenced;      /* batches dropped: another instance owned a partition */
+    int64_t lag;          /* sum over assigned partitions; -1 unknown */
+    int64_t orders;       /* orders stored */
     uint64_t consumed, applied, skipped, dead_lettered, retries;
     char last_error[256];
 } order_status;

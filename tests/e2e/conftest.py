@@ -52,6 +52,12 @@ three-broker KRaft cluster (scripts/stack.sh with KAFKA_BROKERS=3) on free
 ports, state under var/test-3brokers-<time>-<pid>/; see Stack3 for the node
 helpers (kill_node, start_node, leader, controller, wait_isr).
 
+postgres (session-scoped): a PostgreSQL server started by scripts/postgres.sh
+on a free port under the stack's directory, for order-service's STORE_URL.
+    .url                the database URL (role and database orderstream)
+    .store_url(name)    a URL whose tables live in a fresh schema `name`
+    .value(sql)         the single value sql returns (psql)
+
 unique(prefix) -> a name unique in this run (topics, order ids, groups).
 wait_for(fn, timeout=30, interval=0.2) -> poll fn() until truthy; returns the
     last value (falsy on timeout), so `assert wait_for(...)` reads naturally.
@@ -82,6 +88,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK_SH = ROOT / "scripts" / "stack.sh"
+POSTGRES_SH = ROOT / "scripts" / "postgres.sh"
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
                      "SUMMARY: UndefinedBehaviorSanitizer")
 _counter = itertools.count(1)
@@ -619,3 +626,52 @@ def services3(stack3, request):
         gc.collect()
         if stack3.disturbed:
             stack3.ensure_running()
+class Postgres:
+    """A PostgreSQL server driven through scripts/postgres.sh (see the module docstring)."""
+
+    def __init__(self, state_dir: Path, port: int):
+        self.env = dict(os.environ, STACK_DIR=str(state_dir), PG_PORT=str(port))
+        self.port = port
+        self.url = ""
+
+    def _run(self, *args: str) -> str:
+        res = subprocess.run([str(POSTGRES_SH), *args], env=self.env, cwd=ROOT,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             timeout=300, check=False)
+        if res.returncode != 0:
+            raise RuntimeError(f"postgres.sh {' '.join(args)} failed:\n{res.stdout}")
+        return res.stdout
+
+    def start(self) -> None:
+        self._run("start")
+        self.url = self._run("url").strip()
+
+    def stop(self) -> None:
+        self._run("stop")
+
+    def psql(self, sql: str) -> str:
+        pg_bin = os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin")
+        res = subprocess.run([f"{pg_bin}/psql", "-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1",
+                              "-d", self.url, "-c", sql], capture_output=True, text=True,
+                             timeout=60, check=False)
+        assert res.returncode == 0, f"psql {sql!r}: {res.stderr}"
+        return res.stdout.strip()
+
+    def value(self, sql: str) -> str:
+        return self.psql(sql)
+
+    def store_url(self, name: str) -> str:
+        self.psql(f'CREATE SCHEMA "{name}"')
+        return f"{self.url}?options=-csearch_path%3D{name}"
+
+
+@pytest.fixture(scope="session")
+def postgres(stack):
+    pg = Postgres(stack.dir, free_port())
+    try:
+        pg.start()
+    except Exception:
+        pg.stop()
+        raise
+    yield pg
+    pg.stop()

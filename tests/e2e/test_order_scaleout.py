@@ -8,8 +8,7 @@ hits today, each reproduced against the real broker and registry.
 - a partition that was waiting for a retry resumes after a rebalance that
   gave it back to the same instance.
 
-Until the fix lands they are strict xfails: they must fail today (an XPASS
-fails the run), so the marks come off in the commit that fixes them.
+They were strict xfails until the consumer side of issue 16 fixed them.
 """
 
 import os
@@ -23,7 +22,6 @@ from order_e2e import (EventWriter, create_event, health, order_details, update_
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16: a second SQLite instance is not refused yet")
 def test_second_sqlite_instance_refused(services, stack):
     first = services.start("order")
     w = EventWriter(stack, services.topic)
@@ -49,7 +47,6 @@ def test_second_sqlite_instance_refused(services, stack):
     wait_order(first, "SQ-2")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16: a lost store is not rebuilt from Kafka yet")
 def test_moved_away_store_rebuilds_from_kafka(services, stack):
     order = services.start("order")
     w = EventWriter(stack, services.topic)
@@ -77,8 +74,6 @@ def test_moved_away_store_rebuilds_from_kafka(services, stack):
         assert body["status"] == ("shipped" if ids.index(oid) % 3 == 0 else "new")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16: a waiting partition stays paused after a "
-                   "rebalance")
 def test_waiting_partition_resumes_after_rebalance(services, stack):
     # SLOW-1 fails once and waits 6 s before its retry: a rebalance in that
     # window revokes and reassigns its partition to the same instance
@@ -90,8 +85,10 @@ def test_waiting_partition_resumes_after_rebalance(services, stack):
     w.flush()
     wait_for(lambda: health(order)["waitingPartitions"] == 1, 30, what="partition 0 waiting")
 
-    # a second member joins the group and leaves: two rebalances
-    c = stack.consumer(group=services.group)
+    # a second member joins the group and leaves: two rebalances (it speaks the
+    # group's protocol: order-service uses the cooperative-sticky assignor)
+    c = stack.consumer(group=services.group,
+                       **{"partition.assignment.strategy": "cooperative-sticky"})
     c.subscribe([services.topic])
     deadline = time.monotonic() + 30
     while not c.assignment() and time.monotonic() < deadline:

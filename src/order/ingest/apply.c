@@ -14,6 +14,12 @@
  *   - store failure: the whole transaction is rolled back and every partition
  *     of the batch rewinds and waits (I/O errors forever; a record the store
  *     keeps rejecting for another reason is dead-lettered after the retries).
+ * Fencing (several instances on one PostgreSQL store): a commit refused with
+ * STORE_FENCED means another instance moved a position of the batch, so it
+ * owns the partition now (this instance lost it and does not know yet). The
+ * batch is dropped as if it had never been read, every partition of it
+ * re-reads its position from the store and seeks there at once: no backoff,
+ * no attempt counted, no "store failure" (nothing is wrong with the store).
  * Dead letters are written synchronously (acks=all) before the position moves;
  * the transaction is committed right after, so a crash between the two can at
  * worst dead-letter a record twice, never lose it.
@@ -54,6 +60,8 @@ apply_part *apply_part_get(apply_ctx *a, int32_t p)
             np[i].next = -1;
             np[i].batch_start = -1;
             np[i].fail_offset = -1;
+            np[i].low = -1;
+            np[i].high = -1;
         }
         a->parts = np;
         a->nparts = n;
@@ -153,6 +161,7 @@ static handle_result dead_letter(apply_ctx *a, const apply_record *r, const char
         a->store_fail_part = r->partition;
         a->store_fail_offset = r->offset;
         a->store_fail_internal = 0;
+        a->store_fenced = s == STORE_FENCED;
         snprintf(a->store_err, sizeof a->store_err, "%s", err);
         return H_STORE_FAIL;
     }
@@ -234,18 +243,55 @@ static handle_result handle(apply_ctx *a, const apply_record *r)
         return dead_letter(a, r, DLQ_NO_RETRY, DLQ_R_NOT_FOUND, msg, 0);
     case STORE_ERR_IO:
     case STORE_ERR_INTERNAL:
+    case STORE_FENCED: /* store_commit() only */
         break;
     }
     a->store_fail_part = r->partition;
     a->store_fail_offset = r->offset;
     a->store_fail_internal = s == STORE_ERR_INTERNAL;
+    a->store_fenced = 0;
     snprintf(a->store_err, sizeof a->store_err, "%s", err);
     return H_STORE_FAIL;
+}
+
+/* A fenced commit: drops the batch; its partitions seek to the store's positions now. */
+static void fenced(apply_ctx *a)
+{
+    store_rollback(a->st);
+    a->txn_orders = 0;
+    a->txn_applied = 0;
+    a->fenced++;
+    log_warn("fenced commit: another instance moved a position of this batch (%s); batch "
+             "dropped, re-seeking from the store",
+             a->store_err);
+    for (int p = 0; p < a->nparts; p++) {
+        apply_part *ps = &a->parts[p];
+        if (!ps->assigned || ps->batch_start < 0)
+            continue;
+        int64_t next = -1;
+        char e[256];
+        store_status s = store_get_position(a->st, a->cfg->topic, p, &next, e, sizeof e);
+        if (s != STORE_OK && s != STORE_NOT_FOUND)
+            log_error("fenced: reading the position of %s[%d]: %s", a->cfg->topic, p, e);
+        ps->next = s == STORE_OK ? next : -1;
+        ps->moved = 0;
+        ps->fail_offset = -1;
+        ps->attempts = 0;
+        ps->poison = 0;
+        int64_t target = ps->next >= 0 ? ps->next : ps->batch_start;
+        log_info("re-seeking %s[%d] to offset %lld", a->cfg->topic, p, (long long)target);
+        part_rewind(a, p, target, 0);
+    }
 }
 
 /* Rolls the batch back; every partition in it rewinds and waits. */
 static void store_failure(apply_ctx *a)
 {
+    if (a->store_fenced) {
+        a->store_fenced = 0;
+        fenced(a);
+        return;
+    }
     store_rollback(a->st);
     a->txn_orders = 0;
     a->txn_applied = 0;
@@ -284,9 +330,14 @@ void apply_batch(apply_ctx *a, const apply_record *recs, int n)
         snprintf(a->store_err, sizeof a->store_err, "%s", err);
         a->store_fail_part = -1;
         a->store_fail_internal = 0;
+        a->store_fenced = 0;
         store_failure(a);
         goto out;
     }
+    /* Keys are orderIds: a server store looks them all up in one round trip. */
+    for (int i = 0; i < n; i++)
+        if (!recs[i].err && recs[i].key)
+            store_hint_order(a->st, recs[i].key, recs[i].key_len);
     for (int i = 0; i < n; i++) {
         const apply_record *r = &recs[i];
         if (r->err) {
@@ -304,10 +355,14 @@ void apply_batch(apply_ctx *a, const apply_record *recs, int n)
             goto out;
         }
     }
-    if (store_commit(a->st, err, sizeof err) != STORE_OK) {
+    if (a->ops.before_commit)
+        a->ops.before_commit(a->ops.arg);
+    store_status cs = store_commit(a->st, err, sizeof err);
+    if (cs != STORE_OK) {
         snprintf(a->store_err, sizeof a->store_err, "%s", err);
         a->store_fail_part = -1;
         a->store_fail_internal = 0;
+        a->store_fenced = cs == STORE_FENCED;
         store_failure(a);
         goto out;
     }

@@ -32,9 +32,11 @@ typedef struct {
     int moved;           /* next moved since the last Kafka commit */
     int waiting;         /* paused until resume_at_ms */
     int64_t resume_at_ms;
-    int64_t fail_offset; /* the record that failed last; -1 none */
-    int attempts;        /* failures of fail_offset so far */
-    int poison;          /* fail_offset exhausted its retries in the store: dead-letter it */
+    int64_t fail_offset;  /* the record that failed last; -1 none */
+    int attempts;         /* failures of fail_offset so far */
+    int poison;           /* fail_offset exhausted its retries in the store: dead-letter it */
+    int64_t low, high;    /* watermarks queried at assignment; -1 unknown */
+    int64_t history_lost; /* > 0: rebuilt from the beginning, but offsets below it were deleted */
 } apply_part;
 
 /* A record of the batch (or a consumer error delivered in its place). */
@@ -61,6 +63,8 @@ typedef struct {
     int (*rewind)(void *arg, int32_t partition, int64_t offset);
     /* Commits the positions that moved (asynchronously): after a store commit. */
     void (*commit)(void *arg);
+    /* Called just before the batch's store commit (test-only delay); may be NULL. */
+    void (*before_commit)(void *arg);
     /* Notes an error record of the batch (broker down, transport...). */
     void (*kafka_error)(void *arg, const apply_record *r);
     /* Records the last error for the status ("store: disk full"); what may be NULL. */
@@ -82,11 +86,13 @@ typedef struct {
     int32_t store_fail_part;
     int64_t store_fail_offset;
     int store_fail_internal;
+    int store_fenced; /* ... and it was STORE_FENCED: another instance owns a partition now */
     char store_err[256];
 
     int store_ok; /* the last store transaction succeeded */
     int64_t orders;
     uint64_t consumed, applied, skipped, dead_lettered, retries;
+    uint64_t fenced; /* batches dropped because their commit was fenced */
     /* effects of the open transaction, counted only once it commits */
     int64_t txn_orders;
     uint64_t txn_applied;

@@ -1,22 +1,21 @@
 /*
- * consumer: the consume loop's thread, group membership and lifecycle (see
- * consumer.h for the model), and the Kafka side of applying: it turns
- * librdkafka messages into apply_records and serves apply_ops (dead-letter
- * writes, pause + rewind, offset commits). The per-record decisions, retries
- * and the batch transaction live in apply.c.
+ * consumer: the consume loop's thread and lifecycle (see consumer.h for the
+ * model), and the Kafka side of applying: it turns librdkafka messages into
+ * apply_records and serves apply_ops (dead-letter writes, pause + rewind,
+ * offset commits). The per-record decisions, retries and the batch
+ * transaction live in apply.c; group membership (rebalances, the group's
+ * description, the one-SQLite-instance check) in consumer_group.c.
  *
  * Batching: records are first collected (up to CONSUMER_BATCH_MAX, waiting
  * at most CONSUMER_BATCH_WAIT_MS), then applied in one transaction. A
  * rebalance can only happen while collecting (inside rd_kafka_consumer_poll),
  * never in the middle of a transaction; it drops the records collected so far
- * (they are fetched again from the store's positions). On assignment every
- * partition is sought to the store's position, so Kafka's committed offsets
- * are only a hint for a fresh store.
+ * of the partitions that leave. On assignment every partition is sought to
+ * the store's position (or its beginning when the store has none), so
+ * Kafka's committed offsets are never what decides where to start.
  */
-#include "ingest/consumer.h"
+#include "ingest/consumer_int.h"
 
-#include "ingest/apply.h"
-#include "ingest/dlq_writer.h"
 #include "platform/clock.h"
 #include "platform/kafka_util.h"
 #include "platform/log.h"
@@ -29,43 +28,15 @@
 #include <string.h>
 #include <time.h>
 
-#define CONSUMER_TICK_MS 1000
-#define CONSUMER_DLQ_TIMEOUT_MS 10000
-#define CONSUMER_SEEK_TIMEOUT_MS 5000
-
-struct order_consumer {
-    order_config cfg;
-    apply_ctx ap; /* store, decoder, partitions, counters: see apply.h */
-    order_status_board *board;
-    rd_kafka_t *rk;
-    dlq_writer *dlq;
-    pthread_t thread;
-    int started;
-    atomic_int stop;
-
-    rd_kafka_message_t **batch;
-    apply_record *recs; /* the batch as apply.c sees it */
-    int nbatch;
-
-    int64_t next_tick_ms;
-    int subscribed, kafka_ok;
-    int brokers_down; /* all brokers down (reported or probed); cleared only by a probe */
-    /* A connection dropped: probe at the next tick. librdkafka's ALL_BROKERS_DOWN
-     * alone is not enough: a consumer busy when the broker went away may never
-     * get it, and records already fetched do not prove a broker is up now. */
-    int brokers_suspect;
-    char last_error[256];
-};
-
 /* what: a short prefix ("store", "kafka"), or NULL. */
-static void consumer_set_error(order_consumer *c, const char *what, const char *detail)
+void consumer_set_error(order_consumer *c, const char *what, const char *detail)
 {
     snprintf(c->last_error, sizeof c->last_error, "%s%s%s", what ? what : "", what ? ": " : "",
              detail);
 }
 
 /* Commits the positions that moved; async in the loop, sync when leaving. */
-static void consumer_kafka_commit(order_consumer *c, int async)
+void consumer_kafka_commit(order_consumer *c, int async)
 {
     rd_kafka_topic_partition_list_t *l = NULL;
     for (int p = 0; p < c->ap.nparts; p++) {
@@ -125,6 +96,17 @@ static void op_commit(void *arg)
     consumer_kafka_commit(arg, 1);
 }
 
+/* Test-only (ORDER_TEST_COMMIT_DELAY_MS): holds the batch before its commit. */
+static void op_before_commit(void *arg)
+{
+    order_consumer *c = arg;
+    log_warn("TEST-ONLY: holding the batch %d ms before its commit", c->cfg.test_commit_delay_ms);
+    struct timespec ts = {c->cfg.test_commit_delay_ms / 1000,
+                          (long)(c->cfg.test_commit_delay_ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
 static void op_kafka_error(void *arg, const apply_record *r)
 {
     order_consumer *c = arg;
@@ -166,56 +148,11 @@ static void resume_due(order_consumer *c)
     rd_kafka_topic_partition_list_destroy(l);
 }
 
-static void drop_batch(order_consumer *c)
+void consumer_drop_batch(order_consumer *c)
 {
     for (int i = 0; i < c->nbatch; i++)
         rd_kafka_message_destroy(c->batch[i]);
     c->nbatch = 0;
-}
-
-static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                         rd_kafka_topic_partition_list_t *parts, void *opaque)
-{
-    order_consumer *c = opaque;
-    drop_batch(c);
-    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        for (int i = 0; i < parts->cnt; i++) {
-            rd_kafka_topic_partition_t *tp = &parts->elems[i];
-            apply_part *ps = apply_part_get(&c->ap, tp->partition);
-            if (!ps) {
-                log_error("assign: out of memory");
-                continue;
-            }
-            int64_t next = -1;
-            char e[256] = "";
-            store_status s =
-                store_get_position(c->ap.st, c->cfg.topic, tp->partition, &next, e, sizeof e);
-            if (s == STORE_OK)
-                tp->offset = next; /* resume exactly where the store is */
-            else if (s != STORE_NOT_FOUND)
-                log_error("assign: reading position: %s", e);
-            memset(ps, 0, sizeof *ps);
-            ps->assigned = 1;
-            ps->next = s == STORE_OK ? next : -1;
-            ps->batch_start = -1;
-            ps->fail_offset = -1;
-            log_info("assigned %s[%d] from %s %lld", c->cfg.topic, tp->partition,
-                     s == STORE_OK ? "store offset" : "committed/earliest", (long long)next);
-        }
-        rd_kafka_resp_err_t e = rd_kafka_assign(rk, parts);
-        if (e)
-            log_error("assign: %s", rd_kafka_err2str(e));
-    } else {
-        if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
-            log_warn("rebalance error: %s", rd_kafka_err2str(err));
-        consumer_kafka_commit(c, 0);
-        for (int p = 0; p < c->ap.nparts; p++) {
-            c->ap.parts[p].assigned = 0;
-            c->ap.parts[p].waiting = 0;
-        }
-        log_info("partitions revoked (%d)", parts ? parts->cnt : 0);
-        (void)rd_kafka_assign(rk, NULL);
-    }
 }
 
 /* Served from rd_kafka_consumer_poll on the consumer thread (poll_set_consumer). */
@@ -276,6 +213,29 @@ static const apply_record *to_records(order_consumer *c)
     return c->recs;
 }
 
+/*
+ * What partition p still has to consume: from the next offset to apply (or,
+ * with none yet, the partition's start) to its end. Watermarks come from the
+ * fetches, else from the query at assignment. An empty or fully consumed
+ * partition is 0; -1 when the end is not known.
+ */
+static int64_t consumer_part_lag(order_consumer *c, int32_t p, const apply_part *ps)
+{
+    int64_t lo = -1, hi = -1;
+    if (rd_kafka_get_watermark_offsets(c->rk, c->cfg.topic, p, &lo, &hi) || hi < 0) {
+        lo = ps->low;
+        hi = ps->high;
+    }
+    if (lo < 0)
+        lo = ps->low;
+    if (hi < 0)
+        return -1;
+    int64_t pos = ps->next >= 0 ? ps->next : lo;
+    if (pos < 0)
+        return hi == 0 ? 0 : -1;
+    return hi > pos ? hi - pos : 0;
+}
+
 static void publish_status(order_consumer *c)
 {
     order_status s;
@@ -297,16 +257,16 @@ static void publish_status(order_consumer *c)
         s.nassigned++;
         if (ps->waiting)
             s.nwaiting++;
-        int64_t lo = -1, hi = -1;
-        if (rd_kafka_get_watermark_offsets(c->rk, c->cfg.topic, p, &lo, &hi) || hi < 0) {
-            s.lag = -1;
-            continue;
+        if (slot >= 0) {
+            s.part_lost[slot] = ps->history_lost;
+            s.part_waiting[slot] = ps->waiting;
         }
-        int64_t pos = ps->next >= 0 ? ps->next : lo;
-        int64_t behind = hi > pos ? hi - pos : 0;
+        int64_t behind = consumer_part_lag(c, p, ps);
         if (slot >= 0)
             s.part_lag[slot] = behind;
-        if (s.lag >= 0)
+        if (behind < 0)
+            s.lag = -1;
+        else if (s.lag >= 0)
             s.lag += behind;
     }
     if (s.nassigned > ORDER_STATUS_PARTS)
@@ -317,11 +277,14 @@ static void publish_status(order_consumer *c)
     s.skipped = c->ap.skipped;
     s.dead_lettered = c->ap.dead_lettered;
     s.retries = c->ap.retries;
+    s.fenced = c->ap.fenced;
+    snprintf(s.group_state, sizeof s.group_state, "%s", c->group_state);
+    s.group_members = c->group_members;
     snprintf(s.last_error, sizeof s.last_error, "%s", c->last_error);
     order_status_publish(c->board, &s);
 }
 
-static void sleep_ms_interruptible(order_consumer *c, int64_t ms)
+void consumer_sleep_ms(order_consumer *c, int64_t ms)
 {
     int64_t until = clock_mono_ms() + ms;
     while (!atomic_load(&c->stop) && clock_mono_ms() < until) {
@@ -363,7 +326,7 @@ static int start_consuming(order_consumer *c)
         consumer_set_error(c, "topics", err);
         publish_status(c);
         log_warn("ensuring topics failed (attempt %d): %s", attempt, err);
-        sleep_ms_interruptible(c, order_config_backoff_for(&c->cfg, attempt));
+        consumer_sleep_ms(c, order_config_backoff_for(&c->cfg, attempt));
     }
     if (atomic_load(&c->stop))
         return -1;
@@ -394,7 +357,7 @@ static void *consumer_main(void *arg)
             int worked = c->nbatch > 0;
             if (worked) {
                 apply_batch(&c->ap, to_records(c), c->nbatch);
-                drop_batch(c);
+                consumer_drop_batch(c);
             }
             char fe[256];
             if (rd_kafka_fatal_error(c->rk, fe, sizeof fe)) {
@@ -405,6 +368,7 @@ static void *consumer_main(void *arg)
             if ((c->brokers_down || c->brokers_suspect) && now >= c->next_tick_ms)
                 probe_brokers(c);
             if (worked || now >= c->next_tick_ms) {
+                consumer_group_refresh(c, now);
                 publish_status(c);
                 c->next_tick_ms = now + CONSUMER_TICK_MS;
             }
@@ -433,9 +397,17 @@ order_consumer *consumer_new(const order_config *cfg, order_status_board *board,
     c->cfg = *cfg;
     c->board = board;
     c->kafka_ok = 1;
+    c->group_members = -1;
     c->ap.cfg = &c->cfg;
     c->ap.store_ok = 1;
-    c->ap.ops = (apply_ops){op_dead_letter, op_rewind, op_commit, op_kafka_error, op_set_error, c};
+    c->ap.ops =
+        (apply_ops){.dead_letter = op_dead_letter,
+                    .rewind = op_rewind,
+                    .commit = op_commit,
+                    .before_commit = cfg->test_commit_delay_ms > 0 ? op_before_commit : NULL,
+                    .kafka_error = op_kafka_error,
+                    .set_error = op_set_error,
+                    .arg = c};
     atomic_init(&c->stop, 0);
     c->batch = calloc((size_t)cfg->batch_max, sizeof *c->batch);
     c->recs = calloc((size_t)cfg->batch_max, sizeof *c->recs);
@@ -443,7 +415,7 @@ order_consumer *consumer_new(const order_config *cfg, order_status_board *board,
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
-    c->ap.st = store_open(cfg->store_path, 0, err, errlen);
+    c->ap.st = store_open(cfg->store_location, 0, err, errlen);
     if (!c->ap.st)
         goto fail;
     if (store_count_orders(c->ap.st, &c->ap.orders, err, errlen) != STORE_OK)
@@ -469,6 +441,8 @@ order_consumer *consumer_new(const order_config *cfg, order_status_board *board,
         /* A crashed instance's partitions move on within 10 s, not the default 45 s. */
         {"session.timeout.ms", "10000"},
         {"heartbeat.interval.ms", "2000"},
+        /* A rebalance moves only the partitions that must move (see rebalance_cb). */
+        {"partition.assignment.strategy", "cooperative-sticky"},
         /* Prefetch per partition: 16 MiB keeps catch-up fed (decoding is the
          * bottleneck) without librdkafka's 64 MiB-per-partition default. */
         {"queued.max.messages.kbytes", "16384"},
@@ -477,8 +451,17 @@ order_consumer *consumer_new(const order_config *cfg, order_status_board *board,
                                            sizeof cprops / sizeof cprops[0], err, errlen);
     if (!conf)
         goto fail;
+    if (*cfg->instance_id) {
+        char cerr[256];
+        if (rd_kafka_conf_set(conf, "group.instance.id", cfg->instance_id, cerr, sizeof cerr) !=
+            RD_KAFKA_CONF_OK) {
+            rd_kafka_conf_destroy(conf);
+            snprintf(err, errlen, "CONSUMER_INSTANCE_ID: %s", cerr);
+            goto fail;
+        }
+    }
     rd_kafka_conf_set_opaque(conf, c);
-    rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    rd_kafka_conf_set_rebalance_cb(conf, consumer_group_rebalance_cb);
     rd_kafka_conf_set_error_cb(conf, error_cb);
     char kerr[256];
     c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, kerr, sizeof kerr);
@@ -508,6 +491,8 @@ fail:
 
 int consumer_start(order_consumer *c, char *err, size_t errlen)
 {
+    if (consumer_group_refuse_second_sqlite(c, err, errlen) != 0)
+        return -1;
     int rc = pthread_create(&c->thread, NULL, consumer_main, c);
     if (rc != 0) {
         snprintf(err, errlen, "consumer thread: %s", strerror(rc));
@@ -533,7 +518,7 @@ void consumer_free(order_consumer *c)
     if (!c)
         return;
     consumer_stop(c);
-    drop_batch(c);
+    consumer_drop_batch(c);
     if (c->rk)
         rd_kafka_destroy(c->rk);
     dlq_writer_free(c->dlq);

@@ -1,7 +1,7 @@
 /*
  * order_api: the HTTP handlers of order-service (see order_api.h).
  *
- * Reads go to the thread's read-only SQLite connection, never through the
+ * Reads go to the thread's read-only store connection, never through the
  * consumer. The endpoints that read topics are in order_api_topics.c.
  */
 #include "query/order_api_int.h"
@@ -25,7 +25,7 @@ void *order_api_thread_init(void *app, int index, char *err, size_t errlen)
     }
     jsonw_init(&t->w);
     jsonw_init(&t->hist);
-    t->st = store_open(a->cfg->store_path, STORE_READONLY, err, errlen);
+    t->st = store_open(a->cfg->store_location, STORE_READONLY, err, errlen);
     if (t->st)
         t->dec = order_decoder_new(a->cfg->registry_url, err, errlen);
     if (!t->st || !t->dec) {
@@ -161,7 +161,7 @@ static void handle_health(http_call *call)
     else if (!s.subscribed)
         problem = "consumer starting (topics not ready)";
     else if (!s.store_ok || !store_readable)
-        problem = "order store failing";
+        problem = "order store failing"; /* "store" names it, lastError says why */
     jsonw *w = &t->w;
     jsonw_reset(w);
     jsonw_obj_begin(w);
@@ -178,8 +178,48 @@ static void handle_health(http_call *call)
     for (int i = 0; i < s.nassigned; i++)
         jsonw_int(w, s.assigned[i]);
     jsonw_arr_end(w);
+    /* This instance's partitions in detail (lag, waiting for a retry, history deleted). */
+    jsonw_key(w, "partitions");
+    jsonw_arr_begin(w);
+    for (int i = 0; i < s.nassigned; i++) {
+        jsonw_obj_begin(w);
+        jsonw_key(w, "partition");
+        jsonw_int(w, s.assigned[i]);
+        jsonw_key(w, "lag");
+        if (s.part_lag[i] >= 0)
+            jsonw_int(w, s.part_lag[i]);
+        else
+            jsonw_null(w);
+        jsonw_key(w, "waiting");
+        jsonw_bool(w, s.part_waiting[i]);
+        if (s.part_lost[i] > 0) {
+            /* rebuilt from Kafka, but retention had deleted the offsets below this one */
+            jsonw_key(w, "historyDeletedBelow");
+            jsonw_int(w, s.part_lost[i]);
+        }
+        jsonw_obj_end(w);
+    }
+    jsonw_arr_end(w);
     jsonw_key(w, "waitingPartitions");
     jsonw_int(w, s.nwaiting);
+    /* The group: this instance's share is assignedPartitions. */
+    jsonw_key(w, "group");
+    jsonw_obj_begin(w);
+    jsonw_key(w, "id");
+    jsonw_str(w, a->cfg->group_id);
+    jsonw_key(w, "state");
+    if (s.group_state[0])
+        jsonw_str(w, s.group_state);
+    else
+        jsonw_null(w);
+    jsonw_key(w, "members");
+    if (s.group_members >= 0)
+        jsonw_int(w, s.group_members);
+    else
+        jsonw_null(w);
+    jsonw_obj_end(w);
+    jsonw_key(w, "fencedBatches");
+    jsonw_int(w, (long long)s.fenced);
     jsonw_key(w, "lag");
     if (s.lag >= 0)
         jsonw_int(w, s.lag);
@@ -193,6 +233,8 @@ static void handle_health(http_call *call)
     jsonw_int(w, (long long)s.dead_lettered);
     jsonw_key(w, "storeOk");
     jsonw_bool(w, s.store_ok && store_readable);
+    jsonw_key(w, "store");
+    jsonw_str(w, store_kind(t->st));
     if (s.last_error[0]) {
         jsonw_key(w, "lastError");
         jsonw_str(w, s.last_error);

@@ -10,8 +10,11 @@
  * instead of being applied twice or reported as a false duplicate.
  *
  * Writes are batched: store_begin(), any number of apply/mark calls, then
- * store_commit() (or store_rollback()). The only implementation today is
- * SQLite (store_sqlite.c); a server database could implement the same API.
+ * store_commit() (or store_rollback()). Two backends behind one vtable
+ * (store.c): SQLite (store_sqlite.c), the embedded default, and PostgreSQL
+ * (store_pg*.c), chosen by store_open() from its argument. Several
+ * instances may share one PostgreSQL database: store_commit() then fences a
+ * zombie (STORE_FENCED) instead of letting it commit over the new owner.
  *
  * One store handle per thread. A read-only handle (HTTP threads) only serves
  * store_get_order(), store_count_orders() and store_get_position().
@@ -28,18 +31,40 @@ typedef struct store store;
 
 typedef enum {
     STORE_OK = 0,
-    STORE_SKIPPED,     /* offset below the stored position: already applied */
-    STORE_DUPLICATE,   /* CREATE for an orderId that exists */
-    STORE_NOT_FOUND,   /* UPDATE (or lookup) of an unknown orderId */
-    STORE_ERR_IO,      /* disk full, I/O error, busy, locked: retry later */
-    STORE_ERR_INTERNAL /* anything else (bug, corrupt file, misuse) */
+    STORE_SKIPPED,   /* offset below the stored position: already applied */
+    STORE_DUPLICATE, /* CREATE for an orderId that exists */
+    STORE_NOT_FOUND, /* UPDATE (or lookup) of an unknown orderId */
+    /* the store's fault (disk full, I/O error, busy, locked, corrupt or
+     * foreign file, lost connection, missing table): retry, forever */
+    STORE_ERR_IO,
+    /* the event's fault (constraint, too big, type mismatch), or misuse of
+     * this API: a record the store keeps refusing is dead-lettered */
+    STORE_ERR_INTERNAL,
+    /* store_commit() only: a position moved under this transaction, so another
+     * instance owns the partition now. Nothing was committed: drop the batch
+     * (store_rollback()) and re-seek from store_get_position(). Never returned
+     * by the SQLite backend (one writer per file). */
+    STORE_FENCED
 } store_status;
 
 #define STORE_READONLY 0x1
 
-/* Opens (and for a writer, creates/migrates) the store at path. */
-store *store_open(const char *path, int flags, char *err, size_t errlen);
+/*
+ * Opens (and for a writer, creates/migrates) the store at where: a
+ * postgresql:// or postgres:// URL selects PostgreSQL, anything else is the
+ * path of a SQLite file.
+ */
+store *store_open(const char *where, int flags, char *err, size_t errlen);
 void store_close(store *s);
+
+/* "sqlite" or "postgresql" (for logs and /health). */
+const char *store_kind(const store *s);
+
+/* 1 if where names a PostgreSQL database (postgresql:// or postgres://). */
+int store_is_url(const char *where);
+
+/* where, fit for a log: a URL's password (user:password@, password=) masked. */
+void store_describe(const char *where, char *out, size_t outlen);
 
 store_status store_begin(store *s, char *err, size_t errlen);
 /* Writes the positions touched since store_begin() and commits everything. */
@@ -58,6 +83,15 @@ int store_in_txn(const store *s);
  */
 store_status store_apply(store *s, const char *topic, int32_t partition, int64_t offset,
                          const order_event *ev, char *err, size_t errlen);
+
+/*
+ * Optional hint, inside the open transaction: an apply for order_id (len
+ * bytes, e.g. a record's key) is coming. A server backend looks all hinted
+ * orders up in one round trip at the first apply that needs to know whether
+ * an order exists; results never depend on hints (an unhinted order is looked
+ * up on its own). Invalid ids are ignored. No-op for SQLite.
+ */
+void store_hint_order(store *s, const void *order_id, size_t len);
 
 /* Moves the position past offset without an effect (event dead-lettered). */
 store_status store_mark(store *s, const char *topic, int32_t partition, int64_t offset, char *err,
@@ -87,7 +121,10 @@ typedef struct {
 /* Called once per status change, oldest first. */
 typedef void (*store_history_fn)(void *arg, const char *status, int64_t at_ms);
 
-/* STORE_OK and *out filled (history through fn, may be NULL), or STORE_NOT_FOUND. */
+/*
+ * STORE_OK and *out filled (history through fn, may be NULL), or
+ * STORE_NOT_FOUND. Committed state (SQLite: also the open transaction's).
+ */
 store_status store_get_order(store *s, const char *order_id, store_order *out, store_history_fn fn,
                              void *arg, char *err, size_t errlen);
 
@@ -97,6 +134,7 @@ store_status store_count_orders(store *s, int64_t *count, char *err, size_t errl
  * Caps the file at max_pages pages (never below its current size): writes
  * that need more fail with STORE_ERR_IO, exactly as on a full disk. Used by
  * the tests (ORDER_TEST_STORE_MAX_PAGES) to prove the store-failure path.
+ * SQLite only: STORE_ERR_INTERNAL on PostgreSQL.
  */
 store_status store_limit_pages(store *s, int64_t max_pages, char *err, size_t errlen);
 

@@ -71,47 +71,26 @@ static const char store_schema_sql[] =
 /* Layout version written by store_schema_sql; 1 was a pre-release layout. */
 #define STORE_SCHEMA_VERSION 2
 
-store_status store_map_rc(int rc)
+store_status store_sqlite_map_rc(int rc)
 {
+    /* Only what the event itself causes is the event's; a damaged, missing,
+     * full or busy file is the store's (retried forever, never dead-letters). */
     switch (rc & 0xff) {
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-    case SQLITE_FULL:
-    case SQLITE_IOERR:
-    case SQLITE_NOMEM:
-    case SQLITE_CANTOPEN:
-    case SQLITE_PROTOCOL:
-    case SQLITE_READONLY:
-        return STORE_ERR_IO;
-    default:
+    case SQLITE_CONSTRAINT:
+    case SQLITE_TOOBIG:
+    case SQLITE_MISMATCH:
+    case SQLITE_RANGE:
         return STORE_ERR_INTERNAL;
+    default:
+        return STORE_ERR_IO;
     }
 }
 
-store_status store_fail(store *s, int rc, const char *what, char *err, size_t errlen)
+store_status store_sqlite_fail(store_sqlite *s, int rc, const char *what, char *err, size_t errlen)
 {
     snprintf(err, errlen, "sqlite %s: %s (%d)", what,
              s && s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc), rc);
-    return store_map_rc(rc);
-}
-
-const char *store_status_name(store_status st)
-{
-    switch (st) {
-    case STORE_OK:
-        return "OK";
-    case STORE_SKIPPED:
-        return "SKIPPED";
-    case STORE_DUPLICATE:
-        return "DUPLICATE";
-    case STORE_NOT_FOUND:
-        return "NOT_FOUND";
-    case STORE_ERR_IO:
-        return "ERR_IO";
-    case STORE_ERR_INTERNAL:
-        return "ERR_INTERNAL";
-    }
-    return "?";
+    return store_sqlite_map_rc(rc);
 }
 
 /* Creates the parent directories of path (like mkdir -p of dirname). */
@@ -157,13 +136,18 @@ static int store_user_version(sqlite3 *db)
     return v;
 }
 
-store *store_open(const char *path, int flags, char *err, size_t errlen)
+static const store_backend store_sqlite_backend;
+static void store_sqlite_close(store *base);
+static void store_sqlite_rollback(store *base);
+
+store *store_sqlite_open(const char *path, int flags, char *err, size_t errlen)
 {
-    store *s = calloc(1, sizeof *s);
+    store_sqlite *s = calloc(1, sizeof *s);
     if (!s) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    s->base.be = &store_sqlite_backend;
     s->readonly = (flags & STORE_READONLY) != 0;
     jsonw_init(&s->items);
     if (!s->readonly && store_mkdirs(path, err, errlen) != 0) {
@@ -174,8 +158,8 @@ store *store_open(const char *path, int flags, char *err, size_t errlen)
                  (s->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
     int rc = sqlite3_open_v2(path, &s->db, oflags, NULL);
     if (rc != SQLITE_OK) {
-        store_fail(s, rc, "open", err, errlen);
-        store_close(s);
+        store_sqlite_fail(s, rc, "open", err, errlen);
+        store_sqlite_close(&s->base);
         return NULL;
     }
     sqlite3_extended_result_codes(s->db, 1);
@@ -193,14 +177,14 @@ store *store_open(const char *path, int flags, char *err, size_t errlen)
                      "store %s has layout version %d, this build uses %d (move the file away "
                      "to rebuild it from Kafka)",
                      path, version, STORE_SCHEMA_VERSION);
-            store_close(s);
+            store_sqlite_close(&s->base);
             return NULL;
         }
         rc = sqlite3_exec(s->db, store_schema_sql, NULL, NULL, NULL);
     }
     if (rc != SQLITE_OK) {
-        store_fail(s, rc, "init", err, errlen);
-        store_close(s);
+        store_sqlite_fail(s, rc, "init", err, errlen);
+        store_sqlite_close(&s->base);
         return NULL;
     }
     for (int i = 0; i < ST__N; i++) {
@@ -209,26 +193,27 @@ store *store_open(const char *path, int flags, char *err, size_t errlen)
         rc =
             sqlite3_prepare_v3(s->db, store_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL);
         if (rc != SQLITE_OK) {
-            store_fail(s, rc, "prepare", err, errlen);
-            store_close(s);
+            store_sqlite_fail(s, rc, "prepare", err, errlen);
+            store_sqlite_close(&s->base);
             return NULL;
         }
     }
     s->pos = calloc(STORE_POS_MAX, sizeof *s->pos);
     if (!s->pos) {
         snprintf(err, errlen, "out of memory");
-        store_close(s);
+        store_sqlite_close(&s->base);
         return NULL;
     }
-    return s;
+    return &s->base;
 }
 
-void store_close(store *s)
+static void store_sqlite_close(store *base)
 {
+    store_sqlite *s = (store_sqlite *)base;
     if (!s)
         return;
     if (s->in_txn)
-        store_rollback(s);
+        store_sqlite_rollback(&s->base);
     for (int i = 0; i < ST__N; i++)
         sqlite3_finalize(s->st[i]);
     sqlite3_close(s->db);
@@ -238,44 +223,48 @@ void store_close(store *s)
     free(s);
 }
 
-int store_step_done(store *s, int idx)
+int store_sqlite_step_done(store_sqlite *s, int idx)
 {
     int rc = sqlite3_step(s->st[idx]);
     sqlite3_reset(s->st[idx]);
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-store_status store_begin(store *s, char *err, size_t errlen)
+static store_status store_sqlite_begin(store *base, char *err, size_t errlen)
 {
+    store_sqlite *s = (store_sqlite *)base;
     if (s->readonly || s->in_txn) {
         snprintf(err, errlen, "store_begin: %s", s->readonly ? "read-only" : "already in txn");
         return STORE_ERR_INTERNAL;
     }
-    int rc = store_step_done(s, ST_BEGIN);
+    int rc = store_sqlite_step_done(s, ST_BEGIN);
     if (rc != SQLITE_OK)
-        return store_fail(s, rc, "begin", err, errlen);
+        return store_sqlite_fail(s, rc, "begin", err, errlen);
     s->in_txn = 1;
     return STORE_OK;
 }
 
-int store_in_txn(const store *s)
+static int store_sqlite_in_txn(const store *base)
 {
+    const store_sqlite *s = (const store_sqlite *)base;
     return s->in_txn;
 }
 
-void store_rollback(store *s)
+static void store_sqlite_rollback(store *base)
 {
+    store_sqlite *s = (store_sqlite *)base;
     if (!s->in_txn)
         return;
     /* SQLite may already have rolled back (e.g. after SQLITE_FULL): then this fails harmlessly. */
-    (void)store_step_done(s, ST_ROLLBACK);
+    (void)store_sqlite_step_done(s, ST_ROLLBACK);
     s->in_txn = 0;
     /* Positions moved in the dropped transaction are forgotten; reload lazily. */
     s->npos = 0;
 }
 
-store_status store_commit(store *s, char *err, size_t errlen)
+static store_status store_sqlite_commit(store *base, char *err, size_t errlen)
 {
+    store_sqlite *s = (store_sqlite *)base;
     if (!s->in_txn) {
         snprintf(err, errlen, "store_commit: no transaction");
         return STORE_ERR_INTERNAL;
@@ -289,13 +278,13 @@ store_status store_commit(store *s, char *err, size_t errlen)
         rc |= sqlite3_bind_int(put, 2, p->partition);
         rc |= sqlite3_bind_int64(put, 3, p->next);
         if (rc == SQLITE_OK)
-            rc = store_step_done(s, ST_PUT_POS);
+            rc = store_sqlite_step_done(s, ST_PUT_POS);
         if (rc != SQLITE_OK)
-            return store_fail(s, rc, "write position", err, errlen);
+            return store_sqlite_fail(s, rc, "write position", err, errlen);
     }
-    int rc = store_step_done(s, ST_COMMIT);
+    int rc = store_sqlite_step_done(s, ST_COMMIT);
     if (rc != SQLITE_OK)
-        return store_fail(s, rc, "commit", err, errlen);
+        return store_sqlite_fail(s, rc, "commit", err, errlen);
     s->in_txn = 0;
     for (size_t i = 0; i < s->npos; i++)
         s->pos[i].dirty = 0;
@@ -303,8 +292,8 @@ store_status store_commit(store *s, char *err, size_t errlen)
 }
 
 /* The cached position of (topic, partition), loading it from the file on a miss. */
-static store_status store_pos_find(store *s, const char *topic, int32_t partition, store_pos **out,
-                                   char *err, size_t errlen)
+static store_status store_pos_find(store_sqlite *s, const char *topic, int32_t partition,
+                                   store_pos **out, char *err, size_t errlen)
 {
     for (size_t i = 0; i < s->npos; i++) {
         if (s->pos[i].partition == partition && strcmp(s->pos[i].topic, topic) == 0) {
@@ -329,7 +318,7 @@ static store_status store_pos_find(store *s, const char *topic, int32_t partitio
         p->next = sqlite3_column_int64(q, 0);
     } else if (rc != SQLITE_DONE) {
         sqlite3_reset(q);
-        return store_fail(s, rc, "read position", err, errlen);
+        return store_sqlite_fail(s, rc, "read position", err, errlen);
     }
     sqlite3_reset(q);
     memcpy(p->topic, topic, tlen + 1);
@@ -339,9 +328,10 @@ static store_status store_pos_find(store *s, const char *topic, int32_t partitio
     return STORE_OK;
 }
 
-store_status store_get_position(store *s, const char *topic, int32_t partition, int64_t *next,
-                                char *err, size_t errlen)
+static store_status store_sqlite_get_position(store *base, const char *topic, int32_t partition,
+                                              int64_t *next, char *err, size_t errlen)
 {
+    store_sqlite *s = (store_sqlite *)base;
     store_pos *p;
     /* Outside a transaction the cache could be stale (another writer): ask the file. */
     if (!s->in_txn)
@@ -356,8 +346,8 @@ store_status store_get_position(store *s, const char *topic, int32_t partition, 
 }
 
 /* Checks the position; STORE_OK means offset is new, *pp is its slot. */
-store_status store_pos_check(store *s, const char *topic, int32_t partition, int64_t offset,
-                             store_pos **pp, char *err, size_t errlen)
+store_status store_sqlite_pos_check(store_sqlite *s, const char *topic, int32_t partition,
+                                    int64_t offset, store_pos **pp, char *err, size_t errlen)
 {
     if (!s->in_txn) {
         snprintf(err, errlen, "no transaction open");
@@ -375,25 +365,28 @@ store_status store_pos_check(store *s, const char *topic, int32_t partition, int
     return STORE_OK;
 }
 
-void store_pos_advance(store_pos *p, int64_t offset)
+void store_sqlite_pos_advance(store_pos *p, int64_t offset)
 {
     p->found = 1;
     p->next = offset + 1;
     p->dirty = 1;
 }
 
-store_status store_mark(store *s, const char *topic, int32_t partition, int64_t offset, char *err,
-                        size_t errlen)
+static store_status store_sqlite_mark(store *base, const char *topic, int32_t partition,
+                                      int64_t offset, char *err, size_t errlen)
 {
+    store_sqlite *s = (store_sqlite *)base;
     store_pos *p;
-    store_status st = store_pos_check(s, topic, partition, offset, &p, err, errlen);
+    store_status st = store_sqlite_pos_check(s, topic, partition, offset, &p, err, errlen);
     if (st == STORE_OK)
-        store_pos_advance(p, offset);
+        store_sqlite_pos_advance(p, offset);
     return st;
 }
 
-store_status store_limit_pages(store *s, int64_t max_pages, char *err, size_t errlen)
+static store_status store_sqlite_limit_pages(store *base, int64_t max_pages, char *err,
+                                             size_t errlen)
 {
+    store_sqlite *s = (store_sqlite *)base;
     if (max_pages < 1) {
         snprintf(err, errlen, "max_pages must be positive");
         return STORE_ERR_INTERNAL;
@@ -401,5 +394,21 @@ store_status store_limit_pages(store *s, int64_t max_pages, char *err, size_t er
     char sql[64]; /* an integer only: nothing to inject */
     snprintf(sql, sizeof sql, "PRAGMA max_page_count = %lld", (long long)max_pages);
     int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
-    return rc == SQLITE_OK ? STORE_OK : store_fail(s, rc, "max_page_count", err, errlen);
+    return rc == SQLITE_OK ? STORE_OK : store_sqlite_fail(s, rc, "max_page_count", err, errlen);
 }
+
+/* SQLite has nothing to prefetch: hint_order stays NULL. */
+static const store_backend store_sqlite_backend = {
+    .kind = "sqlite",
+    .close = store_sqlite_close,
+    .begin = store_sqlite_begin,
+    .commit = store_sqlite_commit,
+    .rollback = store_sqlite_rollback,
+    .in_txn = store_sqlite_in_txn,
+    .apply = store_sqlite_apply,
+    .mark = store_sqlite_mark,
+    .get_position = store_sqlite_get_position,
+    .get_order = store_sqlite_get_order,
+    .count_orders = store_sqlite_count_orders,
+    .limit_pages = store_sqlite_limit_pages,
+};

@@ -7,7 +7,7 @@
 #ifndef STORE_SQLITE_INT_H
 #define STORE_SQLITE_INT_H
 
-#include "store/store.h"
+#include "store/store_backend.h"
 
 #include "platform/jsonw.h"
 
@@ -43,7 +43,8 @@ enum {
     ST__N
 };
 
-struct store {
+typedef struct {
+    store base; /* first: the handle store.c dispatches on */
     sqlite3 *db;
     int readonly;
     int in_txn;
@@ -53,18 +54,26 @@ struct store {
     jsonw items; /* rendering buffer for CREATE items */
     char *buf;   /* copy of items JSON for store_get_order */
     size_t bufcap;
-};
+} store_sqlite;
 
-/* sqlite3 result code -> store_status (I/O-like failures are retryable). */
-store_status store_map_rc(int rc);
+/* sqlite3 result code -> store_status: constraint, too big, mismatch and range are the
+ * event's (STORE_ERR_INTERNAL); everything else, corruption included, the store's. */
+store_status store_sqlite_map_rc(int rc);
 /* Formats "sqlite WHAT: message (rc)" into err; returns the mapped status. */
-store_status store_fail(store *s, int rc, const char *what, char *err, size_t errlen);
+store_status store_sqlite_fail(store_sqlite *s, int rc, const char *what, char *err, size_t errlen);
 /* Steps a statement that returns no row and resets it: SQLITE_OK or the error. */
-int store_step_done(store *s, int idx);
+int store_sqlite_step_done(store_sqlite *s, int idx);
 /* Checks the position; STORE_OK means offset is new, *pp is its slot. */
-store_status store_pos_check(store *s, const char *topic, int32_t partition, int64_t offset,
-                             store_pos **pp, char *err, size_t errlen);
+store_status store_sqlite_pos_check(store_sqlite *s, const char *topic, int32_t partition,
+                                    int64_t offset, store_pos **pp, char *err, size_t errlen);
 /* Moves the position past offset (in the open transaction). */
-void store_pos_advance(store_pos *p, int64_t offset);
+void store_sqlite_pos_advance(store_pos *p, int64_t offset);
+
+/* The backend entries that live in store_sqlite_orders.c (see store_backend.h). */
+store_status store_sqlite_apply(store *base, const char *topic, int32_t partition, int64_t offset,
+                                const order_event *ev, char *err, size_t errlen);
+store_status store_sqlite_get_order(store *base, const char *order_id, store_order *out,
+                                    store_history_fn fn, void *arg, char *err, size_t errlen);
+store_status store_sqlite_count_orders(store *base, int64_t *count, char *err, size_t errlen);
 
 #endif

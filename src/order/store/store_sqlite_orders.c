@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int store_render_items(store *s, const order_event *ev)
+static int store_render_items(store_sqlite *s, const order_event *ev)
 {
     jsonw *w = &s->items;
     jsonw_reset(w);
@@ -20,7 +20,7 @@ static int store_render_items(store *s, const order_event *ev)
     return jsonw_ok(w) ? 0 : -1;
 }
 
-static store_status store_insert_history(store *s, const char *order_id, int64_t seq,
+static store_status store_insert_history(store_sqlite *s, const char *order_id, int64_t seq,
                                          const char *status, int64_t at, char *err, size_t errlen)
 {
     sqlite3_stmt *h = s->st[ST_INS_HIST];
@@ -29,11 +29,11 @@ static store_status store_insert_history(store *s, const char *order_id, int64_t
     rc |= sqlite3_bind_text(h, 3, status, -1, SQLITE_STATIC);
     rc |= sqlite3_bind_int64(h, 4, at);
     if (rc == SQLITE_OK)
-        rc = store_step_done(s, ST_INS_HIST);
-    return rc == SQLITE_OK ? STORE_OK : store_fail(s, rc, "insert history", err, errlen);
+        rc = store_sqlite_step_done(s, ST_INS_HIST);
+    return rc == SQLITE_OK ? STORE_OK : store_sqlite_fail(s, rc, "insert history", err, errlen);
 }
 
-static store_status store_create(store *s, const order_event *ev, char *err, size_t errlen)
+static store_status store_create(store_sqlite *s, const order_event *ev, char *err, size_t errlen)
 {
     if (store_render_items(s, ev) != 0) {
         snprintf(err, errlen, "rendering items failed");
@@ -50,15 +50,15 @@ static store_status store_create(store *s, const order_event *ev, char *err, siz
     rc |= sqlite3_bind_int64(q, 8, order_shipping_cents(ev->total_cents));
     rc |= sqlite3_bind_int64(q, 9, ev->timestamp_ms);
     if (rc == SQLITE_OK)
-        rc = store_step_done(s, ST_INS_ORDER);
+        rc = store_sqlite_step_done(s, ST_INS_ORDER);
     if (rc != SQLITE_OK)
-        return store_fail(s, rc, "insert order", err, errlen);
+        return store_sqlite_fail(s, rc, "insert order", err, errlen);
     /* The first history entry (seq 1) is the row's created_status/created_at:
      * one B-tree insert less per CREATE, a quarter of the store's cost. */
     return sqlite3_changes(s->db) == 0 ? STORE_DUPLICATE : STORE_OK;
 }
 
-static store_status store_update(store *s, const order_event *ev, char *err, size_t errlen)
+static store_status store_update(store_sqlite *s, const order_event *ev, char *err, size_t errlen)
 {
     sqlite3_stmt *q = s->st[ST_UPD_ORDER];
     int rc = sqlite3_bind_text(q, 1, ev->status, -1, SQLITE_STATIC);
@@ -73,23 +73,24 @@ static store_status store_update(store *s, const order_event *ev, char *err, siz
     }
     sqlite3_reset(q);
     if (rc != SQLITE_DONE)
-        return store_fail(s, rc, "update order", err, errlen);
+        return store_sqlite_fail(s, rc, "update order", err, errlen);
     if (seq == 0)
         return STORE_NOT_FOUND;
     return store_insert_history(s, ev->order_id, seq, ev->status, ev->timestamp_ms, err, errlen);
 }
 
-store_status store_apply(store *s, const char *topic, int32_t partition, int64_t offset,
-                         const order_event *ev, char *err, size_t errlen)
+store_status store_sqlite_apply(store *base, const char *topic, int32_t partition, int64_t offset,
+                                const order_event *ev, char *err, size_t errlen)
 {
+    store_sqlite *s = (store_sqlite *)base;
     store_pos *p;
-    store_status st = store_pos_check(s, topic, partition, offset, &p, err, errlen);
+    store_status st = store_sqlite_pos_check(s, topic, partition, offset, &p, err, errlen);
     if (st != STORE_OK)
         return st;
     st = ev->type == ORDER_EVENT_CREATE ? store_create(s, ev, err, errlen)
                                         : store_update(s, ev, err, errlen);
     if (st == STORE_OK)
-        store_pos_advance(p, offset);
+        store_sqlite_pos_advance(p, offset);
     return st;
 }
 
@@ -104,29 +105,30 @@ static void store_copy_col(sqlite3_stmt *q, int col, char *dst, size_t cap)
     dst[n] = '\0';
 }
 
-static store_status store_read_order(store *s, const char *order_id, store_order *out,
+static store_status store_read_order(store_sqlite *s, const char *order_id, store_order *out,
                                      store_history_fn fn, void *arg, char *err, size_t errlen);
 
-store_status store_get_order(store *s, const char *order_id, store_order *out, store_history_fn fn,
-                             void *arg, char *err, size_t errlen)
+store_status store_sqlite_get_order(store *base, const char *order_id, store_order *out,
+                                    store_history_fn fn, void *arg, char *err, size_t errlen)
 {
+    store_sqlite *s = (store_sqlite *)base;
     /* One read transaction, so the row and its history are the same snapshot. */
     int own_txn = !s->in_txn;
     if (own_txn) {
-        int rc = store_step_done(s, ST_BEGIN_READ);
+        int rc = store_sqlite_step_done(s, ST_BEGIN_READ);
         if (rc != SQLITE_OK)
-            return store_fail(s, rc, "begin read", err, errlen);
+            return store_sqlite_fail(s, rc, "begin read", err, errlen);
     }
     store_status st = store_read_order(s, order_id, out, fn, arg, err, errlen);
     if (own_txn) {
-        int rc = store_step_done(s, ST_COMMIT);
+        int rc = store_sqlite_step_done(s, ST_COMMIT);
         if (rc != SQLITE_OK && st == STORE_OK)
-            st = store_fail(s, rc, "end read", err, errlen);
+            st = store_sqlite_fail(s, rc, "end read", err, errlen);
     }
     return st;
 }
 
-static store_status store_read_order(store *s, const char *order_id, store_order *out,
+static store_status store_read_order(store_sqlite *s, const char *order_id, store_order *out,
                                      store_history_fn fn, void *arg, char *err, size_t errlen)
 {
     sqlite3_stmt *q = s->st[ST_GET_ORDER];
@@ -139,7 +141,7 @@ static store_status store_read_order(store *s, const char *order_id, store_order
     }
     if (rc != SQLITE_ROW) {
         sqlite3_reset(q);
-        return store_fail(s, rc, "read order", err, errlen);
+        return store_sqlite_fail(s, rc, "read order", err, errlen);
     }
     memset(out, 0, sizeof *out);
     snprintf(out->order_id, sizeof out->order_id, "%s", order_id);
@@ -177,23 +179,24 @@ static store_status store_read_order(store *s, const char *order_id, store_order
     sqlite3_stmt *h = s->st[ST_GET_HIST];
     rc = sqlite3_bind_text(h, 1, order_id, -1, SQLITE_STATIC);
     if (rc != SQLITE_OK)
-        return store_fail(s, rc, "bind", err, errlen);
+        return store_sqlite_fail(s, rc, "bind", err, errlen);
     while ((rc = sqlite3_step(h)) == SQLITE_ROW)
         fn(arg, (const char *)sqlite3_column_text(h, 0), sqlite3_column_int64(h, 1));
     sqlite3_reset(h);
     if (rc != SQLITE_DONE)
-        return store_fail(s, rc, "read history", err, errlen);
+        return store_sqlite_fail(s, rc, "read history", err, errlen);
     return STORE_OK;
 }
 
-store_status store_count_orders(store *s, int64_t *count, char *err, size_t errlen)
+store_status store_sqlite_count_orders(store *base, int64_t *count, char *err, size_t errlen)
 {
+    store_sqlite *s = (store_sqlite *)base;
     sqlite3_stmt *q = s->st[ST_COUNT];
     int rc = sqlite3_step(q);
     if (rc == SQLITE_ROW)
         *count = sqlite3_column_int64(q, 0);
     sqlite3_reset(q);
     if (rc != SQLITE_ROW)
-        return store_fail(s, rc, "count orders", err, errlen);
+        return store_sqlite_fail(s, rc, "count orders", err, errlen);
     return STORE_OK;
 }

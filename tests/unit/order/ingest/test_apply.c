@@ -11,7 +11,9 @@
 #include "ingest/apply.h"
 
 #include "event/avro_codec.h"
+#include "platform/clock.h"
 #include "event/order_schema.h"
+#include "order/store/pg_fixture.h"
 #include "test_main.h"
 
 #include <check.h>
@@ -44,6 +46,7 @@ typedef struct {
 } fake_kafka;
 
 static char tmpdir[256], dbpath[320];
+static char pg_schema[64], pg_where[1024]; /* the PostgreSQL case's store */
 static order_config cfg;
 static fake_kafka fk;
 static apply_ctx ap;
@@ -102,12 +105,9 @@ static void fake_set_error(void *arg, const char *what, const char *detail)
              detail);
 }
 
-static void setup(void)
+/* A fresh apply context on the store at where (a SQLite path or a PostgreSQL URL). */
+static void setup_on(const char *where)
 {
-    const char *base = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/apply-XXXXXX", base && *base ? base : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-    snprintf(dbpath, sizeof dbpath, "%s/orders.db", tmpdir);
     memset(&cfg, 0, sizeof cfg);
     cfg.topic = TOPIC;
     cfg.max_retries = 2;
@@ -119,7 +119,7 @@ static void setup(void)
     char err[256];
     ap.cfg = &cfg;
     ap.store_ok = 1;
-    ap.st = store_open(dbpath, 0, err, sizeof err);
+    ap.st = store_open(where, 0, err, sizeof err);
     ck_assert_msg(ap.st != NULL, "%s", err);
     /* A closed port: any schema id the decoder does not know is "registry down". */
     ap.dec = order_decoder_new("http://127.0.0.1:1", err, sizeof err);
@@ -127,8 +127,12 @@ static void setup(void)
     ck_assert_msg(order_decoder_add_schema(ap.dec, SCHEMA_ID, order_schema_json, err, sizeof err) ==
                       0,
                   "%s", err);
-    ap.ops = (apply_ops){fake_dead_letter, fake_rewind,    fake_commit,
-                         fake_kafka_error, fake_set_error, &fk};
+    ap.ops = (apply_ops){.dead_letter = fake_dead_letter,
+                         .rewind = fake_rewind,
+                         .commit = fake_commit,
+                         .kafka_error = fake_kafka_error,
+                         .set_error = fake_set_error,
+                         .arg = &fk};
     for (int32_t p = 0; p < 2; p++) {
         apply_part *ps = apply_part_get(&ap, p);
         ck_assert_ptr_nonnull(ps);
@@ -136,6 +140,31 @@ static void setup(void)
     }
     enc = codec_new(order_schema_json, err, sizeof err);
     ck_assert_msg(enc != NULL, "%s", err);
+}
+
+static void setup(void)
+{
+    const char *base = getenv("TMPDIR");
+    snprintf(tmpdir, sizeof tmpdir, "%s/apply-XXXXXX", base && *base ? base : "/tmp");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    snprintf(dbpath, sizeof dbpath, "%s/orders.db", tmpdir);
+    setup_on(dbpath);
+}
+
+static void setup_pg(void)
+{
+    tmpdir[0] = '\0';
+    pgfx_setup(pg_schema, sizeof pg_schema, pg_where, sizeof pg_where);
+    setup_on(pg_where);
+}
+
+static void teardown_pg(void)
+{
+    codec_free(enc);
+    order_decoder_free(ap.dec);
+    store_close(ap.st);
+    free(ap.parts);
+    pgfx_teardown(pg_schema);
 }
 
 static void teardown(void)
@@ -512,6 +541,83 @@ START_TEST(test_store_failure_rolls_back_the_batch)
 }
 END_TEST
 
+START_TEST(test_corrupt_store_is_retried_forever_never_dead_lettered)
+{
+    /* Some orders, then the file is damaged behind the store's back: every
+     * page but the first (the schema) is overwritten. */
+    built b;
+    order_event c = create_event("CORRUPT-0");
+    record_of(&b, 0, 0, &c, SCHEMA_ID);
+    apply_one(&b);
+    ck_assert_int_eq(position(0), 1);
+    store_close(ap.st);
+    FILE *f = fopen(dbpath, "r+b");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+    long size = ftell(f);
+    ck_assert_int_gt(size, 4096);
+    ck_assert_int_eq(fseek(f, 4096, SEEK_SET), 0);
+    for (long i = 4096; i < size; i++)
+        ck_assert_int_ne(fputc(0xA5, f), EOF);
+    ck_assert_int_eq(fclose(f), 0);
+    char err[256];
+    ap.st = store_open(dbpath, 0, err, sizeof err);
+    ck_assert_msg(ap.st != NULL, "%s", err);
+    /* A valid event, many more times than PROCESSING_MAX_RETRIES: it waits, it is never
+     * the event's fault. */
+    order_event c1 = create_event("CORRUPT-1");
+    record_of(&b, 0, 1, &c1, SCHEMA_ID);
+    for (int i = 0; i < 3 * cfg.max_retries + 3; i++) {
+        ap.parts[0].waiting = 0;
+        apply_one(&b);
+        ck_assert(!ap.store_ok);
+        ck_assert(!ap.parts[0].poison);
+    }
+    ck_assert_int_eq(fk.nletters, 0);
+    ck_assert_msg(strstr(fk.last_error, "malformed") != NULL, "%s", fk.last_error);
+}
+END_TEST
+
+START_TEST(test_fenced_commit_drops_the_batch_and_reseeks)
+{
+    /* This instance applies offset 0 of partition 0 and caches position 1. */
+    built b0, b1;
+    order_event c0 = create_event("FENCE-0"), c1 = create_event("FENCE-ZOMBIE");
+    record_of(&b0, 0, 0, &c0, SCHEMA_ID);
+    apply_one(&b0);
+    ck_assert(ap.store_ok);
+    ck_assert_int_eq(position(0), 1);
+    /* Meanwhile the partition moved to another instance, which applied 1 and 2. */
+    char err[256];
+    store *owner = store_open(pg_where, 0, err, sizeof err);
+    ck_assert_msg(owner != NULL, "%s", err);
+    ck_assert_int_eq(store_begin(owner, err, sizeof err), STORE_OK);
+    order_event o1 = create_event("FENCE-OWNER-1"), o2 = create_event("FENCE-OWNER-2");
+    ck_assert_int_eq(store_apply(owner, TOPIC, 0, 1, &o1, err, sizeof err), STORE_OK);
+    ck_assert_int_eq(store_apply(owner, TOPIC, 0, 2, &o2, err, sizeof err), STORE_OK);
+    ck_assert_int_eq(store_commit(owner, err, sizeof err), STORE_OK);
+    store_close(owner);
+    /* The zombie's next batch (offset 1, another order) must not commit. */
+    record_of(&b1, 0, 1, &c1, SCHEMA_ID);
+    int commits = fk.commits;
+    apply_one(&b1);
+    ck_assert_uint_eq(ap.fenced, 1);
+    ck_assert(ap.store_ok); /* nothing wrong with the store */
+    ck_assert_int_eq(fk.commits, commits);
+    ck_assert_int_eq(fk.nletters, 0);
+    store_order o;
+    ck_assert_int_eq(stored("FENCE-ZOMBIE", &o), STORE_NOT_FOUND);
+    ck_assert_int_eq(stored("FENCE-OWNER-2", &o), STORE_OK);
+    /* Re-sought at once to the owner's position, with no attempt counted. */
+    ck_assert_int_eq(fk.rewinds, 1);
+    ck_assert_int_eq(fk.rewind_offset, 3);
+    ck_assert_int_eq(ap.parts[0].next, 3);
+    ck_assert_int_eq(ap.parts[0].attempts, 0);
+    ck_assert_uint_eq(ap.retries, 0);
+    ck_assert_int_le(ap.parts[0].resume_at_ms, clock_mono_ms());
+}
+END_TEST
+
 static Suite *apply_suite(void)
 {
     Suite *s = suite_create("ingest_apply");
@@ -529,7 +635,17 @@ static Suite *apply_suite(void)
     tcase_add_test(tc, test_redelivered_records_are_skipped);
     tcase_add_test(tc, test_error_records_and_unknown_partitions_are_not_applied);
     tcase_add_test(tc, test_store_failure_rolls_back_the_batch);
+    tcase_add_test(tc, test_corrupt_store_is_retried_forever_never_dead_lettered);
     suite_add_tcase(s, tc);
+    if (pgfx_url()) {
+        tc = tcase_create("postgresql");
+        tcase_add_checked_fixture(tc, setup_pg, teardown_pg);
+        tcase_set_timeout(tc, 60);
+        tcase_add_test(tc, test_fenced_commit_drops_the_batch_and_reseeks);
+        suite_add_tcase(s, tc);
+    } else {
+        printf("ingest_apply: ORDERSTREAM_TEST_PG_URL unset, PostgreSQL cases skipped\n");
+    }
     return s;
 }
 

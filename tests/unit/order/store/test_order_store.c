@@ -1,11 +1,15 @@
 /*
- * Unit tests for the SQLite store (store.h): event effects and positions in
- * one transaction, skip-below-position, duplicates, unknown orders, history,
- * exact money, and persistence across a close and re-open. Each test works on
- * a fresh file in a temporary directory.
+ * The store contract (store.h): event effects and positions in one
+ * transaction, skip-below-position, duplicates, unknown orders, history,
+ * exact money, and persistence across a close and re-open. One suite, run
+ * against every backend: SQLite (a fresh file in a temporary directory per
+ * test) and, when ORDERSTREAM_TEST_PG_URL is set (scripts/with-stack.sh sets
+ * it), PostgreSQL (a fresh schema per test, pg_fixture.h). Tests of one
+ * backend's own behaviour are in that backend's test case only.
  */
 #include "store/store.h"
 
+#include "order/store/pg_fixture.h"
 #include "test_main.h"
 
 #include <check.h>
@@ -20,6 +24,8 @@
 
 static char tmpdir[256];
 static char dbpath[300];
+static char where[600]; /* what store_open() gets: dbpath or a PostgreSQL URL */
+static char schema[64];
 static char err[256];
 
 static void setup(void)
@@ -29,6 +35,17 @@ static void setup(void)
     ck_assert_ptr_nonnull(mkdtemp(tmpdir));
     /* A sub-directory that does not exist yet: the writer creates it. */
     snprintf(dbpath, sizeof dbpath, "%s/sub/dir/orders.db", tmpdir);
+    snprintf(where, sizeof where, "%s", dbpath);
+}
+
+static void setup_pg(void)
+{
+    pgfx_setup(schema, sizeof schema, where, sizeof where);
+}
+
+static void teardown_pg(void)
+{
+    pgfx_teardown(schema);
 }
 
 static void teardown(void)
@@ -73,7 +90,7 @@ static order_event make_update(const char *id, const char *status, int64_t ts)
 
 static store *open_rw(void)
 {
-    store *s = store_open(dbpath, 0, err, sizeof err);
+    store *s = store_open(where, 0, err, sizeof err);
     ck_assert_msg(s != NULL, "store_open: %s", err);
     return s;
 }
@@ -339,7 +356,7 @@ END_TEST
 START_TEST(test_readonly_sees_committed_only)
 {
     store *w = open_rw();
-    store *r = store_open(dbpath, STORE_READONLY, err, sizeof err);
+    store *r = store_open(where, STORE_READONLY, err, sizeof err);
     ck_assert_msg(r != NULL, "read-only open: %s", err);
     order_event a = make_create("ORDER-R", 1);
     ck_assert_int_eq(store_begin(w, err, sizeof err), STORE_OK);
@@ -368,9 +385,82 @@ START_TEST(test_misuse_is_an_error)
     ck_assert_int_eq(store_apply(s, TOPIC, 0, -1, &a, err, sizeof err), STORE_ERR_INTERNAL);
     store_rollback(s);
     store_close(s);
-    /* A path that cannot be created fails with a message, not a crash. */
-    ck_assert_ptr_null(store_open("/proc/definitely/not/here.db", 0, err, sizeof err));
+    /* A store that cannot be reached fails with a message, not a crash. */
+    const char *bad = store_is_url(where) ? "postgresql://nobody@127.0.0.1:1/none"
+                                          : "/proc/definitely/not/here.db";
+    ck_assert_ptr_null(store_open(bad, 0, err, sizeof err));
     ck_assert_int_gt(strlen(err), 0);
+}
+END_TEST
+
+START_TEST(test_same_batch_create_update_duplicate)
+{
+    /* Within one open transaction the store answers from what it applied so far. */
+    store *s = open_rw();
+    order_event c = make_create("ORDER-IN", 1000);
+    order_event u1 = make_update("ORDER-IN", "confirmed", 2000);
+    order_event u2 = make_update("ORDER-IN", "shipped", 3000);
+    order_event early = make_update("ORDER-LATER", "confirmed", 500);
+    order_event later = make_create("ORDER-LATER", 600);
+    ck_assert_int_eq(store_begin(s, err, sizeof err), STORE_OK);
+    store_hint_order(s, "ORDER-IN", 8);
+    store_hint_order(s, "not a valid id!", 15); /* ignored */
+    ck_assert_int_eq(store_apply(s, TOPIC, 0, 0, &early, err, sizeof err), STORE_NOT_FOUND);
+    ck_assert_int_eq(store_mark(s, TOPIC, 0, 0, err, sizeof err), STORE_OK);
+    apply_ok(s, 0, 1, &c);
+    apply_ok(s, 0, 2, &u1);
+    ck_assert_int_eq(store_apply(s, TOPIC, 0, 3, &c, err, sizeof err), STORE_DUPLICATE);
+    ck_assert_int_eq(store_mark(s, TOPIC, 0, 3, err, sizeof err), STORE_OK);
+    apply_ok(s, 0, 4, &u2);
+    apply_ok(s, 0, 5, &later);
+    ck_assert_int_eq(position(s, 0), 6);
+    ck_assert_int_eq(store_commit(s, err, sizeof err), STORE_OK);
+
+    store_order o;
+    history h = {0};
+    ck_assert_int_eq(store_get_order(s, "ORDER-IN", &o, collect, &h, err, sizeof err), STORE_OK);
+    ck_assert_str_eq(o.status, "shipped");
+    ck_assert_int_eq(o.updated_at_ms, 3000);
+    ck_assert_int_eq(h.n, 3);
+    ck_assert_str_eq(h.status[1], "confirmed");
+    ck_assert_str_eq(h.status[2], "shipped");
+    memset(&h, 0, sizeof h);
+    ck_assert_int_eq(store_get_order(s, "ORDER-LATER", &o, collect, &h, err, sizeof err), STORE_OK);
+    ck_assert_str_eq(o.status, "new");
+    ck_assert_int_eq(h.n, 1);
+    /* The next batch still knows both orders. */
+    ck_assert_int_eq(store_begin(s, err, sizeof err), STORE_OK);
+    ck_assert_int_eq(store_apply(s, TOPIC, 1, 0, &c, err, sizeof err), STORE_DUPLICATE);
+    ck_assert_int_eq(store_apply(s, TOPIC, 1, 0, &later, err, sizeof err), STORE_DUPLICATE);
+    store_rollback(s);
+    int64_t count = 0;
+    ck_assert_int_eq(store_count_orders(s, &count, err, sizeof err), STORE_OK);
+    ck_assert_int_eq(count, 2);
+    store_close(s);
+}
+END_TEST
+
+START_TEST(test_reopen_sees_orders)
+{
+    /* A new handle (another instance, a restart) knows what the first one stored. */
+    store *a = open_rw();
+    order_event c = make_create("ORDER-X", 1);
+    ck_assert_int_eq(store_begin(a, err, sizeof err), STORE_OK);
+    apply_ok(a, 0, 0, &c);
+    ck_assert_int_eq(store_commit(a, err, sizeof err), STORE_OK);
+    store_close(a);
+    store *b = open_rw();
+    order_event u = make_update("ORDER-X", "pending", 2);
+    order_event none = make_update("ORDER-Y", "pending", 2);
+    ck_assert_int_eq(store_begin(b, err, sizeof err), STORE_OK);
+    store_hint_order(b, "ORDER-Y", 7);
+    store_hint_order(b, "ORDER-X", 7);
+    ck_assert_int_eq(store_apply(b, TOPIC, 0, 1, &none, err, sizeof err), STORE_NOT_FOUND);
+    ck_assert_int_eq(store_apply(b, TOPIC, 0, 1, &c, err, sizeof err), STORE_DUPLICATE);
+    apply_ok(b, 0, 1, &u);
+    ck_assert_int_eq(store_commit(b, err, sizeof err), STORE_OK);
+    ck_assert_int_eq(position(b, 0), 2);
+    store_close(b);
 }
 END_TEST
 
@@ -448,11 +538,9 @@ START_TEST(test_full_disk_rolls_back_then_recovers)
 }
 END_TEST
 
-static Suite *store_suite(void)
+/* The contract: every backend passes these. */
+static void add_contract(TCase *tc)
 {
-    Suite *su = suite_create("order_store");
-    TCase *tc = tcase_create("sqlite");
-    tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_create_then_read);
     tcase_add_test(tc, test_shipping_exact_half_up);
     tcase_add_test(tc, test_duplicate_create);
@@ -462,10 +550,29 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_skip_at_or_below_position);
     tcase_add_test(tc, test_readonly_sees_committed_only);
     tcase_add_test(tc, test_misuse_is_an_error);
+    tcase_add_test(tc, test_same_batch_create_update_duplicate);
+    tcase_add_test(tc, test_reopen_sees_orders);
     tcase_add_test(tc, test_batch_many);
+}
+
+static Suite *store_suite(void)
+{
+    Suite *su = suite_create("order_store");
+    TCase *tc = tcase_create("sqlite");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    add_contract(tc);
     tcase_add_test(tc, test_other_layout_version_refused);
     tcase_add_test(tc, test_full_disk_rolls_back_then_recovers);
     suite_add_tcase(su, tc);
+    if (pgfx_url()) {
+        tc = tcase_create("postgresql");
+        tcase_add_checked_fixture(tc, setup_pg, teardown_pg);
+        tcase_set_timeout(tc, 60);
+        add_contract(tc);
+        suite_add_tcase(su, tc);
+    } else {
+        printf("order_store: ORDERSTREAM_TEST_PG_URL unset, PostgreSQL run skipped\n");
+    }
     return su;
 }
 

@@ -1,0 +1,280 @@
+/*
+ * consumer_group: order-service as a member of its consumer group (see
+ * consumer.h): the rebalance callback (which partitions come and go, where
+ * each one starts, pause state kept right across moves), the group's
+ * description for /health, and the refusal of a second instance on a SQLite
+ * store. Split from consumer.c because membership is its own concern: the
+ * loop only polls, and rebalances happen inside that poll.
+ */
+#include "ingest/consumer_int.h"
+
+#include "platform/clock.h"
+#include "platform/log.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Drops the collected records of the partitions in parts only: with the
+ * cooperative protocol the others stay assigned and are not fetched again. */
+static void drop_batch_of(order_consumer *c, const rd_kafka_topic_partition_list_t *parts)
+{
+    int kept = 0;
+    for (int i = 0; i < c->nbatch; i++) {
+        rd_kafka_message_t *m = c->batch[i];
+        int revoked = 0;
+        for (int j = 0; j < parts->cnt && !revoked; j++)
+            revoked = parts->elems[j].partition == m->partition;
+        if (revoked || m->err)
+            rd_kafka_message_destroy(m);
+        else
+            c->batch[kept++] = m;
+    }
+    c->nbatch = kept;
+}
+
+/* Pauses (pause = 1) or resumes the partitions in parts, logging a failure. */
+static void set_paused(order_consumer *c, rd_kafka_topic_partition_list_t *parts, int pause)
+{
+    if (parts->cnt == 0)
+        return;
+    rd_kafka_resp_err_t e =
+        pause ? rd_kafka_pause_partitions(c->rk, parts) : rd_kafka_resume_partitions(c->rk, parts);
+    if (e)
+        log_error("%s: %s", pause ? "pause" : "resume", rd_kafka_err2str(e));
+}
+
+/*
+ * A partition comes (back) to this instance: its position is always read from
+ * the store (another instance may have moved it), and with none the partition
+ * is read from its beginning: the store is rebuilt from Kafka, whatever the
+ * group's committed offset says. A retry schedule survives when the store is
+ * still at the record that was waiting (the partition is paused again on
+ * purpose); otherwise it is stale and dropped.
+ */
+static void assign_one(order_consumer *c, rd_kafka_topic_partition_t *tp, int *repause)
+{
+    *repause = 0;
+    apply_part *ps = apply_part_get(&c->ap, tp->partition);
+    if (!ps) {
+        log_error("assign: out of memory");
+        return;
+    }
+    int64_t next = -1;
+    char e[256] = "";
+    store_status s = store_get_position(c->ap.st, c->cfg.topic, tp->partition, &next, e, sizeof e);
+    if (s != STORE_OK && s != STORE_NOT_FOUND)
+        log_error("assign: reading position: %s", e);
+    tp->offset = s == STORE_OK ? next : RD_KAFKA_OFFSET_BEGINNING;
+    int keep = s == STORE_OK && ps->fail_offset == next && ps->waiting;
+    apply_part fresh = {
+        .assigned = 1, .next = s == STORE_OK ? next : -1, .batch_start = -1, .fail_offset = -1};
+    if (keep) {
+        fresh.fail_offset = ps->fail_offset;
+        fresh.attempts = ps->attempts;
+        fresh.poison = ps->poison;
+        fresh.waiting = 1;
+        fresh.resume_at_ms = ps->resume_at_ms;
+        *repause = 1;
+    }
+    int64_t lo = -1, hi = -1;
+    rd_kafka_resp_err_t we = rd_kafka_query_watermark_offsets(
+        c->rk, c->cfg.topic, tp->partition, &lo, &hi, CONSUMER_WATERMARK_TIMEOUT_MS);
+    if (we == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        fresh.low = lo;
+        fresh.high = hi;
+    } else {
+        fresh.low = fresh.high = -1;
+    }
+    if (s != STORE_OK && fresh.low > 0) {
+        fresh.history_lost = fresh.low;
+        log_warn("%s[%d]: the store has no position, so it is rebuilt from the beginning of the "
+                 "partition, but Kafka's retention already deleted offsets 0..%lld: the orders "
+                 "of those events are missing from this store (restore it from a backup, or "
+                 "accept the loss)",
+                 c->cfg.topic, tp->partition, (long long)fresh.low - 1);
+    }
+    *ps = fresh;
+    log_info("assigned %s[%d] from %s %lld%s", c->cfg.topic, tp->partition,
+             s == STORE_OK ? "store offset" : "the beginning (no stored position), offset",
+             (long long)(s == STORE_OK ? next : (fresh.low > 0 ? fresh.low : 0)),
+             keep ? " (retry schedule kept)" : "");
+}
+
+static void rebalance_assign(order_consumer *c, rd_kafka_topic_partition_list_t *parts,
+                             int cooperative)
+{
+    rd_kafka_topic_partition_list_t *repause = rd_kafka_topic_partition_list_new(parts->cnt);
+    for (int i = 0; i < parts->cnt; i++) {
+        int rp = 0;
+        assign_one(c, &parts->elems[i], &rp);
+        if (rp && repause)
+            rd_kafka_topic_partition_list_add(repause, c->cfg.topic, parts->elems[i].partition);
+    }
+    if (cooperative) {
+        rd_kafka_error_t *ie = rd_kafka_incremental_assign(c->rk, parts);
+        if (ie) {
+            log_error("incremental assign: %s", rd_kafka_error_string(ie));
+            rd_kafka_error_destroy(ie);
+        }
+    } else {
+        rd_kafka_resp_err_t e = rd_kafka_assign(c->rk, parts);
+        if (e)
+            log_error("assign: %s", rd_kafka_err2str(e));
+    }
+    /* librdkafka keeps a partition's pause flag across assignments: a
+     * partition paused here before is resumed, unless it waits on purpose. */
+    rd_kafka_topic_partition_list_t *resume = rd_kafka_topic_partition_list_copy(parts);
+    if (resume && repause) {
+        for (int i = 0; i < repause->cnt; i++)
+            rd_kafka_topic_partition_list_del(resume, c->cfg.topic, repause->elems[i].partition);
+        set_paused(c, resume, 0);
+        set_paused(c, repause, 1);
+    } else {
+        log_error("assign: out of memory (pause state not restored)");
+    }
+    if (resume)
+        rd_kafka_topic_partition_list_destroy(resume);
+    if (repause)
+        rd_kafka_topic_partition_list_destroy(repause);
+}
+
+static void rebalance_revoke(order_consumer *c, rd_kafka_topic_partition_list_t *parts,
+                             int cooperative)
+{
+    if (!parts) { /* an error without a list: everything goes */
+        consumer_drop_batch(c);
+        consumer_kafka_commit(c, 0);
+        for (int p = 0; p < c->ap.nparts; p++)
+            c->ap.parts[p].assigned = 0;
+        if (!cooperative)
+            (void)rd_kafka_assign(c->rk, NULL);
+        return;
+    }
+    drop_batch_of(c, parts);
+    consumer_kafka_commit(c, 0);
+    /* Resumed before they go: a paused partition must not stay paused in
+     * librdkafka when it comes back. The schedule stays in ap.parts, for a
+     * partition that comes back to this instance (assign_one). */
+    set_paused(c, parts, 0);
+    for (int i = 0; i < parts->cnt; i++) {
+        int32_t p = parts->elems[i].partition;
+        if (p >= 0 && p < c->ap.nparts)
+            c->ap.parts[p].assigned = 0;
+    }
+    log_info("partitions revoked (%d)", parts->cnt);
+    if (cooperative) {
+        rd_kafka_error_t *ie = rd_kafka_incremental_unassign(c->rk, parts);
+        if (ie) {
+            log_error("incremental unassign: %s", rd_kafka_error_string(ie));
+            rd_kafka_error_destroy(ie);
+        }
+    } else {
+        rd_kafka_resp_err_t e = rd_kafka_assign(c->rk, NULL);
+        if (e)
+            log_error("unassign: %s", rd_kafka_err2str(e));
+    }
+}
+
+/*
+ * Cooperative (incremental) rebalancing is configured (cooperative-sticky):
+ * a rebalance then revokes and assigns only the partitions that move, and the
+ * others keep flowing. The eager protocol (a group still on it during a
+ * rolling upgrade) revokes everything; both go through the same two paths.
+ */
+void consumer_group_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                                 rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    order_consumer *c = opaque;
+    const char *proto = rd_kafka_rebalance_protocol(rk);
+    int cooperative = proto && strcmp(proto, "COOPERATIVE") == 0;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        rebalance_assign(c, parts, cooperative);
+    } else {
+        if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
+            log_warn("rebalance error: %s", rd_kafka_err2str(err));
+        rebalance_revoke(c, parts, cooperative);
+    }
+}
+
+/* The group's members and state from the broker: 0, or -1 + err. */
+static int describe_group(order_consumer *c, int timeout_ms, int *members, char *state,
+                          size_t statelen, char *err, size_t errlen)
+{
+    const struct rd_kafka_group_list *gl = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_list_groups(c->rk, c->cfg.group_id, &gl, timeout_ms);
+    if (e) {
+        snprintf(err, errlen, "list groups: %s", rd_kafka_err2str(e));
+        return -1;
+    }
+    *members = 0;
+    snprintf(state, statelen, "Empty");
+    for (int i = 0; i < gl->group_cnt; i++) {
+        const struct rd_kafka_group_info *g = &gl->groups[i];
+        if (strcmp(g->group, c->cfg.group_id) != 0)
+            continue;
+        if (g->err) {
+            snprintf(err, errlen, "describe group %s: %s", g->group, rd_kafka_err2str(g->err));
+            rd_kafka_group_list_destroy(gl);
+            return -1;
+        }
+        *members = g->member_cnt;
+        snprintf(state, statelen, "%s", g->state ? g->state : "?");
+    }
+    rd_kafka_group_list_destroy(gl);
+    return 0;
+}
+
+/* Refreshes the group's description for /health, every CONSUMER_GROUP_EVERY_MS. */
+void consumer_group_refresh(order_consumer *c, int64_t now)
+{
+    if (now < c->next_group_ms)
+        return;
+    c->next_group_ms = now + CONSUMER_GROUP_EVERY_MS;
+    char err[256];
+    if (describe_group(c, 500, &c->group_members, c->group_state, sizeof c->group_state, err,
+                       sizeof err) != 0) {
+        c->group_members = -1;
+        c->group_state[0] = '\0';
+    }
+}
+
+/*
+ * A SQLite file is one instance's store: a second instance in the group would
+ * take half the partitions into a file nobody else reads. So before joining,
+ * a SQLite instance checks that the group has no members. A member that
+ * crashed stays listed until its session times out, so members are waited
+ * out for a session timeout before refusing (a restart after kill -9 works).
+ * Two instances started at the same instant can both see an empty group: the
+ * check narrows that race, only PostgreSQL removes it.
+ */
+int consumer_group_refuse_second_sqlite(order_consumer *c, char *err, size_t errlen)
+{
+    if (strcmp(store_kind(c->ap.st), "sqlite") != 0)
+        return 0;
+    int64_t until = clock_mono_ms() + CONSUMER_SQLITE_WAIT_MS;
+    int members = 0;
+    for (;;) {
+        char state[32], e[256];
+        if (describe_group(c, 5000, &members, state, sizeof state, e, sizeof e) != 0) {
+            log_warn("cannot check whether group %s already has members (%s): joining anyway",
+                     c->cfg.group_id, e);
+            return 0;
+        }
+        if (members == 0)
+            return 0;
+        if (clock_mono_ms() >= until || atomic_load(&c->stop))
+            break;
+        log_warn("group %s has %d member(s) (state %s); waiting up to a session timeout for a "
+                 "crashed instance to leave before joining with a SQLite store",
+                 c->cfg.group_id, members, state);
+        consumer_sleep_ms(c, 1000);
+    }
+    snprintf(err, errlen,
+             "consumer group %s already has %d member(s), and this instance's store is a SQLite "
+             "file (STORE_PATH), which only one instance may write: a second instance would "
+             "split the partitions between stores that cannot see each other. Run several "
+             "instances on the PostgreSQL backend (STORE_URL=postgresql://...), or stop the "
+             "other instance",
+             c->cfg.group_id, members);
+    return -1;
+}

@@ -1,0 +1,72 @@
+/*
+ * consumer_int: what the two files of the consume loop share: consumer.c
+ * (the loop, the apply_ops, the lifecycle) and consumer_group.c (group
+ * membership: rebalances, the group's description, the one-SQLite-instance
+ * check). Not for use elsewhere: everyone else sees consumer.h.
+ */
+#ifndef CONSUMER_INT_H
+#define CONSUMER_INT_H
+
+#include "ingest/apply.h"
+#include "ingest/consumer.h"
+#include "ingest/dlq_writer.h"
+
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#define CONSUMER_TICK_MS 1000
+#define CONSUMER_DLQ_TIMEOUT_MS 10000
+#define CONSUMER_SEEK_TIMEOUT_MS 5000
+#define CONSUMER_WATERMARK_TIMEOUT_MS 2000
+#define CONSUMER_GROUP_EVERY_MS 5000
+/* a crashed member is listed for session.timeout.ms (10 s) at most */
+#define CONSUMER_SQLITE_WAIT_MS 12000
+
+struct order_consumer {
+    order_config cfg;
+    apply_ctx ap; /* store, decoder, partitions, counters: see apply.h */
+    order_status_board *board;
+    rd_kafka_t *rk;
+    dlq_writer *dlq;
+    pthread_t thread;
+    int started;
+    atomic_int stop;
+
+    rd_kafka_message_t **batch;
+    apply_record *recs; /* the batch as apply.c sees it */
+    int nbatch;
+
+    int64_t next_tick_ms;
+    int subscribed, kafka_ok;
+    int brokers_down; /* all brokers down (reported or probed); cleared only by a probe */
+    /* A connection dropped: probe at the next tick. librdkafka's ALL_BROKERS_DOWN
+     * alone is not enough: a consumer busy when the broker went away may never
+     * get it, and records already fetched do not prove a broker is up now. */
+    int brokers_suspect;
+    char last_error[256];
+    /* the group as list_groups last described it (refreshed every few ticks) */
+    char group_state[32];
+    int group_members;
+    int64_t next_group_ms;
+};
+
+/* Records the last error for /health; what: a short prefix ("store", "kafka"), or NULL. */
+void consumer_set_error(order_consumer *c, const char *what, const char *detail);
+/* Commits the positions that moved; async in the loop, sync when leaving. */
+void consumer_kafka_commit(order_consumer *c, int async);
+/* Drops every collected record of the batch. */
+void consumer_drop_batch(order_consumer *c);
+/* Sleeps ms, waking early when the consumer is stopped. */
+void consumer_sleep_ms(order_consumer *c, int64_t ms);
+
+/* The rebalance callback (consumer_group.c): cooperative or eager. */
+void consumer_group_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                                 rd_kafka_topic_partition_list_t *parts, void *opaque);
+/* Refreshes the group's description for /health (rate-limited). */
+void consumer_group_refresh(order_consumer *c, int64_t now);
+/* -1 + err when the store is SQLite and the group already has members. */
+int consumer_group_refuse_second_sqlite(order_consumer *c, char *err, size_t errlen);
+
+#endif

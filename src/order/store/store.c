@@ -1,0 +1,169 @@
+/*
+ * store: the public store API (store.h) as a thin dispatch onto the backend
+ * store_open() chose (see store_backend.h), plus what is the same for every
+ * backend: status names and how a store is named in logs.
+ */
+#include "store/store_backend.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int store_is_url(const char *where)
+{
+    return strncmp(where, "postgresql://", 13) == 0 || strncmp(where, "postgres://", 11) == 0;
+}
+
+store *store_open(const char *where, int flags, char *err, size_t errlen)
+{
+    if (store_is_url(where))
+        return store_pg_open(where, flags, err, errlen);
+    return store_sqlite_open(where, flags, err, errlen);
+}
+
+void store_close(store *s)
+{
+    if (s)
+        s->be->close(s);
+}
+
+const char *store_kind(const store *s)
+{
+    return s->be->kind;
+}
+
+store_status store_begin(store *s, char *err, size_t errlen)
+{
+    return s->be->begin(s, err, errlen);
+}
+
+store_status store_commit(store *s, char *err, size_t errlen)
+{
+    return s->be->commit(s, err, errlen);
+}
+
+void store_rollback(store *s)
+{
+    s->be->rollback(s);
+}
+
+int store_in_txn(const store *s)
+{
+    return s->be->in_txn(s);
+}
+
+void store_hint_order(store *s, const void *order_id, size_t len)
+{
+    if (s->be->hint_order)
+        s->be->hint_order(s, order_id, len);
+}
+
+store_status store_apply(store *s, const char *topic, int32_t partition, int64_t offset,
+                         const order_event *ev, char *err, size_t errlen)
+{
+    return s->be->apply(s, topic, partition, offset, ev, err, errlen);
+}
+
+store_status store_mark(store *s, const char *topic, int32_t partition, int64_t offset, char *err,
+                        size_t errlen)
+{
+    return s->be->mark(s, topic, partition, offset, err, errlen);
+}
+
+store_status store_get_position(store *s, const char *topic, int32_t partition, int64_t *next,
+                                char *err, size_t errlen)
+{
+    return s->be->get_position(s, topic, partition, next, err, errlen);
+}
+
+store_status store_get_order(store *s, const char *order_id, store_order *out, store_history_fn fn,
+                             void *arg, char *err, size_t errlen)
+{
+    return s->be->get_order(s, order_id, out, fn, arg, err, errlen);
+}
+
+store_status store_count_orders(store *s, int64_t *count, char *err, size_t errlen)
+{
+    return s->be->count_orders(s, count, err, errlen);
+}
+
+store_status store_limit_pages(store *s, int64_t max_pages, char *err, size_t errlen)
+{
+    return s->be->limit_pages(s, max_pages, err, errlen);
+}
+
+const char *store_status_name(store_status st)
+{
+    switch (st) {
+    case STORE_OK:
+        return "OK";
+    case STORE_SKIPPED:
+        return "SKIPPED";
+    case STORE_DUPLICATE:
+        return "DUPLICATE";
+    case STORE_NOT_FOUND:
+        return "NOT_FOUND";
+    case STORE_ERR_IO:
+        return "ERR_IO";
+    case STORE_ERR_INTERNAL:
+        return "ERR_INTERNAL";
+    case STORE_FENCED:
+        return "FENCED";
+    }
+    return "?";
+}
+
+/* Appends n bytes of src to out (always NUL-terminated, cut at outlen). */
+static void store_put(char *out, size_t outlen, size_t *pos, const char *src, size_t n)
+{
+    for (size_t i = 0; i < n && *pos + 1 < outlen; i++)
+        out[(*pos)++] = src[i];
+    out[*pos < outlen ? *pos : outlen - 1] = '\0';
+}
+
+void store_describe(const char *where, char *out, size_t outlen)
+{
+    if (!outlen)
+        return;
+    size_t pos = 0;
+    out[0] = '\0';
+    if (!store_is_url(where)) {
+        store_put(out, outlen, &pos, where, strlen(where));
+        return;
+    }
+    const char *auth = strstr(where, "://") + 3;
+    size_t alen = strcspn(auth, "/?");
+    const char *at = NULL;
+    for (const char *p = auth; p < auth + alen; p++)
+        if (*p == '@')
+            at = p; /* the last '@': a password may contain one, encoded or not */
+    store_put(out, outlen, &pos, where, (size_t)(auth - where));
+    const char *rest = auth;
+    if (at) {
+        const char *colon = memchr(auth, ':', (size_t)(at - auth));
+        if (colon) {
+            store_put(out, outlen, &pos, auth, (size_t)(colon - auth));
+            store_put(out, outlen, &pos, ":***", 4);
+            rest = at;
+        }
+    }
+    /* The query may carry password=... too: keep the keys, mask that value. */
+    while (*rest) {
+        size_t n = strcspn(rest, "?&");
+        store_put(out, outlen, &pos, rest, n);
+        rest += n;
+        if (!*rest)
+            break;
+        store_put(out, outlen, &pos, rest, 1);
+        rest++;
+        static const char *const keys[] = {"password=", "sslpassword="};
+        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+            size_t klen = strlen(keys[k]);
+            if (strncmp(rest, keys[k], klen) == 0) {
+                store_put(out, outlen, &pos, rest, klen);
+                store_put(out, outlen, &pos, "***", 3);
+                rest += strcspn(rest, "&");
+                break;
+            }
+        }
+    }
+}

@@ -1,0 +1,44 @@
+/*
+ * store_backend: the private seam between store.c (the public API of
+ * store.h) and the backends, store_sqlite.c and store_pg*.c.
+ *
+ * Why a vtable: the consumer and the HTTP threads stay backend-neutral, and
+ * adding a backend is one table of functions plus one line in store_open(),
+ * not a branch in every call. Every backend's handle starts with struct
+ * store, so store.c dispatches through s->be without knowing the rest.
+ * Private to the store files: everyone else includes store.h only.
+ */
+#ifndef STORE_BACKEND_H
+#define STORE_BACKEND_H
+
+#include "store/store.h"
+
+typedef struct {
+    const char *kind; /* store_kind() */
+    void (*close)(store *s);
+    store_status (*begin)(store *s, char *err, size_t errlen);
+    store_status (*commit)(store *s, char *err, size_t errlen);
+    void (*rollback)(store *s);
+    int (*in_txn)(const store *s);
+    void (*hint_order)(store *s, const void *order_id, size_t len); /* may be NULL */
+    store_status (*apply)(store *s, const char *topic, int32_t partition, int64_t offset,
+                          const order_event *ev, char *err, size_t errlen);
+    store_status (*mark)(store *s, const char *topic, int32_t partition, int64_t offset, char *err,
+                         size_t errlen);
+    store_status (*get_position)(store *s, const char *topic, int32_t partition, int64_t *next,
+                                 char *err, size_t errlen);
+    store_status (*get_order)(store *s, const char *order_id, store_order *out, store_history_fn fn,
+                              void *arg, char *err, size_t errlen);
+    store_status (*count_orders)(store *s, int64_t *count, char *err, size_t errlen);
+    store_status (*limit_pages)(store *s, int64_t max_pages, char *err, size_t errlen);
+} store_backend;
+
+/* The first member of every backend's handle. */
+struct store {
+    const store_backend *be;
+};
+
+store *store_sqlite_open(const char *path, int flags, char *err, size_t errlen);
+store *store_pg_open(const char *url, int flags, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,51 @@
+"""order-service on the PostgreSQL store (STORE_URL): the seed scenario's core
+through both real services, against a real PostgreSQL 15 that
+scripts/postgres.sh starts: create, update, order-details with history, and
+the DLQ for a duplicate create and an unknown update. The rows must be in
+PostgreSQL, not in a SQLite file."""
+
+import os
+
+from conftest import unique
+from order_e2e import jloads, shipping, wait_for, wait_order
+
+
+def test_seed_subset_on_postgres(services, postgres):
+    schema = unique("e2e").replace("-", "_")
+    order = services.start("order", env={"STORE_URL": postgres.store_url(schema)})
+    cart = services.start("cart")
+    assert order.get("/health").json()["store"] == "postgresql"
+
+    r = cart.post("/create-order", json={"orderId": "ORDER-001", "itemsCount": 3})
+    assert r.status_code == 201, r.text
+    created = jloads(r.text)["order"]
+    d = wait_order(order, "ORDER-001")
+    assert d["status"] == "new" and d["items"] == created["items"]
+    assert d["totalAmount"] == created["totalAmount"]
+    assert d["shippingCost"] == shipping(created["totalAmount"])
+
+    r = cart.put("/update-order", json={"orderId": "ORDER-001", "status": "shipped"})
+    assert r.status_code == 200, r.text
+    d = wait_order(order, "ORDER-001", status="shipped")
+    assert [h["status"] for h in d["statusHistory"]] == ["new", "shipped"]
+    assert d["createdAt"] == d["statusHistory"][0]["at"]
+
+    r = cart.put("/update-order", json={"orderId": "ORDER-NONEXISTENT", "status": "confirmed"})
+    assert r.status_code == 200, r.text
+    r = cart.post("/create-order", json={"orderId": "ORDER-001", "itemsCount": 2})
+    assert r.status_code == 201, r.text
+
+    def stats():
+        s = order.get("/dlq/stats").json()
+        return s if s["total_messages"] >= 2 else None
+    s = wait_for(stats, 60, what="two DLQ entries")
+    assert s["error_reasons"] == {"ORDER_NOT_FOUND": 1, "DUPLICATE_ORDER": 1}
+    d = wait_order(order, "ORDER-001")
+    assert d["status"] == "shipped" and d["customerId"] == created["customerId"]
+
+    # The state is PostgreSQL's: rows and positions there, no SQLite file.
+    assert postgres.value(f'SELECT count(*) FROM "{schema}".orders') == "1"
+    assert postgres.value(f'SELECT count(*) FROM "{schema}".status_history') == "1"
+    assert int(postgres.value(f'SELECT sum(next_offset) FROM "{schema}".consumed_offsets')) == 4
+    assert postgres.value(f'SELECT version FROM "{schema}".schema_version') == "1"
+    assert not os.path.exists(order.env["STORE_PATH"])

@@ -6,6 +6,8 @@
  */
 #include "order_config.h"
 
+#include "event/avro_codec.h"
+#include "platform/fileio.h"
 #include "platform/kafka_util.h"
 #include "platform/service_config.h"
 #include "store/store.h"
@@ -41,6 +43,9 @@ static config_var vars[] = {
      "how long a batch may wait to fill before it is applied", NULL, 0},
     {"TOPIC_SCAN_TIMEOUT_MS", CONFIG_INT, "30000", 100, 600000, 0,
      "bound of one topic read for getAllOrderIdsFromTopic and the /dlq endpoints", NULL, 0},
+    {"ORDER_READER_SCHEMA_FILE", CONFIG_STR, "", 0, 0, 0,
+     "TEST/OPS ONLY: read events with this reader schema (.avsc) instead of the compiled-in one",
+     NULL, 0},
     {"ORDER_TEST_FAIL_PREFIX", CONFIG_STR, "", 0, 0, 0,
      "TEST ONLY: events whose orderId starts with this fail processing (unset in production)", NULL,
      0},
@@ -107,6 +112,37 @@ int64_t order_config_backoff_for(const order_config *s, int attempt)
     return s->backoff_ms[i];
 }
 
+/* ORDER_READER_SCHEMA_FILE's text, kept for the life of the process (a
+ * later load replaces it). NULL: the compiled-in schema. */
+static char *reader_schema_text;
+
+/* Reads and checks the reader schema file: a schema the codec refuses stops
+ * the service at start-up instead of dead-lettering every event. */
+static int config_reader_schema(const char *path, const char **out, char *err, size_t errlen)
+{
+    char why[256];
+    codec *c;
+
+    free(reader_schema_text);
+    reader_schema_text = NULL;
+    *out = NULL;
+    if (*path == '\0')
+        return 0;
+    reader_schema_text = fileio_read_all(path, why, sizeof why);
+    if (reader_schema_text == NULL) {
+        snprintf(err, errlen, "ORDER_READER_SCHEMA_FILE: %s", why);
+        return -1;
+    }
+    c = codec_new(reader_schema_text, why, sizeof why);
+    if (c == NULL) {
+        snprintf(err, errlen, "ORDER_READER_SCHEMA_FILE: %s: %s", path, why);
+        return -1;
+    }
+    codec_free(c);
+    *out = reader_schema_text;
+    return 0;
+}
+
 #define STR(name) config_str(vars, NVARS, name)
 #define NUM(name) config_int(vars, NVARS, name)
 
@@ -167,6 +203,9 @@ int order_config_load(order_config *s, char *err, size_t errlen)
         snprintf(err, errlen, "DLQ_TOPIC: must differ from ORDER_EVENTS_TOPIC");
         return -1;
     }
+    if (config_reader_schema(STR("ORDER_READER_SCHEMA_FILE"), &s->reader_schema_json, err,
+                             errlen) != 0)
+        return -1;
     return order_config_parse_backoff(STR("RETRY_BACKOFF_MS"), s->backoff_ms, ORDER_BACKOFF_MAX,
                                       &s->nbackoff, err, errlen);
 }

@@ -44,6 +44,8 @@ typedef struct {
     int batch_max;       /* events per store transaction */
     int batch_wait_ms;   /* how long a batch may wait to fill */
     int scan_timeout_ms; /* bound of one topic scan (HTTP endpoints) */
+    /* ORDER_READER_SCHEMA_FILE's text (NULL: the compiled-in schema). */
+    const char *reader_schema_json;
     /* Test-only failure injection (see order_config.c). */
     const char *test_fail_prefix;
     int test_fail_times;

@@ -9,7 +9,10 @@
  *   encoder considers out of bounds.
  * Two writer ids are known: 1 = the reader schema, 2 = an evolved writer
  * (reordered enum with an extra symbol, an extra field), so resolution paths
- * get fuzzed too. Seeds: tests/fuzz/corpus/avro_decode/.
+ * get fuzzed too. A second codec reads with an evolved reader (fields added
+ * with defaults, an enum default) and also knows writer 3, an old writer
+ * without currency and quantity: the input is decoded by both, so reader
+ * defaults are fuzzed as well. Seeds: tests/fuzz/corpus/avro_decode/.
  */
 #include "event/avro_codec.h"
 #include "event/order_schema.h"
@@ -50,7 +53,45 @@ static const char evolved[] =
     "\"UpdateOrderPayload\",\"fields\":[{\"name\":\"status\",\"type\":\"string\"}]},"
     "{\"type\":\"fixed\",\"name\":\"Blob\",\"size\":4}]}]}";
 
-static codec *fz;
+/* The reader of ARCHITECTURE.md's first evolution step and then some. */
+static const char evolved_reader[] =
+    "{\"type\":\"record\",\"name\":\"OrderEvent\",\"namespace\":\"com.orderstream.events\","
+    "\"fields\":[{\"name\":\"eventType\",\"type\":{\"type\":\"enum\",\"name\":\"EventType\","
+    "\"symbols\":[\"CREATE\",\"UPDATE\"],\"default\":\"UPDATE\"}},"
+    "{\"name\":\"orderId\",\"type\":\"string\"},"
+    "{\"name\":\"channel\",\"type\":\"string\",\"default\":\"web\"},"
+    "{\"name\":\"meta\",\"type\":[\"null\",{\"type\":\"map\",\"values\":\"long\"}],"
+    "\"default\":null},"
+    "{\"name\":\"timestamp\",\"type\":\"long\"},"
+    "{\"name\":\"payload\",\"type\":[{\"type\":\"record\",\"name\":\"CreateOrderPayload\","
+    "\"fields\":[{\"name\":\"customerId\",\"type\":\"string\"},{\"name\":\"orderDate\","
+    "\"type\":\"string\"},{\"name\":\"items\",\"type\":{\"type\":\"array\",\"items\":{"
+    "\"type\":\"record\",\"name\":\"OrderItem\",\"fields\":[{\"name\":\"itemId\",\"type\":"
+    "\"string\"},{\"name\":\"quantity\",\"type\":\"int\",\"default\":1},{\"name\":\"price\","
+    "\"type\":{\"type\":\"bytes\",\"logicalType\":\"decimal\",\"precision\":12,\"scale\":2}}]}}},"
+    "{\"name\":\"totalAmount\",\"type\":{\"type\":\"bytes\",\"logicalType\":\"decimal\","
+    "\"precision\":14,\"scale\":2}},{\"name\":\"currency\",\"type\":\"string\","
+    "\"default\":\"USD\"},{\"name\":\"status\",\"type\":\"string\"}]},{\"type\":\"record\","
+    "\"name\":\"UpdateOrderPayload\",\"fields\":[{\"name\":\"status\",\"type\":\"string\"}]}]}]}";
+
+/* An old writer: no currency, no quantity (the evolved reader defaults them). */
+static const char old_writer[] =
+    "{\"type\":\"record\",\"name\":\"OrderEvent\",\"namespace\":\"com.orderstream.events\","
+    "\"fields\":[{\"name\":\"eventType\",\"type\":{\"type\":\"enum\",\"name\":\"EventType\","
+    "\"symbols\":[\"CREATE\",\"UPDATE\",\"ARCHIVE\"]}},"
+    "{\"name\":\"orderId\",\"type\":\"string\"},{\"name\":\"timestamp\",\"type\":\"int\"},"
+    "{\"name\":\"payload\",\"type\":[{\"type\":\"record\",\"name\":\"CreateOrderPayload\","
+    "\"fields\":[{\"name\":\"customerId\",\"type\":\"string\"},{\"name\":\"orderDate\","
+    "\"type\":\"bytes\"},{\"name\":\"items\",\"type\":{\"type\":\"array\",\"items\":{"
+    "\"type\":\"record\",\"name\":\"OrderItem\",\"fields\":[{\"name\":\"itemId\",\"type\":"
+    "\"string\"},{\"name\":\"price\",\"type\":{\"type\":\"bytes\",\"logicalType\":"
+    "\"decimal\",\"precision\":12,\"scale\":2}}]}}},"
+    "{\"name\":\"totalAmount\",\"type\":{\"type\":\"bytes\",\"logicalType\":\"decimal\","
+    "\"precision\":14,\"scale\":2}},{\"name\":\"status\",\"type\":\"string\"}]},"
+    "{\"type\":\"record\",\"name\":\"UpdateOrderPayload\",\"fields\":[{\"name\":\"status\","
+    "\"type\":\"string\"}]}]}]}";
+
+static codec *fz, *fz_evolved;
 
 static void die(const char *what, const char *err)
 {
@@ -75,7 +116,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             die("writer 1", err);
         if (codec_add_writer_schema(fz, 2, evolved, err, sizeof err) != CODEC_OK)
             die("writer 2", err);
+        fz_evolved = codec_new(evolved_reader, err, sizeof err);
+        if (fz_evolved == NULL)
+            die("codec_new evolved", err);
+        if (codec_add_writer_schema(fz_evolved, 1, order_schema_json, err, sizeof err) !=
+                CODEC_OK ||
+            codec_add_writer_schema(fz_evolved, 2, evolved, err, sizeof err) != CODEC_OK ||
+            codec_add_writer_schema(fz_evolved, 3, old_writer, err, sizeof err) != CODEC_OK)
+            die("evolved reader's writers", err);
     }
+    st = codec_decode(fz_evolved, data, size, &id, &ev, err, sizeof err);
+    if (st == CODEC_ERR_INTERNAL)
+        die("evolved reader: decode returned INTERNAL", err);
+    if (st == CODEC_OK)
+        (void)order_event_validate(&ev, err, sizeof err);
     st = codec_decode(fz, data, size, &id, &ev, err, sizeof err);
     if (st == CODEC_ERR_INTERNAL)
         die("decode returned INTERNAL", err);

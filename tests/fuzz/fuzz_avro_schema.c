@@ -3,10 +3,12 @@
  * serve them: codec_add_writer_schema() on arbitrary text, then a decode of
  * known frames under that id when it was accepted.
  *
- * Why: the writer schema is outside data too, and libavro 1.11 crashes
- * (use after free) when a nested resolution fails; avlayout_resolvable() is
- * meant to keep such pairs away from it. This target hunts for pairs that
- * slip through. Seeds: tests/fuzz/corpus/avro_schema/ (the .avsc).
+ * Why: the writer schema is outside data too, and every accepted one is
+ * compiled into a resolution plan (avro_resolve.c) that then reads frames:
+ * this target hunts for schemas that crash, leak or loop the resolver or the
+ * plan. Bytes after a NUL in the input are a datum of that writer schema,
+ * decoded too, so the resolver is fuzzed over (schema text, bytes) pairs.
+ * Seeds: tests/fuzz/corpus/avro_schema/ (the .avsc).
  *
  * Known libavro 1.11 leak, skipped rather than suppressed: a schema that
  * defines one named type twice makes avro_schema_from_json_length() fail with
@@ -70,6 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     memcpy(text, data, size);
     text[size] = '\0';
+    const uint8_t *nul = memchr(data, 0, size);
     if (hits_known_leak(text, strlen(text)))
         return 0;
     id = next_id++;
@@ -78,6 +81,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     if (st != CODEC_OK)
         return 0;
+    if (nul != NULL && (size_t)(data + size - (nul + 1)) + CODEC_WIRE_HEADER <= sizeof frame) {
+        size_t n = (size_t)(data + size - (nul + 1));
+        frame[0] = 0;
+        frame[1] = (uint8_t)(id >> 24);
+        frame[2] = (uint8_t)(id >> 16);
+        frame[3] = (uint8_t)(id >> 8);
+        frame[4] = (uint8_t)id;
+        memcpy(frame + CODEC_WIRE_HEADER, nul + 1, n);
+        if (codec_decode(fz, frame, CODEC_WIRE_HEADER + n, &got, &ev, err, sizeof err) ==
+            CODEC_ERR_INTERNAL)
+            abort();
+    }
     /* Frames written with the reader schema, read as if this writer wrote
      * them: any outcome but a crash or INTERNAL is fine. */
     memset(&ev, 0, sizeof ev);

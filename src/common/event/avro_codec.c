@@ -5,35 +5,34 @@
  * - libavro ignores logicalType, so decimals are plain `bytes` to it. The
  *   decimal meaning (big-endian two's complement cents, scale 2) is applied
  *   here; the precision/scale are read from the reader schema's JSON, and a
- *   writer schema whose decimals use another scale is refused as
- *   incompatible (its bytes would resolve but mean a different amount).
- * - Decoding uses libavro's *resolved writer*: a value that reads bytes laid
- *   out by the writer schema and stores them into a reader-schema value
- *   (skipping writer-only fields). libavro's resolved reader would need an
- *   extra writer-schema value per message; the resolved writer is the read
- *   path libavro itself uses for data files.
- * - libavro's resolvers pass enum values through *by index*; Avro resolution
- *   is by symbol name, so each writer schema gets a small index->type table
- *   built from its own symbol list.
- * - libavro 1.11 does not implement reader-field defaults: a reader field the
- *   writer lacks fails resolution (CODEC_ERR_INCOMPATIBLE). Our reader schema
- *   has no defaulted fields, so this matches Avro's rules today.
- * - libavro 1.11 crashes (use after free) when a resolution fails inside a
- *   matched record; writer schemas are therefore pre-checked
- *   (avlayout_resolvable) and only pairs known to resolve reach it.
- * - Every frame is bounds-walked (avro_walk.c) before libavro sees it, and
- *   trailing bytes after the datum are rejected (a frame holds one datum).
+ *   writer whose decimal has another scale cannot be read into ours (its
+ *   bytes would resolve but mean a different amount).
+ * - Decoding does Avro schema resolution in our own code (avro_resolve.c,
+ *   avro_plan.c), not with libavro's resolved writer: libavro 1.11 has no
+ *   reader defaults (a reader field added with a default, the recommended
+ *   evolution, failed every event of the current writer), resolves enums by
+ *   index instead of by symbol, and crashes (use after free) when a nested
+ *   resolution fails. Each writer schema id is compiled once into a plan
+ *   against the reader schema; a pair that does not resolve is remembered
+ *   with the resolver's reason. The plan writes straight into a reusable
+ *   reader-schema value, which avro_values.c reads the model out of.
+ * - Every frame is bounds-walked (avro_walk.c) before the plan reads it,
+ *   and trailing bytes after the datum are rejected (a frame holds one
+ *   datum).
  * - The writer-schema cache is bounded (CODEC_CACHE_MAX, round-robin
  *   eviction); an evicted id reads as CODEC_ERR_UNKNOWN_SCHEMA and is simply
  *   fetched again.
- * - Values, the memory reader and the memory writer are created once and
- *   reused; libavro still mallocs each string it reads (it owns the copy)
- *   and re-creates array items after a reset (measured: CREATE with 3 items,
- *   6 allocations per encode, 24 per decode; see test_avro_codec's bench).
+ * - Values, the memory writer and the plan's string scratch are created
+ *   once and reused; libavro still re-creates array items after a reset
+ *   (measured: CREATE with 3 items, 6 allocations per encode, 6 per decode,
+ *   down from 24 with libavro's resolved writer; see test_avro_codec's bench).
  */
 #include "event/avro_codec.h"
 
+#include "event/avro_jschema.h"
 #include "event/avro_layout.h"
+#include "event/avro_plan.h"
+#include "event/avro_resolve.h"
 #include "event/avro_values.h"
 #include "event/avro_walk.h"
 #include "platform/errfmt.h"
@@ -62,22 +61,22 @@ typedef struct {
     int in_use;
     int compatible;
     avro_schema_t schema;
-    avro_value_iface_t *resolver;
-    avro_value_t resolved; /* resolved writer whose dest is codec.dvalue */
-    int8_t *enum_map;      /* writer eventType index -> order_event_type, -1 unknown */
-    size_t enum_count;
+    avplan *plan;            /* writer -> reader resolution, compiled once */
     char msg[CODEC_MSG_MAX]; /* why it is incompatible */
 } writer_entry;
 
 struct codec {
     char *reader_json;
     avro_schema_t rschema;
+    avjs *rjson; /* the reader schema's JSON: defaults, aliases, decimals */
     avro_value_iface_t *riface;
     avro_value_t evalue; /* encode scratch */
     avro_value_t dvalue; /* decode destination */
-    avro_reader_t mreader;
     avro_writer_t mwriter;
+    avplan_scratch scratch;
     avlayout L;
+    int8_t *enum_map; /* reader eventType index -> order_event_type, -1 unknown */
+    size_t enum_count;
     writer_entry cache[CODEC_CACHE_MAX];
     size_t last_hit;
     size_t evict_next;
@@ -102,6 +101,29 @@ const char *codec_status_name(codec_status s)
         return "INTERNAL";
     }
     return "UNKNOWN";
+}
+
+/* The reader's eventType symbols as model types: resolution maps writer
+ * symbols to reader symbols by name, this maps reader symbols to the model. */
+static int codec_reader_enum(codec *c, char *err, size_t errlen)
+{
+    avro_schema_t et = NULL;
+    int n;
+
+    if (avlayout_field(avlayout_deref(c->rschema), "eventType", AVRO_ENUM, &et) < 0)
+        return errfmt(err, errlen, "reader schema has no eventType enum");
+    n = avro_schema_enum_number_of_symbols(et);
+    c->enum_count = n > 0 ? (size_t)n : 0;
+    c->enum_map = malloc(c->enum_count ? c->enum_count : 1);
+    if (c->enum_map == NULL)
+        return errfmt(err, errlen, "out of memory");
+    for (size_t i = 0; i < c->enum_count; i++) {
+        const char *sym = avro_schema_enum_get(et, (int)i);
+        c->enum_map[i] = (int8_t)(strcmp(sym, "CREATE") == 0   ? ORDER_EVENT_CREATE
+                                  : strcmp(sym, "UPDATE") == 0 ? ORDER_EVENT_UPDATE
+                                                               : -1);
+    }
+    return 0;
 }
 
 static codec *codec_new_locked(const char *reader_schema_json, char *err, size_t errlen)
@@ -130,17 +152,19 @@ static codec *codec_new_locked(const char *reader_schema_json, char *err, size_t
     }
     if (avlayout_reader(c->rschema, reader_schema_json, &c->L, err, errlen) != 0)
         goto fail;
+    c->rjson = avjs_new(c->rschema, reader_schema_json, err, errlen);
+    if (c->rjson == NULL || codec_reader_enum(c, err, errlen) != 0)
+        goto fail;
     c->riface = avro_generic_class_from_schema(c->rschema);
     if (c->riface == NULL || avro_generic_value_new(c->riface, &c->evalue) != 0 ||
         avro_generic_value_new(c->riface, &c->dvalue) != 0) {
         errfmt(err, errlen, "avro values: %s", avro_strerror());
         goto fail;
     }
-    /* Memory reader/writer are retargeted per call; start them on a dummy. */
-    c->mreader = avro_reader_memory(empty, 0);
+    /* The memory writer is retargeted per call; start it on a dummy. */
     c->mwriter = avro_writer_memory(empty, 0);
-    if (c->mreader == NULL || c->mwriter == NULL) {
-        errfmt(err, errlen, "avro memory reader/writer: out of memory");
+    if (c->mwriter == NULL) {
+        errfmt(err, errlen, "avro memory writer: out of memory");
         goto fail;
     }
     return c;
@@ -151,13 +175,9 @@ fail:
 
 static void entry_clear(writer_entry *e)
 {
-    if (e->resolved.self != NULL)
-        avro_value_decref(&e->resolved);
-    if (e->resolver != NULL)
-        avro_value_iface_decref(e->resolver);
+    avplan_free(e->plan);
     if (e->schema != NULL)
         avro_schema_decref(e->schema);
-    free(e->enum_map);
     memset(e, 0, sizeof *e);
 }
 
@@ -175,10 +195,11 @@ void codec_free(codec *c)
         avro_value_iface_decref(c->riface);
     if (c->rschema != NULL)
         avro_schema_decref(c->rschema);
-    if (c->mreader != NULL)
-        avro_reader_free(c->mreader);
     if (c->mwriter != NULL)
         avro_writer_free(c->mwriter);
+    avjs_free(c->rjson);
+    avplan_scratch_free(&c->scratch);
+    free(c->enum_map);
     free(c->reader_json);
     free(c);
 }
@@ -220,46 +241,17 @@ static writer_entry *cache_slot(codec *c)
     return e;
 }
 
-/* Resolves the writer schema; on failure fills e->msg and returns -1. */
+/* Compiles the writer schema's resolution plan; on failure fills e->msg and
+ * returns -1. */
 static int entry_resolve(codec *c, writer_entry *e, const char *schema_json)
 {
-    avro_schema_t w = avlayout_deref(e->schema), et;
-    int n;
-
-    if (avlayout_decimals_scale2(schema_json) != 0) {
-        snprintf(e->msg, sizeof e->msg, "writer schema has a decimal whose scale is not 2");
+    avjs *wj = avjs_new(e->schema, schema_json, e->msg, sizeof e->msg);
+    if (wj == NULL)
         return -1;
-    }
-    if (avlayout_resolvable(e->schema, c->rschema, e->msg, sizeof e->msg) != 0)
-        return -1;
-    e->resolver = avro_resolved_writer_new(e->schema, c->rschema);
-    if (e->resolver == NULL) {
-        snprintf(e->msg, sizeof e->msg, "cannot resolve to the reader schema: %s", avro_strerror());
-        return -1;
-    }
-    if (!is_avro_record(w) || avlayout_field(w, "eventType", AVRO_ENUM, &et) < 0) {
-        snprintf(e->msg, sizeof e->msg, "writer schema has no eventType enum");
-        return -1;
-    }
-    n = avro_schema_enum_number_of_symbols(et);
-    e->enum_map = malloc(n > 0 ? (size_t)n : 1);
-    if (e->enum_map == NULL) {
-        snprintf(e->msg, sizeof e->msg, "out of memory");
-        return -1;
-    }
-    e->enum_count = n > 0 ? (size_t)n : 0;
-    for (int i = 0; i < n; i++) {
-        const char *sym = avro_schema_enum_get(et, i);
-        e->enum_map[i] = (int8_t)(strcmp(sym, "CREATE") == 0   ? ORDER_EVENT_CREATE
-                                  : strcmp(sym, "UPDATE") == 0 ? ORDER_EVENT_UPDATE
-                                                               : -1);
-    }
-    if (avro_resolved_writer_new_value(e->resolver, &e->resolved) != 0) {
-        snprintf(e->msg, sizeof e->msg, "resolved value: %s", avro_strerror());
-        return -1;
-    }
-    avro_resolved_writer_set_dest(&e->resolved, &c->dvalue);
-    return 0;
+    e->plan = avres_compile(e->schema, wj, c->rschema, c->rjson, e->msg, sizeof e->msg);
+    /* The plan keeps only the reader's JSON: the writer's can go. */
+    avjs_free(wj);
+    return e->plan != NULL ? 0 : -1;
 }
 
 static codec_status add_writer_locked(codec *c, uint32_t id, const char *schema_json, char *err,
@@ -460,6 +452,7 @@ codec_status codec_decode(codec *c, const uint8_t *buf, size_t len, uint32_t *sc
     const writer_entry *e;
     uint32_t id;
     char why[160];
+    codec_status st;
 
     if (c == NULL || out == NULL || (buf == NULL && len != 0))
         return cfail(CODEC_ERR_INTERNAL, err, errlen, "bad argument");
@@ -483,12 +476,11 @@ codec_status codec_decode(codec *c, const uint8_t *buf, size_t len, uint32_t *sc
         return cfail(CODEC_ERR_MALFORMED, err, errlen, "schema %u: %s", (unsigned)id, why);
     if (avro_value_reset(&c->dvalue) != 0)
         return cfail(CODEC_ERR_INTERNAL, err, errlen, "reset: %s", avro_strerror());
-    avro_reader_memory_set_source(c->mreader, (const char *)buf + CODEC_WIRE_HEADER,
-                                  (int64_t)(len - CODEC_WIRE_HEADER));
-    /* The walk proved the bytes well-formed, so a failure here is a writer
-     * union branch the reader cannot take (libavro checks those lazily). */
-    if (avro_value_read(c->mreader, (avro_value_t *)&e->resolved) != 0)
-        return cfail(CODEC_ERR_INCOMPATIBLE, err, errlen, "schema %u: %s", (unsigned)id,
-                     avro_strerror());
-    return avvalues_extract(&c->L, &c->dvalue, e->enum_map, e->enum_count, out, err, errlen);
+    /* The walk proved the bytes well-formed; what can still fail is a writer
+     * enum symbol or union branch the reader cannot take. */
+    st = avplan_read(e->plan, buf + CODEC_WIRE_HEADER, len - CODEC_WIRE_HEADER, &c->dvalue,
+                     &c->scratch, why, sizeof why);
+    if (st != CODEC_OK)
+        return cfail(st, err, errlen, "schema %u: %s", (unsigned)id, why);
+    return avvalues_extract(&c->L, &c->dvalue, c->enum_map, c->enum_count, out, err, errlen);
 }

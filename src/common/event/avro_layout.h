@@ -35,20 +35,6 @@ int avlayout_field(avro_schema_t rec, const char *name, avro_type_t type, avro_s
  * is not a usable OrderEvent (missing field, wrong type, decimal scale != 2). */
 int avlayout_reader(avro_schema_t rschema, const char *json, avlayout *L, char *err, size_t errlen);
 
-/* 0 if every decimal in the schema JSON has scale 2 (what cents mean), -1 if
- * one does not or the text is not JSON. */
-int avlayout_decimals_scale2(const char *json);
-
-/*
- * 0 if `w` (writer) resolves to `r` (reader) by Avro's rules as libavro 1.11
- * implements them, -1 + reason otherwise. Must run before
- * avro_resolved_writer_new(): libavro's cleanup after a failed nested
- * resolution frees memoized resolvers that are still shared (use after free,
- * a crash on an incompatible schema from the registry). So libavro only ever
- * sees pairs this check accepted; it is conservative (when unsure, refuse).
- */
-int avlayout_resolvable(avro_schema_t w, avro_schema_t r, char *err, size_t errlen);
-
 /* Minimal big-endian two's complement of v; returns the length (1..8). */
 size_t avlayout_dec_encode(int64_t v, uint8_t out[8]);
 

@@ -110,7 +110,7 @@ codec_status avvalues_extract(const avlayout *L, const avro_value_t *value, cons
     if (avro_value_get_by_index(&top, (size_t)L->event_type, &f, NULL) != 0 ||
         avro_value_get_enum(&f, &sym) != 0)
         return cfail(CODEC_ERR_INTERNAL, err, errlen, "eventType: %s", avro_strerror());
-    /* libavro hands us the writer's index; map it by symbol name. */
+    /* Resolution mapped the writer's symbol to the reader's by name. */
     if (sym < 0 || (size_t)sym >= enum_count || enum_map[sym] < 0)
         return cfail(CODEC_ERR_INCOMPATIBLE, err, errlen,
                      "eventType symbol %d is unknown to the reader", sym);

@@ -19,8 +19,8 @@
 
 /*
  * Fills out from value (a reader-schema OrderEvent). enum_map maps the
- * writer's eventType symbol index to order_event_type (-1: unknown to the
- * reader; Avro resolves enums by name, libavro passes the index through).
+ * reader's eventType symbol index to order_event_type (-1: a symbol the
+ * reader schema has but the model does not).
  */
 codec_status avvalues_extract(const avlayout *L, const avro_value_t *value, const int8_t *enum_map,
                               size_t enum_count, order_event *out, char *err, size_t errlen);

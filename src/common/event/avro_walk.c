@@ -66,7 +66,7 @@ static int rd_long(walk *w, int64_t *out)
 /* Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, <= U+10FFFF.
  * Avro strings are UTF-8 by definition and other readers (Python, Java)
  * refuse anything else, so such a datum is corrupt, not a string. */
-static int utf8_valid(const uint8_t *s, size_t n)
+int avwalk_utf8_valid(const uint8_t *s, size_t n)
 {
     size_t i = 0;
     while (i < n) {
@@ -115,7 +115,7 @@ static int skip_len_prefixed(walk *w, const char *what, int is_text)
         return werr(w, "negative %s length", what);
     if ((uint64_t)n > remaining(w))
         return werr(w, "%s length %lld runs past the end", what, (long long)n);
-    if (is_text && !utf8_valid(w->p, (size_t)n))
+    if (is_text && !avwalk_utf8_valid(w->p, (size_t)n))
         return werr(w, "%s is not valid UTF-8", what);
     w->p += n;
     return 0;
@@ -255,5 +255,18 @@ int avwalk_datum(avro_schema_t schema, const uint8_t *buf, size_t len, char *err
      * wrongly or written under another schema, so the datum is suspect. */
     if (w.p != w.end)
         return werr(&w, "%zu trailing bytes after the datum", remaining(&w));
+    return 0;
+}
+
+int avwalk_value(avro_schema_t schema, const uint8_t *buf, size_t len, size_t *used, char *err,
+                 size_t errlen)
+{
+    walk w = {buf, buf, buf + len, 0, err, errlen};
+
+    if (buf == NULL && len != 0)
+        return werr(&w, "no buffer");
+    if (walk_value(&w, schema, 0) != 0)
+        return -1;
+    *used = (size_t)(w.p - w.start);
     return 0;
 }

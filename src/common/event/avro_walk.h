@@ -29,4 +29,15 @@
  */
 int avwalk_datum(avro_schema_t schema, const uint8_t *buf, size_t len, char *err, size_t errlen);
 
+/*
+ * The same walk over one datum at the start of buf, without the trailing
+ * check: *used receives its size. The resolver skips writer-only fields
+ * with it. 0, or -1 + err.
+ */
+int avwalk_value(avro_schema_t schema, const uint8_t *buf, size_t len, size_t *used, char *err,
+                 size_t errlen);
+
+/* 1 if s[0..n) is strict UTF-8 (RFC 3629), as every Avro string must be. */
+int avwalk_utf8_valid(const uint8_t *s, size_t n);
+
 #endif

@@ -23,12 +23,19 @@ struct order_decoder {
 
 order_decoder *order_decoder_new(const char *registry_url, char *err, size_t errlen)
 {
+    return order_decoder_new_with_reader(registry_url, NULL, err, errlen);
+}
+
+order_decoder *order_decoder_new_with_reader(const char *registry_url,
+                                             const char *reader_schema_json, char *err,
+                                             size_t errlen)
+{
     order_decoder *d = calloc(1, sizeof *d);
     if (!d) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    d->codec = codec_new(order_schema_json, err, errlen);
+    d->codec = codec_new(reader_schema_json ? reader_schema_json : order_schema_json, err, errlen);
     if (d->codec)
         d->sr = sr_client_new(registry_url, REGISTRY_TIMEOUT_MS, err, errlen);
     if (!d->codec || !d->sr) {

@@ -41,7 +41,18 @@ typedef struct {
 
 typedef struct order_decoder order_decoder;
 
+/* A decoder whose reader schema is the compiled-in schemas/order-event.avsc. */
 order_decoder *order_decoder_new(const char *registry_url, char *err, size_t errlen);
+
+/*
+ * The same with another reader schema text (NULL: the compiled-in one):
+ * writer schemas are resolved against it, so a reader that evolved ahead of
+ * the writers (a field added with a default) can be run and tested before
+ * its schema is compiled in. NULL + err if it is not a usable OrderEvent.
+ */
+order_decoder *order_decoder_new_with_reader(const char *registry_url,
+                                             const char *reader_schema_json, char *err,
+                                             size_t errlen);
 void order_decoder_free(order_decoder *d);
 
 /*

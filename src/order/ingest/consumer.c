@@ -426,7 +426,8 @@ order_consumer *consumer_new(const order_config *cfg, order_status_board *board,
         if (store_limit_pages(c->ap.st, cfg->test_store_max_pages, err, errlen) != STORE_OK)
             goto fail;
     }
-    c->ap.dec = order_decoder_new(cfg->registry_url, err, errlen);
+    c->ap.dec =
+        order_decoder_new_with_reader(cfg->registry_url, cfg->reader_schema_json, err, errlen);
     if (!c->ap.dec)
         goto fail;
 

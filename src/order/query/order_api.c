@@ -27,7 +27,8 @@ void *order_api_thread_init(void *app, int index, char *err, size_t errlen)
     jsonw_init(&t->hist);
     t->st = store_open(a->cfg->store_location, STORE_READONLY, err, errlen);
     if (t->st)
-        t->dec = order_decoder_new(a->cfg->registry_url, err, errlen);
+        t->dec = order_decoder_new_with_reader(a->cfg->registry_url, a->cfg->reader_schema_json,
+                                               err, errlen);
     if (!t->st || !t->dec) {
         order_api_thread_free(t);
         return NULL;

@@ -60,6 +60,14 @@ def main():
     rss = {r["service"]: int(r["hwm_kb"]) for r in rows if r["bench"] == "rss"}
     cu_hwm = max([int(r["hwm_kb"]) for r in rows if r["bench"] == "catchup"] or [0])
     stored = [r for r in rows if r["bench"] == "create_order_check"]
+    # PostgreSQL (issue 16): catch-up with 1 and 3 instances, reads
+    pg_eps = {}
+    for inst in ("1", "3"):
+        vals = [float(r["eps"]) for r in rows if r["bench"] == "catchup_pg" and r.get("instances") == inst]
+        pg_eps[inst] = (statistics.median(vals) if vals else float("nan"), vals)
+    pg_rps, pg_all = med(rows, "order_details_pg", "rps")
+    pg_p99, _ = med(rows, "order_details_pg", "p99_ms")
+    pg_p50, _ = med(rows, "order_details_pg", "p50_ms")
 
     cpu = sh("lscpu | sed -n 's/^Model name: *//p'") or platform.processor()
     mem = sh("free -g | awk '/Mem:/ {print $2}'")
@@ -98,6 +106,16 @@ def main():
     w(f"| peak RSS cart-service (benchmarks 1-3) | {rss.get('cart-service', 0) / 1024:.1f} MB | ≤ 64 MB | {ok(rss.get('cart-service', 0) <= 64 * 1024)} |")
     w(f"| peak RSS order-service ({int(events):,} orders, scans included) | {max(cu_hwm, ts_hwm, rss.get('order-service', 0)) / 1024:.1f} MB | ≤ 200 MB | {ok(max(cu_hwm, ts_hwm, rss.get('order-service', 0)) <= 200 * 1024)} |")
     w("")
+    w("## SQLite and PostgreSQL side by side (same run, same preloaded topic)")
+    w("")
+    w("| benchmark | SQLite (embedded, 1 instance) | PostgreSQL 15 (loopback) | target |")
+    w("|---|---|---|---|")
+    runs_of = lambda vals: ", ".join(f"{v:,.0f}" for v in vals)  # noqa: E731
+    w(f"| catch-up of {int(events):,} events, 1 instance | {cu_eps:,.0f} events/s | {pg_eps['1'][0]:,.0f} events/s (runs: {runs_of(pg_eps['1'][1])}) | PostgreSQL ≥ 50,000/s: {ok(pg_eps['1'][0] >= 50000)} |")
+    w(f"| catch-up of {int(events):,} events, 3 instances in one group | — (one instance per SQLite file) | {pg_eps['3'][0]:,.0f} events/s (runs: {runs_of(pg_eps['3'][1])}) | reported |")
+    w(f"| order-details over {int(events):,} orders | {od_rps:,.0f} req/s, p50 {od_p50:.2f} ms, p99 {od_p99:.2f} ms | {pg_rps:,.0f} req/s, p50 {pg_p50:.2f} ms, p99 {pg_p99:.2f} ms | reported |")
+    w(f"| peak RSS order-service | {max(cu_hwm, ts_hwm, rss.get('order-service', 0)) / 1024:.1f} MB | {rss.get('order-service-pg', 0) / 1024:.1f} MB | |")
+    w("")
     if stored:
         w(f"Acknowledgement check: after the create-order runs order-service held {stored[0]['orders_stored']} orders "
           f"for {co_req:,} 201 answers counted by wrk (wrk does not count requests still in flight when it stops, "
@@ -116,6 +134,9 @@ def main():
     w(f"5. reads: `wrk -t2 -c{conns} -d{duration}s -s bench/get_path.lua` on `/order-details?orderId=L<random>` over the {int(events):,} stored orders.")
     w("6. topic scan: `curl -w %{time_total} /getAllOrderIdsFromTopic?topic=bench-catchup`; memory from /proc/PID/status.")
     w("7. peak RSS: VmHWM of each service process.")
+    w("8. PostgreSQL: `scripts/postgres.sh` (Debian's PostgreSQL 15, default settings, fsync on) on 127.0.0.1:17432; "
+      "each catch-up run on a new, empty database (STORE_URL), with 1 instance or 3 instances of one consumer group "
+      "(ports 17001-17003); time from the first process start until /health reports every order stored. Reads as 5.")
     w("")
     w("Raw results of this run: `var/bench/results.txt`; service logs under `var/bench/`.")
     notes = os.path.join(os.path.dirname(os.path.abspath(__file__)), "profile-notes.md")

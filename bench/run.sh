@@ -37,6 +37,7 @@ cleanup() {
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
     [ -f "$BDIR/nginx.pid" ] && kill "$(cat "$BDIR/nginx.pid")" 2>/dev/null || true
     scripts/stack.sh stop >/dev/null 2>&1 || true
+    PG_PORT=${BENCH_PG_PORT:-17432} scripts/postgres.sh stop >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 
@@ -142,6 +143,54 @@ for r in $(seq 1 "$RUNS"); do
 done
 record "bench=rss service=order-service hwm_kb=$(hwm_kb $CPID)"
 stop_pid $CPID
+
+# --- 7, 8, 9: the same on PostgreSQL, one instance and three in one group ----
+# (the shared store of issue 16; a database per run, so each starts empty)
+export PG_PORT=${BENCH_PG_PORT:-17432}
+scripts/postgres.sh start
+pg_sql() { psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -c "$1"; }
+fresh_db() {
+    pg_sql "DROP DATABASE IF EXISTS $1" >/dev/null
+    pg_sql "CREATE DATABASE $1 OWNER orderstream" >/dev/null
+    echo "postgresql://orderstream@127.0.0.1:$PG_PORT/$1"
+}
+for inst in 1 3; do
+    for r in $(seq 1 "$RUNS"); do
+        url=$(fresh_db "catchup_${inst}_$r")
+        t0=$(date +%s.%N)
+        pids=()
+        for i in $(seq 1 "$inst"); do
+            start_service order-service $((ORDER_PORT + i - 1)) STORE_URL="$url" \
+                ORDER_EVENTS_TOPIC=$TOPIC DLQ_TOPIC=$TOPIC-dlq \
+                CONSUMER_GROUP_ID=bench-pg-$inst-$RUN_ID-$r CONSUMER_INSTANCE_ID=bench-$i
+            pids+=("$LAST_PID")
+        done
+        while :; do
+            n=$(health_field $ORDER_PORT ordersStored)
+            [ "$n" -ge "$EVENTS" ] && break
+            for p in "${pids[@]}"; do kill -0 "$p" || { say "order-service died"; exit 1; }; done
+            sleep 0.2
+        done
+        t1=$(date +%s.%N)
+        secs=$(python3 -c "print(f'{$t1 - $t0:.3f}')")
+        record "bench=catchup_pg instances=$inst run=$r events=$EVENTS seconds=$secs eps=$(python3 -c "print(f'{$EVENTS / ($t1 - $t0):.0f}')") hwm_kb=$(hwm_kb "${pids[0]}")"
+        say "PostgreSQL catch-up, $inst instance(s), run $r: $EVENTS events in $secs s"
+        if [ "$inst" = 1 ] && [ "$r" = "$RUNS" ]; then
+            PG_PID=${pids[0]}
+        else
+            for p in "${pids[@]}"; do stop_pid "$p"; done
+        fi
+    done
+    if [ "$inst" = 1 ]; then
+        for r in $(seq 1 "$RUNS"); do
+            wrk_run order_details_pg "http://127.0.0.1:$ORDER_PORT" bench/get_path.lua \
+                BENCH_PATH=/order-details BENCH_ID_PREFIX=L BENCH_ID_COUNT="$EVENTS"
+        done
+        record "bench=rss service=order-service-pg hwm_kb=$(hwm_kb $PG_PID)"
+        stop_pid $PG_PID
+    fi
+done
+scripts/postgres.sh stop
 
 python3 bench/report.py "$RES" "$OUT" "$RUNS" "$DURATION" "$CONNS" "$EVENTS" "$E2E_RATE" "$E2E_SECONDS" \
     "$KAFKA_VERSION" "$APICURIO_VERSION"

@@ -146,12 +146,41 @@ def test_kafka3_profile_is_three_kraft_brokers_with_replicated_topics(compose):
         assert s[name]["build"]["target"] == name.removesuffix("-kafka3")
 
 
+def test_scale_profile_is_postgres_and_three_order_services_in_one_group(compose):
+    """Profile scale: one PostgreSQL store shared by three order-service
+    instances of one consumer group, each on its own host port."""
+    s = compose["services"]
+    profiled = {n for n, svc in s.items() if "scale" in svc.get("profiles", [])}
+    names = [f"order-service-{i}" for i in (1, 2, 3)]
+    assert profiled == {"postgres"} | set(names)
+    pg = s["postgres"]
+    assert pg["image"].startswith("postgres:15")
+    assert "pg_isready" in " ".join(pg["healthcheck"]["test"])
+    assert any(v.split(":")[0] in compose["volumes"] for v in pg["volumes"])
+    urls, groups, ids = set(), set(), set()
+    for i, name in enumerate(names, 1):
+        svc = s[name]
+        env = svc["environment"]
+        assert svc["build"]["target"] == "order-service"
+        assert published(svc) == {8000 + i}
+        assert "STORE_PATH" not in env  # the shared store, never a file
+        urls.add(env["STORE_URL"])
+        groups.add(env["CONSUMER_GROUP_ID"])
+        ids.add(env["CONSUMER_INSTANCE_ID"])
+        assert set(env) <= KNOWN["order-service"] | {"STORE_URL", "CONSUMER_INSTANCE_ID"}
+        assert svc["depends_on"]["postgres"]["condition"] == "service_healthy"
+        assert svc["depends_on"]["kafka"]["condition"] == "service_healthy"
+    assert len(urls) == 1 and urls.pop().startswith("postgresql://")
+    assert len(groups) == 1 and len(ids) == 3
+
+
 @pytest.mark.parametrize("name", ["cart-service", "order-service", "cart-service-kafka3",
-                                  "order-service-kafka3"])
+                                  "order-service-kafka3", "order-service-1"])
 def test_compose_names_are_ones_the_binary_documents(compose, name):
     """Every variable compose sets appears in the service's own --help."""
     bindir = Path(os.environ.get("ORDERSTREAM_BIN_DIR", ROOT / "build"))
-    binary = (bindir if bindir.is_absolute() else ROOT / bindir) / name.removesuffix("-kafka3")
+    binary = (bindir if bindir.is_absolute() else ROOT / bindir) / re.sub(r"-(kafka3|\d)$", "",
+                                                                            name)
     if not binary.exists():
         if os.environ.get("ORDERSTREAM_REQUIRE_BINARIES") == "1":
             pytest.fail(f"{binary} not built")

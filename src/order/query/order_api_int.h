@@ -17,6 +17,9 @@ typedef struct {
     order_decoder *dec;
     jsonw w;    /* response body */
     jsonw hist; /* status history of /order-details */
+    /* a shared store's order count, read at most once a second (store_orders_shared) */
+    int64_t shared_orders;
+    int64_t shared_orders_at_ms;
 } order_thread;
 
 /* "key": "2026-11-25T14:00:00.123Z" */

@@ -32,7 +32,6 @@ def dlq_total(svc) -> int:
     return svc.get("/dlq/stats").json()["total_messages"]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13: any registry 404 counts as 'schema unknown'")
 def test_registry_404_without_api_path_is_not_the_events_fault(services, stack):
     wrong = stack.registry_url.split("/apis/")[0]  # http://host:port, no API path
     order = services.start("order", env={"SCHEMA_REGISTRY_URL": wrong,
@@ -49,9 +48,20 @@ def test_registry_404_without_api_path_is_not_the_events_fault(services, stack):
     assert r.status_code == 503, r.text
     assert "registry" in r.text.lower(), r.text
     assert order_details(order, "R404-1")[0] == 404
+    # named at start-up, with the URL that is wrong
+    assert "SCHEMA_REGISTRY_URL" in order.log_text() and wrong in order.log_text()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13: a non-Avro schema id is retried forever")
+def test_cart_names_a_wrong_registry_url(services, stack):
+    wrong = stack.registry_url.split("/apis/")[0]
+    cart = services.start("cart", env={"SCHEMA_REGISTRY_URL": wrong}, wait=False)
+    wait_for(lambda: "SCHEMA_REGISTRY_URL" in cart.log_text(), 30,
+             what="cart-service to name the wrong registry URL")
+    r = cart.get("/health")
+    assert r.status_code == 503, r.text
+    assert "SCHEMA_REGISTRY_URL" in r.text and wrong in r.text, r.text
+
+
 def test_json_schema_id_is_dead_lettered_at_once(services, stack):
     from confluent_kafka.schema_registry import Schema
     order = services.start("order", env={"RETRY_BACKOFF_MS": "200,400,800"})

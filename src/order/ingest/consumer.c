@@ -32,6 +32,7 @@
 #define CONSUMER_TICK_MS 1000
 #define CONSUMER_DLQ_TIMEOUT_MS 10000
 #define CONSUMER_SEEK_TIMEOUT_MS 5000
+#define CONSUMER_REGISTRY_PROBE_MS 5000 /* re-check a failing registry this often */
 
 struct order_consumer {
     order_config cfg;
@@ -54,6 +55,7 @@ struct order_consumer {
      * alone is not enough: a consumer busy when the broker went away may never
      * get it, and records already fetched do not prove a broker is up now. */
     int brokers_suspect;
+    int64_t next_registry_probe_ms;
     char last_error[256];
 };
 
@@ -318,6 +320,8 @@ static void publish_status(order_consumer *c)
     s.dead_lettered = c->ap.dead_lettered;
     s.retries = c->ap.retries;
     snprintf(s.last_error, sizeof s.last_error, "%s", c->last_error);
+    const char *rp = order_decoder_registry_problem(c->ap.dec);
+    snprintf(s.registry_error, sizeof s.registry_error, "%s", rp ? rp : "");
     order_status_publish(c->board, &s);
 }
 
@@ -348,6 +352,20 @@ static void probe_brokers(order_consumer *c)
         rd_kafka_metadata_destroy(md);
 }
 
+/* The registry URL is checked at start-up, and again while it fails (for /health). */
+static void probe_registry(order_consumer *c, int at_start)
+{
+    char err[300];
+    int was_failing = order_decoder_registry_problem(c->ap.dec) != NULL;
+    if (order_decoder_check_registry(c->ap.dec, err, sizeof err) == 0) {
+        if (was_failing)
+            log_info("the schema registry answers again");
+    } else if (at_start || !was_failing) {
+        log_msg(LOG_ERROR, "registry", NULL, "schema registry check failed: %s", err);
+    }
+    c->next_registry_probe_ms = clock_mono_ms() + CONSUMER_REGISTRY_PROBE_MS;
+}
+
 static int start_consuming(order_consumer *c)
 {
     kafka_topic_spec specs[2] = {
@@ -357,6 +375,7 @@ static int start_consuming(order_consumer *c)
          c->cfg.dlq_retention_ms},
     };
     char err[256];
+    probe_registry(c, 1);
     for (int attempt = 1; !atomic_load(&c->stop); attempt++) {
         if (kafka_topics_ensure(dlq_writer_handle(c->dlq), specs, 2, 10000, err, sizeof err) == 0)
             break;
@@ -404,6 +423,8 @@ static void *consumer_main(void *arg)
             int64_t now = clock_mono_ms();
             if ((c->brokers_down || c->brokers_suspect) && now >= c->next_tick_ms)
                 probe_brokers(c);
+            if (order_decoder_registry_problem(c->ap.dec) && now >= c->next_registry_probe_ms)
+                probe_registry(c, 0);
             if (worked || now >= c->next_tick_ms) {
                 publish_status(c);
                 c->next_tick_ms = now + CONSUMER_TICK_MS;

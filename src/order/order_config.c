@@ -40,6 +40,9 @@ static config_var vars[] = {
     {"ORDER_TEST_STORE_MAX_PAGES", CONFIG_INT, "0", 0, 1LL << 40, 0,
      "TEST ONLY: cap the store file at this many pages to simulate a full disk (0: no cap)", NULL,
      0},
+    {"ORDER_TEST_DLQ_FATAL", CONFIG_INT, "0", 0, 1000, 0,
+     "TEST ONLY: the DLQ producer fails fatally before each of its first N writes (0: never)", NULL,
+     0},
 };
 
 #define NVARS (sizeof vars / sizeof vars[0])
@@ -127,6 +130,7 @@ int order_config_load(order_config *s, char *err, size_t errlen)
     s->test_fail_prefix = STR("ORDER_TEST_FAIL_PREFIX");
     s->test_fail_times = (int)NUM("ORDER_TEST_FAIL_TIMES");
     s->test_store_max_pages = NUM("ORDER_TEST_STORE_MAX_PAGES");
+    s->test_dlq_fatal = (int)NUM("ORDER_TEST_DLQ_FATAL");
     static const char *const required[] = {"KAFKA_BOOTSTRAP_SERVERS",
                                            "SCHEMA_REGISTRY_URL",
                                            "ORDER_EVENTS_TOPIC",

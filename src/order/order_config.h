@@ -44,6 +44,7 @@ typedef struct {
     const char *test_fail_prefix;
     int test_fail_times;
     long long test_store_max_pages; /* 0: no cap */
+    int test_dlq_fatal;             /* DLQ writes preceded by a forced fatal error */
 } order_config;
 
 /* The variable table, for --help and the start-up log. */

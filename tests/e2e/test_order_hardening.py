@@ -104,3 +104,29 @@ def test_trickled_request_head_is_closed_at_the_deadline(services):
     s.close()
     assert closed_after is not None and closed_after < 10, closed_after
     assert order.get("/health").status_code == 200
+
+
+def test_dlq_producer_recreated_after_a_fatal_error(services, stack):
+    """TEST-ONLY switch: the DLQ producer fails fatally before its first write.
+    The service recreates it, /health is 503 naming it meanwhile, and the dead
+    letter is then written exactly once; the partition flows on."""
+    order = services.start("order", env={"ORDER_TEST_DLQ_FATAL": "1",
+                                         "RETRY_BACKOFF_MS": "300"})
+    assert order.get("/health").status_code == 200
+    w = EventWriter(stack, services.topic)
+    w.send_raw(b"DF-1", b"\x07 not a Confluent frame", partition=0)
+    w.send(create_event("DF-AFTER", [("I", 1, "1.00")]), partition=0)
+    w.flush()
+
+    def down():
+        r = order.get("/health")
+        return r.status_code == 503 and "DLQ producer" in r.text and [r]  # a 503 is falsy
+    (r,) = wait_for(down, 30, interval=0.05, what="/health 503 naming the DLQ producer")
+    assert "fatal" in r.json()["dlqProducerError"].lower(), r.text
+    wait_for(lambda: dlq_total(order) == 1, 30, what="the dead letter, once recreated")
+    wait_order(order, "DF-AFTER", timeout=30)
+    wait_for(lambda: order.get("/health").status_code == 200, 10, what="/health 200 again")
+    time.sleep(2)  # a duplicate would have been written by now
+    (m,) = dlq_messages(order)
+    assert m["errorReason"] == "DESERIALIZATION_ERROR", m
+    assert "recreated" in order.log_text()

@@ -322,6 +322,8 @@ static void publish_status(order_consumer *c)
     snprintf(s.last_error, sizeof s.last_error, "%s", c->last_error);
     const char *rp = order_decoder_registry_problem(c->ap.dec);
     snprintf(s.registry_error, sizeof s.registry_error, "%s", rp ? rp : "");
+    const char *dp = dlq_writer_problem(c->dlq);
+    snprintf(s.dlq_error, sizeof s.dlq_error, "%s", dp ? dp : "");
     order_status_publish(c->board, &s);
 }
 
@@ -425,6 +427,10 @@ static void *consumer_main(void *arg)
                 probe_brokers(c);
             if (order_decoder_registry_problem(c->ap.dec) && now >= c->next_registry_probe_ms)
                 probe_registry(c, 0);
+            if (dlq_writer_problem(c->dlq) && now >= c->next_tick_ms) {
+                char de[300];
+                (void)dlq_writer_recover(c->dlq, de, sizeof de); /* logs what it does */
+            }
             if (worked || now >= c->next_tick_ms) {
                 publish_status(c);
                 c->next_tick_ms = now + CONSUMER_TICK_MS;
@@ -517,7 +523,8 @@ order_consumer *consumer_new(const order_config *cfg, order_status_board *board,
         kafka_conf_new(cfg->bootstrap, "order-service-dlq", NULL, 0, err, errlen);
     if (!pconf)
         goto fail;
-    c->dlq = dlq_writer_new(pconf, cfg->dlq_topic, CONSUMER_DLQ_TIMEOUT_MS, err, errlen);
+    c->dlq = dlq_writer_new(pconf, cfg->dlq_topic, CONSUMER_DLQ_TIMEOUT_MS, cfg->test_dlq_fatal,
+                            err, errlen);
     if (!c->dlq)
         goto fail;
     publish_status(c);

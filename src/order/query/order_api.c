@@ -164,6 +164,8 @@ static void handle_health(http_call *call)
         problem = "order store failing";
     else if (s.registry_error[0])
         problem = "schema registry failing (wrong SCHEMA_REGISTRY_URL or registry down)";
+    else if (s.dlq_error[0])
+        problem = "DLQ producer down (fatal error, being recreated)";
     jsonw *w = &t->w;
     jsonw_reset(w);
     jsonw_obj_begin(w);
@@ -202,6 +204,10 @@ static void handle_health(http_call *call)
     if (s.registry_error[0]) {
         jsonw_key(w, "registryError");
         jsonw_str(w, s.registry_error);
+    }
+    if (s.dlq_error[0]) {
+        jsonw_key(w, "dlqProducerError");
+        jsonw_str(w, s.dlq_error);
     }
     jsonw_obj_end(w);
     if (problem)

@@ -119,6 +119,9 @@ int order_config_load(order_config *s, char *err, size_t errlen)
     s->http_port = (int)NUM("HTTP_PORT");
     s->http_max_body = (size_t)NUM("HTTP_MAX_BODY_BYTES");
     s->http_idle_timeout_s = (int)NUM("HTTP_IDLE_TIMEOUT_S");
+    s->http_header_timeout_s = (int)NUM("HTTP_HEADER_TIMEOUT_S");
+    s->http_body_timeout_s = (int)NUM("HTTP_BODY_TIMEOUT_S");
+    s->http_max_connections = (int)NUM("HTTP_MAX_CONNECTIONS");
     s->http_threads = (int)NUM("HTTP_THREADS");
     s->log_level = STR("LOG_LEVEL");
     s->store_path = STR("STORE_PATH");

@@ -30,6 +30,7 @@ typedef struct {
     int http_port;
     size_t http_max_body;
     int http_idle_timeout_s;
+    int http_header_timeout_s, http_body_timeout_s, http_max_connections;
     int http_threads;
     const char *log_level;
     const char *store_path;

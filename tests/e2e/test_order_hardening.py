@@ -80,7 +80,6 @@ def test_json_schema_id_is_dead_lettered_at_once(services, stack):
     wait_order(order, "JS-AFTER", timeout=30)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13: the idle timeout is per read, not per request")
 def test_trickled_request_head_is_closed_at_the_deadline(services):
     order = services.start("order", env={"HTTP_HEADER_TIMEOUT_S": "3"})
     s = socket.create_connection(("127.0.0.1", order.port), timeout=5)

@@ -125,6 +125,7 @@ static void *bootstrap_main(void *arg)
     int topics_ok = 0;
     uint32_t schema_id = 0;
     int backoff = BACKOFF_MIN_MS;
+    int url_wrong_said = 0;
     while (!topics_ok || !schema_id) {
         char why[1024] = "";
         if (!topics_ok) {
@@ -146,8 +147,14 @@ static void *bootstrap_main(void *arg)
                         b->subject, schema_id);
             } else {
                 schema_id = 0;
+                /* A wrong URL is said once, as an error, naming the URL (not the password). */
+                if (s == SR_NOT_REGISTRY && !url_wrong_said) {
+                    log_msg(LOG_ERROR, "bootstrap", NULL,
+                            "SCHEMA_REGISTRY_URL does not answer as the registry API: %s", err);
+                    url_wrong_said = 1;
+                }
                 if (!why[0])
-                    snprintf(why, sizeof why, "schema not registered yet (%s): %s",
+                    snprintf(why, sizeof why, "schema registry: schema not registered yet (%s): %s",
                              sr_status_name(s), err);
             }
         }

@@ -40,6 +40,9 @@ int cart_config_load(cart_config *c, char *err, size_t errlen)
     c->http_port = (int)I("HTTP_PORT");
     c->max_body_bytes = (size_t)I("HTTP_MAX_BODY_BYTES");
     c->idle_timeout_s = (int)I("HTTP_IDLE_TIMEOUT_S");
+    c->header_timeout_s = (int)I("HTTP_HEADER_TIMEOUT_S");
+    c->body_timeout_s = (int)I("HTTP_BODY_TIMEOUT_S");
+    c->max_connections = (int)I("HTTP_MAX_CONNECTIONS");
     c->log_level = S("LOG_LEVEL");
     c->delivery_timeout_ms = (int)I("DELIVERY_TIMEOUT_MS");
     c->linger_ms = (int)I("PRODUCER_LINGER_MS");

@@ -24,6 +24,7 @@ typedef struct {
     int http_port;
     size_t max_body_bytes;
     int idle_timeout_s;
+    int header_timeout_s, body_timeout_s, max_connections;
     const char *log_level;
     int delivery_timeout_ms;
     int linger_ms;

@@ -106,6 +106,9 @@ static int cart_setup(void *svc, struct event_base *base, service_front *front, 
         .port = s->cfg.http_port,
         .max_body_bytes = s->cfg.max_body_bytes,
         .idle_timeout_s = s->cfg.idle_timeout_s,
+        .header_timeout_s = s->cfg.header_timeout_s,
+        .body_timeout_s = s->cfg.body_timeout_s,
+        .max_connections = s->cfg.max_connections,
         .threads = 1,
     };
     front->routes = cart_routes(&front->nroutes);

@@ -57,6 +57,9 @@ static config_var vars[] = {
     {"ORDER_TEST_STORE_MAX_PAGES", CONFIG_INT, "0", 0, 1LL << 40, 0,
      "TEST ONLY: cap the store file at this many pages to simulate a full disk (0: no cap)", NULL,
      0},
+    {"ORDER_TEST_DLQ_FATAL", CONFIG_INT, "0", 0, 1000, 0,
+     "TEST ONLY: the DLQ producer fails fatally before each of its first N writes (0: never)", NULL,
+     0},
 };
 
 #define NVARS (sizeof vars / sizeof vars[0])
@@ -165,6 +168,9 @@ int order_config_load(order_config *s, char *err, size_t errlen)
     s->http_port = (int)NUM("HTTP_PORT");
     s->http_max_body = (size_t)NUM("HTTP_MAX_BODY_BYTES");
     s->http_idle_timeout_s = (int)NUM("HTTP_IDLE_TIMEOUT_S");
+    s->http_header_timeout_s = (int)NUM("HTTP_HEADER_TIMEOUT_S");
+    s->http_body_timeout_s = (int)NUM("HTTP_BODY_TIMEOUT_S");
+    s->http_max_connections = (int)NUM("HTTP_MAX_CONNECTIONS");
     s->http_threads = (int)NUM("HTTP_THREADS");
     s->log_level = STR("LOG_LEVEL");
     s->store_path = STR("STORE_PATH");
@@ -180,6 +186,7 @@ int order_config_load(order_config *s, char *err, size_t errlen)
     s->test_fail_prefix = STR("ORDER_TEST_FAIL_PREFIX");
     s->test_fail_times = (int)NUM("ORDER_TEST_FAIL_TIMES");
     s->test_store_max_pages = NUM("ORDER_TEST_STORE_MAX_PAGES");
+    s->test_dlq_fatal = (int)NUM("ORDER_TEST_DLQ_FATAL");
     static const char *const required[] = {"KAFKA_BOOTSTRAP_SERVERS",
                                            "SCHEMA_REGISTRY_URL",
                                            "ORDER_EVENTS_TOPIC",

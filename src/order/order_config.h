@@ -31,6 +31,7 @@ typedef struct {
     int http_port;
     size_t http_max_body;
     int http_idle_timeout_s;
+    int http_header_timeout_s, http_body_timeout_s, http_max_connections;
     int http_threads;
     const char *log_level;
     const char *store_path;
@@ -51,6 +52,7 @@ typedef struct {
     int test_fail_times;
     long long test_store_max_pages; /* 0: no cap */
     int test_commit_delay_ms;       /* 0: none */
+    int test_dlq_fatal;             /* DLQ writes preceded by a forced fatal error */
 } order_config;
 
 /* The variable table, for --help and the start-up log. */

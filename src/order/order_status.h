@@ -32,6 +32,8 @@ typedef struct {
     int64_t orders;       /* orders stored */
     uint64_t consumed, applied, skipped, dead_lettered, retries;
     char last_error[256];
+    char registry_error[256]; /* the schema registry fails (wrong URL, down): why; "" when ok */
+    char dlq_error[256];      /* the DLQ producer is down (fatal error, being recreated): why */
 } order_status;
 
 typedef struct order_status_board order_status_board;

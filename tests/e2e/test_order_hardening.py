@@ -32,7 +32,6 @@ def dlq_total(svc) -> int:
     return svc.get("/dlq/stats").json()["total_messages"]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13: any registry 404 counts as 'schema unknown'")
 def test_registry_404_without_api_path_is_not_the_events_fault(services, stack):
     wrong = stack.registry_url.split("/apis/")[0]  # http://host:port, no API path
     order = services.start("order", env={"SCHEMA_REGISTRY_URL": wrong,
@@ -49,9 +48,20 @@ def test_registry_404_without_api_path_is_not_the_events_fault(services, stack):
     assert r.status_code == 503, r.text
     assert "registry" in r.text.lower(), r.text
     assert order_details(order, "R404-1")[0] == 404
+    # named at start-up, with the URL that is wrong
+    assert "SCHEMA_REGISTRY_URL" in order.log_text() and wrong in order.log_text()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13: a non-Avro schema id is retried forever")
+def test_cart_names_a_wrong_registry_url(services, stack):
+    wrong = stack.registry_url.split("/apis/")[0]
+    cart = services.start("cart", env={"SCHEMA_REGISTRY_URL": wrong}, wait=False)
+    wait_for(lambda: "SCHEMA_REGISTRY_URL" in cart.log_text(), 30,
+             what="cart-service to name the wrong registry URL")
+    r = cart.get("/health")
+    assert r.status_code == 503, r.text
+    assert "SCHEMA_REGISTRY_URL" in r.text and wrong in r.text, r.text
+
+
 def test_json_schema_id_is_dead_lettered_at_once(services, stack):
     from confluent_kafka.schema_registry import Schema
     order = services.start("order", env={"RETRY_BACKOFF_MS": "200,400,800"})
@@ -70,7 +80,6 @@ def test_json_schema_id_is_dead_lettered_at_once(services, stack):
     wait_order(order, "JS-AFTER", timeout=30)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13: the idle timeout is per read, not per request")
 def test_trickled_request_head_is_closed_at_the_deadline(services):
     order = services.start("order", env={"HTTP_HEADER_TIMEOUT_S": "3"})
     s = socket.create_connection(("127.0.0.1", order.port), timeout=5)
@@ -94,3 +103,29 @@ def test_trickled_request_head_is_closed_at_the_deadline(services):
     s.close()
     assert closed_after is not None and closed_after < 10, closed_after
     assert order.get("/health").status_code == 200
+
+
+def test_dlq_producer_recreated_after_a_fatal_error(services, stack):
+    """TEST-ONLY switch: the DLQ producer fails fatally before its first write.
+    The service recreates it, /health is 503 naming it meanwhile, and the dead
+    letter is then written exactly once; the partition flows on."""
+    order = services.start("order", env={"ORDER_TEST_DLQ_FATAL": "1",
+                                         "RETRY_BACKOFF_MS": "300"})
+    assert order.get("/health").status_code == 200
+    w = EventWriter(stack, services.topic)
+    w.send_raw(b"DF-1", b"\x07 not a Confluent frame", partition=0)
+    w.send(create_event("DF-AFTER", [("I", 1, "1.00")]), partition=0)
+    w.flush()
+
+    def down():
+        r = order.get("/health")
+        return r.status_code == 503 and "DLQ producer" in r.text and [r]  # a 503 is falsy
+    (r,) = wait_for(down, 30, interval=0.05, what="/health 503 naming the DLQ producer")
+    assert "fatal" in r.json()["dlqProducerError"].lower(), r.text
+    wait_for(lambda: dlq_total(order) == 1, 30, what="the dead letter, once recreated")
+    wait_order(order, "DF-AFTER", timeout=30)
+    wait_for(lambda: order.get("/health").status_code == 200, 10, what="/health 200 again")
+    time.sleep(2)  # a duplicate would have been written by now
+    (m,) = dlq_messages(order)
+    assert m["errorReason"] == "DESERIALIZATION_ERROR", m
+    assert "recreated" in order.log_text()

@@ -19,7 +19,36 @@
 struct order_decoder {
     codec *codec;
     sr_client *sr;
+    int registry_failing;     /* the last registry answer was not a final one */
+    char registry_error[256]; /* why, while failing */
 };
+
+/* Notes the outcome of a registry call for order_decoder_registry_problem(). */
+static void decoder_registry_seen(order_decoder *d, sr_status st, const char *err)
+{
+    int failing = st == SR_UNAVAILABLE || st == SR_NOT_REGISTRY || st == SR_REJECTED;
+    d->registry_failing = failing;
+    if (failing)
+        snprintf(d->registry_error, sizeof d->registry_error, "%s", err);
+    else
+        d->registry_error[0] = '\0';
+}
+
+const char *order_decoder_registry_problem(const order_decoder *d)
+{
+    return d->registry_failing ? d->registry_error : NULL;
+}
+
+int order_decoder_check_registry(order_decoder *d, char *err, size_t errlen)
+{
+    char e[256] = "";
+    sr_status st = sr_ping(d->sr, e, sizeof e);
+    decoder_registry_seen(d, st, e);
+    if (st == SR_OK)
+        return 0;
+    snprintf(err, errlen, "%s (%s)", e, sr_status_name(st));
+    return -1;
+}
 
 order_decoder *order_decoder_new(const char *registry_url, char *err, size_t errlen)
 {
@@ -91,13 +120,21 @@ static void decoder_learn_schema(order_decoder *d, uint32_t id, order_decoder_re
     char prefix[64];
     snprintf(prefix, sizeof prefix, "schema id %u", id);
     sr_status st = sr_fetch_schema(d->sr, id, &json, err, sizeof err);
+    decoder_registry_seen(d, st, err);
     if (st == SR_NOT_FOUND) {
+        /* the registry's own 40403: only then is the id unknown */
         decoder_verdict(out, ORDER_DECODER_DLQ, DLQ_R_DESERIALIZATION, prefix,
                         "unknown to the registry");
         return;
     }
+    if (st == SR_WRONG_TYPE) {
+        /* a JSON or Protobuf schema id in an Avro topic: the producer broke the contract */
+        decoder_verdict(out, ORDER_DECODER_DLQ, DLQ_R_DESERIALIZATION, prefix, err);
+        return;
+    }
     if (st != SR_OK) {
-        /* Unreachable, 5xx, or an auth/4xx problem: ours to fix, never the event's fault. */
+        /* Unreachable, 5xx, a 404 that is not the registry's, or an auth/4xx
+         * problem: ours to fix, never the event's fault. */
         decoder_verdict(out, ORDER_DECODER_RETRY_INFRA, NULL, "schema registry unavailable", err);
         return;
     }

@@ -69,4 +69,13 @@ void order_decoder_decode(order_decoder *d, const void *value, size_t len, order
 
 const char *order_decoder_kind_name(order_decoder_kind k);
 
+/*
+ * The registry as this decoder last met it: NULL while its answers are final
+ * (a schema, or the registry's own "not found" / "not Avro"), else why it
+ * fails (unreachable, 5xx, a 404 that is not the registry's: a wrong URL).
+ */
+const char *order_decoder_registry_problem(const order_decoder *d);
+/* Probes that the URL is the registry API (start-up check): 0, or -1 + err naming the URL. */
+int order_decoder_check_registry(order_decoder *d, char *err, size_t errlen);
+
 #endif

@@ -8,9 +8,11 @@
  * - Responses are accumulated into one buffer owned by the client, capped at
  *   SR_MAX_RESPONSE: a misbehaving registry or proxy cannot make us allocate
  *   without bound.
- * - Status mapping follows the header: 404 -> SR_NOT_FOUND; 408/429/5xx and
- *   every transport error -> SR_UNAVAILABLE (retry later); other 4xx ->
- *   SR_REJECTED with the registry's own message.
+ * - Status mapping follows the header: 404 is SR_NOT_FOUND only with the
+ *   error code the caller expects (40403 for a schema id), any other 404 is
+ *   SR_NOT_REGISTRY (a wrong path or a proxy: a roll-out must not turn into
+ *   dead letters); 408/429/5xx and every transport error -> SR_UNAVAILABLE
+ *   (retry later); other 4xx -> SR_REJECTED with the registry's own message.
  * - Credentials in the URL (http://user:pw@host/...) are moved into
  *   CURLOPT_USERNAME/PASSWORD and removed from the URL we keep, so no error
  *   message built from the URL can leak them.
@@ -32,6 +34,7 @@
 
 #define SR_MAX_RESPONSE (1024 * 1024)
 #define SR_URL_MAX 2048
+#define SR_CODE_SCHEMA_NOT_FOUND 40403 /* Confluent API: "Schema not found" */
 
 struct sr_client {
     CURL *curl;
@@ -64,6 +67,10 @@ const char *sr_status_name(sr_status s)
         return "REJECTED";
     case SR_UNAVAILABLE:
         return "UNAVAILABLE";
+    case SR_WRONG_TYPE:
+        return "WRONG_TYPE";
+    case SR_NOT_REGISTRY:
+        return "NOT_REGISTRY";
     }
     return "UNKNOWN";
 }
@@ -216,25 +223,28 @@ void sr_client_free(sr_client *c)
     free(c);
 }
 
-/* The registry's {"error_code", "message"} body, if it sent one. */
-static void registry_message(const sr_client *c, char *out, size_t outlen)
+/* The registry's {"error_code", "message"} body, if it sent one; its error_code or 0. */
+static long long registry_message(const sr_client *c, char *out, size_t outlen)
 {
     json_t *root = c->resp_len ? json_loadb(c->resp, c->resp_len, 0, NULL) : NULL;
     json_t *code = root ? json_object_get(root, "error_code") : NULL;
     json_t *msg = root ? json_object_get(root, "message") : NULL;
+    long long ec = json_is_integer(code) ? (long long)json_integer_value(code) : 0LL;
 
     if (json_is_string(msg))
-        snprintf(out, outlen, "error_code %lld: %.200s",
-                 json_is_integer(code) ? (long long)json_integer_value(code) : 0LL,
-                 json_string_value(msg));
+        snprintf(out, outlen, "error_code %lld: %.200s", ec, json_string_value(msg));
     else
-        snprintf(out, outlen, "%s", "no error details");
+        snprintf(out, outlen, "%s", "no registry error details");
     json_decref(root);
+    return ec;
 }
 
-/* Performs one request; on SR_OK the body is in c->resp (NUL-terminated). */
+/*
+ * Performs one request; on SR_OK the body is in c->resp (NUL-terminated).
+ * not_found_code: the registry error code that makes a 404 SR_NOT_FOUND (0: none does).
+ */
 static sr_status perform(sr_client *c, const char *method, const char *path, const char *body,
-                         char *err, size_t errlen)
+                         long long not_found_code, char *err, size_t errlen)
 {
     char url[SR_URL_MAX + 256], detail[300];
     long http = 0;
@@ -265,9 +275,15 @@ static sr_status perform(sr_client *c, const char *method, const char *path, con
             return sfail(SR_UNAVAILABLE, err, errlen, "%s %s: empty response", method, path);
         return SR_OK;
     }
-    registry_message(c, detail, sizeof detail);
-    if (http == 404)
+    long long code = registry_message(c, detail, sizeof detail);
+    if (http == 404 && not_found_code != 0 && code == not_found_code)
         return sfail(SR_NOT_FOUND, err, errlen, "%s %s: HTTP 404, %s", method, path, detail);
+    if (http == 404)
+        return sfail(SR_NOT_REGISTRY, err, errlen,
+                     "%s %s%s: HTTP 404 without the registry's 'not found' code (%s): is "
+                     "SCHEMA_REGISTRY_URL the API root (e.g. http://host:8081/apis/ccompat/v7), "
+                     "or did a proxy answer?",
+                     method, c->base, path, detail);
     if (http == 408 || http == 429 || http >= 500 || http < 200)
         return sfail(SR_UNAVAILABLE, err, errlen, "%s %s: HTTP %ld, %s", method, path, http,
                      detail);
@@ -297,7 +313,7 @@ sr_status sr_register(sr_client *c, const char *subject, const char *schema_json
     json_decref(req);
     if (body == NULL)
         return sfail(SR_REJECTED, err, errlen, "schema text is not valid UTF-8");
-    st = perform(c, "POST", path, body, err, errlen);
+    st = perform(c, "POST", path, body, 0, err, errlen);
     free(body);
     if (st != SR_OK)
         return st;
@@ -323,7 +339,7 @@ sr_status sr_fetch_schema(sr_client *c, uint32_t id, char **schema_json, char *e
         return sfail(SR_REJECTED, err, errlen, "bad argument");
     *schema_json = NULL;
     snprintf(path, sizeof path, "/schemas/ids/%u", (unsigned)id);
-    st = perform(c, "GET", path, NULL, err, errlen);
+    st = perform(c, "GET", path, NULL, SR_CODE_SCHEMA_NOT_FOUND, err, errlen);
     if (st != SR_OK)
         return st;
     resp = json_loadb(c->resp, c->resp_len, 0, NULL);
@@ -331,12 +347,16 @@ sr_status sr_fetch_schema(sr_client *c, uint32_t id, char **schema_json, char *e
     type = resp ? json_object_get(resp, "schemaType") : NULL;
     if (!json_is_string(js)) {
         json_decref(resp);
-        return sfail(SR_UNAVAILABLE, err, errlen, "GET %s: response without a schema", path);
+        return sfail(SR_NOT_REGISTRY, err, errlen,
+                     "GET %s%s: 200 without a schema: not a registry answer", c->base, path);
     }
     /* Absent schemaType means AVRO in the Confluent API. */
     if (type != NULL && !(json_is_string(type) && strcmp(json_string_value(type), "AVRO") == 0)) {
+        st =
+            sfail(SR_WRONG_TYPE, err, errlen, "schema %u is a %.40s schema, not Avro", (unsigned)id,
+                  json_is_string(type) ? json_string_value(type) : "non-string-typed");
         json_decref(resp);
-        return sfail(SR_REJECTED, err, errlen, "schema %u is not an Avro schema", (unsigned)id);
+        return st;
     }
     *schema_json = strdup(json_string_value(js));
     json_decref(resp);
@@ -347,7 +367,21 @@ sr_status sr_fetch_schema(sr_client *c, uint32_t id, char **schema_json, char *e
 
 sr_status sr_ping(sr_client *c, char *err, size_t errlen)
 {
+    json_t *list;
+    sr_status st;
+
     if (c == NULL)
         return sfail(SR_REJECTED, err, errlen, "bad argument");
-    return perform(c, "GET", "/subjects", NULL, err, errlen);
+    st = perform(c, "GET", "/subjects", NULL, 0, err, errlen);
+    if (st != SR_OK)
+        return st;
+    list = json_loadb(c->resp, c->resp_len, 0, NULL);
+    st = json_is_array(list) ? SR_OK
+                             : sfail(SR_NOT_REGISTRY, err, errlen,
+                                     "GET %s/subjects: the answer is not a list of subjects: is "
+                                     "SCHEMA_REGISTRY_URL the API root (e.g. "
+                                     "http://host:8081/apis/ccompat/v7)?",
+                                     c->base);
+    json_decref(list);
+    return st;
 }

@@ -141,6 +141,7 @@ void http_dispatch(struct evhttp_request *req, void *arg)
         evhttp_send_error(req, 500, "out of memory");
         return;
     }
+    http_conn *conn = http_conn_request_begins(th, req);
     http_call *call = &b->call;
     call->app = s->app;
     call->thread_ctx = th->ctx;
@@ -153,7 +154,14 @@ void http_dispatch(struct evhttp_request *req, void *arg)
         snprintf(call->request_id, sizeof call->request_id, "%016llx%016llx",
                  (unsigned long long)http_rand(th), (unsigned long long)http_rand(th));
     }
-    http_call_attach(b, req);
+    http_call_attach(b, req, conn);
+    if (!conn) {
+        /* a connection without its record (out of memory at accept): nothing
+         * would notice it closing under a deferred answer, so answer now */
+        http_add_header(call, "Connection", "close");
+        http_reply_error(call, 503, "out of memory for the connection");
+        return;
+    }
 
     if (!framing_ok(evhttp_request_get_input_headers(req))) {
         /* the bytes after this request cannot be trusted: answer and close */

@@ -5,7 +5,8 @@
  * method it does not serve answers 405 with Allow. Every answer is JSON, carries
  * X-Request-ID (taken from the request, or generated) and is counted. Limits
  * (body and header size, idle timeout) are enforced before a handler runs
- * where evhttp allows, and answered with a JSON 413.
+ * where evhttp allows, and answered with a JSON 413. Deadlines for the whole
+ * request head and body, and the cap on open connections, are http_conn.c's.
  *
  * A server may run several threads, each with its own event loop accepting
  * on the same listening socket; thread 0 runs on the caller's event_base and
@@ -35,6 +36,9 @@ struct event_base; /* libevent's loop: the server runs on it, handlers never see
 #define HTTP_M_PUT 0x4u
 
 #define HTTP_REQUEST_ID_MAX 64
+#define HTTP_DEFAULT_MAX_CONNECTIONS 10000
+#define HTTP_MIN_CONNECTIONS 16
+#define HTTP_FD_RESERVE 1024 /* descriptors kept for everything but HTTP connections */
 
 typedef struct http_server http_server;
 
@@ -58,7 +62,12 @@ typedef struct {
     int port;
     size_t max_body_bytes;   /* larger bodies: 413 */
     size_t max_header_bytes; /* larger headers: evhttp rejects */
-    int idle_timeout_s;      /* slow or idle clients are closed */
+    int idle_timeout_s;      /* a read waiting longer closes the connection (keep-alive idle) */
+    int header_timeout_s;    /* a request head must be complete this long after it started
+                                (the connection opened, or a keep-alive request's first byte) */
+    int body_timeout_s;      /* and its body this long after the head */
+    int max_connections;     /* open connections, split evenly among threads; at the cap the
+                                oldest idle ones are closed, else accepting pauses (0: default) */
     int threads;             /* >= 1 */
     void *(*thread_init)(void *app, int index, char *err, size_t errlen);
     void (*thread_free)(void *thread_ctx);

@@ -13,9 +13,10 @@
  *   (test_http checks this under ASan). Should a connection go while its
  *   request is still ours (EOF or timeout seen by evhttp, which then detaches
  *   a request the user has not answered; the server freed), or evhttp answer
- *   a request itself, the connection close callback and the request's
- *   completion callback clear the call's request, so the eventual reply only
- *   releases the call instead of touching freed memory.
+ *   a request itself, the connection's close callback and the request's
+ *   completion callback (both owned by http_conn.c) clear the call's request,
+ *   so the eventual reply only releases the call instead of touching freed
+ *   memory.
  * - Bodies: evhttp's own limit is set to twice ours, so a body just over the
  *   documented limit gets our JSON 413; beyond that evhttp refuses it itself
  *   (its 413 page is HTML) without buffering it, which bounds memory.
@@ -66,36 +67,7 @@ static const char *http_reason(int status)
 
 /* ---- call lifetime ---- */
 
-static void on_conn_close(struct evhttp_connection *evcon, void *arg)
-{
-    call_box *b = arg;
-    /*
-     * A request still attached to the connection is freed with it; a detached
-     * one (client left while we were working) survives until we reply.
-     */
-    if (b->req && evhttp_request_get_connection(b->req) == evcon)
-        b->req = NULL;
-}
-
-static void on_req_complete(struct evhttp_request *req, void *arg)
-{
-    call_box *b = arg;
-    (void)req;
-    /* evhttp answered and freed the request itself; our reply must not touch it */
-    b->req = NULL;
-}
-
-/* Only through a live request: its connection, if any, is live too. */
-static void call_detach_hooks(call_box *b)
-{
-    if (!b->req)
-        return;
-    struct evhttp_connection *evcon = evhttp_request_get_connection(b->req);
-    if (evcon)
-        evhttp_connection_set_closecb(evcon, NULL, NULL);
-    evhttp_request_set_on_complete_cb(b->req, NULL, NULL);
-}
-
+/* What happens to the request if the connection goes first: see http_conn.c. */
 static void call_release(call_box *b)
 {
     http_thread *th = b->th;
@@ -130,14 +102,11 @@ call_box *http_call_get(http_thread *th)
     return b;
 }
 
-void http_call_attach(call_box *b, struct evhttp_request *req)
+void http_call_attach(call_box *b, struct evhttp_request *req, http_conn *conn)
 {
     b->req = req;
-    /* Hooks that tell us if the request is freed before we answer. */
-    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-    if (evcon)
-        evhttp_connection_set_closecb(evcon, on_conn_close, b);
-    evhttp_request_set_on_complete_cb(req, on_req_complete, b);
+    if (conn)
+        http_conn_attach_call(conn, b, req);
 }
 
 /* ---- replies ---- */
@@ -187,7 +156,7 @@ void http_reply_typed(http_call *call, int status, const char *content_type, con
     assert(status >= 100 && status <= 599);
     b->answered = 1;
     metrics_http_observe(b->route, status, clock_mono_s() - b->started);
-    call_detach_hooks(b);
+    http_conn_detach_call(b);
     /* the access line: 5xx at warn so they show at the default level */
     log_level level = status >= 500 ? LOG_WARN : LOG_DEBUG;
     if (log_enabled(level)) {

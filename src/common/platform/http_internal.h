@@ -1,7 +1,8 @@
 /*
  * http_internal: what http.c (dispatch), http_call.c (a call's lifetime and
- * answer) and http_server.c (sockets, threads, lifecycle) share. Not for use
- * outside those three files: handlers only ever see http.h.
+ * answer), http_conn.c (a connection's deadlines and the cap) and
+ * http_server.c (sockets, threads, lifecycle) share. Not for use outside
+ * those files: handlers only ever see http.h.
  */
 #ifndef HTTP_INTERNAL_H
 #define HTTP_INTERNAL_H
@@ -14,10 +15,12 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
 #define HTTP_FREE_CALLS_MAX 256 /* recycled calls kept per thread */
 
 typedef struct http_thread http_thread;
+typedef struct http_conn http_conn; /* one accepted connection (http_conn.c) */
 
 /* The public http_call plus what only this module needs. */
 typedef struct call_box {
@@ -25,6 +28,7 @@ typedef struct call_box {
     http_thread *th;
     struct call_box *next;      /* free list */
     struct evhttp_request *req; /* NULL once answered or freed by evhttp */
+    http_conn *conn;            /* its connection, NULL once gone or answered */
     int route;                  /* index into the route table, -1 none */
     struct evkeyvalq query;     /* parsed query string (http_query) */
     int query_parsed;
@@ -46,6 +50,18 @@ struct http_thread {
     call_box *free_calls;
     size_t nfree;
     uint64_t rng;
+    /* connections (http_conn.c) */
+    TAILQ_HEAD(, http_conn) conns; /* every record */
+    TAILQ_HEAD(, http_conn) idle;  /* no request in progress, oldest first */
+    http_conn **by_fd;             /* records by descriptor */
+    size_t by_fd_len;
+    int nconns, max_conns;
+    int cap_paused;    /* listener disabled: at the cap */
+    int accept_paused; /* listener disabled: accept() ran out of descriptors */
+    struct event *accept_retry;
+    const struct timeval *head_tv, *body_tv; /* common timeouts */
+    unsigned long conn_expired, conn_shed;   /* since the last summary line */
+    double conn_log_at;
 };
 
 struct http_server {
@@ -63,8 +79,23 @@ struct http_server {
 
 /* A cleared call of thread th (counted in flight), or NULL when out of memory. */
 call_box *http_call_get(http_thread *th);
-/* Binds the call to evhttp's request, with hooks that notice if evhttp frees it first. */
-void http_call_attach(call_box *b, struct evhttp_request *req);
+/* Binds the call to evhttp's request and its connection (which notices if evhttp frees it first).
+ */
+void http_call_attach(call_box *b, struct evhttp_request *req, http_conn *conn);
+
+/* Deadlines, cap and accept errors of thread th's connections (after its evhttp is bound). */
+int http_conn_thread_setup(http_thread *th, char *err, size_t errlen);
+/* Marks th as the thread running this loop (call from that thread, before dispatching). */
+void http_conn_thread_enter(http_thread *th);
+/* After evhttp_free: the records left. */
+void http_conn_thread_free(http_thread *th);
+/* A request is complete and goes to dispatch: its connection (deadlines off), or NULL if untracked.
+ */
+http_conn *http_conn_request_begins(http_thread *th, struct evhttp_request *req);
+/* The call now carries the connection's request; the connection tells it when that goes. */
+void http_conn_attach_call(http_conn *c, call_box *b, struct evhttp_request *req);
+/* The call was answered (or is being): no more news from its connection. */
+void http_conn_detach_call(call_box *b);
 
 /* evhttp's gencb for every thread; arg is the http_thread. */
 void http_dispatch(struct evhttp_request *req, void *arg);

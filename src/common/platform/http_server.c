@@ -9,6 +9,7 @@
 #include "platform/http.h"
 
 #include "platform/http_internal.h"
+#include "platform/log.h"
 #include "platform/metrics.h"
 
 #include <arpa/inet.h>
@@ -62,6 +63,8 @@ static int thread_setup(http_thread *th, int fd, char *err, size_t errlen)
         snprintf(err, errlen, "evhttp_accept_socket failed");
         return -1;
     }
+    if (http_conn_thread_setup(th, err, errlen) != 0)
+        return -1;
     th->ctl = event_new(th->base, -1, 0, thread_ctl_cb, th);
     if (!th->ctl) {
         snprintf(err, errlen, "event_new failed");
@@ -110,19 +113,38 @@ static int listen_socket(const char *addr, int port, char *err, size_t errlen)
 }
 
 /*
- * Many idle or slow clients cost a descriptor each; running out makes accept()
- * fail in a loop. Raise the soft limit to the hard one (bounded) up front.
+ * Every connection costs a descriptor, and the service needs some more
+ * (Kafka, the store, the registry). When the cap needs more than the soft
+ * limit it is raised to the hard one; a cap above even that is lowered to
+ * what fits, with a warning, so accept() never runs out first.
  */
-static void raise_fd_limit(void)
+static int fit_fd_limit(int max_connections)
 {
     struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-        return;
-    rlim_t want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > 65536 ? 65536 : rl.rlim_max;
-    if (rl.rlim_cur < want) {
-        rl.rlim_cur = want;
-        (void)setrlimit(RLIMIT_NOFILE, &rl); /* best effort: the old limit still works */
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        log_msg(LOG_WARN, "http", NULL, "getrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+        return max_connections;
     }
+    rlim_t want = (rlim_t)max_connections + HTTP_FD_RESERVE;
+    if (rl.rlim_cur < want && rl.rlim_cur < rl.rlim_max) {
+        rlim_t old = rl.rlim_cur;
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+            log_msg(LOG_WARN, "http", NULL, "setrlimit(RLIMIT_NOFILE, %llu): %s",
+                    (unsigned long long)rl.rlim_max, strerror(errno));
+            rl.rlim_cur = old;
+        }
+    }
+    if (rl.rlim_cur >= want)
+        return max_connections;
+    long fit = (long)rl.rlim_cur - HTTP_FD_RESERVE;
+    if (fit < HTTP_MIN_CONNECTIONS)
+        fit = HTTP_MIN_CONNECTIONS;
+    log_msg(LOG_WARN, "http", NULL,
+            "HTTP_MAX_CONNECTIONS=%d needs %llu descriptors, RLIMIT_NOFILE allows %llu: capped at "
+            "%ld connections",
+            max_connections, (unsigned long long)want, (unsigned long long)rl.rlim_cur, fit);
+    return (int)fit;
 }
 
 http_server *http_server_new(struct event_base *base, const http_config *cfg,
@@ -135,7 +157,6 @@ http_server *http_server_new(struct event_base *base, const http_config *cfg,
     }
     /* a client closing early must not kill the process with SIGPIPE */
     signal(SIGPIPE, SIG_IGN);
-    raise_fd_limit();
     if (cfg->threads > 1 && evthread_use_pthreads() != 0) {
         snprintf(err, errlen, "evthread_use_pthreads failed");
         return NULL;
@@ -146,6 +167,9 @@ http_server *http_server_new(struct event_base *base, const http_config *cfg,
         return NULL;
     }
     s->cfg = *cfg;
+    if (s->cfg.max_connections <= 0)
+        s->cfg.max_connections = HTTP_DEFAULT_MAX_CONNECTIONS;
+    s->cfg.max_connections = fit_fd_limit(s->cfg.max_connections);
     s->routes = routes;
     s->nroutes = nroutes;
     s->app = app;
@@ -171,6 +195,7 @@ http_server *http_server_new(struct event_base *base, const http_config *cfg,
     }
     http_thread *t0 = &s->threads[0];
     t0->base = base;
+    http_conn_thread_enter(t0); /* the caller dispatches base on this thread */
     /* thread 0's evhttp gets a dup: every evhttp closes its own socket */
     int fd0 = dup(s->fd);
     if (fd0 < 0 || thread_setup(t0, fd0, err, errlen) != 0) {
@@ -187,6 +212,7 @@ http_server *http_server_new(struct event_base *base, const http_config *cfg,
 static void *thread_main(void *arg)
 {
     http_thread *th = arg;
+    http_conn_thread_enter(th);
     event_base_loop(th->base, EVLOOP_NO_EXIT_ON_EMPTY);
     return NULL;
 }
@@ -256,8 +282,10 @@ void http_server_free(http_server *s)
     }
     for (int i = 0; i < s->nthreads; i++) {
         http_thread *th = &s->threads[i];
+        th->bound = NULL; /* freed by evhttp_free: closing connections must not re-enable it */
         if (th->http)
             evhttp_free(th->http); /* closes its socket and connections */
+        http_conn_thread_free(th);
         if (th->ctl)
             event_free(th->ctl);
         if (th->ctx && s->cfg.thread_free)

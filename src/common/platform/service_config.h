@@ -42,7 +42,18 @@
     {"HTTP_MAX_BODY_BYTES", CONFIG_INT, "65536", 256, 16 * 1024 * 1024, 0,                        \
      "largest accepted request body; larger: 413", NULL, 0},                                      \
     {"HTTP_IDLE_TIMEOUT_S", CONFIG_INT, "30", 1, 3600, 0,                                         \
-     "idle or slow client connections are closed after this many seconds", NULL, 0},              \
+     "a connection waiting this many seconds for a read (idle keep-alive) is closed", NULL, 0},   \
+    {"HTTP_HEADER_TIMEOUT_S", CONFIG_INT, "10", 1, 3600, 0,                                       \
+     "a request head must be complete this many seconds after the connection opened (or, "        \
+     "on keep-alive, after its first byte), however slowly it trickles; else the connection "     \
+     "is closed", NULL, 0},                                                                       \
+    {"HTTP_BODY_TIMEOUT_S", CONFIG_INT, "30", 1, 3600, 0,                                         \
+     "a request body must be complete this many seconds after its head; else the connection "     \
+     "is closed", NULL, 0},                                                                       \
+    {"HTTP_MAX_CONNECTIONS", CONFIG_INT, "10000", 16, 1000000, 0,                                 \
+     "open HTTP connections (split evenly among HTTP threads); at the cap the oldest idle ones "  \
+     "are closed, else new ones wait in the listen backlog; RLIMIT_NOFILE is raised to fit "      \
+     "(the cap is lowered, with a warning, if the hard limit is too low)", NULL, 0},              \
     {"LOG_LEVEL", CONFIG_STR, "info", 0, 0, 0, "debug, info, warn or error", NULL, 0}
 /* clang-format on */
 

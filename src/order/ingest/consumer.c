@@ -281,6 +281,10 @@ static void publish_status(order_consumer *c)
     snprintf(s.group_state, sizeof s.group_state, "%s", c->group_state);
     s.group_members = c->group_members;
     snprintf(s.last_error, sizeof s.last_error, "%s", c->last_error);
+    const char *rp = order_decoder_registry_problem(c->ap.dec);
+    snprintf(s.registry_error, sizeof s.registry_error, "%s", rp ? rp : "");
+    const char *dp = dlq_writer_problem(c->dlq);
+    snprintf(s.dlq_error, sizeof s.dlq_error, "%s", dp ? dp : "");
     order_status_publish(c->board, &s);
 }
 
@@ -311,6 +315,20 @@ static void probe_brokers(order_consumer *c)
         rd_kafka_metadata_destroy(md);
 }
 
+/* The registry URL is checked at start-up, and again while it fails (for /health). */
+static void probe_registry(order_consumer *c, int at_start)
+{
+    char err[300];
+    int was_failing = order_decoder_registry_problem(c->ap.dec) != NULL;
+    if (order_decoder_check_registry(c->ap.dec, err, sizeof err) == 0) {
+        if (was_failing)
+            log_info("the schema registry answers again");
+    } else if (at_start || !was_failing) {
+        log_msg(LOG_ERROR, "registry", NULL, "schema registry check failed: %s", err);
+    }
+    c->next_registry_probe_ms = clock_mono_ms() + CONSUMER_REGISTRY_PROBE_MS;
+}
+
 static int start_consuming(order_consumer *c)
 {
     kafka_topic_spec specs[2] = {
@@ -320,6 +338,7 @@ static int start_consuming(order_consumer *c)
          c->cfg.topic_min_isr},
     };
     char err[256];
+    probe_registry(c, 1);
     for (int attempt = 1; !atomic_load(&c->stop); attempt++) {
         if (kafka_topics_ensure(dlq_writer_handle(c->dlq), specs, 2, 10000, err, sizeof err) == 0)
             break;
@@ -367,6 +386,12 @@ static void *consumer_main(void *arg)
             int64_t now = clock_mono_ms();
             if ((c->brokers_down || c->brokers_suspect) && now >= c->next_tick_ms)
                 probe_brokers(c);
+            if (order_decoder_registry_problem(c->ap.dec) && now >= c->next_registry_probe_ms)
+                probe_registry(c, 0);
+            if (dlq_writer_problem(c->dlq) && now >= c->next_tick_ms) {
+                char de[300];
+                (void)dlq_writer_recover(c->dlq, de, sizeof de); /* logs what it does */
+            }
             if (worked || now >= c->next_tick_ms) {
                 consumer_group_refresh(c, now);
                 publish_status(c);
@@ -480,7 +505,8 @@ order_consumer *consumer_new(const order_config *cfg, order_status_board *board,
         kafka_conf_new(cfg->bootstrap, "order-service-dlq", NULL, 0, err, errlen);
     if (!pconf)
         goto fail;
-    c->dlq = dlq_writer_new(pconf, cfg->dlq_topic, CONSUMER_DLQ_TIMEOUT_MS, err, errlen);
+    c->dlq = dlq_writer_new(pconf, cfg->dlq_topic, CONSUMER_DLQ_TIMEOUT_MS, cfg->test_dlq_fatal,
+                            err, errlen);
     if (!c->dlq)
         goto fail;
     publish_status(c);

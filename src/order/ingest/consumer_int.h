@@ -19,6 +19,7 @@
 #define CONSUMER_TICK_MS 1000
 #define CONSUMER_DLQ_TIMEOUT_MS 10000
 #define CONSUMER_SEEK_TIMEOUT_MS 5000
+#define CONSUMER_REGISTRY_PROBE_MS 5000 /* re-check a failing registry this often */
 #define CONSUMER_WATERMARK_TIMEOUT_MS 2000
 #define CONSUMER_GROUP_EVERY_MS 5000
 /* a crashed member is listed for session.timeout.ms (10 s) at most */
@@ -45,6 +46,7 @@ struct order_consumer {
      * alone is not enough: a consumer busy when the broker went away may never
      * get it, and records already fetched do not prove a broker is up now. */
     int brokers_suspect;
+    int64_t next_registry_probe_ms;
     char last_error[256];
     /* the group as list_groups last described it (refreshed every few ticks) */
     char group_state[32];

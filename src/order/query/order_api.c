@@ -187,6 +187,10 @@ static void handle_health(http_call *call)
         problem = "consumer starting (topics not ready)";
     else if (!s.store_ok || !store_readable)
         problem = "order store failing"; /* "store" names it, lastError says why */
+    else if (s.registry_error[0])
+        problem = "schema registry failing (wrong SCHEMA_REGISTRY_URL or registry down)";
+    else if (s.dlq_error[0])
+        problem = "DLQ producer down (fatal error, being recreated)";
     jsonw *w = &t->w;
     jsonw_reset(w);
     jsonw_obj_begin(w);
@@ -263,6 +267,14 @@ static void handle_health(http_call *call)
     if (s.last_error[0]) {
         jsonw_key(w, "lastError");
         jsonw_str(w, s.last_error);
+    }
+    if (s.registry_error[0]) {
+        jsonw_key(w, "registryError");
+        jsonw_str(w, s.registry_error);
+    }
+    if (s.dlq_error[0]) {
+        jsonw_key(w, "dlqProducerError");
+        jsonw_str(w, s.dlq_error);
     }
     jsonw_obj_end(w);
     if (problem)

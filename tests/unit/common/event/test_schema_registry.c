@@ -83,6 +83,36 @@ START_TEST(test_unknown_id_and_rejected)
 }
 END_TEST
 
+/* The real registry under a wrong path (no /apis/ccompat/v7): never "unknown". */
+START_TEST(test_wrong_path_is_not_unknown)
+{
+    char err[512] = "", base[512];
+    const char *api = strstr(registry_url, "/apis/");
+    ck_assert_msg(api != NULL, "SCHEMA_REGISTRY_URL has no /apis/ path: %s", registry_url);
+    snprintf(base, sizeof base, "%.*s", (int)(api - registry_url), registry_url);
+    sr_client *c = sr_client_new(base, 5000, err, sizeof err);
+    char *text = NULL;
+    uint32_t id = 0;
+    ck_assert_ptr_nonnull(c);
+
+    ck_assert_int_eq(sr_fetch_schema(c, 2000000000u, &text, err, sizeof err), SR_NOT_REGISTRY);
+    ck_assert_ptr_null(text);
+    ck_assert_msg(strstr(err, "SCHEMA_REGISTRY_URL") != NULL && strstr(err, base) != NULL, "%s",
+                  err);
+    ck_assert_int_eq(sr_ping(c, err, sizeof err), SR_NOT_REGISTRY);
+    ck_assert_msg(strstr(err, base) != NULL, "%s", err);
+    sr_status st = sr_register(c, SUBJECT, order_schema_json, &id, err, sizeof err);
+    ck_assert_msg(st == SR_NOT_REGISTRY || st == SR_REJECTED, "%s: %s", sr_status_name(st), err);
+    sr_client_free(c);
+    /* a wrong path below the API root: the same */
+    snprintf(base, sizeof base, "%s/nope", registry_url);
+    c = sr_client_new(base, 5000, err, sizeof err);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(sr_fetch_schema(c, 2000000000u, &text, err, sizeof err), SR_NOT_REGISTRY);
+    sr_client_free(c);
+}
+END_TEST
+
 START_TEST(test_subject_is_escaped)
 {
     char err[512] = "";
@@ -171,8 +201,9 @@ static void fault_start(fault_server *s, pthread_t *th)
     ck_assert_int_eq(pthread_create(th, NULL, fault_serve, s), 0);
 }
 
-static sr_status fault_ping(const char *response, size_t junk, const char *userinfo, char *err,
-                            size_t errlen, fault_server *s)
+/* One call against the fault endpoint: fetch_id 0 pings, else fetches that schema id. */
+static sr_status fault_call(const char *response, size_t junk, const char *userinfo,
+                            uint32_t fetch_id, char *err, size_t errlen, fault_server *s)
 {
     pthread_t th;
     char url[128];
@@ -186,11 +217,24 @@ static sr_status fault_ping(const char *response, size_t junk, const char *useri
     snprintf(url, sizeof url, "http://%s127.0.0.1:%d/api/", userinfo, s->port);
     c = sr_client_new(url, 500, err, errlen);
     ck_assert_ptr_nonnull(c);
-    st = sr_ping(c, err, errlen);
+    if (fetch_id == 0) {
+        st = sr_ping(c, err, errlen);
+    } else {
+        char *text = NULL;
+        st = sr_fetch_schema(c, fetch_id, &text, err, errlen);
+        ck_assert(st == SR_OK || text == NULL);
+        free(text);
+    }
     sr_client_free(c);
     pthread_join(th, NULL);
     close(s->fd);
     return st;
+}
+
+static sr_status fault_ping(const char *response, size_t junk, const char *userinfo, char *err,
+                            size_t errlen, fault_server *s)
+{
+    return fault_call(response, junk, userinfo, 0, err, errlen, s);
 }
 
 START_TEST(test_fault_statuses)
@@ -214,6 +258,67 @@ START_TEST(test_fault_statuses)
                      SR_UNAVAILABLE);
     ck_assert_msg(strstr(err, "larger than") != NULL, "%s", err);
     ck_assert_int_eq(fault_ping(NULL, 0, "", err, sizeof err, &s), SR_UNAVAILABLE);
+}
+END_TEST
+
+/* A 404 means "unknown" only with the registry's own code (40403); any other is infrastructure. */
+START_TEST(test_fault_404_mapping)
+{
+    static fault_server s;
+    char err[512];
+
+    ck_assert_int_eq(fault_call("HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n"
+                                "{\"error_code\":40403,\"message\":\"Schema not found\"}",
+                                0, "", 7, err, sizeof err, &s),
+                     SR_NOT_FOUND);
+    ck_assert_msg(strncmp(s.request, "GET /api/schemas/ids/7 HTTP/1.1", 31) == 0, "%s", s.request);
+    /* a proxy's page during a roll-out */
+    ck_assert_int_eq(fault_call("HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n"
+                                "<html>no route</html>",
+                                0, "", 7, err, sizeof err, &s),
+                     SR_NOT_REGISTRY);
+    ck_assert_msg(strstr(err, "SCHEMA_REGISTRY_URL") != NULL, "%s", err);
+    /* JSON with another code (a subject's 40401 is not "schema not found") */
+    ck_assert_int_eq(fault_call("HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n"
+                                "{\"error_code\":40401,\"message\":\"Subject not found\"}",
+                                0, "", 7, err, sizeof err, &s),
+                     SR_NOT_REGISTRY);
+    ck_assert_int_eq(fault_call("HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n"
+                                "{\"error_code\":404,\"message\":\"HTTP 404 Not Found\"}",
+                                0, "", 7, err, sizeof err, &s),
+                     SR_NOT_REGISTRY);
+    /* a ping that gets a 200 which is not a list of subjects: not the API root */
+    ck_assert_int_eq(fault_ping("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n<html>UI</html>", 0,
+                                "", err, sizeof err, &s),
+                     SR_NOT_REGISTRY);
+    ck_assert_int_eq(fault_ping("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n[\"a-value\"]", 0, "",
+                                err, sizeof err, &s),
+                     SR_OK);
+}
+END_TEST
+
+/* A schema id of another type is final, and the message names the type. */
+START_TEST(test_fault_schema_of_another_type)
+{
+    static fault_server s;
+    char err[512];
+
+    ck_assert_int_eq(
+        fault_call("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"
+                   "{\"schema\":\"{\\\"type\\\":\\\"object\\\"}\",\"schemaType\":\"JSON\"}",
+                   0, "", 9, err, sizeof err, &s),
+        SR_WRONG_TYPE);
+    ck_assert_msg(strstr(err, "JSON") != NULL && strstr(err, "Avro") != NULL, "%s", err);
+    ck_assert_int_eq(
+        fault_call("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"
+                   "{\"schema\":\"syntax = \\\"proto3\\\";\",\"schemaType\":\"PROTOBUF\"}",
+                   0, "", 9, err, sizeof err, &s),
+        SR_WRONG_TYPE);
+    ck_assert_msg(strstr(err, "PROTOBUF") != NULL, "%s", err);
+    ck_assert_int_eq(fault_call("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"
+                                "{\"schema\":\"\\\"string\\\"\",\"schemaType\":\"AVRO\"}",
+                                0, "", 9, err, sizeof err, &s),
+                     SR_OK);
 }
 END_TEST
 
@@ -247,9 +352,12 @@ Suite *test_suite(int *rc)
     tcase_add_test(real, test_register_idempotent_and_fetch);
     tcase_add_test(real, test_unknown_id_and_rejected);
     tcase_add_test(real, test_subject_is_escaped);
+    tcase_add_test(real, test_wrong_path_is_not_unknown);
     tcase_add_test(real, test_unreachable);
     tcase_add_test(faults, test_fault_statuses);
     tcase_add_test(faults, test_basic_auth_not_leaked);
+    tcase_add_test(faults, test_fault_404_mapping);
+    tcase_add_test(faults, test_fault_schema_of_another_type);
     suite_add_tcase(s, real);
     suite_add_tcase(s, faults);
     return s;

@@ -126,7 +126,15 @@ static void start_server(server *s, int threads, int idle_s)
     s->base = event_base_new();
     ck_assert_ptr_nonnull(s->base);
     app_base = s->base;
-    http_config c = {"127.0.0.1", 0, MAX_BODY, 2048, idle_s, threads, tinit, tfree};
+    http_config c = {.listen_addr = "127.0.0.1",
+                     .max_body_bytes = MAX_BODY,
+                     .max_header_bytes = 2048,
+                     .idle_timeout_s = idle_s,
+                     .header_timeout_s = 10,
+                     .body_timeout_s = 10,
+                     .threads = threads,
+                     .thread_init = tinit,
+                     .thread_free = tfree};
     s->srv = http_server_new(s->base, &c, routes, sizeof routes / sizeof routes[0], &app_base, err,
                              sizeof err);
     ck_assert_msg(s->srv != NULL, "%s", err);

@@ -203,6 +203,11 @@ static int describe_group(order_consumer *c, int timeout_ms, int *members, char 
     const struct rd_kafka_group_list *gl = NULL;
     rd_kafka_resp_err_t e = rd_kafka_list_groups(c->rk, c->cfg.group_id, &gl, timeout_ms);
     if (e) {
+        /* _PARTIAL (some brokers did not answer in time) comes with a list
+         * that is ours to free: leaking it every refresh grew the process
+         * while a broker was down */
+        if (gl)
+            rd_kafka_group_list_destroy(gl);
         snprintf(err, errlen, "list groups: %s", rd_kafka_err2str(e));
         return -1;
     }

@@ -149,6 +149,27 @@ typedef struct {
     int min_isr;
 } topic_want;
 
+/*
+ * The answer to one admin request on q, or NULL with err set (no answer, or
+ * a request-level error); a non-NULL event is the caller's to destroy. The
+ * request times out on its own; the margin only covers scheduling.
+ */
+static rd_kafka_event_t *admin_result(rd_kafka_queue_t *q, const char *what, int timeout_ms,
+                                      char *err, size_t errlen)
+{
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, timeout_ms + 2000);
+    if (!ev) {
+        snprintf(err, errlen, "%s: no answer within %d ms", what, timeout_ms);
+        return NULL;
+    }
+    if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(err, errlen, "%s: %s", what, rd_kafka_event_error_string(ev));
+        rd_kafka_event_destroy(ev);
+        return NULL;
+    }
+    return ev;
+}
+
 /* CreateTopics for the missing ones; "already exists" counts as success. */
 static int create_topics(rd_kafka_t *rk, const kafka_topic_spec *specs, const topic_state *st,
                          const topic_want *want, size_t n, int timeout_ms, char *err, size_t errlen)
@@ -206,16 +227,8 @@ static int create_topics(rd_kafka_t *rk, const kafka_topic_spec *specs, const to
         goto out;
     }
     rd_kafka_CreateTopics(rk, nts, cnt, opt, q);
-    /* the request times out on its own; the margin only covers scheduling */
-    ev = rd_kafka_queue_poll(q, timeout_ms + 2000);
-    if (!ev) {
-        snprintf(err, errlen, "CreateTopics: no answer within %d ms", timeout_ms);
+    if (!(ev = admin_result(q, "CreateTopics", timeout_ms, err, errlen)))
         goto out;
-    }
-    if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        snprintf(err, errlen, "CreateTopics: %s", rd_kafka_event_error_string(ev));
-        goto out;
-    }
     const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
     size_t rn = 0;
     const rd_kafka_topic_result_t **tr = res ? rd_kafka_CreateTopics_result_topics(res, &rn) : NULL;
@@ -288,15 +301,8 @@ static int describe_min_isr(rd_kafka_t *rk, const kafka_topic_spec *specs, const
         goto out;
     }
     rd_kafka_DescribeConfigs(rk, res, cnt, opt, q);
-    ev = rd_kafka_queue_poll(q, timeout_ms + 2000);
-    if (!ev) {
-        snprintf(err, errlen, "DescribeConfigs: no answer within %d ms", timeout_ms);
+    if (!(ev = admin_result(q, "DescribeConfigs", timeout_ms, err, errlen)))
         goto out;
-    }
-    if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        snprintf(err, errlen, "DescribeConfigs: %s", rd_kafka_event_error_string(ev));
-        goto out;
-    }
     const rd_kafka_DescribeConfigs_result_t *dr = rd_kafka_event_DescribeConfigs_result(ev);
     size_t rn = 0;
     const rd_kafka_ConfigResource_t **rr =

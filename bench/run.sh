@@ -148,7 +148,7 @@ stop_pid $CPID
 # (the shared store of issue 16; a database per run, so each starts empty)
 export PG_PORT=${BENCH_PG_PORT:-17432}
 scripts/postgres.sh start
-pg_sql() { psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -c "$1"; }
+pg_sql() { PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -c "$1"; }
 fresh_db() {
     pg_sql "DROP DATABASE IF EXISTS $1" >/dev/null
     pg_sql "CREATE DATABASE $1 OWNER orderstream" >/dev/null

@@ -99,7 +99,12 @@ def test_reads_leave_health_and_order_details_responsive(services, stack):
         else:
             code, _, text = res
             assert code == 200, text
-            assert jloads(text) == ref
+            body = jloads(text)
+            # the same answer; the order of ids interleaves partitions as the scan reads them
+            # (so it differs between any two reads, synchronous ones included)
+            assert list(body) == list(ref)
+            assert body["topic"] == ref["topic"] and body["count"] == ref["count"]
+            assert sorted(body["orderIds"]) == sorted(ref["orderIds"])
     assert max(health_ms) < 1000, health_ms
     assert max(details_ms) < 1000, details_ms
 

@@ -73,7 +73,15 @@ static int order_setup(void *svc, struct event_base *base, service_front *front,
     s->consumer = consumer_new(&s->cfg, s->status, err, errlen);
     if (!s->consumer)
         return -1;
-    s->app = (order_app){&s->cfg, s->status, ingest_metrics_render};
+    s->app = (order_app){&s->cfg, s->status, ingest_metrics_render, NULL};
+    topic_pool_config pc = {.workers = s->cfg.topic_read_workers,
+                            .queue_max = s->cfg.topic_read_queue,
+                            .worker_init = order_api_topic_worker_init,
+                            .worker_free = order_api_topic_worker_free,
+                            .app = &s->app};
+    s->app.topics = topic_pool_new(&pc, err, errlen);
+    if (!s->app.topics)
+        return -1;
     front->http = (http_config){
         .listen_addr = s->cfg.http_host,
         .port = s->cfg.http_port,
@@ -101,9 +109,19 @@ static int order_start(void *svc, char *err, size_t errlen)
     return consumer_start(s->consumer, err, errlen);
 }
 
+/* The topic reads end before the HTTP server goes: their answers are queued
+ * to the loops, and freeing the server runs them (they only release). */
+static void order_before_http_free(void *svc)
+{
+    order_service *s = svc;
+    topic_pool_stop(s->app.topics);
+}
+
 static void order_teardown(void *svc)
 {
     order_service *s = svc;
+    topic_pool_free(s->app.topics);
+    s->app.topics = NULL;
     /* Finishes the batch, commits store and offsets, leaves the group, closes the store. */
     consumer_free(s->consumer);
     order_status_board_free(s->status);
@@ -118,6 +136,7 @@ int main(int argc, char **argv)
         .log_config = order_log_config,
         .setup = order_setup,
         .start = order_start,
+        .before_http_free = order_before_http_free,
         .teardown = order_teardown,
     };
     order_service svc = {0};

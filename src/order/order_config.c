@@ -43,6 +43,10 @@ static config_var vars[] = {
      "how long a batch may wait to fill before it is applied", NULL, 0},
     {"TOPIC_SCAN_TIMEOUT_MS", CONFIG_INT, "30000", 100, 600000, 0,
      "bound of one topic read for getAllOrderIdsFromTopic and the /dlq endpoints", NULL, 0},
+    {"TOPIC_READ_WORKERS", CONFIG_INT, "2", 1, 16, 0,
+     "threads running topic reads (getAllOrderIdsFromTopic, /dlq/*) off the HTTP threads", NULL, 0},
+    {"TOPIC_READ_QUEUE", CONFIG_INT, "8", 0, 1000, 0,
+     "topic reads waiting for a worker at most; beyond that: 429 with Retry-After", NULL, 0},
     {"ORDER_READER_SCHEMA_FILE", CONFIG_STR, "", 0, 0, 0,
      "TEST/OPS ONLY: read events with this reader schema (.avsc) instead of the compiled-in one",
      NULL, 0},
@@ -183,6 +187,8 @@ int order_config_load(order_config *s, char *err, size_t errlen)
     s->batch_max = (int)NUM("CONSUMER_BATCH_MAX");
     s->batch_wait_ms = (int)NUM("CONSUMER_BATCH_WAIT_MS");
     s->scan_timeout_ms = (int)NUM("TOPIC_SCAN_TIMEOUT_MS");
+    s->topic_read_workers = (int)NUM("TOPIC_READ_WORKERS");
+    s->topic_read_queue = (int)NUM("TOPIC_READ_QUEUE");
     s->test_fail_prefix = STR("ORDER_TEST_FAIL_PREFIX");
     s->test_fail_times = (int)NUM("ORDER_TEST_FAIL_TIMES");
     s->test_store_max_pages = NUM("ORDER_TEST_STORE_MAX_PAGES");

@@ -91,6 +91,34 @@ int http_server_port(const http_server *s);
 /* Calls accepted but not yet answered, over all threads. */
 long http_server_in_flight(const http_server *s);
 
+/*
+ * Answering from another thread. On its loop thread, a handler reads what it
+ * needs from the request (http_query copies), then http_call_defer()s the
+ * call and hands it to a worker. From then on only one thing may be done with
+ * the call, from any thread, exactly once: http_call_complete(call, fn, arg).
+ * fn(call, arg) then runs on the call's own loop thread and must answer it
+ * (http_reply*, http_reply_stream) as any handler would; arg is fn's to free.
+ * A client that left meanwhile changes nothing for the worker: fn still runs
+ * and its answer only releases the call. Completions still queued when the
+ * server is freed run then (their answers release the calls).
+ */
+typedef void (*http_complete_fn)(http_call *call, void *arg);
+void http_call_defer(http_call *call);
+void http_call_complete(http_call *call, http_complete_fn fn, void *arg);
+
+/*
+ * A streamed JSON answer (chunked transfer encoding), for answers too large
+ * to build whole. next(arg, out) appends the next piece to out (reset before
+ * each call) and returns 1 (more to come), 0 (that was the last) or -1 (a
+ * failure: the connection is closed, the client sees a truncated answer).
+ * The next piece is asked for only once the previous one was written to the
+ * socket, so memory stays at about one piece. done(arg) runs exactly once, at
+ * the end or when the client leaves. This is the call's answer.
+ */
+typedef int (*http_stream_next_fn)(void *arg, jsonw *out);
+void http_reply_stream(http_call *call, int status, http_stream_next_fn next,
+                       void (*done)(void *arg), void *arg);
+
 void http_reply(http_call *call, int status, const char *json, size_t len);
 /* The one non-JSON answer (Prometheus text at /metrics): explicit content type. */
 void http_reply_typed(http_call *call, int status, const char *content_type, const char *body,

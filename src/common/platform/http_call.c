@@ -37,7 +37,7 @@
 #include <strings.h>
 #include <sys/queue.h>
 
-static const char *http_reason(int status)
+const char *http_reason(int status)
 {
     switch (status) {
     case 200:
@@ -56,6 +56,8 @@ static const char *http_reason(int status)
         return "Unsupported Media Type";
     case 422:
         return "Unprocessable Entity";
+    case 429:
+        return "Too Many Requests";
     case 500:
         return "Internal Server Error";
     case 503:
@@ -68,8 +70,9 @@ static const char *http_reason(int status)
 /* ---- call lifetime ---- */
 
 /* What happens to the request if the connection goes first: see http_conn.c. */
-static void call_release(call_box *b)
+void http_call_release(call_box *b)
 {
+    assert(!b->streaming && !b->deferred);
     http_thread *th = b->th;
     if (b->query_parsed)
         evhttp_clear_headers(&b->query);
@@ -114,7 +117,7 @@ void http_call_attach(call_box *b, struct evhttp_request *req, http_conn *conn)
 void http_add_header(http_call *call, const char *name, const char *value)
 {
     call_box *b = (call_box *)call;
-    assert(!b->answered); /* headers go with the one answer */
+    assert(!b->answered && !b->deferred); /* headers go with the one answer */
     if (b->req)
         evhttp_add_header(evhttp_request_get_output_headers(b->req), name, value);
 }
@@ -146,17 +149,10 @@ static const char *http_method_name(enum evhttp_cmd_type cmd)
     }
 }
 
-void http_reply_typed(http_call *call, int status, const char *content_type, const char *body,
-                      size_t len)
+void http_call_observe(call_box *b, int status)
 {
-    call_box *b = (call_box *)call;
-    /* Exactly one answer per call: a second one would write to a recycled
-     * call (or a freed request) and answer someone else's request. */
-    assert(!b->answered);
-    assert(status >= 100 && status <= 599);
-    b->answered = 1;
+    http_call *call = &b->call;
     metrics_http_observe(b->route, status, clock_mono_s() - b->started);
-    http_conn_detach_call(b);
     /* the access line: 5xx at warn so they show at the default level */
     log_level level = status >= 500 ? LOG_WARN : LOG_DEBUG;
     if (log_enabled(level)) {
@@ -165,6 +161,20 @@ void http_reply_typed(http_call *call, int status, const char *content_type, con
                 b->req ? http_method_name(evhttp_request_get_command(b->req)) : "-",
                 uri ? uri : "(client gone)", status, (clock_mono_s() - b->started) * 1e3);
     }
+}
+
+void http_reply_typed(http_call *call, int status, const char *content_type, const char *body,
+                      size_t len)
+{
+    call_box *b = (call_box *)call;
+    /* Exactly one answer per call: a second one would write to a recycled
+     * call (or a freed request) and answer someone else's request. A deferred
+     * call is answered only from its completion, on its own loop thread. */
+    assert(!b->answered && !b->deferred);
+    assert(status >= 100 && status <= 599);
+    b->answered = 1;
+    http_call_observe(b, status);
+    http_conn_detach_call(b);
     if (b->req) {
         struct evhttp_request *req = b->req;
         struct evkeyvalq *h = evhttp_request_get_output_headers(req);
@@ -178,7 +188,7 @@ void http_reply_typed(http_call *call, int status, const char *content_type, con
         evhttp_send_reply(req, status, http_reason(status), NULL);
         b->req = NULL;
     }
-    call_release(b);
+    http_call_release(b);
 }
 
 void http_reply_jsonw(http_call *call, int status, const jsonw *w)
@@ -294,6 +304,7 @@ json_t *http_read_json_object(http_call *call)
 const char *http_query(http_call *call, const char *key)
 {
     call_box *b = (call_box *)call;
+    assert(!b->deferred); /* a worker must not touch the request: copy before deferring */
     if (!b->query_parsed) {
         b->query_parsed = 1;
         if (!b->req)

@@ -165,6 +165,8 @@ static void conn_on_close(struct evhttp_connection *evcon, void *arg)
         else if (b->req)
             evhttp_request_set_on_complete_cb(b->req, NULL, NULL);
         b->conn = NULL;
+        if (b->streaming)
+            http_stream_conn_gone(b); /* nothing else would ever end it */
     }
     conn_free(c);
 }

@@ -8,6 +8,7 @@
 #define HTTP_INTERNAL_H
 
 #include "platform/http.h"
+#include "platform/jsonw.h"
 
 #include <event2/event.h>
 #include <event2/http.h>
@@ -34,6 +35,18 @@ typedef struct call_box {
     int query_parsed;
     int answered;   /* the one answer was given (checked by assert) */
     double started; /* monotonic seconds, for the latency histogram */
+    /* http_defer.c: handed to another thread, and the completion it posted */
+    int deferred;
+    http_complete_fn post_fn;
+    void *post_arg;
+    struct call_box *post_next;
+    /* http_stream.c: an answer being streamed */
+    int streaming;
+    http_stream_next_fn stream_next;
+    void (*stream_done)(void *arg);
+    void *stream_arg;
+    jsonw stream_w;
+    struct evbuffer *stream_buf;
 } call_box;
 
 struct http_thread {
@@ -62,6 +75,13 @@ struct http_thread {
     const struct timeval *head_tv, *body_tv; /* common timeouts */
     unsigned long conn_expired, conn_shed;   /* since the last summary line */
     double conn_log_at;
+    /* completions posted by other threads (http_defer.c) */
+    pthread_mutex_t post_mu;
+    int post_mu_ok;
+    call_box *post_head, *post_tail;
+    int post_woken;  /* a wake-up byte is in the pipe */
+    int post_fds[2]; /* self-pipe: safe from any thread, whatever the base's locking */
+    struct event *post_ev;
 };
 
 struct http_server {
@@ -82,6 +102,20 @@ call_box *http_call_get(http_thread *th);
 /* Binds the call to evhttp's request and its connection (which notices if evhttp frees it first).
  */
 void http_call_attach(call_box *b, struct evhttp_request *req, http_conn *conn);
+
+/* Returns the call to its thread's free list (the answer is given). */
+void http_call_release(call_box *b);
+/* Counts the answer in the metrics and writes the access line. */
+void http_call_observe(call_box *b, int status);
+/* The reason phrase of status, or NULL for evhttp's own. */
+const char *http_reason(int status);
+
+/* Thread th's completion queue and its wake-up pipe (http_defer.c). */
+int http_defer_thread_setup(http_thread *th, char *err, size_t errlen);
+/* After evhttp_free: runs the completions still queued (their answers only release), frees. */
+void http_defer_thread_free(http_thread *th);
+/* A streamed call's connection went (http_conn.c's close callback): ends the stream. */
+void http_stream_conn_gone(call_box *b);
 
 /* Deadlines, cap and accept errors of thread th's connections (after its evhttp is bound). */
 int http_conn_thread_setup(http_thread *th, char *err, size_t errlen);

@@ -70,6 +70,8 @@ static int thread_setup(http_thread *th, int fd, char *err, size_t errlen)
         snprintf(err, errlen, "event_new failed");
         return -1;
     }
+    if (http_defer_thread_setup(th, err, errlen) != 0)
+        return -1;
     if (c->thread_init) {
         th->ctx = c->thread_init(th->srv->app, th->index, err, errlen);
         if (!th->ctx)
@@ -286,6 +288,7 @@ void http_server_free(http_server *s)
         if (th->http)
             evhttp_free(th->http); /* closes its socket and connections */
         http_conn_thread_free(th);
+        http_defer_thread_free(th); /* after the connections: queued answers only release */
         if (th->ctl)
             event_free(th->ctl);
         if (th->ctx && s->cfg.thread_free)

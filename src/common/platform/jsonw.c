@@ -246,3 +246,13 @@ void jsonw_raw(jsonw *w, const char *json, size_t n)
     jsonw_sep(w);
     jsonw_put(w, json, n);
 }
+
+void jsonw_bytes(jsonw *w, const char *s, size_t n)
+{
+    jsonw_put(w, s, n);
+}
+
+void jsonw_list_continues(jsonw *w, int continues)
+{
+    w->first[w->depth] = continues ? 0 : 1;
+}

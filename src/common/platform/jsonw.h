@@ -39,5 +39,10 @@ void jsonw_int(jsonw *w, long long v);
 void jsonw_bool(jsonw *w, int v);
 void jsonw_null(jsonw *w);
 void jsonw_raw(jsonw *w, const char *json, size_t n); /* pre-rendered JSON value */
+/* For a document written in pieces (streamed answers): bytes as they are, no
+ * separator, no state change; and whether the next top-level value follows
+ * an earlier one of the same list (a comma first) or starts it. */
+void jsonw_bytes(jsonw *w, const char *s, size_t n);
+void jsonw_list_continues(jsonw *w, int continues);
 
 #endif

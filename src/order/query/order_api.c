@@ -26,10 +26,7 @@ void *order_api_thread_init(void *app, int index, char *err, size_t errlen)
     jsonw_init(&t->w);
     jsonw_init(&t->hist);
     t->st = store_open(a->cfg->store_location, STORE_READONLY, err, errlen);
-    if (t->st)
-        t->dec = order_decoder_new_with_reader(a->cfg->registry_url, a->cfg->reader_schema_json,
-                                               err, errlen);
-    if (!t->st || !t->dec) {
+    if (!t->st) {
         order_api_thread_free(t);
         return NULL;
     }
@@ -42,7 +39,6 @@ void order_api_thread_free(void *thread_ctx)
     if (!t)
         return;
     store_close(t->st);
-    order_decoder_free(t->dec);
     jsonw_free(&t->w);
     jsonw_free(&t->hist);
     free(t);

@@ -22,6 +22,7 @@
 
 #include "platform/http.h"
 #include "platform/service.h"
+#include "query/topic_pool.h"
 
 #include <stddef.h>
 
@@ -33,10 +34,14 @@ typedef struct {
     const order_config *cfg;
     order_status_board *status; /* published by the consume side */
     service_metrics_fn metrics; /* renders the consume side's families from an order_status */
+    topic_pool *topics;         /* runs the topic reads (order_api_topic_worker_* per worker) */
 } order_app;
 
 void *order_api_thread_init(void *app, int index, char *err, size_t errlen);
 void order_api_thread_free(void *thread_ctx);
 const http_route *order_api_routes(size_t *n);
+/* topic_pool's worker_init / worker_free: each worker's own decoder (app is the order_app). */
+void *order_api_topic_worker_init(void *app, char *err, size_t errlen);
+void order_api_topic_worker_free(void *worker_ctx);
 
 #endif

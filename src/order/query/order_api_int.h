@@ -14,13 +14,20 @@
 /* One per HTTP thread (thread_init): nothing here is shared between threads. */
 typedef struct {
     store *st;
-    order_decoder *dec;
     jsonw w;    /* response body */
     jsonw hist; /* status history of /order-details */
     /* a shared store's order count, read at most once a second (store_orders_shared) */
     int64_t shared_orders;
     int64_t shared_orders_at_ms;
 } order_thread;
+
+/* One per topic_pool worker: the DLQ pages' decoder (codec + registry client). */
+typedef struct {
+    order_decoder *dec;
+} order_topic_worker;
+
+/* Streamed pieces of the ids answer are about this large. */
+#define TOPIC_IDS_PIECE (256 * 1024)
 
 /* "key": "2026-11-25T14:00:00.123Z" */
 void order_api_put_time(jsonw *w, const char *key, int64_t ms);

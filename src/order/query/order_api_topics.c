@@ -6,6 +6,12 @@
  * touches the group's offsets. Only the service's own two topics can be read.
  * DLQ pages are in topic order (partition, then offset), so limit/offset are
  * stable while the DLQ only grows.
+ *
+ * The handler only checks the query on its HTTP thread; the scan runs on a
+ * topic_pool worker (a full pool: 429 with Retry-After), and the answer is
+ * given back on the call's own loop thread (http_call_complete). The ids
+ * list, the one answer that grows with the topic, is streamed from the id
+ * set in pieces of about TOPIC_IDS_PIECE bytes.
  */
 #include "query/order_api_int.h"
 
@@ -15,8 +21,10 @@
 #include "platform/base64.h"
 #include "platform/log.h"
 #include "query/idset.h"
+#include "query/topic_pool.h"
 #include "query/topic_scan.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,72 +54,54 @@ static scan_request scan_req(const order_app *a, const char *topic)
     return r;
 }
 
+/* One topic read, from the handler through the worker to the answer. */
+typedef enum { JOB_IDS, JOB_STATS, JOB_PAGE } job_kind;
+
+typedef struct dlq_stats dlq_stats;
+
 typedef struct {
-    idset ids;
-    int failed;
-} ids_ctx;
+    http_call *call;
+    const order_app *app;
+    job_kind kind;
+    const char *topic; /* one of the configured topic names */
+    long long limit, offset;
+    const atomic_int *stop; /* the pool's stop flag, while the worker runs */
+    /* the result */
+    int refused;   /* the pool was full: 429 */
+    int cancelled; /* the service is stopping: 503 */
+    int failed;    /* out of memory or over the id set's bounds */
+    scan_status st;
+    char err[256];
+    int64_t total;
+    idset ids;        /* JOB_IDS */
+    dlq_stats *stats; /* JOB_STATS */
+    jsonw body;       /* JOB_STATS, JOB_PAGE: the rendered answer */
+    /* streaming the ids: 0 the head, 1 the ids from next_id on, 2 done */
+    int stage;
+    uint32_t next_id;
+} topic_job;
+
+static void job_free(void *arg)
+{
+    topic_job *j = arg;
+    idset_free(&j->ids);
+    free(j->stats);
+    jsonw_free(&j->body);
+    free(j);
+}
 
 static int ids_cb(void *arg, const scan_record *r)
 {
-    ids_ctx *c = arg;
+    topic_job *j = arg;
+    if (atomic_load(j->stop))
+        return 1;
     if (!r->key)
         return 0; /* a record without a key names no order */
-    if (idset_add(&c->ids, r->key, r->key_len) < 0) {
-        c->failed = 1;
+    if (idset_add(&j->ids, r->key, r->key_len) < 0) {
+        j->failed = 1;
         return 1;
     }
     return 0;
-}
-
-void order_api_topics_ids(http_call *call)
-{
-    order_app *a = call->app;
-    const char *topic = http_query(call, "topic");
-    if (!topic || !*topic) {
-        http_reply_error(call, 400, "query parameter topic is required");
-        return;
-    }
-    if (strcmp(topic, a->cfg->topic) != 0 && strcmp(topic, a->cfg->dlq_topic) != 0) {
-        char msg[600];
-        snprintf(msg, sizeof msg, "topic must be %s or %s", a->cfg->topic, a->cfg->dlq_topic);
-        http_reply_error(call, 400, msg);
-        return;
-    }
-    ids_ctx c;
-    memset(&c, 0, sizeof c);
-    idset_init(&c.ids);
-    scan_request req = scan_req(a, topic);
-    int64_t total = 0;
-    char err[256] = "";
-    scan_status st = topic_scan(&req, ids_cb, &c, &total, err, sizeof err);
-    if (st != SCAN_OK) {
-        reply_scan_error(call, st, err);
-    } else if (c.failed) {
-        http_reply_error(call, 500, "too many distinct ids to list");
-    } else {
-        jsonw w;
-        jsonw_init(&w);
-        jsonw_obj_begin(&w);
-        jsonw_key(&w, "topic");
-        jsonw_str(&w, topic);
-        jsonw_key(&w, "orderIds");
-        jsonw_arr_begin(&w);
-        for (uint32_t i = 0; i < c.ids.count; i++) {
-            size_t len;
-            const char *id = idset_get(&c.ids, i, &len);
-            jsonw_strn(&w, id, len);
-        }
-        jsonw_arr_end(&w);
-        jsonw_key(&w, "count");
-        jsonw_int(&w, c.ids.count);
-        jsonw_obj_end(&w);
-        if (jsonw_ok(&w))
-            http_reply_jsonw(call, 200, &w);
-        else
-            http_reply_error(call, 500, "cannot render the ids");
-        jsonw_free(&w);
-    }
-    idset_free(&c.ids);
 }
 
 /* Counts of header values: a few distinct names, so a small linear table. */
@@ -121,10 +111,10 @@ typedef struct {
     long long n;
 } stat_entry;
 
-typedef struct {
+struct dlq_stats {
     stat_entry cat[STATS_NAMES], reason[STATS_NAMES];
     int ncat, nreason;
-} dlq_stats;
+};
 
 static void stat_count(stat_entry *tab, int *n, const char *name)
 {
@@ -151,7 +141,10 @@ static void stat_count(stat_entry *tab, int *n, const char *name)
 
 static int stats_cb(void *arg, const scan_record *r)
 {
-    dlq_stats *s = arg;
+    topic_job *j = arg;
+    dlq_stats *s = j->stats;
+    if (atomic_load(j->stop))
+        return 1;
     rd_kafka_headers_t *h = NULL;
     dlq_info d;
     if (rd_kafka_message_headers(r->msg, &h) != RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -173,39 +166,17 @@ static void put_stats(jsonw *w, const char *key, const stat_entry *tab, int n)
     jsonw_obj_end(w);
 }
 
-void order_api_topics_dlq_stats(http_call *call)
+static void stats_render(topic_job *j)
 {
-    order_app *a = call->app;
-    dlq_stats *s = calloc(1, sizeof *s);
-    if (!s) {
-        http_reply_error(call, 500, "out of memory");
-        return;
-    }
-    scan_request req = scan_req(a, a->cfg->dlq_topic);
-    int64_t total = 0;
-    char err[256] = "";
-    scan_status st = topic_scan(&req, stats_cb, s, &total, err, sizeof err);
-    if (st != SCAN_OK && st != SCAN_NO_TOPIC) {
-        reply_scan_error(call, st, err);
-        free(s);
-        return;
-    }
-    order_thread *t = call->thread_ctx;
-    jsonw *w = &t->w;
-    jsonw_reset(w);
+    jsonw *w = &j->body;
     jsonw_obj_begin(w);
     jsonw_key(w, "topic");
-    jsonw_str(w, a->cfg->dlq_topic);
+    jsonw_str(w, j->topic);
     jsonw_key(w, "total_messages");
-    jsonw_int(w, total);
-    put_stats(w, "error_categories", s->cat, s->ncat);
-    put_stats(w, "error_reasons", s->reason, s->nreason);
+    jsonw_int(w, j->total);
+    put_stats(w, "error_categories", j->stats->cat, j->stats->ncat);
+    put_stats(w, "error_reasons", j->stats->reason, j->stats->nreason);
     jsonw_obj_end(w);
-    if (jsonw_ok(w))
-        http_reply_jsonw(call, 200, w);
-    else
-        http_reply_error(call, 500, "cannot render the stats");
-    free(s);
 }
 
 static void put_event(jsonw *w, const order_event *ev)
@@ -228,6 +199,7 @@ static void put_event(jsonw *w, const order_event *ev)
 
 typedef struct {
     jsonw *w;
+    const atomic_int *stop;
     order_decoder *dec;
     order_event ev;
     char *b64;
@@ -268,6 +240,8 @@ static int page_cb(void *arg, const scan_record *r)
 {
     page_ctx *c = arg;
     jsonw *w = c->w;
+    if (atomic_load(c->stop))
+        return 1;
     rd_kafka_headers_t *h = NULL;
     if (rd_kafka_message_headers(r->msg, &h) != RD_KAFKA_RESP_ERR_NO_ERROR)
         h = NULL;
@@ -323,10 +297,223 @@ static int page_cb(void *arg, const scan_record *r)
     return 0;
 }
 
+/* ---- on a worker -------------------------------------------------------- */
+
+static void page_run(topic_job *j, order_decoder *dec)
+{
+    jsonw *w = &j->body;
+    jsonw_obj_begin(w);
+    jsonw_key(w, "topic");
+    jsonw_str(w, j->topic);
+    jsonw_key(w, "offset");
+    jsonw_int(w, j->offset);
+    jsonw_key(w, "limit");
+    jsonw_int(w, j->limit);
+    jsonw_key(w, "messages");
+    jsonw_arr_begin(w);
+    page_ctx c;
+    memset(&c, 0, sizeof c);
+    c.w = w;
+    c.stop = j->stop;
+    c.dec = dec;
+    scan_request req = scan_req(j->app, j->topic);
+    req.skip = j->offset;
+    req.limit = j->limit;
+    req.ordered = 1;
+    j->st = topic_scan(&req, page_cb, &c, &j->total, j->err, sizeof j->err);
+    j->failed = c.failed;
+    jsonw_arr_end(w);
+    jsonw_key(w, "count");
+    jsonw_int(w, c.count);
+    jsonw_key(w, "total");
+    jsonw_int(w, j->total);
+    jsonw_obj_end(w);
+    free(c.b64);
+}
+
+static void job_answer(http_call *call, void *arg);
+
+/* topic_pool's job: the scan; the answer goes back to the call's loop thread. */
+static void job_run(void *arg, void *worker_ctx, const atomic_int *stop)
+{
+    topic_job *j = arg;
+    j->stop = stop;
+    if (atomic_load(stop) || !worker_ctx) {
+        j->cancelled = 1;
+    } else if (j->kind == JOB_IDS) {
+        scan_request req = scan_req(j->app, j->topic);
+        j->st = topic_scan(&req, ids_cb, j, &j->total, j->err, sizeof j->err);
+    } else if (j->kind == JOB_STATS) {
+        scan_request req = scan_req(j->app, j->topic);
+        j->st = topic_scan(&req, stats_cb, j, &j->total, j->err, sizeof j->err);
+        if (j->st == SCAN_NO_TOPIC)
+            j->st = SCAN_OK; /* no DLQ yet: zero dead letters */
+        stats_render(j);
+    } else {
+        page_run(j, ((order_topic_worker *)worker_ctx)->dec);
+        if (j->st == SCAN_NO_TOPIC)
+            j->st = SCAN_OK;
+    }
+    if (atomic_load(stop))
+        j->cancelled = 1;
+    j->stop = NULL;
+    http_call_complete(j->call, job_answer, j);
+}
+
+void *order_api_topic_worker_init(void *app, char *err, size_t errlen)
+{
+    const order_app *a = app;
+    order_topic_worker *w = calloc(1, sizeof *w);
+    if (!w) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    w->dec = order_decoder_new_with_reader(a->cfg->registry_url, a->cfg->reader_schema_json, err,
+                                           errlen);
+    if (!w->dec) {
+        free(w);
+        return NULL;
+    }
+    return w;
+}
+
+void order_api_topic_worker_free(void *worker_ctx)
+{
+    order_topic_worker *w = worker_ctx;
+    if (!w)
+        return;
+    order_decoder_free(w->dec);
+    free(w);
+}
+
+/* ---- back on the call's loop thread ------------------------------------- */
+
+/* The ids answer, piece by piece: {"topic":...,"orderIds":[...],"count":n}. */
+static int ids_next(void *arg, jsonw *out)
+{
+    topic_job *j = arg;
+    if (j->stage == 0) {
+        static const char a[] = "{\"topic\":", b[] = ",\"orderIds\":[";
+        jsonw_bytes(out, a, sizeof a - 1);
+        jsonw_str(out, j->topic);
+        jsonw_bytes(out, b, sizeof b - 1);
+        j->stage = 1;
+        return 1;
+    }
+    jsonw_list_continues(out, j->next_id > 0);
+    while (j->next_id < j->ids.count && out->len < TOPIC_IDS_PIECE) {
+        size_t len;
+        const char *id = idset_get(&j->ids, j->next_id++, &len);
+        jsonw_strn(out, id, len);
+    }
+    if (j->next_id < j->ids.count)
+        return 1;
+    static const char c[] = "],\"count\":";
+    jsonw_bytes(out, c, sizeof c - 1);
+    jsonw_list_continues(out, 0);
+    jsonw_int(out, j->ids.count);
+    jsonw_bytes(out, "}", 1);
+    j->stage = 2;
+    return 0;
+}
+
+static void job_answer(http_call *call, void *arg)
+{
+    topic_job *j = arg;
+    if (j->refused) {
+        char detail[160];
+        snprintf(detail, sizeof detail,
+                 "too many topic reads at once (%d running, %d waiting at most); try again later",
+                 j->app->cfg->topic_read_workers, j->app->cfg->topic_read_queue);
+        http_add_header(call, "Retry-After", "1");
+        http_reply_error(call, 429, detail);
+    } else if (j->cancelled) {
+        http_add_header(call, "Retry-After", "2");
+        http_reply_error(call, 503, "the service is shutting down");
+    } else if (j->st != SCAN_OK) {
+        reply_scan_error(call, j->st, j->err);
+    } else if (j->failed) {
+        http_reply_error(call, 500,
+                         j->kind == JOB_IDS ? "too many distinct ids to list" : "out of memory");
+    } else if (j->kind == JOB_IDS) {
+        http_reply_stream(call, 200, ids_next, job_free, j);
+        return; /* the stream frees the job */
+    } else if (!jsonw_ok(&j->body)) {
+        http_reply_error(call, 500, "cannot render the answer");
+    } else {
+        http_reply_jsonw(call, 200, &j->body);
+    }
+    job_free(j);
+}
+
+/* ---- handlers (on an HTTP thread) --------------------------------------- */
+
+static void job_start(http_call *call, topic_job *j)
+{
+    order_app *a = call->app;
+    j->call = call;
+    j->app = a;
+    http_call_defer(call);
+    if (topic_pool_submit(a->topics, job_run, j) != 0) {
+        j->refused = 1;
+        http_call_complete(call, job_answer, j); /* answered on this loop's next turn */
+    }
+}
+
+static topic_job *job_new(http_call *call, job_kind kind, const char *topic)
+{
+    topic_job *j = calloc(1, sizeof *j);
+    if (!j) {
+        http_reply_error(call, 500, "out of memory");
+        return NULL;
+    }
+    j->kind = kind;
+    j->topic = topic;
+    idset_init(&j->ids);
+    jsonw_init(&j->body);
+    if (kind == JOB_STATS) {
+        j->stats = calloc(1, sizeof *j->stats);
+        if (!j->stats) {
+            job_free(j);
+            http_reply_error(call, 500, "out of memory");
+            return NULL;
+        }
+    }
+    return j;
+}
+
+void order_api_topics_ids(http_call *call)
+{
+    order_app *a = call->app;
+    const char *topic = http_query(call, "topic");
+    if (!topic || !*topic) {
+        http_reply_error(call, 400, "query parameter topic is required");
+        return;
+    }
+    if (strcmp(topic, a->cfg->topic) != 0 && strcmp(topic, a->cfg->dlq_topic) != 0) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "topic must be %s or %s", a->cfg->topic, a->cfg->dlq_topic);
+        http_reply_error(call, 400, msg);
+        return;
+    }
+    /* the configuration's own string: the query's goes with the request */
+    const char *own = strcmp(topic, a->cfg->topic) == 0 ? a->cfg->topic : a->cfg->dlq_topic;
+    topic_job *j = job_new(call, JOB_IDS, own);
+    if (j)
+        job_start(call, j);
+}
+
+void order_api_topics_dlq_stats(http_call *call)
+{
+    order_app *a = call->app;
+    topic_job *j = job_new(call, JOB_STATS, a->cfg->dlq_topic);
+    if (j)
+        job_start(call, j);
+}
+
 void order_api_topics_dlq_messages(http_call *call)
 {
     order_app *a = call->app;
-    order_thread *t = call->thread_ctx;
     long long limit, offset;
     if (http_parse_uint(http_query(call, "limit"), DLQ_PAGE_DEFAULT, 1, DLQ_PAGE_MAX, &limit)) {
         http_reply_error(call, 400, "limit must be an integer from 1 to 1000");
@@ -336,47 +523,10 @@ void order_api_topics_dlq_messages(http_call *call)
         http_reply_error(call, 400, "offset must be a non-negative integer");
         return;
     }
-    jsonw *w = &t->w;
-    jsonw_reset(w);
-    jsonw_obj_begin(w);
-    jsonw_key(w, "topic");
-    jsonw_str(w, a->cfg->dlq_topic);
-    jsonw_key(w, "offset");
-    jsonw_int(w, offset);
-    jsonw_key(w, "limit");
-    jsonw_int(w, limit);
-    jsonw_key(w, "messages");
-    jsonw_arr_begin(w);
-    page_ctx *c = calloc(1, sizeof *c);
-    if (!c) {
-        http_reply_error(call, 500, "out of memory");
+    topic_job *j = job_new(call, JOB_PAGE, a->cfg->dlq_topic);
+    if (!j)
         return;
-    }
-    c->w = w;
-    c->dec = t->dec;
-    scan_request req = scan_req(a, a->cfg->dlq_topic);
-    req.skip = offset;
-    req.limit = limit;
-    req.ordered = 1;
-    int64_t total = 0;
-    char err[256] = "";
-    scan_status st = topic_scan(&req, page_cb, c, &total, err, sizeof err);
-    if (st != SCAN_OK && st != SCAN_NO_TOPIC) {
-        reply_scan_error(call, st, err);
-    } else if (c->failed) {
-        http_reply_error(call, 500, "out of memory");
-    } else {
-        jsonw_arr_end(w);
-        jsonw_key(w, "count");
-        jsonw_int(w, c->count);
-        jsonw_key(w, "total");
-        jsonw_int(w, total);
-        jsonw_obj_end(w);
-        if (jsonw_ok(w))
-            http_reply_jsonw(call, 200, w);
-        else
-            http_reply_error(call, 500, "cannot render the messages");
-    }
-    free(c->b64);
-    free(c);
+    j->limit = limit;
+    j->offset = offset;
+    job_start(call, j);
 }

@@ -47,6 +47,18 @@ static const char *const store_sql[ST__N] = {
                      " WHERE order_id = ?1",
     [ST_GET_HIST] = "SELECT status, at FROM status_history WHERE order_id = ?1 ORDER BY seq",
     [ST_COUNT] = "SELECT COUNT(*) FROM orders",
+    [ST_ATT_PURGE] = "DELETE FROM retry_state WHERE topic = ?1 AND partition = ?2"
+                     " AND rec_offset < ?3",
+    [ST_ATT_PUT] = "INSERT INTO retry_state(topic, partition, rec_offset, attempts, due_ms,"
+                   " dlq_written) VALUES(?1, ?2, ?3, ?4, ?5, 0)"
+                   " ON CONFLICT(topic, partition, rec_offset) DO UPDATE SET"
+                   " attempts = excluded.attempts, due_ms = excluded.due_ms"
+                   " WHERE excluded.attempts >= retry_state.attempts",
+    [ST_ATT_GET] = "SELECT attempts, due_ms, dlq_written FROM retry_state"
+                   " WHERE topic = ?1 AND partition = ?2 AND rec_offset = ?3",
+    [ST_ATT_DLQ] = "INSERT INTO retry_state(topic, partition, rec_offset, attempts, due_ms,"
+                   " dlq_written) VALUES(?1, ?2, ?3, 0, 0, 1)"
+                   " ON CONFLICT(topic, partition, rec_offset) DO UPDATE SET dlq_written = 1",
 };
 
 /* Statements a read-only handle needs (the others touch the file for writing). */
@@ -66,6 +78,11 @@ static const char store_schema_sql[] =
     "CREATE TABLE IF NOT EXISTS consumed_offsets("
     " topic TEXT NOT NULL, partition INTEGER NOT NULL, next_offset INTEGER NOT NULL,"
     " PRIMARY KEY(topic, partition)) WITHOUT ROWID;"
+    /* Added within layout 2: older builds ignore the table. */
+    "CREATE TABLE IF NOT EXISTS retry_state("
+    " topic TEXT NOT NULL, partition INTEGER NOT NULL, rec_offset INTEGER NOT NULL,"
+    " attempts INTEGER NOT NULL, due_ms INTEGER NOT NULL, dlq_written INTEGER NOT NULL,"
+    " PRIMARY KEY(topic, partition, rec_offset)) WITHOUT ROWID;"
     "PRAGMA user_version = 2;";
 
 /* Layout version written by store_schema_sql; 1 was a pre-release layout. */
@@ -411,4 +428,8 @@ static const store_backend store_sqlite_backend = {
     .get_order = store_sqlite_get_order,
     .count_orders = store_sqlite_count_orders,
     .limit_pages = store_sqlite_limit_pages,
+    .attempt_record = store_sqlite_attempt_record,
+    .attempt_get = store_sqlite_attempt_get,
+    .attempt_clear = store_sqlite_attempt_clear,
+    .dlq_mark = store_sqlite_dlq_mark,
 };

@@ -307,6 +307,16 @@ static handle_result handle(apply_ctx *a, const apply_record *r)
     case STORE_SKIPPED:
         a->skipped++;
         return H_NEXT;
+    case STORE_REDELIVERED:
+        /* A copy of what is stored (a producer retry that landed twice): already applied. */
+        part_succeeded(ps, r->offset);
+        a->redelivered++;
+        ingest_metrics_duplicate_redelivered();
+        log_info("%s[%d] offset %lld: %s %s is a copy of the stored state (redelivered), "
+                 "already applied",
+                 a->cfg->topic, r->partition, (long long)r->offset,
+                 a->ev.type == ORDER_EVENT_CREATE ? "CREATE" : "UPDATE", a->ev.order_id);
+        return H_NEXT;
     case STORE_DUPLICATE:
         snprintf(msg, sizeof msg, "order %s already exists", a->ev.order_id);
         return dead_letter(a, r, DLQ_NO_RETRY, DLQ_R_DUPLICATE, msg, 0);

@@ -100,7 +100,8 @@ typedef struct {
     int store_ok; /* the last store transaction succeeded */
     int64_t orders;
     uint64_t consumed, applied, skipped, dead_lettered, retries;
-    uint64_t fenced; /* batches dropped because their commit was fenced */
+    uint64_t redelivered; /* identical copies of applied events, not applied again */
+    uint64_t fenced;      /* batches dropped because their commit was fenced */
     /* effects of the open transaction, counted only once it commits */
     int64_t txn_orders;
     uint64_t txn_applied;

@@ -163,6 +163,8 @@ const char *store_status_name(store_status st)
         return "DUPLICATE";
     case STORE_NOT_FOUND:
         return "NOT_FOUND";
+    case STORE_REDELIVERED:
+        return "REDELIVERED";
     case STORE_ERR_IO:
         return "ERR_IO";
     case STORE_ERR_INTERNAL:

@@ -34,6 +34,11 @@ typedef enum {
     STORE_SKIPPED,   /* offset below the stored position: already applied */
     STORE_DUPLICATE, /* CREATE for an orderId that exists */
     STORE_NOT_FOUND, /* UPDATE (or lookup) of an unknown orderId */
+    /* store_apply() only: the event is a copy of what the store holds (a CREATE
+     * equal to the stored order, an UPDATE equal to the order's last applied
+     * one, event timestamp included): a redelivery, nothing done, the
+     * position moved as if applied */
+    STORE_REDELIVERED,
     /* the store's fault (disk full, I/O error, busy, locked, corrupt or
      * foreign file, lost connection, missing table): retry, forever */
     STORE_ERR_IO,
@@ -76,7 +81,8 @@ int store_in_txn(const store *s);
 /*
  * Applies one event read at (topic, partition, offset) inside the open
  * transaction. STORE_OK: applied and the position moved to offset + 1.
- * STORE_SKIPPED: offset < position, nothing done. STORE_DUPLICATE /
+ * STORE_SKIPPED: offset < position, nothing done. STORE_REDELIVERED: a copy
+ * of the stored state (see store_status), position moved. STORE_DUPLICATE /
  * STORE_NOT_FOUND: nothing done, position unchanged (the caller dead-letters
  * the event, then calls store_mark()). STORE_ERR_*: the transaction must be
  * rolled back. The event must have passed order_event_validate().

@@ -88,7 +88,16 @@ static const store_pg_stmt store_pg_stmts[] = {
      " INSERT INTO status_history(order_id, seq, status, at)"
      " SELECT $1::text, history_len, $2::text, $3::bigint FROM u",
      0},
-    {STORE_PG_ORD_FIND, "SELECT order_id FROM orders WHERE order_id = ANY($1::text[])", 0},
+    {STORE_PG_ORD_FIND,
+     "SELECT order_id, history_len > 1, status, updated_at FROM orders"
+     " WHERE order_id = ANY($1::text[])",
+     0},
+    /* 1 row if the stored order is this CREATE's copy (a redelivery). */
+    {STORE_PG_ORD_SAME,
+     "SELECT 1 FROM orders WHERE order_id = $1::text AND customer_id = $2::text"
+     " AND order_date = $3::text AND items = $4::text AND total_cents = $5::bigint"
+     " AND currency = $6::text AND created_status = $7::text AND created_at = $8::bigint",
+     0},
     {STORE_PG_ORD_GET,
      "SELECT customer_id, order_date, items, total_cents, currency, status, shipping_cents,"
      " created_at, updated_at, created_status FROM orders WHERE order_id = $1::text",

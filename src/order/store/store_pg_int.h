@@ -31,6 +31,7 @@
 #define STORE_PG_ORD_UPD "ord_upd"     /* UPDATE: $1 order_id, $2 status, $3 at */
 #define STORE_PG_ORD_FIND "ord_find"   /* $1 text[] of order ids -> the existing ones */
 #define STORE_PG_ORD_GET "ord_get"     /* $1 order_id -> the row */
+#define STORE_PG_ORD_SAME "ord_same"   /* a CREATE's fields -> 1 row if stored as is */
 #define STORE_PG_ORD_HIST "ord_hist"   /* $1 order_id -> the row joined with its history */
 #define STORE_PG_ORD_COUNT "ord_count" /* -> count(*) */
 #define STORE_PG_ATT_PUT "att_put"     /* $1 topic, $2 partition, $3 offset, $4 attempts, $5 due */
@@ -55,6 +56,11 @@ typedef struct {
     char id[ORDER_ID_MAX + 1];
     uint8_t len;
     uint8_t state; /* STORE_PG_ID_* */
+    /* EXISTS: 1 if its last applied event is an UPDATE to last_status at last_at
+     * (a copy of that UPDATE is a redelivery) */
+    uint8_t last_update;
+    char last_status[ORDER_STATUS_MAX + 1];
+    int64_t last_at;
 } store_pg_id;
 
 typedef struct {

@@ -45,6 +45,8 @@ enum {
     ST_ATT_PUT,
     ST_ATT_GET,
     ST_ATT_DLQ,
+    ST_SAME_CREATE,
+    ST_EXISTS,
     ST__N
 };
 

@@ -233,6 +233,13 @@ static order_event update_event(const char *id, const char *status)
 }
 
 /* A record at (partition, offset) whose value is ev encoded under schema_id. */
+/* ev for another order under the same orderId (a real duplicate, not a copy). */
+static order_event other_customer(order_event ev)
+{
+    snprintf(ev.customer_id, sizeof ev.customer_id, "CUST-OTHER");
+    return ev;
+}
+
 static void record_of(built *b, int32_t partition, int64_t offset, const order_event *ev,
                       uint32_t schema_id)
 {
@@ -306,7 +313,8 @@ START_TEST(test_duplicate_create_is_dead_lettered)
     order_event ev = create_event("APPLY-DUP");
     record_of(&b, 1, 10, &ev, SCHEMA_ID);
     apply_one(&b);
-    record_of(&b, 1, 11, &ev, SCHEMA_ID);
+    order_event dup = other_customer(ev);
+    record_of(&b, 1, 11, &dup, SCHEMA_ID);
     apply_one(&b);
     ck_assert_int_eq(fk.nletters, 1);
     const letter *l = &fk.letters[0];
@@ -476,7 +484,8 @@ START_TEST(test_redelivered_records_are_skipped)
     apply_one(&b[0]);
     /* As after a restart: the partition state is fresh, the store has the position. */
     ap.parts[0].next = -1;
-    record_of(&b[1], 0, 1, &ev, SCHEMA_ID); /* a duplicate after the redelivered one */
+    order_event dup = other_customer(ev);
+    record_of(&b[1], 0, 1, &dup, SCHEMA_ID); /* a duplicate after the redelivered one */
     apply_record both[2] = {b[0].r, b[1].r};
     apply_batch(&ap, both, 2);
     ck_assert_uint_eq(ap.skipped, 1); /* the store refused offset 0: already applied */
@@ -707,7 +716,8 @@ START_TEST(test_remembered_dead_letter_is_not_written_again_after_a_store_failur
     built b0, b1;
     order_event ev = create_event("DLQ-ONCE");
     record_of(&b0, 0, 0, &ev, SCHEMA_ID);
-    record_of(&b1, 0, 1, &ev, SCHEMA_ID);
+    order_event dup = other_customer(ev);
+    record_of(&b1, 0, 1, &dup, SCHEMA_ID);
     apply_record both[2] = {b0.r, b1.r};
     fk.kill_store_once = 1;
     apply_batch(&ap, both, 2);
@@ -730,7 +740,8 @@ START_TEST(test_remembered_dead_letter_survives_a_restart)
     built b0, b1;
     order_event ev = create_event("DLQ-ONCE-R");
     record_of(&b0, 0, 0, &ev, SCHEMA_ID);
-    record_of(&b1, 0, 1, &ev, SCHEMA_ID);
+    order_event dup = other_customer(ev);
+    record_of(&b1, 0, 1, &dup, SCHEMA_ID);
     apply_record both[2] = {b0.r, b1.r};
     fk.kill_store_once = 1;
     apply_batch(&ap, both, 2);
@@ -748,6 +759,36 @@ START_TEST(test_remembered_dead_letter_survives_a_restart)
     ck_assert_int_eq(store_dlq_written_check(ap.st, TOPIC, 0, 1, &written, err, sizeof err),
                      STORE_OK);
     ck_assert_int_eq(written, 0); /* cleared once past */
+}
+END_TEST
+
+START_TEST(test_identical_copies_are_redeliveries_not_new_orders)
+{
+    /* A producer retry can land an acknowledged event twice: the copy is not a new order. */
+    built b[5];
+    order_event c = create_event("COPY-A"), u = update_event("COPY-A", "shipped");
+    order_event other = other_customer(c);
+    record_of(&b[0], 0, 0, &c, SCHEMA_ID);
+    record_of(&b[1], 0, 1, &c, SCHEMA_ID);
+    record_of(&b[2], 0, 2, &u, SCHEMA_ID);
+    record_of(&b[3], 0, 3, &u, SCHEMA_ID);
+    record_of(&b[4], 0, 4, &other, SCHEMA_ID);
+    apply_record recs[5];
+    for (int i = 0; i < 5; i++)
+        recs[i] = b[i].r;
+    apply_batch(&ap, recs, 3);     /* copies within the batch ... */
+    apply_batch(&ap, recs + 3, 2); /* ... and of the previous one */
+    ck_assert(ap.store_ok);
+    ck_assert_uint_eq(ap.redelivered, 2);
+    ck_assert_int_eq(fk.nletters, 1); /* only the different CREATE */
+    ck_assert_str_eq(fk.letters[0].reason, DLQ_R_DUPLICATE);
+    ck_assert_int_eq(fk.letters[0].offset, 4);
+    ck_assert_int_eq(position(0), 5);
+    ck_assert_int_eq(ap.orders, 1);
+    store_order o;
+    ck_assert_int_eq(stored("COPY-A", &o), STORE_OK);
+    ck_assert_str_eq(o.status, "shipped");
+    ck_assert_str_eq(o.customer_id, c.customer_id);
 }
 END_TEST
 
@@ -810,6 +851,7 @@ static Suite *apply_suite(void)
     tcase_add_test(tc, test_store_failure_rolls_back_the_batch);
     tcase_add_test(tc, test_corrupt_store_is_retried_forever_never_dead_lettered);
     tcase_add_test(tc, test_persisted_attempts_continue_after_reopening);
+    tcase_add_test(tc, test_identical_copies_are_redeliveries_not_new_orders);
     tcase_add_test(tc, test_record_that_kills_the_process_is_dead_lettered_after_its_attempts);
     suite_add_tcase(s, tc);
     if (pgfx_url()) {
@@ -817,6 +859,7 @@ static Suite *apply_suite(void)
         tcase_add_checked_fixture(tc, setup_pg, teardown_pg);
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, test_fenced_commit_drops_the_batch_and_reseeks);
+        tcase_add_test(tc, test_identical_copies_are_redeliveries_not_new_orders);
         tcase_add_test(tc, test_remembered_dead_letter_is_not_written_again_after_a_store_failure);
         tcase_add_test(tc, test_remembered_dead_letter_survives_a_restart);
         suite_add_tcase(s, tc);

@@ -1,8 +1,10 @@
 /*
- * The store contract, part two: the retry state (store_attempt_*,
- * store_dlq_written_*), which must outlive what a batch does not: a
- * rolled-back batch, a closed handle (a crashed process), another handle on
- * the same store (another instance). Run against every backend, as
+ * The store contract, part two: what the store remembers so that nothing
+ * happens twice. The retry state (store_attempt_*, store_dlq_written_*),
+ * which must outlive what a batch does not: a rolled-back batch, a closed
+ * handle (a crashed process), another handle on the same store (another
+ * instance); and redelivered copies (STORE_REDELIVERED), recognised within a
+ * batch, across batches and by a new handle. Run against every backend, as
  * test_order_store.c: SQLite always, PostgreSQL when ORDERSTREAM_TEST_PG_URL
  * is set (pg_fixture.h).
  */
@@ -186,8 +188,73 @@ START_TEST(test_dlq_written_is_remembered_until_cleared)
 }
 END_TEST
 
+static order_event make_update(const char *id, const char *status, int64_t ts)
+{
+    order_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = ORDER_EVENT_UPDATE;
+    snprintf(ev.order_id, sizeof ev.order_id, "%s", id);
+    ev.timestamp_ms = ts;
+    snprintf(ev.status, sizeof ev.status, "%s", status);
+    return ev;
+}
+
+static store_status apply_st(store *s, int64_t off, const order_event *ev)
+{
+    return store_apply(s, TOPIC, 0, off, ev, err, sizeof err);
+}
+
+static void count_entry(void *arg, const char *status, int64_t at)
+{
+    (void)status;
+    (void)at;
+    (*(int *)arg)++;
+}
+
+START_TEST(test_identical_copies_are_redeliveries)
+{
+    store *s = open_rw();
+    order_event c = make_create("COPY-1", 100), u = make_update("COPY-1", "shipped", 200);
+    /* In one batch: the copy of a CREATE and of an UPDATE just applied. */
+    ck_assert_int_eq(store_begin(s, err, sizeof err), STORE_OK);
+    apply_ok(s, 0, 0, &c);
+    ck_assert_int_eq(apply_st(s, 1, &c), STORE_REDELIVERED);
+    apply_ok(s, 0, 2, &u);
+    ck_assert_int_eq(apply_st(s, 3, &u), STORE_REDELIVERED);
+    ck_assert_int_eq(position(s, 0), 4);
+    ck_assert_int_eq(store_commit(s, err, sizeof err), STORE_OK);
+    store_close(s);
+    /* A new handle: compared with what is stored. */
+    s = open_rw();
+    order_event other = c;
+    snprintf(other.customer_id, sizeof other.customer_id, "CUST-OTHER");
+    order_event later = c;
+    later.timestamp_ms = 101;
+    ck_assert_int_eq(store_begin(s, err, sizeof err), STORE_OK);
+    ck_assert_int_eq(apply_st(s, 4, &c), STORE_REDELIVERED);
+    ck_assert_int_eq(apply_st(s, 5, &u), STORE_REDELIVERED);
+    /* not copies: another customer, another event time */
+    ck_assert_int_eq(apply_st(s, 6, &other), STORE_DUPLICATE);
+    ck_assert_int_eq(apply_st(s, 6, &later), STORE_DUPLICATE);
+    ck_assert_int_eq(store_mark(s, TOPIC, 0, 6, err, sizeof err), STORE_OK);
+    /* the same status at another time is a new UPDATE */
+    order_event again = make_update("COPY-1", "shipped", 300);
+    apply_ok(s, 0, 7, &again);
+    ck_assert_int_eq(store_commit(s, err, sizeof err), STORE_OK);
+    ck_assert_int_eq(position(s, 0), 8);
+    int n = 0;
+    store_order o;
+    ck_assert_int_eq(store_get_order(s, "COPY-1", &o, count_entry, &n, err, sizeof err), STORE_OK);
+    ck_assert_int_eq(n, 3); /* new, shipped, shipped: each copy applied once */
+    ck_assert_str_eq(o.customer_id, c.customer_id);
+    ck_assert_int_eq(o.updated_at_ms, 300);
+    store_close(s);
+}
+END_TEST
+
 static void add_contract(TCase *tc)
 {
+    tcase_add_test(tc, test_identical_copies_are_redeliveries);
     tcase_add_test(tc, test_attempts_persist_and_never_go_down);
     tcase_add_test(tc, test_attempt_outlives_a_rolled_back_batch);
     tcase_add_test(tc, test_dlq_written_is_remembered_until_cleared);

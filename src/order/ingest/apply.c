@@ -280,6 +280,8 @@ static handle_result handle(apply_ctx *a, const apply_record *r)
         strncmp(a->ev.order_id, crash, strlen(crash)) == 0) {
         log_error("TEST-ONLY: exiting while processing %s (ORDER_TEST_CRASH_PREFIX)",
                   a->ev.order_id);
+        if (a->test_crash)
+            a->test_crash(70);
         _exit(70);
     }
     switch (v.kind) {

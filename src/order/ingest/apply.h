@@ -85,6 +85,9 @@ typedef struct {
     store *st;               /* the writer connection */
     order_decoder *dec;
     apply_ops ops;
+    /* How ORDER_TEST_CRASH_PREFIX ends the process: NULL is _exit(); a unit
+     * test supplies one that never returns either (longjmp). */
+    void (*test_crash)(int status);
 
     apply_part *parts; /* indexed by partition; grown by apply_part_get */
     int nparts;

@@ -333,6 +333,29 @@ static handle_result handle(apply_ctx *a, const apply_record *r)
     return store_failed_at(a, r, s, s == STORE_ERR_INTERNAL, err);
 }
 
+/*
+ * A partition under suspicion of a crash (apply_retry.c): what the batch did
+ * so far is committed and r's attempt counted, durably, before r runs, so a
+ * record that kills the process is charged with it. 0, or -1 with the store
+ * failure noted.
+ */
+static int isolate_record(apply_ctx *a, const apply_record *r)
+{
+    char err[256];
+    store_status s = store_commit(a->st, err, sizeof err);
+    if (s == STORE_OK) {
+        txn_committed(a);
+        if (apply_retry_count_attempt(a, r->partition, r->offset, err, sizeof err) != 0)
+            s = STORE_ERR_IO;
+        else
+            s = store_begin(a->st, err, sizeof err);
+    }
+    if (s == STORE_OK)
+        return 0;
+    store_failed_at(a, r, s, 0, err);
+    return -1;
+}
+
 /* A fenced commit: drops the batch; its partitions seek to the store's positions now. */
 static void fenced(apply_ctx *a)
 {
@@ -434,17 +457,17 @@ void apply_batch(apply_ctx *a, const apply_record *recs, int n)
         if (!ps->assigned || ps->waiting)
             continue; /* it was sought back: the record comes again */
         a->consumed++;
-        int fresh = ps->next < 0 || r->offset >= ps->next;
-        handle_result h = handle(a, r);
-        if (h == H_STORE_FAIL) {
+        int isolated = ps->isolate > 0 && (ps->next < 0 || r->offset >= ps->next);
+        if (isolated && isolate_record(a, r) != 0) {
             store_failure(a);
             goto out;
         }
-        /* Under suspicion of a crash: one record per batch, each attempt counted first. */
-        if (fresh && ps->isolate > 0 && !ps->waiting) {
-            ps->isolate--;
-            part_rewind(a, r->partition, r->offset + 1, 0);
+        if (handle(a, r) == H_STORE_FAIL) {
+            store_failure(a);
+            goto out;
         }
+        if (isolated && !ps->waiting)
+            ps->isolate--;
     }
     if (a->ops.before_commit)
         a->ops.before_commit(a->ops.arg);

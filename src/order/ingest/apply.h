@@ -38,7 +38,7 @@ typedef struct {
     int64_t low, high;   /* watermarks queried at assignment; -1 unknown */
     /* Persisted retry state (apply_retry.c): */
     int crashed;          /* poison from persisted attempts: it failed or killed the process */
-    int isolate;          /* records left to try one per batch (a crash is suspected) */
+    int isolate;          /* records left to try one per transaction (a crash is suspected) */
     int persist;          /* fail_offset's attempts to record once the batch is over */
     int64_t due_wall_ms;  /* ... and when its next attempt is due (wall clock) */
     int64_t clear_below;  /* retry rows below this may go once the batch is over; -1 none */

@@ -12,12 +12,16 @@
 #include <stddef.h>
 
 /*
- * Before the batch's transaction: for every partition of the batch, marks
- * its first record as being tried (so a crash is noticed by whoever reads
- * the partition next) or, for a partition under suspicion, counts the
- * attempt of the one record it tries. 0, or -1 + err (a store failure).
+ * Before the batch's transaction: for every partition of the batch that is
+ * not under suspicion, marks its first record as being tried, so a crash is
+ * noticed by whoever reads the partition next. 0, or -1 + err (a store
+ * failure).
  */
 int apply_retry_before_batch(apply_ctx *a, char *err, size_t errlen);
+
+/* Outside a transaction: counts one more attempt of record (p, offset) of a
+ * partition under suspicion, durably, before it runs. 0, or -1 + err. */
+int apply_retry_count_attempt(apply_ctx *a, int32_t p, int64_t offset, char *err, size_t errlen);
 
 /* After the batch (committed or not): records the attempts counted inside it,
  * remembers acknowledged dead letters, drops the rows of records now past. */

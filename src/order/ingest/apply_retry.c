@@ -9,10 +9,12 @@
  *   batch first marks each partition's first record as "being tried"
  *   (attempts 0, durable before the batch runs). Whoever next gets the
  *   partition and finds that mark at the partition's position knows the
- *   previous batch died: it tries the partition's records one per batch,
- *   counting each attempt durably *before* running it, so the record that
- *   keeps killing the process is dead-lettered after its attempts instead
- *   of looping forever.
+ *   previous batch died: for the next CONSUMER_BATCH_MAX records of that
+ *   partition (what the dead batch may have held) it commits before each
+ *   record and counts the record's attempt durably *before* running it, so
+ *   the record that keeps killing the process is dead-lettered after its
+ *   attempts instead of looping forever (a commit and a small write per
+ *   record, for those records only).
  * - A dead letter Kafka acknowledged is remembered (memory, then the store)
  *   before the position moves, so a store failure or a fenced commit after
  *   it never writes the same dead letter twice.
@@ -24,6 +26,7 @@
 #include "platform/clock.h"
 #include "platform/log.h"
 
+#include <assert.h>
 #include <stdio.h>
 
 int apply_part_restore(apply_ctx *a, int32_t p, apply_part *ps)
@@ -73,18 +76,28 @@ int apply_retry_before_batch(apply_ctx *a, char *err, size_t errlen)
         apply_part *ps = &a->parts[p];
         if (!ps->assigned || ps->waiting || ps->batch_start < 0)
             continue;
+        if (ps->isolate > 0)
+            continue; /* each record's attempt is counted on its own */
         int64_t first = ps->next > ps->batch_start ? ps->next : ps->batch_start;
         if (ps->poison && ps->fail_offset == first)
             continue; /* dead-lettered, not tried */
-        int attempts = 0;
-        if (ps->isolate > 0)
-            attempts = (ps->fail_offset == first ? ps->attempts : 0) + 1;
-        store_status s =
-            store_attempt_record(a->st, a->cfg->topic, p, first, attempts, 0, err, errlen);
-        if (s != STORE_OK)
+        if (store_attempt_record(a->st, a->cfg->topic, p, first, 0, 0, err, errlen) != STORE_OK)
             return -1;
     }
     return 0;
+}
+
+int apply_retry_count_attempt(apply_ctx *a, int32_t p, int64_t offset, char *err, size_t errlen)
+{
+    assert(p >= 0 && p < a->nparts);
+    const apply_part *ps = &a->parts[p];
+    if (ps->poison && ps->fail_offset == offset)
+        return 0; /* dead-lettered, not tried */
+    int attempts = (ps->fail_offset == offset ? ps->attempts : 0) + 1;
+    return store_attempt_record(a->st, a->cfg->topic, p, offset, attempts, 0, err, errlen) ==
+                   STORE_OK
+               ? 0
+               : -1;
 }
 
 void apply_retry_rolled_back(apply_ctx *a)

@@ -56,6 +56,10 @@ static void order_log_config(void *svc)
     if (s->cfg.test_fail_prefix[0])
         log_warn("TEST-ONLY failure injection is on: orderIds starting with '%s' fail %d times",
                  s->cfg.test_fail_prefix, s->cfg.test_fail_times);
+    if (s->cfg.test_crash_prefix && s->cfg.test_crash_prefix[0])
+        log_warn(
+            "TEST-ONLY crash injection is on: the process exits on orderIds starting with '%s'",
+            s->cfg.test_crash_prefix);
 }
 
 static int order_setup(void *svc, struct event_base *base, service_front *front, char *err,

@@ -55,6 +55,10 @@ static config_var vars[] = {
      0},
     {"ORDER_TEST_FAIL_TIMES", CONFIG_INT, "0", 0, 1000000, 0,
      "TEST ONLY: how many times each such event fails before it succeeds", NULL, 0},
+    {"ORDER_TEST_CRASH_PREFIX", CONFIG_STR, "", 0, 0, 0,
+     "TEST ONLY: the process exits (code 70) while processing an event whose orderId starts "
+     "with this (a poison record; unset in production)",
+     NULL, 0},
     {"ORDER_TEST_COMMIT_DELAY_MS", CONFIG_INT, "0", 0, 600000, 0,
      "TEST ONLY: wait this long before each batch's store commit (to stop an instance mid-batch)",
      NULL, 0},
@@ -191,6 +195,7 @@ int order_config_load(order_config *s, char *err, size_t errlen)
     s->topic_read_queue = (int)NUM("TOPIC_READ_QUEUE");
     s->test_fail_prefix = STR("ORDER_TEST_FAIL_PREFIX");
     s->test_fail_times = (int)NUM("ORDER_TEST_FAIL_TIMES");
+    s->test_crash_prefix = STR("ORDER_TEST_CRASH_PREFIX");
     s->test_store_max_pages = NUM("ORDER_TEST_STORE_MAX_PAGES");
     s->test_dlq_fatal = (int)NUM("ORDER_TEST_DLQ_FATAL");
     static const char *const required[] = {"KAFKA_BOOTSTRAP_SERVERS",

@@ -52,6 +52,7 @@ typedef struct {
     /* Test-only failure injection (see order_config.c). */
     const char *test_fail_prefix;
     int test_fail_times;
+    const char *test_crash_prefix;  /* "": none */
     long long test_store_max_pages; /* 0: no cap */
     int test_commit_delay_ms;       /* 0: none */
     int test_dlq_fatal;             /* DLQ writes preceded by a forced fatal error */

@@ -47,5 +47,5 @@ def test_seed_subset_on_postgres(services, postgres):
     assert postgres.value(f'SELECT count(*) FROM "{schema}".orders') == "1"
     assert postgres.value(f'SELECT count(*) FROM "{schema}".status_history') == "1"
     assert int(postgres.value(f'SELECT sum(next_offset) FROM "{schema}".consumed_offsets')) == 4
-    assert postgres.value(f'SELECT version FROM "{schema}".schema_version') == "1"
+    assert postgres.value(f'SELECT version FROM "{schema}".schema_version') == "2"
     assert not os.path.exists(order.env["STORE_PATH"])

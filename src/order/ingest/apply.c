@@ -21,10 +21,12 @@
  * re-reads its position from the store and seeks there at once: no backoff,
  * no attempt counted, no "store failure" (nothing is wrong with the store).
  * Dead letters are written synchronously (acks=all) before the position moves;
- * the transaction is committed right after, so a crash between the two can at
- * worst dead-letter a record twice, never lose it.
+ * the acknowledgement is remembered (apply_retry.c) before the position can
+ * fail to move, so a store failure or fencing never writes it twice; only a
+ * crash in the few statements between the two can.
+ * Attempts survive restarts and moves between instances: apply_retry.c.
  */
-#include "ingest/apply.h"
+#include "ingest/apply_int.h"
 
 #include "ingest/ingest_metrics.h"
 #include "platform/clock.h"
@@ -34,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef enum { H_NEXT, H_PART_WAIT, H_STORE_FAIL } handle_result;
 
@@ -62,6 +65,8 @@ apply_part *apply_part_get(apply_ctx *a, int32_t p)
             np[i].fail_offset = -1;
             np[i].low = -1;
             np[i].high = -1;
+            np[i].clear_below = -1;
+            np[i].dlq_acked = -1;
         }
         a->parts = np;
         a->nparts = n;
@@ -103,10 +108,18 @@ static int part_fail(apply_ctx *a, int32_t p, int64_t fail_offset, int64_t seek_
         ps->fail_offset = fail_offset;
         ps->attempts = 1;
         ps->poison = 0;
+        ps->crashed = 0;
     }
-    if (!infra && ps->attempts > a->cfg->max_retries)
+    if (!infra && ps->attempts > a->cfg->max_retries) {
+        ps->persist = 1; /* used up: a restart dead-letters it at once */
+        ps->due_wall_ms = 0;
         return 0;
+    }
     int64_t delay = order_config_backoff_for(a->cfg, ps->attempts);
+    if (!infra) {
+        ps->persist = 1; /* the schedule survives a restart or a move */
+        ps->due_wall_ms = clock_wall_ms() + delay;
+    }
     log_warn("%s[%d] offset %lld failed (%s, attempt %d): %s; retrying in %lld ms", a->cfg->topic,
              p, (long long)fail_offset, infra ? "infrastructure" : "processing", ps->attempts, why,
              (long long)delay);
@@ -121,10 +134,14 @@ static void part_succeeded(apply_part *ps, int64_t offset)
 {
     ps->next = offset + 1;
     ps->moved = 1;
+    if (ps->fail_offset == offset || ps->dlq_acked == offset)
+        ps->clear_below = offset + 1; /* its retry state is past (once committed) */
     if (ps->fail_offset == offset) {
         ps->fail_offset = -1;
         ps->attempts = 0;
         ps->poison = 0;
+        ps->crashed = 0;
+        ps->persist = 0;
     }
 }
 
@@ -137,40 +154,82 @@ static void txn_committed(apply_ctx *a)
     a->txn_applied = 0;
 }
 
+/* The batch's store work failed at record r: the caller rolls the batch back. */
+static handle_result store_failed_at(apply_ctx *a, const apply_record *r, store_status s,
+                                     int internal, const char *err)
+{
+    a->store_fail_part = r->partition;
+    a->store_fail_offset = r->offset;
+    a->store_fail_internal = internal;
+    a->store_fenced = s == STORE_FENCED;
+    snprintf(a->store_err, sizeof a->store_err, "%s", err);
+    return H_STORE_FAIL;
+}
+
+/* 1 if r's dead letter was acknowledged before (by this process, or one the store remembers). */
+static int dead_letter_known(apply_ctx *a, apply_part *ps, const apply_record *r)
+{
+    if (ps->dlq_acked == r->offset)
+        return 1;
+    int written = 0;
+    char err[256];
+    if (store_dlq_written_check(a->st, a->cfg->topic, r->partition, r->offset, &written, err,
+                                sizeof err) != STORE_OK) {
+        log_warn("%s[%d] offset %lld: was it dead-lettered before? %s (writing it)", a->cfg->topic,
+                 r->partition, (long long)r->offset, err);
+        return 0;
+    }
+    if (written) {
+        ps->dlq_acked = r->offset;
+        ps->dlq_mark_pending = 0;
+    }
+    return written;
+}
+
 static handle_result dead_letter(apply_ctx *a, const apply_record *r, const char *category,
                                  const char *reason, const char *message, int retries)
 {
     char err[256];
-    dlq_info d;
-    dlq_info_init(&d, category, reason, message, retries, a->cfg->topic, r->partition, r->offset,
-                  r->timestamp_ms, clock_wall_ms());
-    if (a->ops.dead_letter(a->ops.arg, r, &d, err, sizeof err) != 0) {
-        part_fail(a, r->partition, r->offset, r->offset, 1, err);
-        return H_PART_WAIT;
-    }
-    /* Acknowledged: now, and only now, the position may move past the record. */
-    store_status s = store_mark(a->st, a->cfg->topic, r->partition, r->offset, err, sizeof err);
-    if (s == STORE_OK || s == STORE_SKIPPED) {
-        s = store_commit(a->st, err, sizeof err);
-        if (s == STORE_OK)
-            txn_committed(a);
-    }
-    if (s == STORE_OK)
-        s = store_begin(a->st, err, sizeof err);
-    if (s != STORE_OK) {
-        a->store_fail_part = r->partition;
-        a->store_fail_offset = r->offset;
-        a->store_fail_internal = 0;
-        a->store_fenced = s == STORE_FENCED;
-        snprintf(a->store_err, sizeof a->store_err, "%s", err);
-        return H_STORE_FAIL;
-    }
     part_check(a, r->partition);
-    part_succeeded(&a->parts[r->partition], r->offset);
-    a->dead_lettered++;
-    ingest_metrics_dead_lettered(reason);
-    log_warn("dead-lettered %s[%d] offset %lld: %s %s", a->cfg->topic, r->partition,
-             (long long)r->offset, reason, message);
+    apply_part *ps = &a->parts[r->partition];
+    store_status s = STORE_OK;
+    if (dead_letter_known(a, ps, r)) {
+        log_info("%s[%d] offset %lld: its dead letter was written before, not again", a->cfg->topic,
+                 r->partition, (long long)r->offset);
+    } else {
+        dlq_info d;
+        dlq_info_init(&d, category, reason, message, retries, a->cfg->topic, r->partition,
+                      r->offset, r->timestamp_ms, clock_wall_ms());
+        if (a->ops.dead_letter(a->ops.arg, r, &d, err, sizeof err) != 0) {
+            part_fail(a, r->partition, r->offset, r->offset, 1, err);
+            return H_PART_WAIT;
+        }
+        /* Acknowledged: remembered now, and in the store before the position moves (the
+         * batch so far commits first: the mark is not part of it). */
+        ps->dlq_acked = r->offset;
+        ps->dlq_mark_pending = 1;
+        s = store_commit(a->st, err, sizeof err);
+        if (s == STORE_OK) {
+            txn_committed(a);
+            if (store_dlq_written_mark(a->st, a->cfg->topic, r->partition, r->offset, err,
+                                       sizeof err) == STORE_OK)
+                ps->dlq_mark_pending = 0;
+            else
+                log_warn("%s[%d] offset %lld: remembering its dead letter: %s", a->cfg->topic,
+                         r->partition, (long long)r->offset, err);
+            s = store_begin(a->st, err, sizeof err);
+        }
+        if (s != STORE_OK)
+            return store_failed_at(a, r, s, 0, err);
+        a->dead_lettered++;
+        ingest_metrics_dead_lettered(reason);
+        log_warn("dead-lettered %s[%d] offset %lld: %s %s", a->cfg->topic, r->partition,
+                 (long long)r->offset, reason, message);
+    }
+    s = store_mark(a->st, a->cfg->topic, r->partition, r->offset, err, sizeof err);
+    if (s != STORE_OK && s != STORE_SKIPPED)
+        return store_failed_at(a, r, s, 0, err);
+    part_succeeded(ps, r->offset);
     return H_NEXT;
 }
 
@@ -201,7 +260,13 @@ static handle_result handle(apply_ctx *a, const apply_record *r)
     }
     char msg[DLQ_MESSAGE_MAX + 1];
     if (ps->poison && ps->fail_offset == r->offset) {
-        snprintf(msg, sizeof msg, "the store keeps rejecting the event: %s", a->store_err);
+        if (ps->crashed)
+            snprintf(msg, sizeof msg,
+                     "failed (or killed the process) on each of its %d attempts, counted in the "
+                     "store",
+                     ps->attempts);
+        else
+            snprintf(msg, sizeof msg, "the store keeps rejecting the event: %s", a->store_err);
         return dead_letter(a, r, DLQ_RETRY_THEN, DLQ_R_PROCESSING, msg, a->cfg->max_retries);
     }
     order_decoder_result v;
@@ -209,6 +274,15 @@ static handle_result handle(apply_ctx *a, const apply_record *r)
     if (v.kind == ORDER_DECODER_EVENT && inject_failure(a, ps, r->offset)) {
         v.kind = ORDER_DECODER_FAILED;
         snprintf(v.message, sizeof v.message, "injected test failure (ORDER_TEST_FAIL_PREFIX)");
+    }
+    const char *crash = a->cfg->test_crash_prefix;
+    if (v.kind == ORDER_DECODER_EVENT && crash && *crash &&
+        strncmp(a->ev.order_id, crash, strlen(crash)) == 0) {
+        log_error("TEST-ONLY: exiting while processing %s (ORDER_TEST_CRASH_PREFIX)",
+                  a->ev.order_id);
+        if (a->test_crash)
+            a->test_crash(70);
+        _exit(70);
     }
     switch (v.kind) {
     case ORDER_DECODER_RETRY_INFRA:
@@ -235,6 +309,16 @@ static handle_result handle(apply_ctx *a, const apply_record *r)
     case STORE_SKIPPED:
         a->skipped++;
         return H_NEXT;
+    case STORE_REDELIVERED:
+        /* A copy of what is stored (a producer retry that landed twice): already applied. */
+        part_succeeded(ps, r->offset);
+        a->redelivered++;
+        ingest_metrics_duplicate_redelivered();
+        log_info("%s[%d] offset %lld: %s %s is a copy of the stored state (redelivered), "
+                 "already applied",
+                 a->cfg->topic, r->partition, (long long)r->offset,
+                 a->ev.type == ORDER_EVENT_CREATE ? "CREATE" : "UPDATE", a->ev.order_id);
+        return H_NEXT;
     case STORE_DUPLICATE:
         snprintf(msg, sizeof msg, "order %s already exists", a->ev.order_id);
         return dead_letter(a, r, DLQ_NO_RETRY, DLQ_R_DUPLICATE, msg, 0);
@@ -246,18 +330,37 @@ static handle_result handle(apply_ctx *a, const apply_record *r)
     case STORE_FENCED: /* store_commit() only */
         break;
     }
-    a->store_fail_part = r->partition;
-    a->store_fail_offset = r->offset;
-    a->store_fail_internal = s == STORE_ERR_INTERNAL;
-    a->store_fenced = 0;
-    snprintf(a->store_err, sizeof a->store_err, "%s", err);
-    return H_STORE_FAIL;
+    return store_failed_at(a, r, s, s == STORE_ERR_INTERNAL, err);
+}
+
+/*
+ * A partition under suspicion of a crash (apply_retry.c): what the batch did
+ * so far is committed and r's attempt counted, durably, before r runs, so a
+ * record that kills the process is charged with it. 0, or -1 with the store
+ * failure noted.
+ */
+static int isolate_record(apply_ctx *a, const apply_record *r)
+{
+    char err[256];
+    store_status s = store_commit(a->st, err, sizeof err);
+    if (s == STORE_OK) {
+        txn_committed(a);
+        if (apply_retry_count_attempt(a, r->partition, r->offset, err, sizeof err) != 0)
+            s = STORE_ERR_IO;
+        else
+            s = store_begin(a->st, err, sizeof err);
+    }
+    if (s == STORE_OK)
+        return 0;
+    store_failed_at(a, r, s, 0, err);
+    return -1;
 }
 
 /* A fenced commit: drops the batch; its partitions seek to the store's positions now. */
 static void fenced(apply_ctx *a)
 {
     store_rollback(a->st);
+    apply_retry_rolled_back(a);
     a->txn_orders = 0;
     a->txn_applied = 0;
     a->fenced++;
@@ -278,6 +381,8 @@ static void fenced(apply_ctx *a)
         ps->fail_offset = -1;
         ps->attempts = 0;
         ps->poison = 0;
+        ps->crashed = 0;
+        ps->persist = 0; /* the owner's schedule is the one that counts now */
         int64_t target = ps->next >= 0 ? ps->next : ps->batch_start;
         log_info("re-seeking %s[%d] to offset %lld", a->cfg->topic, p, (long long)target);
         part_rewind(a, p, target, 0);
@@ -293,6 +398,7 @@ static void store_failure(apply_ctx *a)
         return;
     }
     store_rollback(a->st);
+    apply_retry_rolled_back(a);
     a->txn_orders = 0;
     a->txn_applied = 0;
     a->store_ok = 0;
@@ -326,7 +432,8 @@ void apply_batch(apply_ctx *a, const apply_record *recs, int n)
             a->parts[r->partition].batch_start = r->offset;
     }
     char err[256];
-    if (store_begin(a->st, err, sizeof err) != STORE_OK) {
+    if (apply_retry_before_batch(a, err, sizeof err) != 0 ||
+        store_begin(a->st, err, sizeof err) != STORE_OK) {
         snprintf(a->store_err, sizeof a->store_err, "%s", err);
         a->store_fail_part = -1;
         a->store_fail_internal = 0;
@@ -350,10 +457,17 @@ void apply_batch(apply_ctx *a, const apply_record *recs, int n)
         if (!ps->assigned || ps->waiting)
             continue; /* it was sought back: the record comes again */
         a->consumed++;
+        int isolated = ps->isolate > 0 && (ps->next < 0 || r->offset >= ps->next);
+        if (isolated && isolate_record(a, r) != 0) {
+            store_failure(a);
+            goto out;
+        }
         if (handle(a, r) == H_STORE_FAIL) {
             store_failure(a);
             goto out;
         }
+        if (isolated && !ps->waiting)
+            ps->isolate--;
     }
     if (a->ops.before_commit)
         a->ops.before_commit(a->ops.arg);
@@ -370,6 +484,7 @@ void apply_batch(apply_ctx *a, const apply_record *recs, int n)
     txn_committed(a);
     a->ops.commit(a->ops.arg);
 out:
+    apply_retry_after_batch(a);
     for (int p = 0; p < a->nparts; p++)
         a->parts[p].batch_start = -1;
 }

@@ -32,10 +32,18 @@ typedef struct {
     int moved;           /* next moved since the last Kafka commit */
     int waiting;         /* paused until resume_at_ms */
     int64_t resume_at_ms;
-    int64_t fail_offset;  /* the record that failed last; -1 none */
-    int attempts;         /* failures of fail_offset so far */
-    int poison;           /* fail_offset exhausted its retries in the store: dead-letter it */
-    int64_t low, high;    /* watermarks queried at assignment; -1 unknown */
+    int64_t fail_offset; /* the record that failed last; -1 none */
+    int attempts;        /* failures of fail_offset so far */
+    int poison;          /* fail_offset exhausted its retries in the store: dead-letter it */
+    int64_t low, high;   /* watermarks queried at assignment; -1 unknown */
+    /* Persisted retry state (apply_retry.c): */
+    int crashed;          /* poison from persisted attempts: it failed or killed the process */
+    int isolate;          /* records left to try one per transaction (a crash is suspected) */
+    int persist;          /* fail_offset's attempts to record once the batch is over */
+    int64_t due_wall_ms;  /* ... and when its next attempt is due (wall clock) */
+    int64_t clear_below;  /* retry rows below this may go once the batch is over; -1 none */
+    int64_t dlq_acked;    /* offset whose dead letter Kafka acknowledged; -1 none */
+    int dlq_mark_pending; /* ... not yet remembered in the store */
     int64_t history_lost; /* > 0: rebuilt from the beginning, but offsets below it were deleted */
 } apply_part;
 
@@ -77,6 +85,9 @@ typedef struct {
     store *st;               /* the writer connection */
     order_decoder *dec;
     apply_ops ops;
+    /* How ORDER_TEST_CRASH_PREFIX ends the process: NULL is _exit(); a unit
+     * test supplies one that never returns either (longjmp). */
+    void (*test_crash)(int status);
 
     apply_part *parts; /* indexed by partition; grown by apply_part_get */
     int nparts;
@@ -92,7 +103,8 @@ typedef struct {
     int store_ok; /* the last store transaction succeeded */
     int64_t orders;
     uint64_t consumed, applied, skipped, dead_lettered, retries;
-    uint64_t fenced; /* batches dropped because their commit was fenced */
+    uint64_t redelivered; /* identical copies of applied events, not applied again */
+    uint64_t fenced;      /* batches dropped because their commit was fenced */
     /* effects of the open transaction, counted only once it commits */
     int64_t txn_orders;
     uint64_t txn_applied;
@@ -100,6 +112,14 @@ typedef struct {
 
 /* The state of partition p (created, unassigned, on first use); NULL if p < 0 or out of memory. */
 apply_part *apply_part_get(apply_ctx *a, int32_t p);
+
+/*
+ * Continues partition p's retry state from the store, at assignment: ps is
+ * the fresh state with ps->next read from the store (-1: none, then ps->low
+ * is where reading starts). Returns 1 when the
+ * partition must stay paused (its next attempt is not due yet).
+ */
+int apply_part_restore(apply_ctx *a, int32_t p, apply_part *ps);
 
 /* Applies recs[0..n) in one store transaction (see apply.c). */
 void apply_batch(apply_ctx *a, const apply_record *recs, int n);

@@ -49,7 +49,9 @@ static void set_paused(order_consumer *c, rd_kafka_topic_partition_list_t *parts
  * is read from its beginning: the store is rebuilt from Kafka, whatever the
  * group's committed offset says. A retry schedule survives when the store is
  * still at the record that was waiting (the partition is paused again on
- * purpose); otherwise it is stale and dropped.
+ * purpose); otherwise the store's retry state for that position, if any,
+ * continues it (apply_part_restore(): attempts, next-due time, a dead letter
+ * already written, a batch that died).
  */
 static void assign_one(order_consumer *c, rd_kafka_topic_partition_t *tp, int *repause)
 {
@@ -66,12 +68,22 @@ static void assign_one(order_consumer *c, rd_kafka_topic_partition_t *tp, int *r
         log_error("assign: reading position: %s", e);
     tp->offset = s == STORE_OK ? next : RD_KAFKA_OFFSET_BEGINNING;
     int keep = s == STORE_OK && ps->fail_offset == next && ps->waiting;
-    apply_part fresh = {
-        .assigned = 1, .next = s == STORE_OK ? next : -1, .batch_start = -1, .fail_offset = -1};
+    apply_part fresh = {.assigned = 1,
+                        .next = s == STORE_OK ? next : -1,
+                        .batch_start = -1,
+                        .fail_offset = -1,
+                        .clear_below = -1,
+                        .dlq_acked = -1};
     if (keep) {
         fresh.fail_offset = ps->fail_offset;
         fresh.attempts = ps->attempts;
         fresh.poison = ps->poison;
+        fresh.crashed = ps->crashed;
+        fresh.isolate = ps->isolate;
+        fresh.persist = ps->persist;
+        fresh.due_wall_ms = ps->due_wall_ms;
+        fresh.dlq_acked = ps->dlq_acked;
+        fresh.dlq_mark_pending = ps->dlq_mark_pending;
         fresh.waiting = 1;
         fresh.resume_at_ms = ps->resume_at_ms;
         *repause = 1;
@@ -85,6 +97,9 @@ static void assign_one(order_consumer *c, rd_kafka_topic_partition_t *tp, int *r
     } else {
         fresh.low = fresh.high = -1;
     }
+    /* Attempts counted by a previous owner (or a previous life of this one) continue. */
+    if (!keep && (s == STORE_OK || s == STORE_NOT_FOUND))
+        *repause = apply_part_restore(&c->ap, tp->partition, &fresh);
     if (s != STORE_OK && fresh.low > 0) {
         fresh.history_lost = fresh.low;
         log_warn("%s[%d]: the store has no position, so it is rebuilt from the beginning of the "

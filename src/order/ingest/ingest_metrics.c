@@ -13,6 +13,7 @@ static const char *const dlq_reasons[] = {DLQ_R_DESERIALIZATION, DLQ_R_INVALID_E
 
 static metrics_counter m_dlq[NREASONS + 1]; /* last: any other reason */
 static metrics_counter m_retry_wait_ms;
+static metrics_counter m_redelivered;
 static metrics_histogram m_event_lag;
 
 void ingest_metrics_dead_lettered(const char *reason)
@@ -27,6 +28,11 @@ void ingest_metrics_retry_scheduled(int64_t delay_ms)
 {
     if (delay_ms > 0)
         metrics_add(&m_retry_wait_ms, (unsigned long long)delay_ms);
+}
+
+void ingest_metrics_duplicate_redelivered(void)
+{
+    metrics_add(&m_redelivered, 1);
 }
 
 void ingest_metrics_event_applied(int64_t event_ms, int64_t now_ms)
@@ -51,6 +57,10 @@ void ingest_metrics_render(metrics_text *t, void *status)
            (double)s->applied);
     metric(t, "order_events_skipped_total", "counter",
            "Records skipped because the store already had them.", (double)s->skipped);
+    metric(t, "order_duplicates_redelivered_total", "counter",
+           "Events identical to the stored state (a CREATE equal to the stored order, an UPDATE "
+           "equal to the last applied one): redelivered copies, not applied again.",
+           (double)atomic_load_explicit(&m_redelivered.v, memory_order_relaxed));
     metrics_text_family(t, "order_dlq_messages_total", "counter",
                         "Records sent to the DLQ (acknowledged by Kafka), by reason.");
     for (size_t i = 0; i <= NREASONS; i++) {

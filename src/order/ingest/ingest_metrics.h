@@ -17,6 +17,8 @@
 /* reason: one of event/dlq_info.h's DLQ_R_* names. */
 void ingest_metrics_dead_lettered(const char *reason);
 void ingest_metrics_retry_scheduled(int64_t delay_ms);
+/* An event identical to the stored state (a redelivered copy): not applied again. */
+void ingest_metrics_duplicate_redelivered(void);
 /* event_ms: the event's own timestamp (the producer's clock). */
 void ingest_metrics_event_applied(int64_t event_ms, int64_t now_ms);
 

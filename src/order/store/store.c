@@ -91,6 +91,67 @@ store_status store_limit_pages(store *s, int64_t max_pages, char *err, size_t er
     return s->be->limit_pages(s, max_pages, err, errlen);
 }
 
+/* The retry-state writes must not ride along in (and roll back with) a batch. */
+static int store_outside_txn(store *s, const char *what, char *err, size_t errlen)
+{
+    if (!s->be->in_txn(s))
+        return 1;
+    snprintf(err, errlen, "%s: called inside a transaction", what);
+    return 0;
+}
+
+store_status store_attempt_record(store *s, const char *topic, int32_t partition, int64_t offset,
+                                  int attempts, int64_t due_ms, char *err, size_t errlen)
+{
+    if (!store_outside_txn(s, "store_attempt_record", err, errlen))
+        return STORE_ERR_INTERNAL;
+    if (offset < 0 || attempts < 0) {
+        snprintf(err, errlen, "store_attempt_record: negative offset or attempts");
+        return STORE_ERR_INTERNAL;
+    }
+    return s->be->attempt_record(s, topic, partition, offset, attempts, due_ms, err, errlen);
+}
+
+store_status store_attempt_get(store *s, const char *topic, int32_t partition, int64_t offset,
+                               store_attempt *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    return s->be->attempt_get(s, topic, partition, offset, out, err, errlen);
+}
+
+store_status store_attempt_clear(store *s, const char *topic, int32_t partition, int64_t below,
+                                 char *err, size_t errlen)
+{
+    if (!store_outside_txn(s, "store_attempt_clear", err, errlen))
+        return STORE_ERR_INTERNAL;
+    return s->be->attempt_clear(s, topic, partition, below, err, errlen);
+}
+
+store_status store_dlq_written_mark(store *s, const char *topic, int32_t partition, int64_t offset,
+                                    char *err, size_t errlen)
+{
+    if (!store_outside_txn(s, "store_dlq_written_mark", err, errlen))
+        return STORE_ERR_INTERNAL;
+    if (offset < 0) {
+        snprintf(err, errlen, "store_dlq_written_mark: negative offset");
+        return STORE_ERR_INTERNAL;
+    }
+    return s->be->dlq_mark(s, topic, partition, offset, err, errlen);
+}
+
+store_status store_dlq_written_check(store *s, const char *topic, int32_t partition, int64_t offset,
+                                     int *written, char *err, size_t errlen)
+{
+    store_attempt a;
+    *written = 0;
+    store_status st = store_attempt_get(s, topic, partition, offset, &a, err, errlen);
+    if (st == STORE_NOT_FOUND)
+        return STORE_OK;
+    if (st == STORE_OK)
+        *written = a.dlq_written;
+    return st;
+}
+
 const char *store_status_name(store_status st)
 {
     switch (st) {
@@ -102,6 +163,8 @@ const char *store_status_name(store_status st)
         return "DUPLICATE";
     case STORE_NOT_FOUND:
         return "NOT_FOUND";
+    case STORE_REDELIVERED:
+        return "REDELIVERED";
     case STORE_ERR_IO:
         return "ERR_IO";
     case STORE_ERR_INTERNAL:

@@ -34,6 +34,11 @@ typedef enum {
     STORE_SKIPPED,   /* offset below the stored position: already applied */
     STORE_DUPLICATE, /* CREATE for an orderId that exists */
     STORE_NOT_FOUND, /* UPDATE (or lookup) of an unknown orderId */
+    /* store_apply() only: the event is a copy of what the store holds (a CREATE
+     * equal to the stored order, an UPDATE equal to the order's last applied
+     * one, event timestamp included): a redelivery, nothing done, the
+     * position moved as if applied */
+    STORE_REDELIVERED,
     /* the store's fault (disk full, I/O error, busy, locked, corrupt or
      * foreign file, lost connection, missing table): retry, forever */
     STORE_ERR_IO,
@@ -76,7 +81,8 @@ int store_in_txn(const store *s);
 /*
  * Applies one event read at (topic, partition, offset) inside the open
  * transaction. STORE_OK: applied and the position moved to offset + 1.
- * STORE_SKIPPED: offset < position, nothing done. STORE_DUPLICATE /
+ * STORE_SKIPPED: offset < position, nothing done. STORE_REDELIVERED: a copy
+ * of the stored state (see store_status), position moved. STORE_DUPLICATE /
  * STORE_NOT_FOUND: nothing done, position unchanged (the caller dead-letters
  * the event, then calls store_mark()). STORE_ERR_*: the transaction must be
  * rolled back. The event must have passed order_event_validate().
@@ -137,6 +143,46 @@ store_status store_count_orders(store *s, int64_t *count, char *err, size_t errl
  * SQLite only: STORE_ERR_INTERNAL on PostgreSQL.
  */
 store_status store_limit_pages(store *s, int64_t max_pages, char *err, size_t errlen);
+
+/*
+ * Retry state of one record (topic, partition, offset), kept apart from the
+ * batch transaction so it survives what the batch does not: a process that
+ * dies while trying the record, an instance that loses the partition while
+ * the record waits for its next attempt, a store failure after the record's
+ * dead letter was acknowledged. Only a partition's first unapplied record
+ * matters: a row below the partition's position is stale and ignored.
+ */
+typedef struct {
+    int attempts;    /* failed (or, when recorded before running, started) attempts */
+    int64_t due_ms;  /* wall-clock time the next attempt is due; 0 none */
+    int dlq_written; /* Kafka acknowledged the record's dead letter */
+} store_attempt;
+
+/*
+ * Records attempts and due_ms for the record, durably before it returns:
+ * outside a transaction only (STORE_ERR_INTERNAL inside). attempts never goes
+ * down: a lower value keeps the stored count (0 marks a record as being
+ * tried without counting anything). The partition's rows below offset are
+ * dropped in the same step: those records are past.
+ */
+store_status store_attempt_record(store *s, const char *topic, int32_t partition, int64_t offset,
+                                  int attempts, int64_t due_ms, char *err, size_t errlen);
+
+/* STORE_OK and *out, or STORE_NOT_FOUND. Committed state; inside or outside a transaction. */
+store_status store_attempt_get(store *s, const char *topic, int32_t partition, int64_t offset,
+                               store_attempt *out, char *err, size_t errlen);
+
+/* Drops the partition's rows below offset (applied or dead-lettered); outside a transaction. */
+store_status store_attempt_clear(store *s, const char *topic, int32_t partition, int64_t below,
+                                 char *err, size_t errlen);
+
+/* Remembers, durably, that the record's dead letter was acknowledged; outside a transaction. */
+store_status store_dlq_written_mark(store *s, const char *topic, int32_t partition, int64_t offset,
+                                    char *err, size_t errlen);
+
+/* *written = 1 if store_dlq_written_mark() was called for the record (and not cleared). */
+store_status store_dlq_written_check(store *s, const char *topic, int32_t partition, int64_t offset,
+                                     int *written, char *err, size_t errlen);
 
 const char *store_status_name(store_status st);
 

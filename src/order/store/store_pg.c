@@ -32,7 +32,7 @@
 #include <string.h>
 
 /* Layout version written by store_pg_schema_sql. */
-#define STORE_PG_SCHEMA_VERSION 1
+#define STORE_PG_SCHEMA_VERSION 2
 /* Key of the advisory lock that serializes migrations ("orderstr" in ASCII). */
 #define STORE_PG_MIGRATE_LOCK "7966649599713834098"
 #define STORE_PG_CONNECT_TIMEOUT_S "10"
@@ -49,6 +49,13 @@ static const char store_pg_schema_sql[] =
     "CREATE TABLE IF NOT EXISTS consumed_offsets("
     " topic text NOT NULL, partition integer NOT NULL, next_offset bigint NOT NULL,"
     " PRIMARY KEY(topic, partition));";
+
+/* Layout 2 = layout 1 + the retry state (store.h), outside the batch transaction. */
+static const char store_pg_schema_v2_sql[] =
+    "CREATE TABLE IF NOT EXISTS retry_state("
+    " topic text NOT NULL, partition integer NOT NULL, rec_offset bigint NOT NULL,"
+    " attempts integer NOT NULL, due_ms bigint NOT NULL, dlq_written boolean NOT NULL,"
+    " PRIMARY KEY(topic, partition, rec_offset));";
 
 typedef struct {
     const char *name;
@@ -81,7 +88,16 @@ static const store_pg_stmt store_pg_stmts[] = {
      " INSERT INTO status_history(order_id, seq, status, at)"
      " SELECT $1::text, history_len, $2::text, $3::bigint FROM u",
      0},
-    {STORE_PG_ORD_FIND, "SELECT order_id FROM orders WHERE order_id = ANY($1::text[])", 0},
+    {STORE_PG_ORD_FIND,
+     "SELECT order_id, history_len > 1, status, updated_at FROM orders"
+     " WHERE order_id = ANY($1::text[])",
+     0},
+    /* 1 row if the stored order is this CREATE's copy (a redelivery). */
+    {STORE_PG_ORD_SAME,
+     "SELECT 1 FROM orders WHERE order_id = $1::text AND customer_id = $2::text"
+     " AND order_date = $3::text AND items = $4::text AND total_cents = $5::bigint"
+     " AND currency = $6::text AND created_status = $7::text AND created_at = $8::bigint",
+     0},
     {STORE_PG_ORD_GET,
      "SELECT customer_id, order_date, items, total_cents, currency, status, shipping_cents,"
      " created_at, updated_at, created_status FROM orders WHERE order_id = $1::text",
@@ -93,6 +109,28 @@ static const store_pg_stmt store_pg_stmts[] = {
      " WHERE o.order_id = $1::text ORDER BY h.seq",
      1},
     {STORE_PG_ORD_COUNT, "SELECT count(*) FROM orders", 1},
+    /* The partition's rows below the offset are past: dropped in the same statement. */
+    {STORE_PG_ATT_PUT,
+     "WITH d AS (DELETE FROM retry_state WHERE topic = $1::text AND partition = $2::integer"
+     " AND rec_offset < $3::bigint)"
+     " INSERT INTO retry_state(topic, partition, rec_offset, attempts, due_ms, dlq_written)"
+     " VALUES($1::text, $2::integer, $3::bigint, $4::integer, $5::bigint, false)"
+     " ON CONFLICT(topic, partition, rec_offset) DO UPDATE SET attempts = EXCLUDED.attempts,"
+     " due_ms = EXCLUDED.due_ms WHERE EXCLUDED.attempts >= retry_state.attempts",
+     0},
+    {STORE_PG_ATT_GET,
+     "SELECT attempts, due_ms, dlq_written FROM retry_state"
+     " WHERE topic = $1::text AND partition = $2::integer AND rec_offset = $3::bigint",
+     0},
+    {STORE_PG_ATT_CLEAR,
+     "DELETE FROM retry_state WHERE topic = $1::text AND partition = $2::integer"
+     " AND rec_offset < $3::bigint",
+     0},
+    {STORE_PG_ATT_DLQ,
+     "INSERT INTO retry_state(topic, partition, rec_offset, attempts, due_ms, dlq_written)"
+     " VALUES($1::text, $2::integer, $3::bigint, 0, 0, true)"
+     " ON CONFLICT(topic, partition, rec_offset) DO UPDATE SET dlq_written = true",
+     0},
 };
 
 #define STORE_PG_NSTMTS (sizeof store_pg_stmts / sizeof store_pg_stmts[0])
@@ -214,14 +252,23 @@ static store_status store_pg_migrate(store_pg *s, char *err, size_t errlen)
         if (!r || PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
             st = store_pg_fail(s, r, "read schema_version", err, errlen);
     }
+    long version = 0;
     if (st == STORE_OK && PQgetisnull(r, 0, 0)) {
         st =
             store_pg_simple(s, store_pg_schema_sql, PGRES_COMMAND_OK, "create tables", err, errlen);
-        if (st == STORE_OK)
-            st = store_pg_simple(s, "INSERT INTO schema_version(version) VALUES(1)",
-                                 PGRES_COMMAND_OK, "write schema_version", err, errlen);
+        version = 1;
     } else if (st == STORE_OK) {
-        long version = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+        version = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+    }
+    if (st == STORE_OK && version == 1) { /* 1 -> 2: add the retry state */
+        st = store_pg_simple(s, store_pg_schema_v2_sql, PGRES_COMMAND_OK, "create retry_state", err,
+                             errlen);
+        if (st == STORE_OK)
+            st = store_pg_simple(s, "INSERT INTO schema_version(version) VALUES(2)",
+                                 PGRES_COMMAND_OK, "write schema_version", err, errlen);
+        version = 2;
+    }
+    if (st == STORE_OK) {
         if (version != STORE_PG_SCHEMA_VERSION) {
             snprintf(err, errlen,
                      "store %s has layout version %ld, this build uses %d (use another "
@@ -496,4 +543,8 @@ static const store_backend store_pg_backend = {
     .get_order = store_pg_get_order,
     .count_orders = store_pg_count_orders,
     .limit_pages = store_pg_limit_pages,
+    .attempt_record = store_pg_attempt_record,
+    .attempt_get = store_pg_attempt_get,
+    .attempt_clear = store_pg_attempt_clear,
+    .dlq_mark = store_pg_dlq_mark,
 };

@@ -233,8 +233,12 @@ static store_status store_pg_lookup(store_pg *s, const char *id, size_t len, cha
         for (int row = 0; row < PQntuples(r); row++) {
             store_pg_id *e =
                 store_pg_ids_find(t, PQgetvalue(r, row, 0), (size_t)PQgetlength(r, row, 0));
-            if (e)
-                e->state = STORE_PG_ID_EXISTS;
+            if (!e)
+                continue;
+            e->state = STORE_PG_ID_EXISTS;
+            e->last_update = strcmp(PQgetvalue(r, row, 1), "t") == 0;
+            snprintf(e->last_status, sizeof e->last_status, "%s", PQgetvalue(r, row, 2));
+            e->last_at = strtoll(PQgetvalue(r, row, 3), NULL, 10);
         }
         while (t->scan < t->n && t->ents[t->scan].state != STORE_PG_ID_PENDING)
             t->scan++;
@@ -341,6 +345,48 @@ static store_status store_pg_buffer(store_pg *s, const order_event *ev, char *er
     return STORE_OK;
 }
 
+/*
+ * *same = 1 if the order ev->order_id, which exists, is stored (or buffered
+ * in this transaction) exactly as this CREATE describes it, event time
+ * included: then the CREATE is a redelivered copy, not a second order.
+ */
+static store_status store_pg_same_create(store_pg *s, const order_event *ev, int *same, char *err,
+                                         size_t errlen)
+{
+    *same = 0;
+    jsonw_reset(&s->items);
+    order_json_items(&s->items, ev);
+    if (!jsonw_ok(&s->items)) {
+        snprintf(err, errlen, "rendering items failed");
+        return STORE_ERR_INTERNAL;
+    }
+    char total[24], at[24];
+    snprintf(total, sizeof total, "%" PRId64, ev->total_cents);
+    snprintf(at, sizeof at, "%" PRId64, ev->timestamp_ms);
+    const char *vals[] = {ev->order_id, ev->customer_id, ev->order_date, s->items.buf,
+                          total,        ev->currency,    ev->status,     at};
+    /* Created in this transaction: compare with the buffered parameters. */
+    for (size_t i = s->neff; i-- > 0;) {
+        const store_pg_effect *e = &s->eff[i];
+        if (!e->create || strcmp(s->arena + e->off[0], ev->order_id) != 0)
+            continue;
+        static const int param[] = {1, 2, 3, 4, 5, 6, 8}; /* customer .. currency, status, at */
+        int eq = 1;
+        for (size_t k = 0; k < sizeof param / sizeof param[0] && eq; k++)
+            eq = strcmp(s->arena + e->off[param[k]], vals[k + 1]) == 0;
+        *same = eq;
+        return STORE_OK;
+    }
+    PGresult *r = store_pg_exec(s, STORE_PG_ORD_SAME, 8, vals);
+    store_status st = STORE_OK;
+    if (!r || PQresultStatus(r) != PGRES_TUPLES_OK)
+        st = store_pg_fail(s, r, "compare order", err, errlen);
+    else
+        *same = PQntuples(r) > 0;
+    PQclear(r);
+    return st;
+}
+
 store_status store_pg_batch_apply(store *base, const char *topic, int32_t partition, int64_t offset,
                                   const order_event *ev, char *err, size_t errlen)
 {
@@ -353,15 +399,34 @@ store_status store_pg_batch_apply(store *base, const char *topic, int32_t partit
     st = store_pg_exists(s, ev->order_id, &exists, err, errlen);
     if (st != STORE_OK)
         return st;
-    if (ev->type == ORDER_EVENT_CREATE && exists)
-        return STORE_DUPLICATE;
-    if (ev->type != ORDER_EVENT_CREATE && !exists)
+    int create = ev->type == ORDER_EVENT_CREATE;
+    if (!create && !exists)
         return STORE_NOT_FOUND;
+    store_pg_id *known = store_pg_ids_find(&s->ids, ev->order_id, strlen(ev->order_id));
+    int copy = 0;
+    if (create && exists) {
+        st = store_pg_same_create(s, ev, &copy, err, errlen);
+        if (st != STORE_OK)
+            return st;
+        if (!copy)
+            return STORE_DUPLICATE;
+    } else if (!create) {
+        copy = known && known->last_update && known->last_at == ev->timestamp_ms &&
+               strcmp(known->last_status, ev->status) == 0;
+    }
+    if (copy) {
+        store_pg_pos_advance(p, offset);
+        return STORE_REDELIVERED;
+    }
     st = store_pg_buffer(s, ev, err, errlen);
     if (st != STORE_OK)
         return st;
-    if (ev->type == ORDER_EVENT_CREATE)
-        store_pg_ids_find(&s->ids, ev->order_id, strlen(ev->order_id))->state = STORE_PG_ID_EXISTS;
+    if (known) {
+        known->state = STORE_PG_ID_EXISTS;
+        known->last_update = !create;
+        snprintf(known->last_status, sizeof known->last_status, "%s", ev->status);
+        known->last_at = ev->timestamp_ms;
+    }
     store_pg_pos_advance(p, offset);
     return STORE_OK;
 }

@@ -5,6 +5,7 @@
  *   store_pg_batch.c the write transaction: positions, order existence and
  *                    the effects buffered until the commit;
  *   store_pg_commit.c the commit: one pipeline, fenced by compare-and-set;
+ *   store_pg_retry.c retry state, each write committed at once;
  *   store_pg_ids.c   which orders are known to exist (DUPLICATE/NOT_FOUND
  *                    decided without a round trip per event).
  */
@@ -30,8 +31,13 @@
 #define STORE_PG_ORD_UPD "ord_upd"     /* UPDATE: $1 order_id, $2 status, $3 at */
 #define STORE_PG_ORD_FIND "ord_find"   /* $1 text[] of order ids -> the existing ones */
 #define STORE_PG_ORD_GET "ord_get"     /* $1 order_id -> the row */
+#define STORE_PG_ORD_SAME "ord_same"   /* a CREATE's fields -> 1 row if stored as is */
 #define STORE_PG_ORD_HIST "ord_hist"   /* $1 order_id -> the row joined with its history */
 #define STORE_PG_ORD_COUNT "ord_count" /* -> count(*) */
+#define STORE_PG_ATT_PUT "att_put"     /* $1 topic, $2 partition, $3 offset, $4 attempts, $5 due */
+#define STORE_PG_ATT_GET "att_get"     /* $1 topic, $2 partition, $3 offset -> the row */
+#define STORE_PG_ATT_CLEAR "att_clear" /* $1 topic, $2 partition, $3 below */
+#define STORE_PG_ATT_DLQ "att_dlq"     /* $1 topic, $2 partition, $3 offset */
 
 typedef struct {
     char topic[STORE_PG_TOPIC_MAX + 1];
@@ -50,6 +56,11 @@ typedef struct {
     char id[ORDER_ID_MAX + 1];
     uint8_t len;
     uint8_t state; /* STORE_PG_ID_* */
+    /* EXISTS: 1 if its last applied event is an UPDATE to last_status at last_at
+     * (a copy of that UPDATE is a redelivery) */
+    uint8_t last_update;
+    char last_status[ORDER_STATUS_MAX + 1];
+    int64_t last_at;
 } store_pg_id;
 
 typedef struct {
@@ -116,6 +127,18 @@ void store_pg_batch_free(store_pg *s);
 
 /* Sends the open transaction's positions (fenced) and effects, and commits. */
 store_status store_pg_commit(store *base, char *err, size_t errlen);
+
+/* ---- store_pg_retry.c ------------------------------------------------- */
+
+store_status store_pg_attempt_record(store *base, const char *topic, int32_t partition,
+                                     int64_t offset, int attempts, int64_t due_ms, char *err,
+                                     size_t errlen);
+store_status store_pg_attempt_get(store *base, const char *topic, int32_t partition, int64_t offset,
+                                  store_attempt *out, char *err, size_t errlen);
+store_status store_pg_attempt_clear(store *base, const char *topic, int32_t partition,
+                                    int64_t below, char *err, size_t errlen);
+store_status store_pg_dlq_mark(store *base, const char *topic, int32_t partition, int64_t offset,
+                               char *err, size_t errlen);
 
 /* ---- store_pg_ids.c ---------------------------------------------------- */
 

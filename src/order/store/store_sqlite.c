@@ -36,8 +36,11 @@ static const char *const store_sql[ST__N] = {
         " total_cents, currency, status, created_status, shipping_cents, created_at,"
         " updated_at, history_len) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?9, 1)",
     [ST_INS_HIST] = "INSERT INTO status_history(order_id, seq, status, at) VALUES(?1, ?2, ?3, ?4)",
+    /* An UPDATE equal to the last applied one (status and time) is a redelivery: no row. */
     [ST_UPD_ORDER] = "UPDATE orders SET status = ?1, updated_at = ?2,"
-                     " history_len = history_len + 1 WHERE order_id = ?3 RETURNING history_len",
+                     " history_len = history_len + 1 WHERE order_id = ?3"
+                     " AND NOT (history_len > 1 AND status = ?1 AND updated_at = ?2)"
+                     " RETURNING history_len",
     [ST_GET_POS] = "SELECT next_offset FROM consumed_offsets WHERE topic = ?1 AND partition = ?2",
     [ST_PUT_POS] =
         "INSERT INTO consumed_offsets(topic, partition, next_offset) VALUES(?1, ?2, ?3)"
@@ -47,6 +50,22 @@ static const char *const store_sql[ST__N] = {
                      " WHERE order_id = ?1",
     [ST_GET_HIST] = "SELECT status, at FROM status_history WHERE order_id = ?1 ORDER BY seq",
     [ST_COUNT] = "SELECT COUNT(*) FROM orders",
+    [ST_SAME_CREATE] = "SELECT 1 FROM orders WHERE order_id = ?1 AND customer_id = ?2"
+                       " AND order_date = ?3 AND items = ?4 AND total_cents = ?5"
+                       " AND currency = ?6 AND created_status = ?7 AND created_at = ?8",
+    [ST_EXISTS] = "SELECT 1 FROM orders WHERE order_id = ?1",
+    [ST_ATT_PURGE] = "DELETE FROM retry_state WHERE topic = ?1 AND partition = ?2"
+                     " AND rec_offset < ?3",
+    [ST_ATT_PUT] = "INSERT INTO retry_state(topic, partition, rec_offset, attempts, due_ms,"
+                   " dlq_written) VALUES(?1, ?2, ?3, ?4, ?5, 0)"
+                   " ON CONFLICT(topic, partition, rec_offset) DO UPDATE SET"
+                   " attempts = excluded.attempts, due_ms = excluded.due_ms"
+                   " WHERE excluded.attempts >= retry_state.attempts",
+    [ST_ATT_GET] = "SELECT attempts, due_ms, dlq_written FROM retry_state"
+                   " WHERE topic = ?1 AND partition = ?2 AND rec_offset = ?3",
+    [ST_ATT_DLQ] = "INSERT INTO retry_state(topic, partition, rec_offset, attempts, due_ms,"
+                   " dlq_written) VALUES(?1, ?2, ?3, 0, 0, 1)"
+                   " ON CONFLICT(topic, partition, rec_offset) DO UPDATE SET dlq_written = 1",
 };
 
 /* Statements a read-only handle needs (the others touch the file for writing). */
@@ -66,6 +85,11 @@ static const char store_schema_sql[] =
     "CREATE TABLE IF NOT EXISTS consumed_offsets("
     " topic TEXT NOT NULL, partition INTEGER NOT NULL, next_offset INTEGER NOT NULL,"
     " PRIMARY KEY(topic, partition)) WITHOUT ROWID;"
+    /* Added within layout 2: older builds ignore the table. */
+    "CREATE TABLE IF NOT EXISTS retry_state("
+    " topic TEXT NOT NULL, partition INTEGER NOT NULL, rec_offset INTEGER NOT NULL,"
+    " attempts INTEGER NOT NULL, due_ms INTEGER NOT NULL, dlq_written INTEGER NOT NULL,"
+    " PRIMARY KEY(topic, partition, rec_offset)) WITHOUT ROWID;"
     "PRAGMA user_version = 2;";
 
 /* Layout version written by store_schema_sql; 1 was a pre-release layout. */
@@ -411,4 +435,8 @@ static const store_backend store_sqlite_backend = {
     .get_order = store_sqlite_get_order,
     .count_orders = store_sqlite_count_orders,
     .limit_pages = store_sqlite_limit_pages,
+    .attempt_record = store_sqlite_attempt_record,
+    .attempt_get = store_sqlite_attempt_get,
+    .attempt_clear = store_sqlite_attempt_clear,
+    .dlq_mark = store_sqlite_dlq_mark,
 };

@@ -1,7 +1,8 @@
 /*
  * store_sqlite_int: what the two files of the SQLite store share:
  * store_sqlite.c (the file, transactions, positions) and
- * store_sqlite_orders.c (orders and their history). Not for use elsewhere:
+ * store_sqlite_orders.c (orders and their history) and store_sqlite_retry.c
+ * (retry state, outside the batch transaction). Not for use elsewhere:
  * everyone else sees store.h.
  */
 #ifndef STORE_SQLITE_INT_H
@@ -40,6 +41,12 @@ enum {
     ST_GET_ORDER,
     ST_GET_HIST,
     ST_COUNT,
+    ST_ATT_PURGE,
+    ST_ATT_PUT,
+    ST_ATT_GET,
+    ST_ATT_DLQ,
+    ST_SAME_CREATE,
+    ST_EXISTS,
     ST__N
 };
 
@@ -75,5 +82,16 @@ store_status store_sqlite_apply(store *base, const char *topic, int32_t partitio
 store_status store_sqlite_get_order(store *base, const char *order_id, store_order *out,
                                     store_history_fn fn, void *arg, char *err, size_t errlen);
 store_status store_sqlite_count_orders(store *base, int64_t *count, char *err, size_t errlen);
+
+/* ... and in store_sqlite_retry.c. */
+store_status store_sqlite_attempt_record(store *base, const char *topic, int32_t partition,
+                                         int64_t offset, int attempts, int64_t due_ms, char *err,
+                                         size_t errlen);
+store_status store_sqlite_attempt_get(store *base, const char *topic, int32_t partition,
+                                      int64_t offset, store_attempt *out, char *err, size_t errlen);
+store_status store_sqlite_attempt_clear(store *base, const char *topic, int32_t partition,
+                                        int64_t below, char *err, size_t errlen);
+store_status store_sqlite_dlq_mark(store *base, const char *topic, int32_t partition,
+                                   int64_t offset, char *err, size_t errlen);
 
 #endif

@@ -55,7 +55,26 @@ static store_status store_create(store_sqlite *s, const order_event *ev, char *e
         return store_sqlite_fail(s, rc, "insert order", err, errlen);
     /* The first history entry (seq 1) is the row's created_status/created_at:
      * one B-tree insert less per CREATE, a quarter of the store's cost. */
-    return sqlite3_changes(s->db) == 0 ? STORE_DUPLICATE : STORE_OK;
+    if (sqlite3_changes(s->db) != 0)
+        return STORE_OK;
+    /* The orderId exists: the same order again is a redelivery, another one a duplicate. */
+    q = s->st[ST_SAME_CREATE];
+    rc = sqlite3_bind_text(q, 1, ev->order_id, -1, SQLITE_STATIC);
+    rc |= sqlite3_bind_text(q, 2, ev->customer_id, -1, SQLITE_STATIC);
+    rc |= sqlite3_bind_text(q, 3, ev->order_date, -1, SQLITE_STATIC);
+    rc |= sqlite3_bind_text(q, 4, s->items.buf, (int)s->items.len, SQLITE_STATIC);
+    rc |= sqlite3_bind_int64(q, 5, ev->total_cents);
+    rc |= sqlite3_bind_text(q, 6, ev->currency, -1, SQLITE_STATIC);
+    rc |= sqlite3_bind_text(q, 7, ev->status, -1, SQLITE_STATIC);
+    rc |= sqlite3_bind_int64(q, 8, ev->timestamp_ms);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(q);
+    sqlite3_reset(q);
+    if (rc == SQLITE_ROW)
+        return STORE_REDELIVERED;
+    if (rc != SQLITE_DONE)
+        return store_sqlite_fail(s, rc, "compare order", err, errlen);
+    return STORE_DUPLICATE;
 }
 
 static store_status store_update(store_sqlite *s, const order_event *ev, char *err, size_t errlen)
@@ -74,8 +93,19 @@ static store_status store_update(store_sqlite *s, const order_event *ev, char *e
     sqlite3_reset(q);
     if (rc != SQLITE_DONE)
         return store_sqlite_fail(s, rc, "update order", err, errlen);
-    if (seq == 0)
+    if (seq == 0) {
+        /* No row changed: an unknown order, or the last applied UPDATE again. */
+        q = s->st[ST_EXISTS];
+        rc = sqlite3_bind_text(q, 1, ev->order_id, -1, SQLITE_STATIC);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_step(q);
+        sqlite3_reset(q);
+        if (rc == SQLITE_ROW)
+            return STORE_REDELIVERED;
+        if (rc != SQLITE_DONE)
+            return store_sqlite_fail(s, rc, "look up order", err, errlen);
         return STORE_NOT_FOUND;
+    }
     return store_insert_history(s, ev->order_id, seq, ev->status, ev->timestamp_ms, err, errlen);
 }
 
@@ -89,7 +119,7 @@ store_status store_sqlite_apply(store *base, const char *topic, int32_t partitio
         return st;
     st = ev->type == ORDER_EVENT_CREATE ? store_create(s, ev, err, errlen)
                                         : store_update(s, ev, err, errlen);
-    if (st == STORE_OK)
+    if (st == STORE_OK || st == STORE_REDELIVERED)
         store_sqlite_pos_advance(p, offset);
     return st;
 }

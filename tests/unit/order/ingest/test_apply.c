@@ -8,257 +8,7 @@
  * the decoder directly, and the registry URL is a closed port, so an unknown
  * schema id reads exactly as "registry down".
  */
-#include "ingest/apply.h"
-
-#include "event/avro_codec.h"
-#include "platform/clock.h"
-#include "event/order_schema.h"
-#include "order/store/pg_fixture.h"
-#include "test_main.h"
-
-#include <check.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#define TOPIC "order-events"
-#define SCHEMA_ID 7
-#define MAX_LETTERS 16
-
-typedef struct {
-    char reason[DLQ_REASON_MAX + 1];
-    char category[DLQ_CATEGORY_MAX + 1];
-    int64_t retry_count, partition, offset;
-    uint8_t key[64], value[CODEC_MAX_ENCODED];
-    size_t key_len, value_len;
-} letter;
-
-/* What the fake Kafka side saw. */
-typedef struct {
-    letter letters[MAX_LETTERS];
-    int nletters;
-    int dlq_down; /* dead-letter writes fail while set */
-    int rewinds;
-    int32_t rewind_part;
-    int64_t rewind_offset;
-    int commits;
-    char last_error[256];
-} fake_kafka;
-
-static char tmpdir[256], dbpath[320];
-static char pg_schema[64], pg_where[1024]; /* the PostgreSQL case's store */
-static order_config cfg;
-static fake_kafka fk;
-static apply_ctx ap;
-static codec *enc;
-
-static int fake_dead_letter(void *arg, const apply_record *r, const dlq_info *d, char *err,
-                            size_t errlen)
-{
-    fake_kafka *k = arg;
-    if (k->dlq_down) {
-        snprintf(err, errlen, "DLQ delivery: broker down (test)");
-        return -1;
-    }
-    ck_assert_int_lt(k->nletters, MAX_LETTERS);
-    letter *l = &k->letters[k->nletters++];
-    snprintf(l->reason, sizeof l->reason, "%s", d->reason);
-    snprintf(l->category, sizeof l->category, "%s", d->category);
-    l->retry_count = d->retry_count;
-    l->partition = d->original_partition;
-    l->offset = d->original_offset;
-    ck_assert_uint_le(r->key_len, sizeof l->key);
-    ck_assert_uint_le(r->value_len, sizeof l->value);
-    l->key_len = r->key_len;
-    l->value_len = r->value_len;
-    if (r->key_len)
-        memcpy(l->key, r->key, r->key_len);
-    if (r->value_len)
-        memcpy(l->value, r->value, r->value_len);
-    return 0;
-}
-
-static int fake_rewind(void *arg, int32_t partition, int64_t offset)
-{
-    fake_kafka *k = arg;
-    k->rewinds++;
-    k->rewind_part = partition;
-    k->rewind_offset = offset;
-    return 0;
-}
-
-static void fake_commit(void *arg)
-{
-    ((fake_kafka *)arg)->commits++;
-}
-
-static void fake_kafka_error(void *arg, const apply_record *r)
-{
-    fake_kafka *k = arg;
-    snprintf(k->last_error, sizeof k->last_error, "kafka: %s", r->errstr);
-}
-
-static void fake_set_error(void *arg, const char *what, const char *detail)
-{
-    fake_kafka *k = arg;
-    snprintf(k->last_error, sizeof k->last_error, "%s%s%s", what ? what : "", what ? ": " : "",
-             detail);
-}
-
-/* A fresh apply context on the store at where (a SQLite path or a PostgreSQL URL). */
-static void setup_on(const char *where)
-{
-    memset(&cfg, 0, sizeof cfg);
-    cfg.topic = TOPIC;
-    cfg.max_retries = 2;
-    cfg.backoff_ms[0] = 0; /* a rewound partition may resume at once */
-    cfg.nbackoff = 1;
-    cfg.test_fail_prefix = "";
-    memset(&fk, 0, sizeof fk);
-    memset(&ap, 0, sizeof ap);
-    char err[256];
-    ap.cfg = &cfg;
-    ap.store_ok = 1;
-    ap.st = store_open(where, 0, err, sizeof err);
-    ck_assert_msg(ap.st != NULL, "%s", err);
-    /* A closed port: any schema id the decoder does not know is "registry down". */
-    ap.dec = order_decoder_new("http://127.0.0.1:1", err, sizeof err);
-    ck_assert_msg(ap.dec != NULL, "%s", err);
-    ck_assert_msg(order_decoder_add_schema(ap.dec, SCHEMA_ID, order_schema_json, err, sizeof err) ==
-                      0,
-                  "%s", err);
-    ap.ops = (apply_ops){.dead_letter = fake_dead_letter,
-                         .rewind = fake_rewind,
-                         .commit = fake_commit,
-                         .kafka_error = fake_kafka_error,
-                         .set_error = fake_set_error,
-                         .arg = &fk};
-    for (int32_t p = 0; p < 2; p++) {
-        apply_part *ps = apply_part_get(&ap, p);
-        ck_assert_ptr_nonnull(ps);
-        ps->assigned = 1;
-    }
-    enc = codec_new(order_schema_json, err, sizeof err);
-    ck_assert_msg(enc != NULL, "%s", err);
-}
-
-static void setup(void)
-{
-    const char *base = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/apply-XXXXXX", base && *base ? base : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-    snprintf(dbpath, sizeof dbpath, "%s/orders.db", tmpdir);
-    setup_on(dbpath);
-}
-
-static void setup_pg(void)
-{
-    tmpdir[0] = '\0';
-    pgfx_setup(pg_schema, sizeof pg_schema, pg_where, sizeof pg_where);
-    setup_on(pg_where);
-}
-
-static void teardown_pg(void)
-{
-    codec_free(enc);
-    order_decoder_free(ap.dec);
-    store_close(ap.st);
-    free(ap.parts);
-    pgfx_teardown(pg_schema);
-}
-
-static void teardown(void)
-{
-    codec_free(enc);
-    order_decoder_free(ap.dec);
-    store_close(ap.st);
-    free(ap.parts);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", tmpdir);
-}
-
-/* ---- records ------------------------------------------------------------ */
-
-typedef struct {
-    apply_record r;
-    uint8_t value[CODEC_MAX_ENCODED];
-    char key[ORDER_ID_MAX + 1];
-} built;
-
-static order_event create_event(const char *id)
-{
-    order_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.type = ORDER_EVENT_CREATE;
-    snprintf(ev.order_id, sizeof ev.order_id, "%s", id);
-    ev.timestamp_ms = 1764079200123LL;
-    snprintf(ev.customer_id, sizeof ev.customer_id, "CUST-000001");
-    snprintf(ev.order_date, sizeof ev.order_date, "2026-11-25T14:00:00.123Z");
-    ev.item_count = 2;
-    snprintf(ev.items[0].item_id, sizeof ev.items[0].item_id, "ITEM-00001");
-    ev.items[0].quantity = 2;
-    ev.items[0].price_cents = 1999;
-    snprintf(ev.items[1].item_id, sizeof ev.items[1].item_id, "ITEM-00002");
-    ev.items[1].quantity = 1;
-    ev.items[1].price_cents = 500;
-    ev.total_cents = 2 * 1999 + 500;
-    snprintf(ev.currency, sizeof ev.currency, "USD");
-    snprintf(ev.status, sizeof ev.status, "new");
-    return ev;
-}
-
-static order_event update_event(const char *id, const char *status)
-{
-    order_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.type = ORDER_EVENT_UPDATE;
-    snprintf(ev.order_id, sizeof ev.order_id, "%s", id);
-    ev.timestamp_ms = 1764079300000LL;
-    snprintf(ev.status, sizeof ev.status, "%s", status);
-    return ev;
-}
-
-/* A record at (partition, offset) whose value is ev encoded under schema_id. */
-static void record_of(built *b, int32_t partition, int64_t offset, const order_event *ev,
-                      uint32_t schema_id)
-{
-    char err[256];
-    size_t len = 0;
-    memset(&b->r, 0, sizeof b->r);
-    ck_assert_msg(codec_encode(enc, schema_id, ev, b->value, sizeof b->value, &len, err,
-                               sizeof err) == CODEC_OK,
-                  "%s", err);
-    snprintf(b->key, sizeof b->key, "%s", ev->order_id);
-    b->r.partition = partition;
-    b->r.offset = offset;
-    b->r.timestamp_ms = ev->timestamp_ms;
-    b->r.key = b->key;
-    b->r.key_len = strlen(b->key);
-    b->r.value = b->value;
-    b->r.value_len = len;
-}
-
-static void apply_one(const built *b)
-{
-    apply_batch(&ap, &b->r, 1);
-}
-
-static int64_t position(int32_t p)
-{
-    int64_t next = -1;
-    char err[256];
-    store_status st = store_get_position(ap.st, TOPIC, p, &next, err, sizeof err);
-    ck_assert_msg(st == STORE_OK || st == STORE_NOT_FOUND, "%s", err);
-    return st == STORE_OK ? next : -1;
-}
-
-static store_status stored(const char *id, store_order *o)
-{
-    char err[256];
-    return store_get_order(ap.st, id, o, NULL, NULL, err, sizeof err);
-}
+#include "order/ingest/apply_fixture.h"
 
 /* ---- tests -------------------------------------------------------------- */
 
@@ -294,7 +44,8 @@ START_TEST(test_duplicate_create_is_dead_lettered)
     order_event ev = create_event("APPLY-DUP");
     record_of(&b, 1, 10, &ev, SCHEMA_ID);
     apply_one(&b);
-    record_of(&b, 1, 11, &ev, SCHEMA_ID);
+    order_event dup = other_customer(ev);
+    record_of(&b, 1, 11, &dup, SCHEMA_ID);
     apply_one(&b);
     ck_assert_int_eq(fk.nletters, 1);
     const letter *l = &fk.letters[0];
@@ -464,7 +215,8 @@ START_TEST(test_redelivered_records_are_skipped)
     apply_one(&b[0]);
     /* As after a restart: the partition state is fresh, the store has the position. */
     ap.parts[0].next = -1;
-    record_of(&b[1], 0, 1, &ev, SCHEMA_ID); /* a duplicate after the redelivered one */
+    order_event dup = other_customer(ev);
+    record_of(&b[1], 0, 1, &dup, SCHEMA_ID); /* a duplicate after the redelivered one */
     apply_record both[2] = {b[0].r, b[1].r};
     apply_batch(&ap, both, 2);
     ck_assert_uint_eq(ap.skipped, 1); /* the store refused offset 0: already applied */
@@ -578,6 +330,36 @@ START_TEST(test_corrupt_store_is_retried_forever_never_dead_lettered)
 }
 END_TEST
 
+START_TEST(test_identical_copies_are_redeliveries_not_new_orders)
+{
+    /* A producer retry can land an acknowledged event twice: the copy is not a new order. */
+    built b[5];
+    order_event c = create_event("COPY-A"), u = update_event("COPY-A", "shipped");
+    order_event other = other_customer(c);
+    record_of(&b[0], 0, 0, &c, SCHEMA_ID);
+    record_of(&b[1], 0, 1, &c, SCHEMA_ID);
+    record_of(&b[2], 0, 2, &u, SCHEMA_ID);
+    record_of(&b[3], 0, 3, &u, SCHEMA_ID);
+    record_of(&b[4], 0, 4, &other, SCHEMA_ID);
+    apply_record recs[5];
+    for (int i = 0; i < 5; i++)
+        recs[i] = b[i].r;
+    apply_batch(&ap, recs, 3);     /* copies within the batch ... */
+    apply_batch(&ap, recs + 3, 2); /* ... and of the previous one */
+    ck_assert(ap.store_ok);
+    ck_assert_uint_eq(ap.redelivered, 2);
+    ck_assert_int_eq(fk.nletters, 1); /* only the different CREATE */
+    ck_assert_str_eq(fk.letters[0].reason, DLQ_R_DUPLICATE);
+    ck_assert_int_eq(fk.letters[0].offset, 4);
+    ck_assert_int_eq(position(0), 5);
+    ck_assert_int_eq(ap.orders, 1);
+    store_order o;
+    ck_assert_int_eq(stored("COPY-A", &o), STORE_OK);
+    ck_assert_str_eq(o.status, "shipped");
+    ck_assert_str_eq(o.customer_id, c.customer_id);
+}
+END_TEST
+
 START_TEST(test_fenced_commit_drops_the_batch_and_reseeks)
 {
     /* This instance applies offset 0 of partition 0 and caches position 1. */
@@ -636,12 +418,14 @@ static Suite *apply_suite(void)
     tcase_add_test(tc, test_error_records_and_unknown_partitions_are_not_applied);
     tcase_add_test(tc, test_store_failure_rolls_back_the_batch);
     tcase_add_test(tc, test_corrupt_store_is_retried_forever_never_dead_lettered);
+    tcase_add_test(tc, test_identical_copies_are_redeliveries_not_new_orders);
     suite_add_tcase(s, tc);
     if (pgfx_url()) {
         tc = tcase_create("postgresql");
         tcase_add_checked_fixture(tc, setup_pg, teardown_pg);
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, test_fenced_commit_drops_the_batch_and_reseeks);
+        tcase_add_test(tc, test_identical_copies_are_redeliveries_not_new_orders);
         suite_add_tcase(s, tc);
     } else {
         printf("ingest_apply: ORDERSTREAM_TEST_PG_URL unset, PostgreSQL cases skipped\n");

@@ -409,7 +409,8 @@ START_TEST(test_same_batch_create_update_duplicate)
     ck_assert_int_eq(store_mark(s, TOPIC, 0, 0, err, sizeof err), STORE_OK);
     apply_ok(s, 0, 1, &c);
     apply_ok(s, 0, 2, &u1);
-    ck_assert_int_eq(store_apply(s, TOPIC, 0, 3, &c, err, sizeof err), STORE_DUPLICATE);
+    order_event other = make_create("ORDER-IN", 1500); /* another order, the same id */
+    ck_assert_int_eq(store_apply(s, TOPIC, 0, 3, &other, err, sizeof err), STORE_DUPLICATE);
     ck_assert_int_eq(store_mark(s, TOPIC, 0, 3, err, sizeof err), STORE_OK);
     apply_ok(s, 0, 4, &u2);
     apply_ok(s, 0, 5, &later);
@@ -430,8 +431,9 @@ START_TEST(test_same_batch_create_update_duplicate)
     ck_assert_int_eq(h.n, 1);
     /* The next batch still knows both orders. */
     ck_assert_int_eq(store_begin(s, err, sizeof err), STORE_OK);
-    ck_assert_int_eq(store_apply(s, TOPIC, 1, 0, &c, err, sizeof err), STORE_DUPLICATE);
-    ck_assert_int_eq(store_apply(s, TOPIC, 1, 0, &later, err, sizeof err), STORE_DUPLICATE);
+    order_event later2 = make_create("ORDER-LATER", 601);
+    ck_assert_int_eq(store_apply(s, TOPIC, 1, 0, &other, err, sizeof err), STORE_DUPLICATE);
+    ck_assert_int_eq(store_apply(s, TOPIC, 1, 0, &later2, err, sizeof err), STORE_DUPLICATE);
     store_rollback(s);
     int64_t count = 0;
     ck_assert_int_eq(store_count_orders(s, &count, err, sizeof err), STORE_OK);
@@ -456,7 +458,8 @@ START_TEST(test_reopen_sees_orders)
     store_hint_order(b, "ORDER-Y", 7);
     store_hint_order(b, "ORDER-X", 7);
     ck_assert_int_eq(store_apply(b, TOPIC, 0, 1, &none, err, sizeof err), STORE_NOT_FOUND);
-    ck_assert_int_eq(store_apply(b, TOPIC, 0, 1, &c, err, sizeof err), STORE_DUPLICATE);
+    order_event c2 = make_create("ORDER-X", 5);
+    ck_assert_int_eq(store_apply(b, TOPIC, 0, 1, &c2, err, sizeof err), STORE_DUPLICATE);
     apply_ok(b, 0, 1, &u);
     ck_assert_int_eq(store_commit(b, err, sizeof err), STORE_OK);
     ck_assert_int_eq(position(b, 0), 2);

@@ -1,0 +1,116 @@
+/*
+ * store_pg_retry: the retry state of store.h (attempt counts, next-due
+ * times, acknowledged dead letters) on PostgreSQL. Every write is one
+ * statement in autocommit, sent at once: the batch transaction is only sent
+ * at store_commit(), so this never rides along in it, and the row is durable
+ * (and visible to every instance of the group) before the call returns. That
+ * is what lets a new owner of a partition continue its retry schedule.
+ */
+#include "store/store_pg_int.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Decimal texts of partition and offset, the statements' $2 and $3. */
+typedef struct {
+    char part[16], off[24], a[16], due[24];
+} store_pg_retry_args;
+
+static store_status store_pg_retry_ready(store_pg *s, int write, char *err, size_t errlen)
+{
+    if (s->readonly) {
+        snprintf(err, errlen, "retry state: read-only handle");
+        return STORE_ERR_INTERNAL;
+    }
+    if (write && s->in_txn) {
+        snprintf(err, errlen, "retry state: inside a batch");
+        return STORE_ERR_INTERNAL;
+    }
+    /* Inside a batch nothing is open on the server yet: the connection is idle. */
+    return store_pg_ensure(s, err, errlen);
+}
+
+/* Runs stmt with n parameters; a command that returns no rows. */
+static store_status store_pg_retry_run(store_pg *s, const char *stmt, int n,
+                                       const char *const *vals, const char *what, char *err,
+                                       size_t errlen)
+{
+    PGresult *r = store_pg_exec(s, stmt, n, vals);
+    store_status st = r && PQresultStatus(r) == PGRES_COMMAND_OK
+                          ? STORE_OK
+                          : store_pg_fail(s, r, what, err, errlen);
+    PQclear(r);
+    return st;
+}
+
+store_status store_pg_attempt_record(store *base, const char *topic, int32_t partition,
+                                     int64_t offset, int attempts, int64_t due_ms, char *err,
+                                     size_t errlen)
+{
+    store_pg *s = (store_pg *)base;
+    store_status st = store_pg_retry_ready(s, 1, err, errlen);
+    if (st != STORE_OK)
+        return st;
+    store_pg_retry_args t;
+    snprintf(t.part, sizeof t.part, "%" PRId32, partition);
+    snprintf(t.off, sizeof t.off, "%" PRId64, offset);
+    snprintf(t.a, sizeof t.a, "%d", attempts);
+    snprintf(t.due, sizeof t.due, "%" PRId64, due_ms);
+    const char *vals[] = {topic, t.part, t.off, t.a, t.due};
+    return store_pg_retry_run(s, STORE_PG_ATT_PUT, 5, vals, "record attempt", err, errlen);
+}
+
+store_status store_pg_attempt_get(store *base, const char *topic, int32_t partition, int64_t offset,
+                                  store_attempt *out, char *err, size_t errlen)
+{
+    store_pg *s = (store_pg *)base;
+    store_status st = store_pg_retry_ready(s, 0, err, errlen);
+    if (st != STORE_OK)
+        return st;
+    store_pg_retry_args t;
+    snprintf(t.part, sizeof t.part, "%" PRId32, partition);
+    snprintf(t.off, sizeof t.off, "%" PRId64, offset);
+    const char *vals[] = {topic, t.part, t.off};
+    PGresult *r = store_pg_exec(s, STORE_PG_ATT_GET, 3, vals);
+    if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
+        st = store_pg_fail(s, r, "read attempt", err, errlen);
+    } else if (PQntuples(r) == 0) {
+        st = STORE_NOT_FOUND;
+    } else {
+        out->attempts = (int)strtol(PQgetvalue(r, 0, 0), NULL, 10);
+        out->due_ms = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+        out->dlq_written = strcmp(PQgetvalue(r, 0, 2), "t") == 0;
+    }
+    PQclear(r);
+    return st;
+}
+
+store_status store_pg_attempt_clear(store *base, const char *topic, int32_t partition,
+                                    int64_t below, char *err, size_t errlen)
+{
+    store_pg *s = (store_pg *)base;
+    store_status st = store_pg_retry_ready(s, 1, err, errlen);
+    if (st != STORE_OK)
+        return st;
+    store_pg_retry_args t;
+    snprintf(t.part, sizeof t.part, "%" PRId32, partition);
+    snprintf(t.off, sizeof t.off, "%" PRId64, below);
+    const char *vals[] = {topic, t.part, t.off};
+    return store_pg_retry_run(s, STORE_PG_ATT_CLEAR, 3, vals, "clear attempts", err, errlen);
+}
+
+store_status store_pg_dlq_mark(store *base, const char *topic, int32_t partition, int64_t offset,
+                               char *err, size_t errlen)
+{
+    store_pg *s = (store_pg *)base;
+    store_status st = store_pg_retry_ready(s, 1, err, errlen);
+    if (st != STORE_OK)
+        return st;
+    store_pg_retry_args t;
+    snprintf(t.part, sizeof t.part, "%" PRId32, partition);
+    snprintf(t.off, sizeof t.off, "%" PRId64, offset);
+    const char *vals[] = {topic, t.part, t.off};
+    return store_pg_retry_run(s, STORE_PG_ATT_DLQ, 3, vals, "remember dead letter", err, errlen);
+}

@@ -1,0 +1,281 @@
+/*
+ * The store contract, part two: what the store remembers so that nothing
+ * happens twice. The retry state (store_attempt_*, store_dlq_written_*),
+ * which must outlive what a batch does not: a rolled-back batch, a closed
+ * handle (a crashed process), another handle on the same store (another
+ * instance); and redelivered copies (STORE_REDELIVERED), recognised within a
+ * batch, across batches and by a new handle. Run against every backend, as
+ * test_order_store.c: SQLite always, PostgreSQL when ORDERSTREAM_TEST_PG_URL
+ * is set (pg_fixture.h).
+ */
+#include "store/store.h"
+
+#include "order/store/pg_fixture.h"
+#include "test_main.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define TOPIC "order-events"
+
+static char tmpdir[256];
+static char where[600];
+static char schema[64];
+static char err[256];
+
+static void setup(void)
+{
+    const char *base = getenv("TMPDIR");
+    snprintf(tmpdir, sizeof tmpdir, "%s/order-retry-XXXXXX", base && *base ? base : "/tmp");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    snprintf(where, sizeof where, "%s/orders.db", tmpdir);
+}
+
+static void teardown(void)
+{
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static void setup_pg(void)
+{
+    pgfx_setup(schema, sizeof schema, where, sizeof where);
+}
+
+static void teardown_pg(void)
+{
+    pgfx_teardown(schema);
+}
+
+static order_event make_create(const char *id, int64_t ts)
+{
+    order_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = ORDER_EVENT_CREATE;
+    snprintf(ev.order_id, sizeof ev.order_id, "%s", id);
+    ev.timestamp_ms = ts;
+    snprintf(ev.customer_id, sizeof ev.customer_id, "CUST-7");
+    snprintf(ev.order_date, sizeof ev.order_date, "2026-11-25T14:00:00.123Z");
+    ev.item_count = 1;
+    snprintf(ev.items[0].item_id, sizeof ev.items[0].item_id, "ITEM-1");
+    ev.items[0].quantity = 1;
+    ev.items[0].price_cents = 5;
+    ev.total_cents = 5;
+    snprintf(ev.currency, sizeof ev.currency, "USD");
+    snprintf(ev.status, sizeof ev.status, "new");
+    return ev;
+}
+
+static store *open_rw(void)
+{
+    store *s = store_open(where, 0, err, sizeof err);
+    ck_assert_msg(s != NULL, "store_open: %s", err);
+    return s;
+}
+
+static void apply_ok(store *s, int32_t part, int64_t off, const order_event *ev)
+{
+    store_status st = store_apply(s, TOPIC, part, off, ev, err, sizeof err);
+    ck_assert_msg(st == STORE_OK, "apply at %lld: %s %s", (long long)off, store_status_name(st),
+                  err);
+}
+
+static int64_t position(store *s, int32_t part)
+{
+    int64_t next = -1;
+    store_status st = store_get_position(s, TOPIC, part, &next, err, sizeof err);
+    if (st == STORE_NOT_FOUND)
+        return -1;
+    ck_assert_msg(st == STORE_OK, "position: %s", err);
+    return next;
+}
+
+static store_attempt attempt_of(store *s, int32_t part, int64_t off, store_status want)
+{
+    store_attempt a;
+    store_status st = store_attempt_get(s, TOPIC, part, off, &a, err, sizeof err);
+    ck_assert_msg(st == want, "attempt_get %lld: %s %s", (long long)off, store_status_name(st),
+                  err);
+    return a;
+}
+
+START_TEST(test_attempts_persist_and_never_go_down)
+{
+    store *s = open_rw();
+    attempt_of(s, 0, 5, STORE_NOT_FOUND);
+    ck_assert_int_eq(store_attempt_record(s, TOPIC, 0, 5, 0, 0, err, sizeof err), STORE_OK);
+    store_attempt a = attempt_of(s, 0, 5, STORE_OK);
+    ck_assert_int_eq(a.attempts, 0);
+    ck_assert_int_eq(store_attempt_record(s, TOPIC, 0, 5, 2, 123456789, err, sizeof err), STORE_OK);
+    /* a mark (0) never lowers a count */
+    ck_assert_int_eq(store_attempt_record(s, TOPIC, 0, 5, 0, 0, err, sizeof err), STORE_OK);
+    a = attempt_of(s, 0, 5, STORE_OK);
+    ck_assert_int_eq(a.attempts, 2);
+    ck_assert_int_eq(a.due_ms, 123456789);
+    ck_assert_int_eq(a.dlq_written, 0);
+    /* other partitions are their own */
+    attempt_of(s, 1, 5, STORE_NOT_FOUND);
+    store_close(s);
+    /* durable: a new handle (a restarted process, another instance) sees it */
+    s = open_rw();
+    a = attempt_of(s, 0, 5, STORE_OK);
+    ck_assert_int_eq(a.attempts, 2);
+    /* a later record's row drops the rows below it: those records are past */
+    ck_assert_int_eq(store_attempt_record(s, TOPIC, 0, 9, 1, 0, err, sizeof err), STORE_OK);
+    attempt_of(s, 0, 5, STORE_NOT_FOUND);
+    ck_assert_int_eq(attempt_of(s, 0, 9, STORE_OK).attempts, 1);
+    store_close(s);
+}
+END_TEST
+
+START_TEST(test_attempt_outlives_a_rolled_back_batch)
+{
+    store *s = open_rw();
+    order_event ev = make_create("ATT-1", 1);
+    ck_assert_int_eq(store_begin(s, err, sizeof err), STORE_OK);
+    /* writes inside a batch are refused: they must not roll back with it */
+    ck_assert_int_eq(store_attempt_record(s, TOPIC, 0, 0, 1, 0, err, sizeof err),
+                     STORE_ERR_INTERNAL);
+    ck_assert_int_eq(store_dlq_written_mark(s, TOPIC, 0, 0, err, sizeof err), STORE_ERR_INTERNAL);
+    ck_assert_int_eq(store_attempt_clear(s, TOPIC, 0, 1, err, sizeof err), STORE_ERR_INTERNAL);
+    store_rollback(s);
+    ck_assert_int_eq(store_attempt_record(s, TOPIC, 0, 0, 1, 0, err, sizeof err), STORE_OK);
+    ck_assert_int_eq(store_begin(s, err, sizeof err), STORE_OK);
+    apply_ok(s, 0, 0, &ev);
+    /* reads are fine inside a batch */
+    ck_assert_int_eq(attempt_of(s, 0, 0, STORE_OK).attempts, 1);
+    store_rollback(s);
+    ck_assert_int_eq(attempt_of(s, 0, 0, STORE_OK).attempts, 1);
+    ck_assert_int_eq(position(s, 0), -1);
+    store_close(s);
+}
+END_TEST
+
+START_TEST(test_dlq_written_is_remembered_until_cleared)
+{
+    store *s = open_rw();
+    int written = -1;
+    ck_assert_int_eq(store_dlq_written_check(s, TOPIC, 0, 3, &written, err, sizeof err), STORE_OK);
+    ck_assert_int_eq(written, 0);
+    ck_assert_int_eq(store_attempt_record(s, TOPIC, 0, 3, 3, 77, err, sizeof err), STORE_OK);
+    ck_assert_int_eq(store_dlq_written_mark(s, TOPIC, 0, 3, err, sizeof err), STORE_OK);
+    ck_assert_int_eq(store_dlq_written_mark(s, TOPIC, 0, 3, err, sizeof err), STORE_OK);
+    store_close(s);
+    s = open_rw();
+    ck_assert_int_eq(store_dlq_written_check(s, TOPIC, 0, 3, &written, err, sizeof err), STORE_OK);
+    ck_assert_int_eq(written, 1);
+    store_attempt a = attempt_of(s, 0, 3, STORE_OK);
+    ck_assert_int_eq(a.attempts, 3); /* the mark keeps the count */
+    ck_assert_int_eq(a.dlq_written, 1);
+    /* a mark on a record without attempts */
+    ck_assert_int_eq(store_dlq_written_mark(s, TOPIC, 1, 0, err, sizeof err), STORE_OK);
+    ck_assert_int_eq(store_dlq_written_check(s, TOPIC, 1, 0, &written, err, sizeof err), STORE_OK);
+    ck_assert_int_eq(written, 1);
+    /* cleared once the record is past: only the partition's rows below go */
+    ck_assert_int_eq(store_attempt_clear(s, TOPIC, 0, 4, err, sizeof err), STORE_OK);
+    ck_assert_int_eq(store_dlq_written_check(s, TOPIC, 0, 3, &written, err, sizeof err), STORE_OK);
+    ck_assert_int_eq(written, 0);
+    attempt_of(s, 0, 3, STORE_NOT_FOUND);
+    ck_assert_int_eq(store_dlq_written_check(s, TOPIC, 1, 0, &written, err, sizeof err), STORE_OK);
+    ck_assert_int_eq(written, 1);
+    ck_assert_int_eq(store_attempt_record(s, TOPIC, 0, -1, 1, 0, err, sizeof err),
+                     STORE_ERR_INTERNAL);
+    store_close(s);
+}
+END_TEST
+
+static order_event make_update(const char *id, const char *status, int64_t ts)
+{
+    order_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = ORDER_EVENT_UPDATE;
+    snprintf(ev.order_id, sizeof ev.order_id, "%s", id);
+    ev.timestamp_ms = ts;
+    snprintf(ev.status, sizeof ev.status, "%s", status);
+    return ev;
+}
+
+static store_status apply_st(store *s, int64_t off, const order_event *ev)
+{
+    return store_apply(s, TOPIC, 0, off, ev, err, sizeof err);
+}
+
+static void count_entry(void *arg, const char *status, int64_t at)
+{
+    (void)status;
+    (void)at;
+    (*(int *)arg)++;
+}
+
+START_TEST(test_identical_copies_are_redeliveries)
+{
+    store *s = open_rw();
+    order_event c = make_create("COPY-1", 100), u = make_update("COPY-1", "shipped", 200);
+    /* In one batch: the copy of a CREATE and of an UPDATE just applied. */
+    ck_assert_int_eq(store_begin(s, err, sizeof err), STORE_OK);
+    apply_ok(s, 0, 0, &c);
+    ck_assert_int_eq(apply_st(s, 1, &c), STORE_REDELIVERED);
+    apply_ok(s, 0, 2, &u);
+    ck_assert_int_eq(apply_st(s, 3, &u), STORE_REDELIVERED);
+    ck_assert_int_eq(position(s, 0), 4);
+    ck_assert_int_eq(store_commit(s, err, sizeof err), STORE_OK);
+    store_close(s);
+    /* A new handle: compared with what is stored. */
+    s = open_rw();
+    order_event other = c;
+    snprintf(other.customer_id, sizeof other.customer_id, "CUST-OTHER");
+    order_event later = c;
+    later.timestamp_ms = 101;
+    ck_assert_int_eq(store_begin(s, err, sizeof err), STORE_OK);
+    ck_assert_int_eq(apply_st(s, 4, &c), STORE_REDELIVERED);
+    ck_assert_int_eq(apply_st(s, 5, &u), STORE_REDELIVERED);
+    /* not copies: another customer, another event time */
+    ck_assert_int_eq(apply_st(s, 6, &other), STORE_DUPLICATE);
+    ck_assert_int_eq(apply_st(s, 6, &later), STORE_DUPLICATE);
+    ck_assert_int_eq(store_mark(s, TOPIC, 0, 6, err, sizeof err), STORE_OK);
+    /* the same status at another time is a new UPDATE */
+    order_event again = make_update("COPY-1", "shipped", 300);
+    apply_ok(s, 0, 7, &again);
+    ck_assert_int_eq(store_commit(s, err, sizeof err), STORE_OK);
+    ck_assert_int_eq(position(s, 0), 8);
+    int n = 0;
+    store_order o;
+    ck_assert_int_eq(store_get_order(s, "COPY-1", &o, count_entry, &n, err, sizeof err), STORE_OK);
+    ck_assert_int_eq(n, 3); /* new, shipped, shipped: each copy applied once */
+    ck_assert_str_eq(o.customer_id, c.customer_id);
+    ck_assert_int_eq(o.updated_at_ms, 300);
+    store_close(s);
+}
+END_TEST
+
+static void add_contract(TCase *tc)
+{
+    tcase_add_test(tc, test_identical_copies_are_redeliveries);
+    tcase_add_test(tc, test_attempts_persist_and_never_go_down);
+    tcase_add_test(tc, test_attempt_outlives_a_rolled_back_batch);
+    tcase_add_test(tc, test_dlq_written_is_remembered_until_cleared);
+}
+
+Suite *test_suite(int *rc)
+{
+    (void)rc;
+    Suite *su = suite_create("order_store_retry");
+    TCase *tc = tcase_create("sqlite");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    add_contract(tc);
+    suite_add_tcase(su, tc);
+    if (pgfx_url()) {
+        tc = tcase_create("postgresql");
+        tcase_add_checked_fixture(tc, setup_pg, teardown_pg);
+        tcase_set_timeout(tc, 60);
+        add_contract(tc);
+        suite_add_tcase(su, tc);
+    } else {
+        printf("order_store_retry: ORDERSTREAM_TEST_PG_URL unset, PostgreSQL run skipped\n");
+    }
+    return su;
+}

@@ -540,14 +540,31 @@ void consumer_stop(order_consumer *c)
     }
 }
 
+/*
+ * librdkafka 2.0.2 (Debian 12's) aborts inside rd_kafka_destroy() of a
+ * cooperative-sticky consumer that joined its group but never received an
+ * assignment (assert on a NULL assignor state; librdkafka issue #4312, fixed
+ * in 2.3.0): a SIGTERM during a rebalance, or an instance beyond the
+ * partition count, would end in SIGABRT instead of exit 0. The consumer is
+ * closed by then (it left the group, nothing is left to commit), so in that
+ * one case the handle is left to the process exit; kept reachable here so a
+ * leak checker does not count it.
+ */
+static rd_kafka_t *consumer_parked_rk;
+
 void consumer_free(order_consumer *c)
 {
     if (!c)
         return;
     consumer_stop(c);
     consumer_drop_batch(c);
-    if (c->rk)
+    if (c->rk && c->subscribed && !c->ever_assigned) {
+        log_warn("consumer never received an assignment: its handle is left to the process exit "
+                 "(librdkafka 2.0.2 would abort destroying it)");
+        consumer_parked_rk = c->rk;
+    } else if (c->rk) {
         rd_kafka_destroy(c->rk);
+    }
     dlq_writer_free(c->dlq);
     order_decoder_free(c->ap.dec);
     store_close(c->ap.st);

@@ -203,6 +203,7 @@ void consumer_group_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     const char *proto = rd_kafka_rebalance_protocol(rk);
     int cooperative = proto && strcmp(proto, "COOPERATIVE") == 0;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        c->ever_assigned = 1;
         rebalance_assign(c, parts, cooperative);
     } else {
         if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)

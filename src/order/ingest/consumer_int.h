@@ -41,7 +41,8 @@ struct order_consumer {
 
     int64_t next_tick_ms;
     int subscribed, kafka_ok;
-    int brokers_down; /* all brokers down (reported or probed); cleared only by a probe */
+    int ever_assigned; /* an assignment arrived since subscribe (see consumer_free) */
+    int brokers_down;  /* all brokers down (reported or probed); cleared only by a probe */
     /* A connection dropped: probe at the next tick. librdkafka's ALL_BROKERS_DOWN
      * alone is not enough: a consumer busy when the broker went away may never
      * get it, and records already fetched do not prove a broker is up now. */

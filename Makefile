@@ -55,8 +55,9 @@ doctor: ## toolchain self-check (seconds): each build kind compiles and links, e
 toolchain: deps
 	@scripts/doctor.sh $(DEPS_GROUPS)
 
-infra: toolchain ## fetch Kafka and the registry from Maven Central into var/infra
+infra: toolchain ## fetch Kafka and the registry from Maven Central into var/infra, Swagger UI (npm) into var/docs-ui
 	@scripts/fetch-infra.sh
+	@scripts/fetch-docs-ui.sh
 
 build: toolchain ## release build of both services into build/
 	@$(CMAKE) -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

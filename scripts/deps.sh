@@ -26,18 +26,21 @@ PYTHON=${PYTHON:-python3}
 # these works (compile, link, run) and names the package when one does not.
 #   build  compilers, CMake, every C library the services link (-dev) and
 #          the unit-test framework (the release build compiles the tests too)
-#   run    the local Kafka and registry (a JDK, Maven), readiness probes
-#   test   the sanitizer/fuzz/valgrind builds, formatting, compose validation, a PostgreSQL server for the store
+#   run    the local Kafka and registry (a JDK, Maven), readiness probes,
+#          npm (scripts/fetch-docs-ui.sh: the Swagger UI of GET /docs)
+#   test   the sanitizer/fuzz/valgrind builds, formatting, compose validation, a PostgreSQL server
+#          for the store, a headless Chromium and its WebDriver (the /docs page test)
 #   bench  load generators and the reference servers of `make bench`
 APT_BUILD=(
     build-essential gcc make cmake pkg-config git curl ca-certificates
     librdkafka-dev libavro-dev libjansson-dev libevent-dev libcurl4-openssl-dev
     libsqlite3-dev libpq-dev check libsubunit-dev
 )
-APT_RUN=(openjdk-17-jre-headless maven python3 python3-venv iproute2 procps)
+APT_RUN=(openjdk-17-jre-headless maven python3 python3-venv iproute2 procps npm)
 APT_TEST=(
     clang libclang-rt-14-dev clang-format valgrind
     docker-compose postgresql postgresql-client
+    chromium chromium-driver
 )
 APT_BENCH=(wrk nginx-light strace linux-perf)
 
@@ -65,6 +68,10 @@ if command -v java >/dev/null 2>&1; then
 fi
 if command -v mvn >/dev/null 2>&1; then
     APT_PACKAGES=("${APT_PACKAGES[@]/maven/}")
+fi
+# likewise npm: a machine of this kind ships Node.js with npm outside Debian
+if command -v npm >/dev/null 2>&1; then
+    APT_PACKAGES=("${APT_PACKAGES[@]/npm/}")
 fi
 
 log() { printf '[deps] %s\n' "$*"; }

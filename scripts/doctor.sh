@@ -119,6 +119,7 @@ if want run || want test || want bench; then
     tool_check curl curl
     tool_check ss iproute2
     tool_check pgrep procps
+    tool_check npm npm
     if [ ! -x "$VENV/bin/python" ]; then
         fail "Python venv $VENV missing (scripts/deps.sh creates it)" python3-venv
     fi
@@ -142,6 +143,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { (void)d; (void)n; retur
         fail "PostgreSQL server (initdb, pg_ctl)" postgresql
     fi
     tool_check psql postgresql-client
+    # the /docs page test drives a real headless Chromium through its WebDriver
+    if ! command -v chromium >/dev/null 2>&1; then
+        fail "chromium not on PATH" chromium
+    elif ! timeout 60 chromium --headless=new --no-sandbox --disable-gpu --dump-dom about:blank \
+        >"$TMP/chromium.out" 2>&1; then
+        fail "headless chromium does not start" chromium "$TMP/chromium.out"
+    fi
+    tool_check chromedriver chromium-driver
 fi
 
 # --- bench: load generators, the reference HTTP server ---

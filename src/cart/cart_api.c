@@ -7,6 +7,7 @@
  * serialized or is refused as too large, 500 for the unexpected.
  */
 #include "cart_api.h"
+#include "cart_health.h"
 #include "cart_validate.h"
 
 #include "event/order_json.h"
@@ -406,8 +407,11 @@ static const http_route routes[] = {
     {"/create-order", HTTP_M_POST, handle_create},
     {"/update-order", HTTP_M_PUT, handle_update},
     {"/health", HTTP_M_GET, handle_health},
+    {"/health/live", HTTP_M_GET, cart_health_live},
+    {"/health/ready", HTTP_M_GET, cart_health_ready},
     {"/metrics", HTTP_M_GET, handle_metrics},
     {"/openapi.yaml", HTTP_M_GET, service_handle_openapi},
+    SERVICE_DOCS_ROUTES,
 };
 
 const http_route *cart_routes(size_t *n)

@@ -44,6 +44,7 @@ int cart_config_load(cart_config *c, char *err, size_t errlen)
     c->body_timeout_s = (int)I("HTTP_BODY_TIMEOUT_S");
     c->max_connections = (int)I("HTTP_MAX_CONNECTIONS");
     c->log_level = S("LOG_LEVEL");
+    c->docs_ui_dir = S("DOCS_UI_DIR");
     c->delivery_timeout_ms = (int)I("DELIVERY_TIMEOUT_MS");
     c->linger_ms = (int)I("PRODUCER_LINGER_MS");
 #undef S

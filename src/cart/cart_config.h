@@ -26,6 +26,7 @@ typedef struct {
     int idle_timeout_s;
     int header_timeout_s, body_timeout_s, max_connections;
     const char *log_level;
+    const char *docs_ui_dir; /* DOCS_UI_DIR ("": the default places) */
     int delivery_timeout_ms;
     int linger_ms;
 } cart_config;

@@ -113,6 +113,7 @@ static int cart_setup(void *svc, struct event_base *base, service_front *front, 
     };
     front->routes = cart_routes(&front->nroutes);
     front->app = &s->app;
+    front->docs_ui_dir = s->cfg.docs_ui_dir;
     snprintf(front->listening, sizeof front->listening, "(topic %s)", s->cfg.topic);
     return 0;
 }

@@ -100,6 +100,7 @@ static int order_setup(void *svc, struct event_base *base, service_front *front,
     };
     front->routes = order_api_routes(&front->nroutes);
     front->app = &s->app;
+    front->docs_ui_dir = s->cfg.docs_ui_dir;
     char where[192];
     store_describe(s->cfg.store_location, where, sizeof where);
     snprintf(front->listening, sizeof front->listening, "(topic %s, store %s)", s->cfg.topic,

@@ -47,6 +47,14 @@ static config_var vars[] = {
      "threads running topic reads (getAllOrderIdsFromTopic, /dlq/*) off the HTTP threads", NULL, 0},
     {"TOPIC_READ_QUEUE", CONFIG_INT, "8", 0, 1000, 0,
      "topic reads waiting for a worker at most; beyond that: 429 with Retry-After", NULL, 0},
+    {"READY_STALL_MS", CONFIG_INT, "30000", 1000, 3600000, 0,
+     "GET /health/ready fails (progress) when records wait (lag > 0) and the consumer's position "
+     "has not moved for this long, e.g. an event retried forever",
+     NULL, 0},
+    {"LIVE_CONSUMER_TIMEOUT_MS", CONFIG_INT, "60000", 1000, 3600000, 0,
+     "GET /health/live fails when the consume thread has not turned its loop for this long "
+     "(wedged); above its longest legitimate wait (a DLQ acknowledgement, topic creation: 10 s)",
+     NULL, 0},
     {"ORDER_READER_SCHEMA_FILE", CONFIG_STR, "", 0, 0, 0,
      "TEST/OPS ONLY: read events with this reader schema (.avsc) instead of the compiled-in one",
      NULL, 0},
@@ -193,6 +201,9 @@ int order_config_load(order_config *s, char *err, size_t errlen)
     s->scan_timeout_ms = (int)NUM("TOPIC_SCAN_TIMEOUT_MS");
     s->topic_read_workers = (int)NUM("TOPIC_READ_WORKERS");
     s->topic_read_queue = (int)NUM("TOPIC_READ_QUEUE");
+    s->ready_stall_ms = NUM("READY_STALL_MS");
+    s->live_consumer_timeout_ms = NUM("LIVE_CONSUMER_TIMEOUT_MS");
+    s->docs_ui_dir = STR("DOCS_UI_DIR");
     s->test_fail_prefix = STR("ORDER_TEST_FAIL_PREFIX");
     s->test_fail_times = (int)NUM("ORDER_TEST_FAIL_TIMES");
     s->test_crash_prefix = STR("ORDER_TEST_CRASH_PREFIX");

@@ -47,6 +47,10 @@ typedef struct {
     int scan_timeout_ms;    /* bound of one topic scan (HTTP endpoints) */
     int topic_read_workers; /* threads running topic scans */
     int topic_read_queue;   /* scans waiting for one at most */
+    /* GET /health/ready and /health/live bounds; GET /docs assets */
+    long long ready_stall_ms;           /* lag without progress this long: not ready */
+    long long live_consumer_timeout_ms; /* consume thread heartbeat older: not live */
+    const char *docs_ui_dir;            /* DOCS_UI_DIR ("": the default places) */
     /* ORDER_READER_SCHEMA_FILE's text (NULL: the compiled-in schema). */
     const char *reader_schema_json;
     /* Test-only failure injection (see order_config.c). */

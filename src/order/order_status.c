@@ -2,11 +2,13 @@
 #include "order_status.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 struct order_status_board {
     pthread_mutex_t mu;
     order_status snap;
+    _Atomic int64_t beat_ms;
 };
 
 order_status_board *order_status_board_new(void)
@@ -15,6 +17,7 @@ order_status_board *order_status_board_new(void)
     if (!b)
         return NULL;
     pthread_mutex_init(&b->mu, NULL);
+    atomic_init(&b->beat_ms, 0);
     return b;
 }
 
@@ -38,4 +41,14 @@ void order_status_read(order_status_board *b, order_status *out)
     pthread_mutex_lock(&b->mu);
     *out = b->snap;
     pthread_mutex_unlock(&b->mu);
+}
+
+void order_status_beat(order_status_board *b, int64_t mono_ms)
+{
+    atomic_store_explicit(&b->beat_ms, mono_ms, memory_order_relaxed);
+}
+
+int64_t order_status_last_beat(order_status_board *b)
+{
+    return atomic_load_explicit(&b->beat_ms, memory_order_relaxed);
 }

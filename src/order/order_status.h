@@ -34,6 +34,7 @@ typedef struct {
     char last_error[256];
     char registry_error[256]; /* the schema registry fails (wrong URL, down): why; "" when ok */
     char dlq_error[256];      /* the DLQ producer is down (fatal error, being recreated): why */
+    int64_t stalled_ms; /* records wait (lag > 0) and the position has not moved for this long */
 } order_status;
 
 typedef struct order_status_board order_status_board;
@@ -44,5 +45,11 @@ void order_status_board_free(order_status_board *b);
 
 void order_status_publish(order_status_board *b, const order_status *s);
 void order_status_read(order_status_board *b, order_status *out);
+
+/* The consume thread's heartbeat (GET /health/live): beat once per loop turn
+ * (and while it waits on purpose); an atomic store, no lock. */
+void order_status_beat(order_status_board *b, int64_t mono_ms);
+/* The last beat (monotonic ms); 0 before the first. */
+int64_t order_status_last_beat(order_status_board *b);
 
 #endif

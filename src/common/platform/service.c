@@ -81,6 +81,7 @@ static int service_run(const service_def *d, void *svc, service_loop *l, char *e
     }
     if (d->setup(svc, l->base, &front, err, errlen) != 0)
         return -1;
+    (void)docs_ui_load(front.docs_ui_dir, d->name); /* missing: /docs answers 503, logged */
     if (!front.http.max_header_bytes)
         front.http.max_header_bytes = SERVICE_MAX_HEADER_BYTES;
     l->srv =
@@ -142,6 +143,7 @@ int service_main(const service_def *d, void *svc, int argc, char **argv)
     d->teardown(svc);
     if (l.base)
         event_base_free(l.base);
+    docs_ui_free();
     if (rc == 0)
         log_info("%s stopped", d->name);
     return rc;

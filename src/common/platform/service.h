@@ -15,6 +15,7 @@
 #ifndef SERVICE_H
 #define SERVICE_H
 
+#include "platform/docs_ui.h"
 #include "platform/http.h"
 #include "platform/metrics.h"
 
@@ -31,8 +32,9 @@ typedef struct {
     http_config http; /* max_header_bytes is SERVICE_MAX_HEADER_BYTES unless set */
     const http_route *routes;
     size_t nroutes;
-    void *app;           /* handlers' call->app */
-    char listening[256]; /* extra words for the "listening" log line, e.g. "(topic t)" */
+    void *app;               /* handlers' call->app */
+    char listening[256];     /* extra words for the "listening" log line, e.g. "(topic t)" */
+    const char *docs_ui_dir; /* DOCS_UI_DIR for GET /docs (platform/docs_ui.h); may be NULL */
 } service_front;
 
 typedef struct {
@@ -69,6 +71,14 @@ struct event_base *service_loop_base(service_loop *loop);
 
 /* GET /openapi.yaml: the compiled-in docs/openapi.yaml. */
 void service_handle_openapi(http_call *call);
+
+/* The routes of GET /docs (platform/docs_ui.h; loaded by service_main after setup). */
+/* clang-format off */
+#define SERVICE_DOCS_ROUTES                                                   \
+    {"/docs", HTTP_M_GET, docs_ui_handle_page},                               \
+    {"/docs/swagger-ui.css", HTTP_M_GET, docs_ui_handle_css},                 \
+    {"/docs/swagger-ui-bundle.js", HTTP_M_GET, docs_ui_handle_bundle}
+/* clang-format on */
 
 /* Renders a service's own metric families (after the shared HTTP ones). */
 typedef void (*service_metrics_fn)(metrics_text *t, void *arg);

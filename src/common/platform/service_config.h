@@ -54,7 +54,10 @@
      "open HTTP connections (split evenly among HTTP threads); at the cap the oldest idle ones "  \
      "are closed, else new ones wait in the listen backlog; RLIMIT_NOFILE is raised to fit "      \
      "(the cap is lowered, with a warning, if the hard limit is too low)", NULL, 0},              \
-    {"LOG_LEVEL", CONFIG_STR, "info", 0, 0, 0, "debug, info, warn or error", NULL, 0}
+    {"LOG_LEVEL", CONFIG_STR, "info", 0, 0, 0, "debug, info, warn or error", NULL, 0},           \
+    {"DOCS_UI_DIR", CONFIG_STR, "", 0, 0, 0,                                                      \
+     "folder of the Swagger UI assets served at GET /docs (scripts/fetch-docs-ui.sh); unset: "    \
+     "var/docs-ui beside the binary's folder, then in the working directory", NULL, 0}
 /* clang-format on */
 
 #endif

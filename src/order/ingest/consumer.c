@@ -245,10 +245,12 @@ static void publish_status(order_consumer *c)
     s.store_ok = c->ap.store_ok;
     s.kafka_ok = c->kafka_ok && !c->brokers_down;
     s.lag = 0;
+    int64_t position = 0; /* moves whenever a partition's next offset does */
     for (int p = 0; p < c->ap.nparts; p++) {
         const apply_part *ps = &c->ap.parts[p];
         if (!ps->assigned)
             continue;
+        position += (ps->next >= 0 ? ps->next : 0) + (int64_t)p * 1000003;
         int slot = s.nassigned < ORDER_STATUS_PARTS ? s.nassigned : -1;
         if (slot >= 0) {
             s.assigned[slot] = p;
@@ -269,6 +271,7 @@ static void publish_status(order_consumer *c)
         else if (s.lag >= 0)
             s.lag += behind;
     }
+    s.stalled_ms = order_stall_update(&c->stall, clock_mono_ms(), s.lag, position);
     if (s.nassigned > ORDER_STATUS_PARTS)
         s.nassigned = ORDER_STATUS_PARTS;
     s.orders = c->ap.orders;
@@ -292,6 +295,7 @@ void consumer_sleep_ms(order_consumer *c, int64_t ms)
 {
     int64_t until = clock_mono_ms() + ms;
     while (!atomic_load(&c->stop) && clock_mono_ms() < until) {
+        order_status_beat(c->board, clock_mono_ms()); /* waiting on purpose: alive */
         struct timespec ts = {0, 50 * 1000000L};
         nanosleep(&ts, NULL);
     }
@@ -340,6 +344,7 @@ static int start_consuming(order_consumer *c)
     char err[256];
     probe_registry(c, 1);
     for (int attempt = 1; !atomic_load(&c->stop); attempt++) {
+        order_status_beat(c->board, clock_mono_ms());
         if (kafka_topics_ensure(dlq_writer_handle(c->dlq), specs, 2, 10000, err, sizeof err) == 0)
             break;
         consumer_set_error(c, "topics", err);
@@ -371,6 +376,7 @@ static void *consumer_main(void *arg)
     order_consumer *c = arg;
     if (start_consuming(c) == 0) {
         while (!atomic_load(&c->stop)) {
+            order_status_beat(c->board, clock_mono_ms());
             resume_due(c);
             poll_batch(c);
             int worked = c->nbatch > 0;
@@ -520,6 +526,7 @@ int consumer_start(order_consumer *c, char *err, size_t errlen)
 {
     if (consumer_group_refuse_second_sqlite(c, err, errlen) != 0)
         return -1;
+    order_status_beat(c->board, clock_mono_ms()); /* the thread's first turn is due now */
     int rc = pthread_create(&c->thread, NULL, consumer_main, c);
     if (rc != 0) {
         snprintf(err, errlen, "consumer thread: %s", strerror(rc));

@@ -10,6 +10,7 @@
 #include "ingest/apply.h"
 #include "ingest/consumer.h"
 #include "ingest/dlq_writer.h"
+#include "order_health.h"
 
 #include <librdkafka/rdkafka.h>
 #include <pthread.h>
@@ -53,6 +54,7 @@ struct order_consumer {
     char group_state[32];
     int group_members;
     int64_t next_group_ms;
+    order_stall stall; /* lag without progress, for /health/ready */
 };
 
 /* Records the last error for /health; what: a short prefix ("store", "kafka"), or NULL. */

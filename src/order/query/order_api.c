@@ -294,8 +294,11 @@ static const http_route routes[] = {
     {"/dlq/stats", HTTP_M_GET, order_api_topics_dlq_stats},
     {"/dlq/messages", HTTP_M_GET, order_api_topics_dlq_messages},
     {"/health", HTTP_M_GET, handle_health},
+    {"/health/live", HTTP_M_GET, order_api_health_live},
+    {"/health/ready", HTTP_M_GET, order_api_health_ready},
     {"/metrics", HTTP_M_GET, handle_metrics},
     {"/openapi.yaml", HTTP_M_GET, service_handle_openapi},
+    SERVICE_DOCS_ROUTES,
 };
 
 const http_route *order_api_routes(size_t *n)

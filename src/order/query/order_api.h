@@ -12,6 +12,7 @@
  *   GET /dlq/messages?limit=&offset=      a page of dead letters, in topic
  *                                         order (partition, then offset)
  *   GET /health                           consumer and store state
+ *   GET /health/live, /health/ready       liveness, readiness (order_health.h)
  *   GET /metrics                          Prometheus text format
  */
 #ifndef ORDER_API_H

@@ -37,4 +37,8 @@ void order_api_topics_ids(http_call *call);
 void order_api_topics_dlq_stats(http_call *call);
 void order_api_topics_dlq_messages(http_call *call);
 
+/* order_api_health.c */
+void order_api_health_live(http_call *call);
+void order_api_health_ready(http_call *call);
+
 #endif

@@ -1,0 +1,54 @@
+/*
+ * Unit tests of cart-service's readiness checks (cart_health.c) from
+ * bootstrap snapshots: each missing piece fails its own named check.
+ */
+#include "cart_health.h"
+
+#include "test_main.h"
+
+#include <check.h>
+#include <string.h>
+
+static int check_ok(const health_report *r, const char *name)
+{
+    const health_check *c = health_find(r, name);
+    ck_assert_msg(c != NULL, "no check %s", name);
+    return c->ok;
+}
+
+START_TEST(test_ready_checks)
+{
+    cart_status st;
+    memset(&st, 0, sizeof st);
+    st.topics_ready = 1;
+    st.schema_id = 7;
+    st.kafka_ok = 1;
+    health_report r;
+    cart_health_ready_checks(&st, 0, &r);
+    ck_assert(health_ok(&r));
+
+    cart_health_ready_checks(&st, 1, &r);
+    ck_assert(!check_ok(&r, "accepting") && check_ok(&r, "kafka"));
+
+    st.kafka_ok = 0;
+    snprintf(st.reason, sizeof st.reason, "all brokers down");
+    cart_health_ready_checks(&st, 0, &r);
+    ck_assert(!check_ok(&r, "kafka") && check_ok(&r, "topics") && check_ok(&r, "schema"));
+    ck_assert(strstr(health_find(&r, "kafka")->detail, "all brokers down") != NULL);
+
+    memset(&st, 0, sizeof st);
+    st.kafka_ok = 1;
+    cart_health_ready_checks(&st, 0, &r);
+    ck_assert(!check_ok(&r, "topics") && !check_ok(&r, "schema") && check_ok(&r, "kafka"));
+}
+END_TEST
+
+Suite *test_suite(int *rc)
+{
+    (void)rc;
+    Suite *s = suite_create("cart_health");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_ready_checks);
+    suite_add_tcase(s, tc);
+    return s;
+}

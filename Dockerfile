@@ -1,7 +1,10 @@
 # Dockerfile: both services from one multi-stage build on Debian bookworm, the
 # same distribution (and so the same librdkafka/avro-c versions) as the local
 # build. The runtime stages carry only the shared libraries the binaries link
-# against, plus curl for the health check; no compiler, no -dev packages.
+# against, plus curl for the health check (GET /health/live: liveness, the one
+# to restart on; docker-compose.yml checks readiness); no compiler, no -dev
+# packages. The Swagger UI assets of GET /docs are not in the images (/docs
+# answers 503 there unless DOCS_UI_DIR names a mounted var/docs-ui).
 #
 #   docker build --target cart-service  -t orderstream/cart-service .
 #   docker build --target order-service -t orderstream/order-service .
@@ -35,7 +38,7 @@ USER orderstream
 ENV HTTP_PORT=8000
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
-  CMD curl -fsS http://127.0.0.1:8000/health >/dev/null || exit 1
+  CMD curl -fsS http://127.0.0.1:8000/health/live >/dev/null || exit 1
 # exec form: the service is PID 1 and gets SIGTERM from `docker stop` directly
 ENTRYPOINT ["/usr/local/bin/cart-service"]
 
@@ -48,5 +51,5 @@ ENV HTTP_PORT=8001 STORE_PATH=/data/order-service.db
 VOLUME ["/data"]
 EXPOSE 8001
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
-  CMD curl -fsS http://127.0.0.1:8001/health >/dev/null || exit 1
+  CMD curl -fsS http://127.0.0.1:8001/health/live >/dev/null || exit 1
 ENTRYPOINT ["/usr/local/bin/order-service"]

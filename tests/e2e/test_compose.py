@@ -70,9 +70,18 @@ def test_every_service_has_a_healthcheck_and_waits_for_its_dependencies(compose)
         assert deps["kafka"]["condition"] == "service_healthy"
         assert deps["schema-registry"]["condition"] == "service_healthy"
     assert s["schema-registry"]["depends_on"]["kafka"]["condition"] == "service_healthy"
-    # the service health checks hit the real /health endpoint on their own port
-    assert "8000/health" in " ".join(s["cart-service"]["healthcheck"]["test"])
-    assert "8001/health" in " ".join(s["order-service"]["healthcheck"]["test"])
+    # the service health checks hit the real readiness endpoint on their own port
+    assert "8000/health/ready" in " ".join(s["cart-service"]["healthcheck"]["test"])
+    assert "8001/health/ready" in " ".join(s["order-service"]["healthcheck"]["test"])
+    for name, svc in s.items():
+        if name.startswith(("cart-service", "order-service")):
+            assert "/health/ready" in " ".join(svc["healthcheck"]["test"]), name
+
+
+def test_images_check_liveness():
+    """The images' own HEALTHCHECK is liveness (the probe to restart on)."""
+    checks = re.findall(r"HEALTHCHECK .*\n\s*CMD (.*)", (ROOT / "Dockerfile").read_text())
+    assert len(checks) == 2 and all("/health/live" in c for c in checks), checks
 
 
 def test_kafka_is_kraft_without_topic_auto_creation(compose):

@@ -48,6 +48,22 @@ def wait_probe(svc, which: str, code: int, timeout: float, check=None, what=""):
     return wait_for(answered, timeout, 0.5, what=what or f"/health/{which} {code}")
 
 
+def wait_failing(svc, which: str, check: str, timeout: float, what: str) -> dict:
+    """Waits for a 503 of /health/<which> whose check `check` fails; checks the shape."""
+    body = wait_probe(svc, which, 503, timeout, check=lambda b: not b["checks"][check]["ok"],
+                      what=what)
+    assert_probe_shape(503, body, svc.name + "-service")
+    assert check in body["detail"].split(", ")
+    return body
+
+
+def send_creates(stack, topic: str, ids, partition=None) -> None:
+    w = EventWriter(stack, topic)
+    for oid in ids:
+        w.send(create_event(oid, [("I", 1, "1.00")]), partition=partition)
+    w.flush()
+
+
 def test_kafka_down_keeps_live_fails_ready_naming_the_broker(services, stack):
     cart = services.start("cart")
     order = services.start("order")
@@ -59,11 +75,7 @@ def test_kafka_down_keeps_live_fails_ready_naming_the_broker(services, stack):
 
     stack.stop_kafka()
     for svc, name in ((cart, "cart-service"), (order, "order-service")):
-        body = wait_probe(svc, "ready", 503, 90,
-                          check=lambda b: not b["checks"]["kafka"]["ok"],
-                          what=f"{name} not ready with the broker stopped")
-        assert_probe_shape(503, body, name)
-        assert "kafka" in body["detail"]
+        body = wait_failing(svc, "ready", "kafka", 90, f"{name} not ready with the broker stopped")
         assert "broker" in body["checks"]["kafka"]["detail"]
         # live through the outage: a down dependency never asks for a restart
         code, live = probe(svc, "live")
@@ -90,14 +102,8 @@ def test_order_not_ready_while_store_cannot_be_written(services, stack, postgres
     wait_probe(order, "ready", 200, 60, what="ready on PostgreSQL")
     postgres.stop()
     try:
-        w = EventWriter(stack, services.topic)
-        w.send(create_event("PGDOWN-1", [("I", 1, "2.00")]))
-        w.flush()
-        body = wait_probe(order, "ready", 503, 60,
-                          check=lambda b: not b["checks"]["store"]["ok"],
-                          what="not ready while PostgreSQL is stopped")
-        assert_probe_shape(503, body, "order-service")
-        assert "store" in body["detail"]
+        send_creates(stack, services.topic, ["PGDOWN-1"])
+        body = wait_failing(order, "ready", "store", 60, "not ready while PostgreSQL is stopped")
         assert body["checks"]["kafka"]["ok"]
         code, live = probe(order, "live")
         assert code == 200, live
@@ -114,14 +120,8 @@ def test_order_not_ready_while_stalled_on_an_event_retried_without_end(services,
                                          "RETRY_BACKOFF_MS": "200",
                                          "READY_STALL_MS": "3000"})
     wait_probe(order, "ready", 200, 60, what="ready before the event")
-    w = EventWriter(stack, services.topic)
-    w.send(create_event("STALL-1", [("I", 1, "1.00")]), partition=0)
-    w.send(create_event("BEHIND-1", [("I", 1, "1.00")]), partition=0)
-    w.flush()
-    body = wait_probe(order, "ready", 503, 60,
-                      check=lambda b: not b["checks"]["progress"]["ok"],
-                      what="not ready: stalled")
-    assert_probe_shape(503, body, "order-service")
+    send_creates(stack, services.topic, ["STALL-1", "BEHIND-1"], partition=0)
+    body = wait_failing(order, "ready", "progress", 60, "not ready: stalled")
     assert body["detail"] == "progress", body  # nothing else is wrong
     assert "stalled" in body["checks"]["progress"]["detail"]
     # retried, not stuck: the thread turns, so it is live
@@ -138,13 +138,8 @@ def test_order_not_live_while_the_consume_thread_is_wedged(services, stack):
     order = services.start("order", env={"ORDER_TEST_COMMIT_DELAY_MS": "8000",
                                          "LIVE_CONSUMER_TIMEOUT_MS": "2000"})
     wait_probe(order, "live", 200, 30, what="live before the event")
-    w = EventWriter(stack, services.topic)
-    w.send(create_event("WEDGE-1", [("I", 1, "1.00")]))
-    w.flush()
-    body = wait_probe(order, "live", 503, 30,
-                      check=lambda b: not b["checks"]["consumerThread"]["ok"],
-                      what="not live while the batch is held")
-    assert_probe_shape(503, body, "order-service")
+    send_creates(stack, services.topic, ["WEDGE-1"])
+    body = wait_failing(order, "live", "consumerThread", 30, "not live while the batch is held")
     assert "wedged" in body["checks"]["consumerThread"]["detail"]
     assert body["checks"]["eventLoop"]["ok"]
     # the thread turns again once the held batch commits

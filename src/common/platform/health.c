@@ -44,6 +44,12 @@ const health_check *health_find(const health_report *r, const char *name)
     return NULL;
 }
 
+int health_passed(const health_report *r, const char *name)
+{
+    const health_check *c = health_find(r, name);
+    return c ? c->ok != 0 : -1;
+}
+
 void health_reply(http_call *call, jsonw *w, const char *service, const health_report *r)
 {
     int ok = health_ok(r);

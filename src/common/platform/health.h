@@ -40,6 +40,8 @@ void health_add(health_report *r, const char *name, int ok, const char *why, ...
 int health_ok(const health_report *r);
 /* The check named name, or NULL. */
 const health_check *health_find(const health_report *r, const char *name);
+/* 1 when the check named name passes, 0 when it fails, -1 when there is none. */
+int health_passed(const health_report *r, const char *name);
 /* Renders the report into w (reset first) and answers the call: 200 or 503. */
 void health_reply(http_call *call, jsonw *w, const char *service, const health_report *r);
 

@@ -26,13 +26,6 @@ static order_status healthy(void)
     return s;
 }
 
-static int check_ok(const health_report *r, const char *name)
-{
-    const health_check *c = health_find(r, name);
-    ck_assert_msg(c != NULL, "no check %s", name);
-    return c->ok;
-}
-
 START_TEST(test_stall_tracker)
 {
     order_stall t;
@@ -62,13 +55,13 @@ START_TEST(test_live_judgement)
     health_report r;
     order_health_live(&s, 500, 60000, &r);
     ck_assert(health_ok(&r));
-    ck_assert(check_ok(&r, "eventLoop"));
+    ck_assert(health_passed(&r, "eventLoop") == 1);
     /* exactly at the bound: still live; past it: wedged */
     order_health_live(&s, 60000, 60000, &r);
     ck_assert(health_ok(&r));
     order_health_live(&s, 60001, 60000, &r);
     ck_assert(!health_ok(&r));
-    ck_assert(!check_ok(&r, "consumerThread"));
+    ck_assert(health_passed(&r, "consumerThread") == 0);
     ck_assert(strstr(health_find(&r, "consumerThread")->detail, "wedged") != NULL);
     /* dependencies down never fail liveness */
     s.kafka_ok = 0;
@@ -81,7 +74,7 @@ START_TEST(test_live_judgement)
     /* a stopped thread is not live */
     s.running = 0;
     order_health_live(&s, 10, 60000, &r);
-    ck_assert(!check_ok(&r, "consumerThread"));
+    ck_assert(health_passed(&r, "consumerThread") == 0);
 }
 END_TEST
 
@@ -94,7 +87,7 @@ START_TEST(test_ready_judgement)
     static const char *const names[] = {"consumer", "kafka",       "store",
                                         "registry", "dlqProducer", "progress"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        ck_assert(check_ok(&r, names[i]));
+        ck_assert(health_passed(&r, names[i]) == 1);
 
     /* idle in a Stable group (more members than partitions): ready */
     s.nassigned = 0;
@@ -103,33 +96,33 @@ START_TEST(test_ready_judgement)
     /* no assignment while the group rebalances: not ready */
     snprintf(s.group_state, sizeof s.group_state, "PreparingRebalance");
     order_health_ready(&s, NULL, 30000, &r);
-    ck_assert(!check_ok(&r, "consumer"));
+    ck_assert(health_passed(&r, "consumer") == 0);
     s = healthy();
     s.subscribed = 0;
     order_health_ready(&s, NULL, 30000, &r);
-    ck_assert(!check_ok(&r, "consumer"));
+    ck_assert(health_passed(&r, "consumer") == 0);
 
     s = healthy();
     s.kafka_ok = 0;
     snprintf(s.last_error, sizeof s.last_error, "kafka: 1/1 brokers are down");
     order_health_ready(&s, NULL, 30000, &r);
-    ck_assert(!check_ok(&r, "kafka") && check_ok(&r, "store"));
+    ck_assert(health_passed(&r, "kafka") == 0 && health_passed(&r, "store") == 1);
     ck_assert(strstr(health_find(&r, "kafka")->detail, "1/1 brokers are down") != NULL);
 
     s = healthy();
     s.store_ok = 0;
     order_health_ready(&s, NULL, 30000, &r);
-    ck_assert(!check_ok(&r, "store"));
+    ck_assert(health_passed(&r, "store") == 0);
     s = healthy();
     order_health_ready(&s, "connection refused", 30000, &r);
-    ck_assert(!check_ok(&r, "store"));
+    ck_assert(health_passed(&r, "store") == 0);
     ck_assert(strstr(health_find(&r, "store")->detail, "connection refused") != NULL);
 
     s = healthy();
     snprintf(s.registry_error, sizeof s.registry_error, "registry: HTTP 404");
     snprintf(s.dlq_error, sizeof s.dlq_error, "fatal: being recreated");
     order_health_ready(&s, NULL, 30000, &r);
-    ck_assert(!check_ok(&r, "registry") && !check_ok(&r, "dlqProducer"));
+    ck_assert(health_passed(&r, "registry") == 0 && health_passed(&r, "dlqProducer") == 0);
     ck_assert_str_eq(health_find(&r, "registry")->detail, "registry: HTTP 404");
 
     /* stalled: at the window, not before */
@@ -140,7 +133,7 @@ START_TEST(test_ready_judgement)
     ck_assert(health_ok(&r));
     s.stalled_ms = 30000;
     order_health_ready(&s, NULL, 30000, &r);
-    ck_assert(!check_ok(&r, "progress"));
+    ck_assert(health_passed(&r, "progress") == 0);
     ck_assert(strstr(health_find(&r, "progress")->detail, "7 records wait") != NULL);
 }
 END_TEST

@@ -6,7 +6,9 @@ chromium and chromium-driver, driven through Selenium):
   from the page (Try it out -> Execute) answers 201 on the page's own origin;
 - order-service's page loads and lists its operations;
 - without the assets (DOCS_UI_DIR pointing nowhere) the service runs and
-  /docs answers a 503 JSON that says how to install them.
+  /docs answers a 503 JSON that says how to install them;
+- scripts/fetch-docs-ui.sh refuses a tarball that does not match the pinned
+  integrity, installing nothing.
 """
 
 import json
@@ -128,3 +130,20 @@ def test_docs_without_assets_answer_503_json(services, tmp_path):
         assert "scripts/fetch-docs-ui.sh" in r.json()["detail"]
         assert "DOCS_UI_DIR" in r.json()["detail"]
     assert cart.get("/health").status_code == 200  # the service itself is unaffected
+
+
+def test_fetch_refuses_a_tarball_that_does_not_match_the_pinned_integrity(tmp_path):
+    """scripts/fetch-docs-ui.sh checks the tarball against the pinned sha512
+    before unpacking: a wrong pin installs nothing and says why."""
+    import os
+    import subprocess
+    if not shutil.which("npm"):
+        pytest.fail("npm not installed (scripts/deps.sh run installs it when missing)")
+    dest = tmp_path / "docs-ui"
+    env = dict(os.environ, DOCS_UI_DIR=str(dest),
+               SWAGGER_UI_INTEGRITY="sha512-" + "A" * 86 + "==")
+    res = subprocess.run([str(ROOT / "scripts" / "fetch-docs-ui.sh")], env=env, cwd=ROOT,
+                         capture_output=True, text=True, timeout=300, check=False)
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "integrity mismatch" in res.stderr
+    assert not (dest / "swagger-ui-bundle.js").exists()

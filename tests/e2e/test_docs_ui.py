@@ -38,8 +38,11 @@ def spec_operations(service: str) -> set[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def browser():
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service as DriverService
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service as DriverService
+    except ImportError:
+        pytest.fail("selenium missing from the venv: run scripts/deps.sh test")
     chromium = shutil.which("chromium")
     driver_exe = shutil.which("chromedriver")
     assert chromium and driver_exe, \

@@ -47,6 +47,9 @@ typedef struct {
     int scan_timeout_ms;    /* bound of one topic scan (HTTP endpoints) */
     int topic_read_workers; /* threads running topic scans */
     int topic_read_queue;   /* scans waiting for one at most */
+    int read_wait_max;      /* parked read-your-writes requests at most */
+    int read_wait_limit_ms; /* a wait (waitMs) is cut to this */
+    int read_wait_poll_ms;  /* waiters re-checked this often (other instances' writes) */
     /* ORDER_READER_SCHEMA_FILE's text (NULL: the compiled-in schema). */
     const char *reader_schema_json;
     /* Test-only failure injection (see order_config.c). */

@@ -7,6 +7,8 @@
 struct order_status_board {
     pthread_mutex_t mu;
     order_status snap;
+    void (*on_commit)(void *arg);
+    void *on_commit_arg;
 };
 
 order_status_board *order_status_board_new(void)
@@ -38,4 +40,22 @@ void order_status_read(order_status_board *b, order_status *out)
     pthread_mutex_lock(&b->mu);
     *out = b->snap;
     pthread_mutex_unlock(&b->mu);
+}
+
+void order_status_on_commit(order_status_board *b, void (*fn)(void *arg), void *arg)
+{
+    pthread_mutex_lock(&b->mu);
+    b->on_commit = fn;
+    b->on_commit_arg = arg;
+    pthread_mutex_unlock(&b->mu);
+}
+
+void order_status_committed(order_status_board *b)
+{
+    pthread_mutex_lock(&b->mu);
+    void (*fn)(void *) = b->on_commit;
+    void *arg = b->on_commit_arg;
+    pthread_mutex_unlock(&b->mu);
+    if (fn)
+        fn(arg);
 }

@@ -45,4 +45,13 @@ void order_status_board_free(order_status_board *b);
 void order_status_publish(order_status_board *b, const order_status *s);
 void order_status_read(order_status_board *b, order_status *out);
 
+/*
+ * Store commits, for the readers that wait for a write (read-your-writes):
+ * the query side sets a hook before the consumer starts; the consume thread
+ * calls order_status_committed() after each store commit, and the hook runs
+ * there, so it must only signal (no store access, no blocking).
+ */
+void order_status_on_commit(order_status_board *b, void (*fn)(void *arg), void *arg);
+void order_status_committed(order_status_board *b);
+
 #endif

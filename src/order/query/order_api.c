@@ -384,6 +384,21 @@ static void handle_health(http_call *call)
     http_reply_jsonw(call, problem ? 503 : 200, w);
 }
 
+typedef struct {
+    order_app *a;
+    order_status *s;
+} metrics_arg;
+
+/* The consume side's families, then the query side's own. */
+static void render_metrics(metrics_text *t, void *arg)
+{
+    metrics_arg *m = arg;
+    m->a->metrics(t, m->s);
+    metrics_text_family(t, "order_read_waiters", "gauge",
+                        "order-details requests waiting for a write (waitMs, after)");
+    metrics_text_sample(t, "order_read_waiters", NULL, read_wait_count(m->a->waits));
+}
+
 static void handle_metrics(http_call *call)
 {
     order_app *a = call->app;
@@ -391,7 +406,8 @@ static void handle_metrics(http_call *call)
     order_status s;
     order_status_read(a->status, &s);
     store_orders_shared(t, &s);
-    service_reply_metrics(call, a->metrics, &s);
+    metrics_arg m = {a, &s};
+    service_reply_metrics(call, render_metrics, &m);
 }
 
 static const http_route routes[] = {

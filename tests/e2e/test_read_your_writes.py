@@ -67,13 +67,18 @@ def answer(s: socket.socket) -> tuple[int, dict, str]:
     return int(lines[0].split()[1]), headers, body
 
 
+def create(cart, oid: str, items: int = 1) -> dict:
+    """POST /create-order; cart-service's 201 body (order, partition, offset)."""
+    r = cart.post("/create-order", json={"orderId": oid, "itemsCount": items})
+    assert r.status_code == 201, r.text
+    return jloads(r.text)
+
+
 def test_create_then_read_waits(services):
     order = services.start("order")
     cart = services.start("cart")
     oid = unique("RYW")
-    r = cart.post("/create-order", json={"orderId": oid, "itemsCount": 3})
-    assert r.status_code == 201, r.text
-    created = jloads(r.text)["order"]
+    created = create(cart, oid, 3)["order"]
     # right after the 201: the wait covers the consumer's lag
     r = order.get("/order-details", params={"orderId": oid, "waitMs": 20000}, timeout=40)
     assert r.status_code == 200, r.text
@@ -87,11 +92,10 @@ def test_create_then_read_waits(services):
         fut = ex.submit(order.get, "/order-details",
                         params={"orderId": oid2, "waitMs": 30000}, timeout=60)
         wait_waiters(order, 1)
-        r = cart.post("/create-order", json={"orderId": oid2, "itemsCount": 1})
-        assert r.status_code == 201, r.text
+        created = create(cart, oid2)["order"]
         got = fut.result()
     assert got.status_code == 200, got.text
-    assert jloads(got.text)["items"] == jloads(r.text)["order"]["items"]
+    assert jloads(got.text)["items"] == created["items"]
     assert waiters(order) == 0
 
 
@@ -99,9 +103,7 @@ def test_update_visible_with_after(services):
     order = services.start("order")
     cart = services.start("cart")
     oid = unique("RYW")
-    r = cart.post("/create-order", json={"orderId": oid, "itemsCount": 2})
-    assert r.status_code == 201, r.text
-    ack = jloads(r.text)
+    ack = create(cart, oid, 2)
     r = order.get("/order-details",
                   params={"orderId": oid, "after": f"{ack['partition']}:{ack['offset']}",
                           "waitMs": 20000}, timeout=40)
@@ -133,9 +135,7 @@ def test_waits_that_end(services):
     assert "not found" in r.json()["detail"]
 
     oid = unique("RYW")
-    r = cart.post("/create-order", json={"orderId": oid, "itemsCount": 1})
-    assert r.status_code == 201, r.text
-    ack = jloads(r.text)
+    ack = create(cart, oid)
     p, o = ack["partition"], ack["offset"]
     r = order.get("/order-details", params={"orderId": oid, "waitMs": 20000}, timeout=40)
     assert r.status_code == 200, r.text

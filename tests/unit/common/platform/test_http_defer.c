@@ -51,17 +51,23 @@ static void *work_main(void *arg)
     return NULL;
 }
 
-static void h_work(http_call *call)
+/* A worker thread completes the (deferred) call after delay_ms. */
+static void spawn_work(http_call *call, int delay_ms)
 {
-    const char *d = http_query(call, "delay");
     work *w = malloc(sizeof *w);
     ck_assert_ptr_nonnull(w);
     w->call = call;
-    w->delay_ms = d ? atoi(d) : 0;
-    http_call_defer(call);
+    w->delay_ms = delay_ms;
     pthread_t t;
     ck_assert_int_eq(pthread_create(&t, NULL, work_main, w), 0);
     ck_assert_int_eq(pthread_detach(t), 0);
+}
+
+static void h_work(http_call *call)
+{
+    const char *d = http_query(call, "delay");
+    http_call_defer(call);
+    spawn_work(call, d ? atoi(d) : 0);
 }
 
 /* A long-poll: answered by a worker after delay ms, or (no delay) only when its client goes. */
@@ -79,15 +85,8 @@ static void h_park(http_call *call)
     const char *d = http_query(call, "delay");
     http_call_defer(call);
     ck_assert_int_eq(http_call_watch_gone(call, park_gone, NULL), 0);
-    if (!d)
-        return;
-    work *w = malloc(sizeof *w);
-    ck_assert_ptr_nonnull(w);
-    w->call = call;
-    w->delay_ms = atoi(d);
-    pthread_t t;
-    ck_assert_int_eq(pthread_create(&t, NULL, work_main, w), 0);
-    ck_assert_int_eq(pthread_detach(t), 0);
+    if (d)
+        spawn_work(call, atoi(d));
 }
 
 typedef struct {
@@ -222,6 +221,14 @@ static void wait_count(atomic_int *c, int want)
     ck_assert_int_eq(atomic_load(c), want);
 }
 
+/* Polls until the server holds exactly want calls (5 s at most), then checks it. */
+static void wait_in_flight(http_server *srv, long want)
+{
+    for (int k = 0; k < 500 && http_server_in_flight(srv) != want; k++)
+        usleep(10000);
+    ck_assert_int_eq(http_server_in_flight(srv), want);
+}
+
 START_TEST(test_deferred_answer_on_its_loop)
 {
     server s;
@@ -256,9 +263,7 @@ START_TEST(test_deferred_client_left_first)
         close(fd);
     }
     wait_count(&completed, 5);
-    for (int k = 0; k < 200 && http_server_in_flight(s.srv) > 0; k++)
-        usleep(10000);
-    ck_assert_int_eq(http_server_in_flight(s.srv), 0);
+    wait_in_flight(s.srv, 0);
     stop_server(&s);
 }
 END_TEST
@@ -312,9 +317,7 @@ START_TEST(test_stream_client_left_midway)
         close(fd);
     }
     wait_count(&stream_done, 4);
-    for (int k = 0; k < 200 && http_server_in_flight(s.srv) > 0; k++)
-        usleep(10000);
-    ck_assert_int_eq(http_server_in_flight(s.srv), 0);
+    wait_in_flight(s.srv, 0);
     stop_server(&s);
 }
 END_TEST
@@ -330,16 +333,12 @@ START_TEST(test_parked_client_left)
         fds[i] = connect_to(s.port);
         send_str(fds[i], "GET /park HTTP/1.1\r\nHost: x\r\n\r\n");
     }
-    for (int k = 0; k < 500 && http_server_in_flight(s.srv) < 3; k++)
-        usleep(10000);
-    ck_assert_int_eq(http_server_in_flight(s.srv), 3);
+    wait_in_flight(s.srv, 3);
     ck_assert_int_eq(atomic_load(&gone_seen), 0); /* nobody left yet */
     for (int i = 0; i < 3; i++)
         close(fds[i]);
     wait_count(&gone_seen, 3);
-    for (int k = 0; k < 200 && http_server_in_flight(s.srv) > 0; k++)
-        usleep(10000);
-    ck_assert_int_eq(http_server_in_flight(s.srv), 0);
+    wait_in_flight(s.srv, 0);
     ck_assert_int_eq(atomic_load(&on_loop), 6); /* the three callbacks and the three answers */
     stop_server(&s);
 }
@@ -373,9 +372,7 @@ START_TEST(test_parked_at_server_end)
     atomic_store(&gone_seen, 0);
     int fd = connect_to(s.port);
     send_str(fd, "GET /park HTTP/1.1\r\nHost: x\r\n\r\n");
-    for (int k = 0; k < 500 && http_server_in_flight(s.srv) < 1; k++)
-        usleep(10000);
-    ck_assert_int_eq(http_server_in_flight(s.srv), 1);
+    wait_in_flight(s.srv, 1);
     /* freeing the server drops the connection: the call learns it, and is released (ASan) */
     stop_server(&s);
     ck_assert_int_eq(atomic_load(&gone_seen), 1);

@@ -41,7 +41,7 @@ struct read_wait {
     wait_set set;
     int kicked;   /* look now */
     int stopping; /* no new waiters; the thread leaves */
-    int running;  /* the thread was started (and not joined) */
+    int running;  /* the thread was started (joined by read_wait_free) */
     pthread_t tid;
     /* the thread's probe buffers (cap entries each) */
     char *ids_buf;
@@ -190,7 +190,7 @@ int read_wait_park(read_wait *w, http_call *call, const char *order_id, const wa
     pthread_mutex_lock(&w->mu);
     int rc = 0;
     if (w->stopping || !w->running) {
-        rc = -2;
+        rc = -2; /* before the start (cannot happen: HTTP serves after it) or after the stop */
     } else if (w->set.nfree == 0) {
         rc = -1;
     } else {
@@ -235,10 +235,6 @@ void read_wait_stop(read_wait *w)
     pthread_mutex_unlock(&w->mu);
     if (n > 0)
         log_info("read-your-writes: %zu waiting requests answered 503 (stopping)", n);
-    if (w->running) {
-        pthread_join(w->tid, NULL);
-        w->running = 0;
-    }
 }
 
 void read_wait_free(read_wait *w)
@@ -246,6 +242,8 @@ void read_wait_free(read_wait *w)
     if (!w)
         return;
     read_wait_stop(w);
+    if (w->running) /* not in stop: a probe in progress must not hold the shutdown hook */
+        pthread_join(w->tid, NULL);
     store_close(w->st);
     if (w->sync_ok) {
         pthread_mutex_destroy(&w->mu);

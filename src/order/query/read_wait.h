@@ -62,9 +62,10 @@ int read_wait_park(read_wait *w, http_call *call, const char *order_id, const wa
 /* Parked now (for /metrics and tests). */
 int read_wait_count(read_wait *w);
 
-/* Completes every waiter with READ_WAIT_STOPPING, refuses new ones, joins the thread. Repeatable.
- */
+/* Completes every waiter with READ_WAIT_STOPPING and refuses new ones; never blocks on the
+ * store (the thread is joined by read_wait_free). Repeatable; NULL is a no-op. */
 void read_wait_stop(read_wait *w);
+/* Stops, joins the thread, frees. Call after the last read_wait_kick() (the consumer stopped). */
 void read_wait_free(read_wait *w);
 
 #endif

@@ -165,9 +165,14 @@ static void start_server(server *s)
     ck_assert_int_eq(pthread_create(&s->tid, NULL, loop_main, s), 0);
 }
 
+static int connect_to(int port);
+
 static void stop_server(server *s)
 {
     event_base_loopbreak(s->base);
+    /* the base has no thread notification: a connection wakes the loop, which then sees the
+     * break (else it would sleep until its next timer, seconds away) */
+    close(connect_to(s->port));
     pthread_join(s->tid, NULL);
     http_server_free(s->srv);
     event_base_free(s->base);

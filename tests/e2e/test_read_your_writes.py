@@ -203,9 +203,8 @@ def test_stop_with_parked_waiters(services):
     socks = [park(order, f"orderId={unique('STOP')}&waitMs=30000") for _ in range(4)]
     socks.append(park(order, "orderId=STOP-X&after=0:999999999&waitMs=30000"))
     wait_waiters(order, 5)
-    t0 = time.monotonic()
     assert order.stop() == 0  # exit 0, no sanitizer report
-    assert time.monotonic() - t0 < 25  # not held until the waits' end
+    # cut short (a wait that ran out would be 404 / 504): 503, retry elsewhere
     for s in socks:
         status, headers, body = answer(s)
         assert status == 503, body

@@ -77,7 +77,7 @@ static int order_setup(void *svc, struct event_base *base, service_front *front,
     s->consumer = consumer_new(&s->cfg, s->status, err, errlen);
     if (!s->consumer)
         return -1;
-    s->app = (order_app){&s->cfg, s->status, ingest_metrics_render, NULL};
+    s->app = (order_app){&s->cfg, s->status, ingest_metrics_render, NULL, NULL};
     topic_pool_config pc = {.workers = s->cfg.topic_read_workers,
                             .queue_max = s->cfg.topic_read_queue,
                             .worker_init = order_api_topic_worker_init,
@@ -86,6 +86,15 @@ static int order_setup(void *svc, struct event_base *base, service_front *front,
     s->app.topics = topic_pool_new(&pc, err, errlen);
     if (!s->app.topics)
         return -1;
+    read_wait_config wc = {.store_location = s->cfg.store_location,
+                           .topic = s->cfg.topic,
+                           .max_waiters = s->cfg.read_wait_max,
+                           .poll_ms = s->cfg.read_wait_poll_ms,
+                           .answer = order_api_wait_answer};
+    s->app.waits = read_wait_new(&wc, err, errlen);
+    if (!s->app.waits)
+        return -1;
+    order_status_on_commit(s->status, read_wait_kick, s->app.waits);
     front->http = (http_config){
         .listen_addr = s->cfg.http_host,
         .port = s->cfg.http_port,
@@ -111,7 +120,19 @@ static int order_setup(void *svc, struct event_base *base, service_front *front,
 static int order_start(void *svc, char *err, size_t errlen)
 {
     order_service *s = svc;
+    if (read_wait_start(s->app.waits, err, errlen) != 0)
+        return -1;
     return consumer_start(s->consumer, err, errlen);
+}
+
+/* The first signal: parked read-your-writes requests get their 503 while the
+ * loops still write answers, then the default drain. */
+static void order_shutdown(void *svc, service_loop *loop, int sig)
+{
+    order_service *s = svc;
+    log_info("signal %d: shutting down", sig);
+    read_wait_stop(s->app.waits);
+    service_exit_soon(loop);
 }
 
 /* The topic reads end before the HTTP server goes: their answers are queued
@@ -120,6 +141,7 @@ static void order_before_http_free(void *svc)
 {
     order_service *s = svc;
     topic_pool_stop(s->app.topics);
+    read_wait_stop(s->app.waits); /* (a failed start, a second signal): the answers only release */
 }
 
 static void order_teardown(void *svc)
@@ -129,6 +151,9 @@ static void order_teardown(void *svc)
     s->app.topics = NULL;
     /* Finishes the batch, commits store and offsets, leaves the group, closes the store. */
     consumer_free(s->consumer);
+    /* after the consumer: its commits call read_wait_kick until it stops */
+    read_wait_free(s->app.waits);
+    s->app.waits = NULL;
     order_status_board_free(s->status);
 }
 
@@ -141,6 +166,7 @@ int main(int argc, char **argv)
         .log_config = order_log_config,
         .setup = order_setup,
         .start = order_start,
+        .shutdown = order_shutdown,
         .before_http_free = order_before_http_free,
         .teardown = order_teardown,
     };

@@ -54,6 +54,16 @@ static config_var vars[] = {
     {"LIVE_CONSUMER_TIMEOUT_MS", CONFIG_INT, "60000", 1000, 3600000, 0,
      "GET /health/live fails when the consume thread has not turned its loop for this long "
      "(wedged); above its longest legitimate wait (a DLQ acknowledgement, topic creation: 10 s)",
+    {"READ_WAIT_MAX", CONFIG_INT, "10000", 1, 100000, 0,
+     "order-details requests waiting for a write (waitMs, after) at most; beyond that: 503 "
+     "with Retry-After (each holds a connection: keep HTTP_MAX_CONNECTIONS above it)",
+     NULL, 0},
+    {"READ_WAIT_LIMIT_MS", CONFIG_INT, "30000", 0, 30000, 0,
+     "the longest an order-details request waits, whatever its waitMs asks (0: never waits)", NULL,
+     0},
+    {"READ_WAIT_POLL_MS", CONFIG_INT, "100", 10, 5000, 0,
+     "waiting requests are re-checked this often with one store query (writes of other "
+     "instances sharing the store; this instance's own commits wake them at once)",
      NULL, 0},
     {"ORDER_READER_SCHEMA_FILE", CONFIG_STR, "", 0, 0, 0,
      "TEST/OPS ONLY: read events with this reader schema (.avsc) instead of the compiled-in one",
@@ -204,6 +214,9 @@ int order_config_load(order_config *s, char *err, size_t errlen)
     s->ready_stall_ms = NUM("READY_STALL_MS");
     s->live_consumer_timeout_ms = NUM("LIVE_CONSUMER_TIMEOUT_MS");
     s->docs_ui_dir = STR("DOCS_UI_DIR");
+    s->read_wait_max = (int)NUM("READ_WAIT_MAX");
+    s->read_wait_limit_ms = (int)NUM("READ_WAIT_LIMIT_MS");
+    s->read_wait_poll_ms = (int)NUM("READ_WAIT_POLL_MS");
     s->test_fail_prefix = STR("ORDER_TEST_FAIL_PREFIX");
     s->test_fail_times = (int)NUM("ORDER_TEST_FAIL_TIMES");
     s->test_crash_prefix = STR("ORDER_TEST_CRASH_PREFIX");

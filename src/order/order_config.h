@@ -51,6 +51,9 @@ typedef struct {
     long long ready_stall_ms;           /* lag without progress this long: not ready */
     long long live_consumer_timeout_ms; /* consume thread heartbeat older: not live */
     const char *docs_ui_dir;            /* DOCS_UI_DIR ("": the default places) */
+    int read_wait_max;      /* parked read-your-writes requests at most */
+    int read_wait_limit_ms; /* a wait (waitMs) is cut to this */
+    int read_wait_poll_ms;  /* waiters re-checked this often (other instances' writes) */
     /* ORDER_READER_SCHEMA_FILE's text (NULL: the compiled-in schema). */
     const char *reader_schema_json;
     /* Test-only failure injection (see order_config.c). */

@@ -9,6 +9,8 @@ struct order_status_board {
     pthread_mutex_t mu;
     order_status snap;
     _Atomic int64_t beat_ms;
+    void (*on_commit)(void *arg);
+    void *on_commit_arg;
 };
 
 order_status_board *order_status_board_new(void)
@@ -51,4 +53,22 @@ void order_status_beat(order_status_board *b, int64_t mono_ms)
 int64_t order_status_last_beat(order_status_board *b)
 {
     return atomic_load_explicit(&b->beat_ms, memory_order_relaxed);
+}
+
+void order_status_on_commit(order_status_board *b, void (*fn)(void *arg), void *arg)
+{
+    pthread_mutex_lock(&b->mu);
+    b->on_commit = fn;
+    b->on_commit_arg = arg;
+    pthread_mutex_unlock(&b->mu);
+}
+
+void order_status_committed(order_status_board *b)
+{
+    pthread_mutex_lock(&b->mu);
+    void (*fn)(void *) = b->on_commit;
+    void *arg = b->on_commit_arg;
+    pthread_mutex_unlock(&b->mu);
+    if (fn)
+        fn(arg);
 }

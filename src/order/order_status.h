@@ -51,5 +51,13 @@ void order_status_read(order_status_board *b, order_status *out);
 void order_status_beat(order_status_board *b, int64_t mono_ms);
 /* The last beat (monotonic ms); 0 before the first. */
 int64_t order_status_last_beat(order_status_board *b);
+/*
+ * Store commits, for the readers that wait for a write (read-your-writes):
+ * the query side sets a hook before the consumer starts; the consume thread
+ * calls order_status_committed() after each store commit, and the hook runs
+ * there, so it must only signal (no store access, no blocking).
+ */
+void order_status_on_commit(order_status_board *b, void (*fn)(void *arg), void *arg);
+void order_status_committed(order_status_board *b);
 
 #endif

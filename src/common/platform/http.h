@@ -107,6 +107,22 @@ void http_call_defer(http_call *call);
 void http_call_complete(http_call *call, http_complete_fn fn, void *arg);
 
 /*
+ * Noticing that a deferred call's client left while the call waits (a
+ * long-poll): evhttp reads nothing from a connection whose request a handler
+ * holds, so otherwise the call learns it only when it is answered. Call on
+ * the call's loop thread, after http_call_defer(). gone(call, arg) then runs
+ * at most once, on that thread, when the client closes the connection (or
+ * shuts down its sending side: taken as leaving) or the server drops it. It
+ * is only news: the call must still be completed exactly once (gone may
+ * complete it itself). The watch ends when the completion runs. Returns 0,
+ * or -1 when the connection cannot be watched (the event backend lacks
+ * early-close detection, or the client already went): the call is then
+ * completed as usual and its answer only releases it.
+ */
+typedef void (*http_gone_fn)(http_call *call, void *arg);
+int http_call_watch_gone(http_call *call, http_gone_fn gone, void *arg);
+
+/*
  * A streamed JSON answer (chunked transfer encoding), for answers too large
  * to build whole. next(arg, out) appends the next piece to out (reset before
  * each call) and returns 1 (more to come), 0 (that was the last) or -1 (a

@@ -72,7 +72,7 @@ const char *http_reason(int status)
 /* What happens to the request if the connection goes first: see http_conn.c. */
 void http_call_release(call_box *b)
 {
-    assert(!b->streaming && !b->deferred);
+    assert(!b->streaming && !b->deferred && b->gone_ev == NULL);
     http_thread *th = b->th;
     if (b->query_parsed)
         evhttp_clear_headers(&b->query);

@@ -167,6 +167,7 @@ static void conn_on_close(struct evhttp_connection *evcon, void *arg)
         b->conn = NULL;
         if (b->streaming)
             http_stream_conn_gone(b); /* nothing else would ever end it */
+        http_defer_conn_gone(b);      /* a waiting call's owner learns its client left */
     }
     conn_free(c);
 }

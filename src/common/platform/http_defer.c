@@ -15,6 +15,10 @@
  * - A client that leaves while a worker runs is handled by the connection's
  *   close callback (http_conn.c), which clears the call's request; the
  *   completion's answer then only releases the call.
+ * - A call that waits long (a long-poll) may watch its client: evhttp has
+ *   disabled reading, so an EV_CLOSED event on the descriptor is the only
+ *   thing that notices a client leaving. It is freed before the completion
+ *   runs and before evhttp closes the descriptor (the close callback).
  */
 #include "platform/http.h"
 
@@ -23,6 +27,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <event2/bufferevent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,6 +89,62 @@ void http_call_complete(http_call *call, http_complete_fn fn, void *arg)
         log_error("http: completion wake-up: %s", strerror(errno));
 }
 
+/* Ends the call's watch on its client (on its loop thread); nothing if none. */
+static void defer_unwatch(call_box *b)
+{
+    if (b->gone_ev)
+        event_free(b->gone_ev);
+    b->gone_ev = NULL;
+    b->gone_fn = NULL;
+    b->gone_arg = NULL;
+}
+
+/* The client's side of the connection closed: the watch fires once. */
+static void defer_on_gone(evutil_socket_t fd, short what, void *arg)
+{
+    call_box *b = arg;
+    (void)fd;
+    (void)what;
+    http_gone_fn fn = b->gone_fn;
+    void *fn_arg = b->gone_arg;
+    defer_unwatch(b);
+    fn(&b->call, fn_arg);
+}
+
+int http_call_watch_gone(http_call *call, http_gone_fn gone, void *arg)
+{
+    call_box *b = (call_box *)call;
+    assert(b->deferred && !b->answered && b->post_fn == NULL && gone != NULL);
+    assert(b->gone_ev == NULL); /* one watch per call */
+    /* EV_CLOSED (EPOLLRDHUP) fires on the peer's close only: bytes of a
+     * pipelined request, which evhttp leaves unread, do not wake it */
+    if (!b->req || !(event_base_get_features(b->th->base) & EV_FEATURE_EARLY_CLOSE))
+        return -1;
+    struct evhttp_connection *evcon = evhttp_request_get_connection(b->req);
+    struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+    if (fd < 0)
+        return -1;
+    b->gone_ev = event_new(b->th->base, fd, EV_CLOSED, defer_on_gone, b);
+    if (!b->gone_ev || event_add(b->gone_ev, NULL) != 0) {
+        defer_unwatch(b);
+        return -1;
+    }
+    b->gone_fn = gone;
+    b->gone_arg = arg;
+    return 0;
+}
+
+void http_defer_conn_gone(call_box *b)
+{
+    if (!b->gone_ev)
+        return;
+    http_gone_fn fn = b->gone_fn;
+    void *fn_arg = b->gone_arg;
+    defer_unwatch(b); /* before the descriptor closes */
+    fn(&b->call, fn_arg);
+}
+
 /* Runs every completion queued on th (on th's loop thread, or at free). */
 static void defer_run(http_thread *th)
 {
@@ -100,6 +161,7 @@ static void defer_run(http_thread *th)
         b->post_arg = NULL;
         b->post_next = NULL;
         b->deferred = 0;
+        defer_unwatch(b);  /* answered now: its client's leaving is no longer news */
         fn(&b->call, arg); /* answers the call, which may recycle b */
         b = next;
     }

@@ -40,6 +40,10 @@ typedef struct call_box {
     http_complete_fn post_fn;
     void *post_arg;
     struct call_box *post_next;
+    /* http_defer.c: a deferred call's watch on its client leaving (http_call_watch_gone) */
+    struct event *gone_ev;
+    http_gone_fn gone_fn;
+    void *gone_arg;
     /* http_stream.c: an answer being streamed */
     int streaming;
     http_stream_next_fn stream_next;
@@ -116,6 +120,8 @@ int http_defer_thread_setup(http_thread *th, char *err, size_t errlen);
 void http_defer_thread_free(http_thread *th);
 /* A streamed call's connection went (http_conn.c's close callback): ends the stream. */
 void http_stream_conn_gone(call_box *b);
+/* The call's connection went (http_conn.c's close callback): ends its watch, tells its owner. */
+void http_defer_conn_gone(call_box *b);
 
 /* Deadlines, cap and accept errors of thread th's connections (after its evhttp is bound). */
 int http_conn_thread_setup(http_thread *th, char *err, size_t errlen);

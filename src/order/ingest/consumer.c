@@ -93,7 +93,9 @@ static int op_rewind(void *arg, int32_t p, int64_t offset)
 
 static void op_commit(void *arg)
 {
-    consumer_kafka_commit(arg, 1);
+    order_consumer *c = arg;
+    order_status_committed(c->board); /* readers waiting for these writes look now */
+    consumer_kafka_commit(c, 1);
 }
 
 /* Test-only (ORDER_TEST_COMMIT_DELAY_MS): holds the batch before its commit. */

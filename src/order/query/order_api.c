@@ -10,6 +10,7 @@
 #include "platform/clock.h"
 #include "platform/log.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,35 +77,18 @@ static void history_cb(void *arg, const char *status, int64_t at_ms)
     jsonw_obj_end(w);
 }
 
-static void handle_order_details(http_call *call)
+/* Renders the order into t->w (check jsonw_ok of t->w and t->hist):
+ * STORE_OK, STORE_NOT_FOUND or a store failure (err). */
+static store_status render_order(order_thread *t, const char *id, char *err, size_t errlen)
 {
-    order_thread *t = call->thread_ctx;
-    const char *id = http_query(call, "orderId");
-    if (!id || !*id) {
-        http_reply_error(call, 400, "query parameter orderId is required");
-        return;
-    }
-    if (!order_id_valid(id, strlen(id))) {
-        http_reply_error(call, 400, "orderId must be 1 to 64 characters of [A-Za-z0-9._:-]");
-        return;
-    }
     /* The history is rendered first (the store streams it), then embedded. */
     store_order o;
-    char err[256] = "";
     jsonw *h = &t->hist;
     jsonw_reset(h);
     jsonw_arr_begin(h);
-    store_status st = store_get_order(t->st, id, &o, history_cb, h, err, sizeof err);
-    if (st == STORE_NOT_FOUND) {
-        char msg[128];
-        snprintf(msg, sizeof msg, "Order %s not found", id);
-        http_reply_error(call, 404, msg);
-        return;
-    }
-    if (st != STORE_OK) {
-        reply_store_error(call, st, err);
-        return;
-    }
+    store_status st = store_get_order(t->st, id, &o, history_cb, h, err, errlen);
+    if (st != STORE_OK)
+        return st;
     jsonw_arr_end(h);
     jsonw *w = &t->w;
     jsonw_reset(w);
@@ -131,10 +115,132 @@ static void handle_order_details(http_call *call)
     if (jsonw_ok(h))
         jsonw_raw(w, h->buf, h->len);
     jsonw_obj_end(w);
-    if (jsonw_ok(w) && jsonw_ok(h))
-        http_reply_jsonw(call, 200, w);
+    return STORE_OK;
+}
+
+/* 504: the store has not applied the write after= names (yet). */
+static void reply_not_applied(http_call *call, order_thread *t, const wait_req *r, int64_t next)
+{
+    char msg[160];
+    snprintf(msg, sizeof msg, "the write at partition %d offset %lld is not applied yet",
+             (int)r->partition, (long long)r->offset);
+    jsonw *w = &t->w;
+    jsonw_reset(w);
+    jsonw_obj_begin(w);
+    jsonw_key(w, "detail");
+    jsonw_str(w, msg);
+    jsonw_key(w, "partition");
+    jsonw_int(w, r->partition);
+    jsonw_key(w, "appliedBelow"); /* the store's position: offsets below it are applied */
+    if (next >= 0)
+        jsonw_int(w, next);
     else
+        jsonw_null(w);
+    jsonw_obj_end(w);
+    http_reply_jsonw(call, 504, w);
+}
+
+/* The query parameters again (also in a parked call's completion): 0, or answered 400. */
+static int order_details_params(http_call *call, const char **id, wait_req *r)
+{
+    order_app *a = call->app;
+    *id = http_query(call, "orderId");
+    if (!*id || !**id) {
+        http_reply_error(call, 400, "query parameter orderId is required");
+        return -1;
+    }
+    if (!order_id_valid(*id, strlen(*id))) {
+        http_reply_error(call, 400, "orderId must be 1 to 64 characters of [A-Za-z0-9._:-]");
+        return -1;
+    }
+    const char *why = NULL;
+    if (wait_req_parse(http_query(call, "waitMs"), http_query(call, "after"),
+                       a->cfg->read_wait_limit_ms, r, &why) != 0) {
+        http_reply_error(call, 400, why);
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Answers from the store as it is now, or parks the call (may_park, a wait
+ * asked for, the order or the after= write not visible yet). With after= the
+ * position is read before the order, so an order read after the position
+ * passed the write reflects it.
+ */
+static void order_details_answer(http_call *call, int may_park)
+{
+    order_app *a = call->app;
+    order_thread *t = call->thread_ctx;
+    const char *id;
+    wait_req r;
+    if (order_details_params(call, &id, &r) != 0)
+        return;
+    char err[256] = "";
+    int64_t next = -1;
+    if (r.has_after) {
+        store_status ps =
+            store_get_position(t->st, a->cfg->topic, r.partition, &next, err, sizeof err);
+        if (ps != STORE_OK && ps != STORE_NOT_FOUND) {
+            reply_store_error(call, ps, err);
+            return;
+        }
+        if (ps == STORE_NOT_FOUND)
+            next = -1;
+    }
+    int applied = !r.has_after || next > r.offset;
+    store_status st = STORE_NOT_FOUND;
+    if (applied) {
+        st = render_order(t, id, err, sizeof err);
+        if (st != STORE_OK && st != STORE_NOT_FOUND) {
+            reply_store_error(call, st, err);
+            return;
+        }
+    }
+    int visible = applied && (r.has_after || st == STORE_OK);
+    if (!visible && may_park && r.wait_ms > 0) {
+        int pr = read_wait_park(a->waits, call, id, &r);
+        if (pr == 0)
+            return; /* answered by order_api_wait_answer */
+        http_add_header(call, "Retry-After", "1");
+        http_reply_error(call, 503,
+                         pr == -1 ? "too many requests waiting for their writes (READ_WAIT_MAX)"
+                                  : "service stopping");
+        return;
+    }
+    if (!applied) {
+        reply_not_applied(call, t, &r, next);
+    } else if (st == STORE_NOT_FOUND) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "Order %s not found", id);
+        http_reply_error(call, 404, msg);
+    } else if (jsonw_ok(&t->w) && jsonw_ok(&t->hist)) {
+        http_reply_jsonw(call, 200, &t->w);
+    } else {
         http_reply_error(call, 500, "cannot render the order");
+    }
+}
+
+static void handle_order_details(http_call *call)
+{
+    order_details_answer(call, 1);
+}
+
+void order_api_wait_answer(http_call *call, void *arg)
+{
+    switch ((int)(intptr_t)arg) {
+    case READ_WAIT_GONE:
+        /* nobody reads it: counted as nginx counts a client that closed first */
+        http_reply_error(call, 499, "client closed the request while it waited");
+        break;
+    case READ_WAIT_STOPPING:
+        http_add_header(call, "Retry-After", "1");
+        http_reply_error(call, 503, "service stopping: the wait was cut short");
+        break;
+    default: /* READY or EXPIRED: the store says, now */
+        order_details_answer(call, 0);
+        break;
+    }
 }
 
 /* ---- health and metrics ------------------------------------------------- */
@@ -278,6 +384,21 @@ static void handle_health(http_call *call)
     http_reply_jsonw(call, problem ? 503 : 200, w);
 }
 
+typedef struct {
+    order_app *a;
+    order_status *s;
+} metrics_arg;
+
+/* The consume side's families, then the query side's own. */
+static void render_metrics(metrics_text *t, void *arg)
+{
+    metrics_arg *m = arg;
+    m->a->metrics(t, m->s);
+    metrics_text_family(t, "order_read_waiters", "gauge",
+                        "order-details requests waiting for a write (waitMs, after)");
+    metrics_text_sample(t, "order_read_waiters", NULL, read_wait_count(m->a->waits));
+}
+
 static void handle_metrics(http_call *call)
 {
     order_app *a = call->app;
@@ -285,7 +406,8 @@ static void handle_metrics(http_call *call)
     order_status s;
     order_status_read(a->status, &s);
     store_orders_shared(t, &s);
-    service_reply_metrics(call, a->metrics, &s);
+    metrics_arg m = {a, &s};
+    service_reply_metrics(call, render_metrics, &m);
 }
 
 static const http_route routes[] = {

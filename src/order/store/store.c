@@ -5,6 +5,8 @@
  */
 #include "store/store_backend.h"
 
+#include "platform/jsonw.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -84,6 +86,71 @@ store_status store_get_order(store *s, const char *order_id, store_order *out, s
 store_status store_count_orders(store *s, int64_t *count, char *err, size_t errlen)
 {
     return s->be->count_orders(s, count, err, errlen);
+}
+
+typedef struct {
+    uint8_t *found;
+    size_t nids;
+    int64_t *next;
+    size_t nparts;
+} store_probe_out;
+
+static void store_probe_row(void *arg, int kind, int64_t index, int64_t value)
+{
+    store_probe_out *o = arg;
+    /* indices come back from the server: never trusted as is */
+    if (kind == 0 && index >= 0 && (size_t)index < o->nids)
+        o->found[index] = 1;
+    else if (kind == 1 && index >= 0 && (size_t)index < o->nparts)
+        o->next[index] = value;
+}
+
+store_status store_probe(store *s, const char *topic, const char *const *ids, size_t nids,
+                         uint8_t *found, const int32_t *parts, size_t nparts, int64_t *next,
+                         char *err, size_t errlen)
+{
+    if (nids > STORE_PROBE_MAX || nparts > STORE_PROBE_MAX) {
+        snprintf(err, errlen, "store_probe: more than %d ids or partitions", STORE_PROBE_MAX);
+        return STORE_ERR_INTERNAL;
+    }
+    if (s->be->in_txn(s)) {
+        snprintf(err, errlen, "store_probe: called inside a transaction");
+        return STORE_ERR_INTERNAL;
+    }
+    for (size_t i = 0; i < nids; i++) {
+        found[i] = 0;
+        if (!order_id_valid(ids[i], strlen(ids[i]))) {
+            snprintf(err, errlen, "store_probe: invalid orderId");
+            return STORE_ERR_INTERNAL;
+        }
+    }
+    for (size_t j = 0; j < nparts; j++)
+        next[j] = -1;
+    if (nids == 0 && nparts == 0)
+        return STORE_OK;
+    /* The ids are [A-Za-z0-9._:-] (checked above): JSON strings with nothing to escape. */
+    jsonw a, b;
+    jsonw_init(&a);
+    jsonw_init(&b);
+    jsonw_arr_begin(&a);
+    for (size_t i = 0; i < nids; i++)
+        jsonw_str(&a, ids[i]);
+    jsonw_arr_end(&a);
+    jsonw_arr_begin(&b);
+    for (size_t j = 0; j < nparts; j++)
+        jsonw_int(&b, parts[j]);
+    jsonw_arr_end(&b);
+    store_status st;
+    if (!jsonw_ok(&a) || !jsonw_ok(&b)) {
+        snprintf(err, errlen, "store_probe: out of memory");
+        st = STORE_ERR_IO;
+    } else {
+        store_probe_out o = {found, nids, next, nparts};
+        st = s->be->probe(s, topic, a.buf, b.buf, store_probe_row, &o, err, errlen);
+    }
+    jsonw_free(&a);
+    jsonw_free(&b);
+    return st;
 }
 
 store_status store_limit_pages(store *s, int64_t max_pages, char *err, size_t errlen)

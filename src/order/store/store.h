@@ -17,7 +17,8 @@
  * zombie (STORE_FENCED) instead of letting it commit over the new owner.
  *
  * One store handle per thread. A read-only handle (HTTP threads) only serves
- * store_get_order(), store_count_orders() and store_get_position().
+ * store_get_order(), store_count_orders(), store_get_position() and
+ * store_probe().
  */
 #ifndef STORE_H
 #define STORE_H
@@ -135,6 +136,18 @@ store_status store_get_order(store *s, const char *order_id, store_order *out, s
                              void *arg, char *err, size_t errlen);
 
 store_status store_count_orders(store *s, int64_t *count, char *err, size_t errlen);
+
+/*
+ * Many readers' questions in one round trip (read-your-writes waiters): which
+ * of ids[0..nids) exist (found[i] = 1 or 0), and the positions of
+ * parts[0..nparts) of topic (next[j], -1 when never stored). Committed state,
+ * one statement (one snapshot). Read-only handles too; outside a transaction.
+ * At most STORE_PROBE_MAX ids and partitions each; ids must be valid orderIds.
+ */
+#define STORE_PROBE_MAX 100000
+store_status store_probe(store *s, const char *topic, const char *const *ids, size_t nids,
+                         uint8_t *found, const int32_t *parts, size_t nparts, int64_t *next,
+                         char *err, size_t errlen);
 
 /*
  * Caps the file at max_pages pages (never below its current size): writes

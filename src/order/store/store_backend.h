@@ -30,6 +30,12 @@ typedef struct {
     store_status (*get_order)(store *s, const char *order_id, store_order *out, store_history_fn fn,
                               void *arg, char *err, size_t errlen);
     store_status (*count_orders)(store *s, int64_t *count, char *err, size_t errlen);
+    /* store_probe: ids_json and parts_json are JSON arrays (built by store.c);
+     * row(arg, kind, index, value) once per existing id (kind 0, value unused)
+     * and per stored position (kind 1, value next_offset) */
+    store_status (*probe)(store *s, const char *topic, const char *ids_json, const char *parts_json,
+                          void (*row)(void *arg, int kind, int64_t index, int64_t value), void *arg,
+                          char *err, size_t errlen);
     store_status (*limit_pages)(store *s, int64_t max_pages, char *err, size_t errlen);
     /* retry state (store.h); record, clear and dlq_mark are called outside a transaction */
     store_status (*attempt_record)(store *s, const char *topic, int32_t partition, int64_t offset,

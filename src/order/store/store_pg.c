@@ -542,6 +542,7 @@ static const store_backend store_pg_backend = {
     .get_position = store_pg_batch_position,
     .get_order = store_pg_get_order,
     .count_orders = store_pg_count_orders,
+    .probe = store_pg_probe,
     .limit_pages = store_pg_limit_pages,
     .attempt_record = store_pg_attempt_record,
     .attempt_get = store_pg_attempt_get,

@@ -7,7 +7,8 @@
  *   store_pg_commit.c the commit: one pipeline, fenced by compare-and-set;
  *   store_pg_retry.c retry state, each write committed at once;
  *   store_pg_ids.c   which orders are known to exist (DUPLICATE/NOT_FOUND
- *                    decided without a round trip per event).
+ *                    decided without a round trip per event);
+ *   store_pg_probe.c many readers' questions in one statement (store_probe).
  */
 #ifndef STORE_PG_INT_H
 #define STORE_PG_INT_H
@@ -139,6 +140,13 @@ store_status store_pg_attempt_clear(store *base, const char *topic, int32_t part
                                     int64_t below, char *err, size_t errlen);
 store_status store_pg_dlq_mark(store *base, const char *topic, int32_t partition, int64_t offset,
                                char *err, size_t errlen);
+
+/* ---- store_pg_probe.c -------------------------------------------------- */
+
+store_status store_pg_probe(store *base, const char *topic, const char *ids_json,
+                            const char *parts_json,
+                            void (*row)(void *arg, int kind, int64_t index, int64_t value),
+                            void *arg, char *err, size_t errlen);
 
 /* ---- store_pg_ids.c ---------------------------------------------------- */
 

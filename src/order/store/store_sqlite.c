@@ -434,6 +434,7 @@ static const store_backend store_sqlite_backend = {
     .get_position = store_sqlite_get_position,
     .get_order = store_sqlite_get_order,
     .count_orders = store_sqlite_count_orders,
+    .probe = store_sqlite_probe,
     .limit_pages = store_sqlite_limit_pages,
     .attempt_record = store_sqlite_attempt_record,
     .attempt_get = store_sqlite_attempt_get,

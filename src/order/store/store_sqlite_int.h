@@ -82,6 +82,10 @@ store_status store_sqlite_apply(store *base, const char *topic, int32_t partitio
 store_status store_sqlite_get_order(store *base, const char *order_id, store_order *out,
                                     store_history_fn fn, void *arg, char *err, size_t errlen);
 store_status store_sqlite_count_orders(store *base, int64_t *count, char *err, size_t errlen);
+store_status store_sqlite_probe(store *base, const char *topic, const char *ids_json,
+                                const char *parts_json,
+                                void (*row)(void *arg, int kind, int64_t index, int64_t value),
+                                void *arg, char *err, size_t errlen);
 
 /* ... and in store_sqlite_retry.c. */
 store_status store_sqlite_attempt_record(store *base, const char *topic, int32_t partition,

@@ -230,3 +230,34 @@ store_status store_sqlite_count_orders(store *base, int64_t *count, char *err, s
         return store_sqlite_fail(s, rc, "count orders", err, errlen);
     return STORE_OK;
 }
+
+/* One statement (one snapshot) for every waiter's question; prepared per
+ * call: it runs a few times a second at most, only while requests wait. */
+static const char store_sqlite_probe_sql[] =
+    "SELECT 0, CAST(q.key AS INTEGER), 0 FROM json_each(?1) q"
+    " WHERE EXISTS (SELECT 1 FROM orders o WHERE o.order_id = q.value)"
+    " UNION ALL"
+    " SELECT 1, CAST(p.key AS INTEGER), c.next_offset FROM json_each(?2) p"
+    " JOIN consumed_offsets c ON c.topic = ?3 AND c.partition = p.value";
+
+store_status store_sqlite_probe(store *base, const char *topic, const char *ids_json,
+                                const char *parts_json,
+                                void (*row)(void *arg, int kind, int64_t index, int64_t value),
+                                void *arg, char *err, size_t errlen)
+{
+    store_sqlite *s = (store_sqlite *)base;
+    sqlite3_stmt *q = NULL;
+    int rc = sqlite3_prepare_v2(s->db, store_sqlite_probe_sql, -1, &q, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_text(q, 1, ids_json, -1, SQLITE_STATIC);
+        rc |= sqlite3_bind_text(q, 2, parts_json, -1, SQLITE_STATIC);
+        rc |= sqlite3_bind_text(q, 3, topic, -1, SQLITE_STATIC);
+    }
+    while (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+        row(arg, sqlite3_column_int(q, 0), sqlite3_column_int64(q, 1), sqlite3_column_int64(q, 2));
+        rc = SQLITE_OK;
+    }
+    store_status st = rc == SQLITE_DONE ? STORE_OK : store_sqlite_fail(s, rc, "probe", err, errlen);
+    sqlite3_finalize(q);
+    return st;
+}

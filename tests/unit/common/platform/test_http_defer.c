@@ -3,6 +3,8 @@
  * handed to another thread is answered once, on its own loop thread; a client that left before
  * the completion only releases the call; a streamed answer arrives whole and in order over
  * chunked encoding, and a client that leaves mid-stream ends it (done runs, nothing leaks: ASan).
+ * A parked call that watches its client (http_call_watch_gone) learns at once that it left, and
+ * not at all when it is answered first; the server's end tells it too.
  * Kept apart from test_http.c, which is near the size limit for one file.
  */
 #include "platform/http.h"
@@ -24,7 +26,7 @@
 #define PIECES 4000 /* of ~1 KB each: far more than socket buffers hold */
 
 static pthread_t loop_tid;
-static atomic_int completed, on_loop, stream_done;
+static atomic_int completed, on_loop, stream_done, gone_seen;
 
 typedef struct {
     http_call *call;
@@ -49,17 +51,42 @@ static void *work_main(void *arg)
     return NULL;
 }
 
-static void h_work(http_call *call)
+/* A worker thread completes the (deferred) call after delay_ms. */
+static void spawn_work(http_call *call, int delay_ms)
 {
-    const char *d = http_query(call, "delay");
     work *w = malloc(sizeof *w);
     ck_assert_ptr_nonnull(w);
     w->call = call;
-    w->delay_ms = d ? atoi(d) : 0;
-    http_call_defer(call);
+    w->delay_ms = delay_ms;
     pthread_t t;
     ck_assert_int_eq(pthread_create(&t, NULL, work_main, w), 0);
     ck_assert_int_eq(pthread_detach(t), 0);
+}
+
+static void h_work(http_call *call)
+{
+    const char *d = http_query(call, "delay");
+    http_call_defer(call);
+    spawn_work(call, d ? atoi(d) : 0);
+}
+
+/* A long-poll: answered by a worker after delay ms, or (no delay) only when its client goes. */
+static void park_gone(http_call *call, void *arg)
+{
+    (void)arg;
+    if (pthread_equal(pthread_self(), loop_tid))
+        atomic_fetch_add(&on_loop, 1);
+    atomic_fetch_add(&gone_seen, 1);
+    http_call_complete(call, work_answer, NULL);
+}
+
+static void h_park(http_call *call)
+{
+    const char *d = http_query(call, "delay");
+    http_call_defer(call);
+    ck_assert_int_eq(http_call_watch_gone(call, park_gone, NULL), 0);
+    if (d)
+        spawn_work(call, atoi(d));
 }
 
 typedef struct {
@@ -100,6 +127,7 @@ static void h_stream(http_call *call)
 static const http_route routes[] = {
     {"/work", HTTP_M_GET, h_work},
     {"/stream", HTTP_M_GET, h_stream},
+    {"/park", HTTP_M_GET, h_park},
 };
 
 typedef struct {
@@ -137,9 +165,14 @@ static void start_server(server *s)
     ck_assert_int_eq(pthread_create(&s->tid, NULL, loop_main, s), 0);
 }
 
+static int connect_to(int port);
+
 static void stop_server(server *s)
 {
     event_base_loopbreak(s->base);
+    /* the base has no thread notification: a connection wakes the loop, which then sees the
+     * break (else it would sleep until its next timer, seconds away) */
+    close(connect_to(s->port));
     pthread_join(s->tid, NULL);
     http_server_free(s->srv);
     event_base_free(s->base);
@@ -193,6 +226,14 @@ static void wait_count(atomic_int *c, int want)
     ck_assert_int_eq(atomic_load(c), want);
 }
 
+/* Polls until the server holds exactly want calls (5 s at most), then checks it. */
+static void wait_in_flight(http_server *srv, long want)
+{
+    for (int k = 0; k < 500 && http_server_in_flight(srv) != want; k++)
+        usleep(10000);
+    ck_assert_int_eq(http_server_in_flight(srv), want);
+}
+
 START_TEST(test_deferred_answer_on_its_loop)
 {
     server s;
@@ -227,9 +268,7 @@ START_TEST(test_deferred_client_left_first)
         close(fd);
     }
     wait_count(&completed, 5);
-    for (int k = 0; k < 200 && http_server_in_flight(s.srv) > 0; k++)
-        usleep(10000);
-    ck_assert_int_eq(http_server_in_flight(s.srv), 0);
+    wait_in_flight(s.srv, 0);
     stop_server(&s);
 }
 END_TEST
@@ -283,10 +322,66 @@ START_TEST(test_stream_client_left_midway)
         close(fd);
     }
     wait_count(&stream_done, 4);
-    for (int k = 0; k < 200 && http_server_in_flight(s.srv) > 0; k++)
-        usleep(10000);
+    wait_in_flight(s.srv, 0);
+    stop_server(&s);
+}
+END_TEST
+
+START_TEST(test_parked_client_left)
+{
+    server s;
+    start_server(&s);
+    atomic_store(&gone_seen, 0);
+    atomic_store(&on_loop, 0);
+    int fds[3];
+    for (int i = 0; i < 3; i++) {
+        fds[i] = connect_to(s.port);
+        send_str(fds[i], "GET /park HTTP/1.1\r\nHost: x\r\n\r\n");
+    }
+    wait_in_flight(s.srv, 3);
+    ck_assert_int_eq(atomic_load(&gone_seen), 0); /* nobody left yet */
+    for (int i = 0; i < 3; i++)
+        close(fds[i]);
+    wait_count(&gone_seen, 3);
+    wait_in_flight(s.srv, 0);
+    ck_assert_int_eq(atomic_load(&on_loop), 6); /* the three callbacks and the three answers */
+    stop_server(&s);
+}
+END_TEST
+
+START_TEST(test_parked_answered_first)
+{
+    server s;
+    start_server(&s);
+    atomic_store(&gone_seen, 0);
+    atomic_store(&completed, 0);
+    int fd = connect_to(s.port);
+    send_str(fd, "GET /park?delay=50 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    size_t n;
+    char *r = read_to_close(fd, &n);
+    ck_assert_msg(strncmp(r, "HTTP/1.1 200", 12) == 0, "%.80s", r);
+    free(r);
+    close(fd);
+    wait_count(&completed, 1);
+    usleep(50000);
+    ck_assert_int_eq(atomic_load(&gone_seen), 0); /* the answer ended the watch */
     ck_assert_int_eq(http_server_in_flight(s.srv), 0);
     stop_server(&s);
+}
+END_TEST
+
+START_TEST(test_parked_at_server_end)
+{
+    server s;
+    start_server(&s);
+    atomic_store(&gone_seen, 0);
+    int fd = connect_to(s.port);
+    send_str(fd, "GET /park HTTP/1.1\r\nHost: x\r\n\r\n");
+    wait_in_flight(s.srv, 1);
+    /* freeing the server drops the connection: the call learns it, and is released (ASan) */
+    stop_server(&s);
+    ck_assert_int_eq(atomic_load(&gone_seen), 1);
+    close(fd);
 }
 END_TEST
 
@@ -300,6 +395,9 @@ Suite *test_suite(int *rc)
     tcase_add_test(tc, test_deferred_client_left_first);
     tcase_add_test(tc, test_stream_whole_and_in_order);
     tcase_add_test(tc, test_stream_client_left_midway);
+    tcase_add_test(tc, test_parked_client_left);
+    tcase_add_test(tc, test_parked_answered_first);
+    tcase_add_test(tc, test_parked_at_server_end);
     suite_add_tcase(su, tc);
     return su;
 }

@@ -4,7 +4,10 @@
  * which must outlive what a batch does not: a rolled-back batch, a closed
  * handle (a crashed process), another handle on the same store (another
  * instance); and redelivered copies (STORE_REDELIVERED), recognised within a
- * batch, across batches and by a new handle. Run against every backend, as
+ * batch, across batches and by a new handle. And store_probe(), the one
+ * query read-your-writes asks per tick for all its waiters (which orders
+ * exist, how far each partition is applied: committed state only, from a
+ * read-only handle as from the writer). Run against every backend, as
  * test_order_store.c: SQLite always, PostgreSQL when ORDERSTREAM_TEST_PG_URL
  * is set (pg_fixture.h).
  */
@@ -252,12 +255,100 @@ START_TEST(test_identical_copies_are_redeliveries)
 }
 END_TEST
 
+START_TEST(test_probe_orders_and_positions)
+{
+    store *w = store_open(where, 0, err, sizeof err);
+    ck_assert_msg(w != NULL, "%s", err);
+    store *r = store_open(where, STORE_READONLY, err, sizeof err);
+    ck_assert_msg(r != NULL, "%s", err);
+    const char *ids[] = {"ORDER-A", "ORDER-B", "ORDER-A", "ORDER-C"};
+    const int32_t parts[] = {0, 1, 7};
+    uint8_t found[4];
+    int64_t next[3];
+    /* nothing stored yet */
+    ck_assert_int_eq(store_probe(r, TOPIC, ids, 4, found, parts, 3, next, err, sizeof err),
+                     STORE_OK);
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(found[i], 0);
+    for (int j = 0; j < 3; j++)
+        ck_assert_int_eq(next[j], -1);
+
+    ck_assert_int_eq(store_begin(w, err, sizeof err), STORE_OK);
+    order_event a = make_create("ORDER-A", 100), c = make_create("ORDER-C", 100);
+    ck_assert_int_eq(store_apply(w, TOPIC, 0, 0, &a, err, sizeof err), STORE_OK);
+    ck_assert_int_eq(store_apply(w, TOPIC, 1, 4, &c, err, sizeof err), STORE_OK);
+    ck_assert_int_eq(store_mark(w, TOPIC, 1, 5, err, sizeof err), STORE_OK); /* dead-lettered */
+    /* not committed: not visible */
+    ck_assert_int_eq(store_probe(r, TOPIC, ids, 4, found, parts, 3, next, err, sizeof err),
+                     STORE_OK);
+    ck_assert(!found[0] && !found[3] && next[0] == -1 && next[1] == -1);
+    ck_assert_int_eq(store_commit(w, err, sizeof err), STORE_OK);
+
+    ck_assert_int_eq(store_probe(r, TOPIC, ids, 4, found, parts, 3, next, err, sizeof err),
+                     STORE_OK);
+    ck_assert(found[0] == 1 && found[1] == 0 && found[2] == 1 && found[3] == 1);
+    ck_assert(next[0] == 1 && next[1] == 6 && next[2] == -1);
+    /* another topic's positions are not these */
+    ck_assert_int_eq(store_probe(r, "other", ids, 0, found, parts, 3, next, err, sizeof err),
+                     STORE_OK);
+    ck_assert(next[0] == -1 && next[1] == -1);
+    /* the writer answers too, outside a transaction only */
+    ck_assert_int_eq(store_probe(w, TOPIC, ids, 1, found, parts, 1, next, err, sizeof err),
+                     STORE_OK);
+    ck_assert(found[0] == 1 && next[0] == 1);
+    ck_assert_int_eq(store_begin(w, err, sizeof err), STORE_OK);
+    ck_assert_int_eq(store_probe(w, TOPIC, ids, 1, found, parts, 1, next, err, sizeof err),
+                     STORE_ERR_INTERNAL);
+    store_rollback(w);
+    /* nothing asked: nothing done */
+    ck_assert_int_eq(store_probe(r, TOPIC, NULL, 0, NULL, NULL, 0, NULL, err, sizeof err),
+                     STORE_OK);
+    /* an id the API would refuse never reaches the query */
+    const char *bad[] = {"has space"};
+    ck_assert_int_eq(store_probe(r, TOPIC, bad, 1, found, NULL, 0, NULL, err, sizeof err),
+                     STORE_ERR_INTERNAL);
+    store_close(r);
+    store_close(w);
+}
+END_TEST
+
+START_TEST(test_probe_many)
+{
+    enum { N = 5000 };
+    store *w = store_open(where, 0, err, sizeof err);
+    ck_assert_msg(w != NULL, "%s", err);
+    static char idbuf[N][16];
+    static const char *ids[N];
+    static uint8_t found[N];
+    ck_assert_int_eq(store_begin(w, err, sizeof err), STORE_OK);
+    for (int i = 0; i < N; i++) {
+        snprintf(idbuf[i], sizeof idbuf[i], "ORDER-%05d", i);
+        ids[i] = idbuf[i];
+        if (i % 3 == 0) {
+            order_event ev = make_create(idbuf[i], 100);
+            ck_assert_int_eq(store_apply(w, TOPIC, 0, i, &ev, err, sizeof err), STORE_OK);
+        }
+    }
+    ck_assert_int_eq(store_commit(w, err, sizeof err), STORE_OK);
+    int32_t part = 0;
+    int64_t next;
+    ck_assert_int_eq(store_probe(w, TOPIC, ids, N, found, &part, 1, &next, err, sizeof err),
+                     STORE_OK);
+    for (int i = 0; i < N; i++)
+        ck_assert_int_eq(found[i], i % 3 == 0);
+    ck_assert_int_eq(next, (N - 1) / 3 * 3 + 1);
+    store_close(w);
+}
+END_TEST
+
 static void add_contract(TCase *tc)
 {
     tcase_add_test(tc, test_identical_copies_are_redeliveries);
     tcase_add_test(tc, test_attempts_persist_and_never_go_down);
     tcase_add_test(tc, test_attempt_outlives_a_rolled_back_batch);
     tcase_add_test(tc, test_dlq_written_is_remembered_until_cleared);
+    tcase_add_test(tc, test_probe_orders_and_positions);
+    tcase_add_test(tc, test_probe_many);
 }
 
 Suite *test_suite(int *rc)

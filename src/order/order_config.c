@@ -54,6 +54,7 @@ static config_var vars[] = {
     {"LIVE_CONSUMER_TIMEOUT_MS", CONFIG_INT, "60000", 1000, 3600000, 0,
      "GET /health/live fails when the consume thread has not turned its loop for this long "
      "(wedged); above its longest legitimate wait (a DLQ acknowledgement, topic creation: 10 s)",
+     NULL, 0},
     {"READ_WAIT_MAX", CONFIG_INT, "10000", 1, 100000, 0,
      "order-details requests waiting for a write (waitMs, after) at most; beyond that: 503 "
      "with Retry-After (each holds a connection: keep HTTP_MAX_CONNECTIONS above it)",

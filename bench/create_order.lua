@@ -24,7 +24,8 @@ function request()
   return wrk.format(nil, "/create-order", nil, body)
 end
 
-local non201 = 0
+-- global, so done() can sum it over the threads (thread:get)
+non201 = 0
 function response(status, headers, body)
   if status ~= 201 then
     non201 = non201 + 1
@@ -32,8 +33,12 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-  io.write(string.format("BENCH_RESULT requests=%d errors_connect=%d errors_read=%d errors_write=%d errors_status=%d errors_timeout=%d rps=%.1f p50_ms=%.3f p99_ms=%.3f max_ms=%.3f\n",
-    summary.requests, summary.errors.connect, summary.errors.read, summary.errors.write,
+  local not201 = 0
+  for _, t in ipairs(threads) do
+    not201 = not201 + (t:get("non201") or 0)
+  end
+  io.write(string.format("BENCH_RESULT not201=%d requests=%d errors_connect=%d errors_read=%d errors_write=%d errors_status=%d errors_timeout=%d rps=%.1f p50_ms=%.3f p99_ms=%.3f max_ms=%.3f\n",
+    not201, summary.requests, summary.errors.connect, summary.errors.read, summary.errors.write,
     summary.errors.status, summary.errors.timeout,
     summary.requests / (summary.duration / 1e6),
     latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency.max / 1000))

@@ -59,8 +59,10 @@ def runs_txt(vals, fmt="{:,.0f}"):
 def errors_of(r):
     """Failed answers of one wrk run: socket errors, statuses >= 400, and a
     create's answers other than 201 (create_order.lua counts those)."""
-    return sum(int(r.get(k, 0)) for k in ("errors_connect", "errors_read", "errors_write",
-                                          "errors_status", "errors_timeout", "not201"))
+    sock = sum(int(r.get(k, 0)) for k in ("errors_connect", "errors_read", "errors_write",
+                                          "errors_timeout"))
+    # not201 counts every status but 201, errors_status those >= 400: not both
+    return sock + int(r.get("not201", r.get("errors_status", 0)))
 
 
 def at_conns(rows, bench, conns, default_conns):

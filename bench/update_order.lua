@@ -4,6 +4,7 @@
 -- one at random and sets the next status of a fixed cycle, so every request
 -- is a real status change of a stored order. Answers must be 200, sent from
 -- Kafka's delivery report (wrk counts any status >= 400 as an error).
+dofile("bench/wrk_result.lua")
 local prefix = os.getenv("BENCH_ID_PREFIX") or "U"
 local count = tonumber(os.getenv("BENCH_ID_COUNT") or "1000")
 local statuses = {"pending", "confirmed", "processing", "shipped", "delivered"}
@@ -23,9 +24,5 @@ function request()
 end
 
 function done(summary, latency, requests)
-  io.write(string.format("BENCH_RESULT requests=%d errors_connect=%d errors_read=%d errors_write=%d errors_status=%d errors_timeout=%d rps=%.1f p50_ms=%.3f p99_ms=%.3f max_ms=%.3f\n",
-    summary.requests, summary.errors.connect, summary.errors.read, summary.errors.write,
-    summary.errors.status, summary.errors.timeout,
-    summary.requests / (summary.duration / 1e6),
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency.max / 1000))
+  bench_result(summary, latency)
 end

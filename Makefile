@@ -131,7 +131,7 @@ fuzz: build-fuzz ## every libFuzzer target FUZZ_SECONDS (60) each, from a copy o
 memcheck: infra build-memcheck ## valgrind memcheck on every unit test binary (private stack)
 	@scripts/with-stack.sh tests/unit/memcheck.sh $(MEMCHECK_DIR)
 
-bench: infra build ## measure (not a test): writes docs/BENCHMARKS.md; ~10 min
+bench: infra build ## measure (not a test): writes docs/BENCHMARKS.md and its plot; ~15 min
 	@bench/run.sh
 
 format: ## clang-format all C sources in place

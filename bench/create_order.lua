@@ -3,6 +3,7 @@
 -- request is a real CREATE (no duplicate goes to the DLQ during a bench).
 -- thread_id is a global on purpose: setup() assigns it per thread with
 -- thread:set, which a local would shadow (every thread would be 0).
+dofile("bench/wrk_result.lua")
 local counter = 0
 thread_id = 0
 local run = os.getenv("BENCH_RUN") or tostring(os.time())
@@ -24,7 +25,8 @@ function request()
   return wrk.format(nil, "/create-order", nil, body)
 end
 
-local non201 = 0
+-- global, so done() can sum it over the threads (thread:get)
+non201 = 0
 function response(status, headers, body)
   if status ~= 201 then
     non201 = non201 + 1
@@ -32,9 +34,9 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-  io.write(string.format("BENCH_RESULT requests=%d errors_connect=%d errors_read=%d errors_write=%d errors_status=%d errors_timeout=%d rps=%.1f p50_ms=%.3f p99_ms=%.3f max_ms=%.3f\n",
-    summary.requests, summary.errors.connect, summary.errors.read, summary.errors.write,
-    summary.errors.status, summary.errors.timeout,
-    summary.requests / (summary.duration / 1e6),
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency.max / 1000))
+  local not201 = 0
+  for _, t in ipairs(threads) do
+    not201 = not201 + (t:get("non201") or 0)
+  end
+  bench_result(summary, latency, string.format("not201=%d ", not201))
 end

@@ -1,5 +1,6 @@
 -- wrk script: GET a path (BENCH_PATH; for order-details, BENCH_ID_PREFIX and
 -- BENCH_ID_COUNT pick a random existing order "<prefix><n>" per request).
+dofile("bench/wrk_result.lua")
 local path = os.getenv("BENCH_PATH") or "/"
 local prefix = os.getenv("BENCH_ID_PREFIX")
 local count = tonumber(os.getenv("BENCH_ID_COUNT") or "0")
@@ -16,9 +17,5 @@ function request()
 end
 
 function done(summary, latency, requests)
-  io.write(string.format("BENCH_RESULT requests=%d errors_connect=%d errors_read=%d errors_write=%d errors_status=%d errors_timeout=%d rps=%.1f p50_ms=%.3f p99_ms=%.3f max_ms=%.3f\n",
-    summary.requests, summary.errors.connect, summary.errors.read, summary.errors.write,
-    summary.errors.status, summary.errors.timeout,
-    summary.requests / (summary.duration / 1e6),
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency.max / 1000))
+  bench_result(summary, latency)
 end

@@ -6,7 +6,10 @@
  *
  * usage: loader BOOTSTRAP REGISTRY_URL TOPIC COUNT ID_PREFIX
  * The topic is created (3 partitions) if it does not exist.
- * Order ids are ID_PREFIX0 .. ID_PREFIX<COUNT-1>; each order has 3 items.
+ * Order ids are ID_PREFIX0 .. ID_PREFIX<COUNT-1>; each order has 3 items, and
+ * every field has the width cart-service's generator gives it (CUST-%06d,
+ * ITEM-%05d), so an event has the size of a create-order's: `make bench` uses
+ * the loader's rate as this box's produce ceiling. It prints the mean size.
  */
 #include "event/avro_codec.h"
 #include "platform/kafka_util.h"
@@ -35,13 +38,13 @@ static void loader_fill(order_event *ev, const char *prefix, long i, int64_t now
     ev->type = ORDER_EVENT_CREATE;
     snprintf(ev->order_id, sizeof ev->order_id, "%s%ld", prefix, i);
     ev->timestamp_ms = now_ms;
-    snprintf(ev->customer_id, sizeof ev->customer_id, "CUST-%05ld", i % 100000);
+    snprintf(ev->customer_id, sizeof ev->customer_id, "CUST-%06ld", i % 1000000);
     snprintf(ev->order_date, sizeof ev->order_date, "2026-11-25T12:00:00.000Z");
     ev->item_count = 3;
     ev->total_cents = 0;
     for (size_t k = 0; k < ev->item_count; k++) {
         order_item *it = &ev->items[k];
-        snprintf(it->item_id, sizeof it->item_id, "ITEM-%03ld", (i + (long)k) % 1000);
+        snprintf(it->item_id, sizeof it->item_id, "ITEM-%05ld", (i + (long)k) % 100000);
         it->quantity = (int32_t)(1 + (i + (long)k) % 5);
         it->price_cents = 199 + ((i * 7 + (long)k * 13) % 10000);
         ev->total_cents += it->quantity * it->price_cents;
@@ -103,7 +106,9 @@ int main(int argc, char **argv)
         return 1;
     }
     /* Auto-creation is off on our brokers: the topic is made like the services make theirs. */
-    const kafka_topic_spec spec = {.name = topic, .partitions = 3, .replication_factor = 1,
+    const kafka_topic_spec spec = {.name = topic,
+                                   .partitions = 3,
+                                   .replication_factor = 1,
                                    .retention_ms = 7LL * 24 * 3600 * 1000};
     if (kafka_topics_ensure(rk, &spec, 1, 30000, err, sizeof err) != 0) {
         fprintf(stderr, "topic: %s\n", err);
@@ -114,6 +119,7 @@ int main(int argc, char **argv)
     int64_t now_ms = (int64_t)time(NULL) * 1000;
     static order_event ev;
     uint8_t buf[CODEC_MAX_ENCODED];
+    double bytes = 0;
     for (long i = 0; i < count; i++) {
         loader_fill(&ev, prefix, i, now_ms);
         size_t len = 0;
@@ -121,6 +127,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "encode: %s\n", err);
             return 1;
         }
+        bytes += (double)len;
         for (;;) {
             rd_kafka_resp_err_t e = rd_kafka_producev(
                 rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(ev.order_id, strlen(ev.order_id)),
@@ -142,8 +149,9 @@ int main(int argc, char **argv)
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    printf("loaded %ld events into %s in %.2f s (%.0f/s), %ld failed, schema id %u\n", count,
-           topic, secs, (double)count / secs, loader_failed, id);
+    printf("loaded %ld events into %s in %.2f s (%.0f/s), %ld failed, schema id %u, "
+           "%.0f bytes/event\n",
+           count, topic, secs, (double)count / secs, loader_failed, id, bytes / (double)count);
     rd_kafka_destroy(rk);
     sr_client_free(sr);
     codec_free(c);

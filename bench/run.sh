@@ -5,31 +5,47 @@
 # docs/BENCHMARKS.md with the machine, versions, command lines, medians and
 # ratios. Not part of `make test`.
 #
-# Knobs: BENCH_RUNS (3), BENCH_DURATION_S (20, per wrk run), BENCH_CONNECTIONS (64),
+# Knobs: BENCH_RUNS (3), BENCH_DURATION_S (15, per wrk run), BENCH_CONNECTIONS (64),
+#        BENCH_SWEEP_CONNECTIONS ("16 64 256 1000": create-order's curve; RUNS runs at
+#        BENCH_CONNECTIONS and 1000, one at the others), BENCH_PRODUCE_EVENTS (1000000,
+#        per produce-ceiling run), BENCH_UPDATE_ORDERS (100000, preloaded for update-order),
 #        BENCH_EVENTS (1000000, preloaded for catch-up/reads/topic scan),
-#        BENCH_E2E_RATE (1000/s), BENCH_E2E_SECONDS (30), BIN_DIR (build).
+#        BENCH_E2E_RATE (5000/s), BENCH_E2E_SECONDS (30), BIN_DIR (build),
+#        BENCH_PORT_BASE (17000: cart; +1.. order-service, +80 nginx, +81 registry,
+#        +92/+93 Kafka, +432 PostgreSQL unless BENCH_PG_PORT),
+#        BENCH_FRONT_ONLY (0; 1: ceilings, create, update and end-to-end only).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 . scripts/versions.sh
 
 RUNS=${BENCH_RUNS:-3}
-DURATION=${BENCH_DURATION_S:-20}
+DURATION=${BENCH_DURATION_S:-15}
 CONNS=${BENCH_CONNECTIONS:-64}
+SWEEP_CONNS=${BENCH_SWEEP_CONNECTIONS:-16 64 256 1000}
+PRODUCE_EVENTS=${BENCH_PRODUCE_EVENTS:-1000000}
+UPDATE_ORDERS=${BENCH_UPDATE_ORDERS:-100000}
 EVENTS=${BENCH_EVENTS:-1000000}
-E2E_RATE=${BENCH_E2E_RATE:-1000}
+E2E_RATE=${BENCH_E2E_RATE:-5000}
 E2E_SECONDS=${BENCH_E2E_SECONDS:-30}
 BIN=$(cd "${BIN_DIR:-build}" && pwd)
 OUT=${BENCH_REPORT:-docs/BENCHMARKS.md}
 
-# ports below the ephemeral range (32768+), so no client socket can hold them
-export STACK_DIR=$ROOT/var/bench/stack KAFKA_PORT=17092 KAFKA_CONTROLLER_PORT=17093 REGISTRY_PORT=17081
+# ports below the ephemeral range (32768+), so no client socket can hold them;
+# BENCH_PORT_BASE moves them all (two checkouts benchmarking on one machine)
+PB=${BENCH_PORT_BASE:-17000}
+export STACK_DIR=$ROOT/var/bench/stack KAFKA_PORT=$((PB + 92)) KAFKA_CONTROLLER_PORT=$((PB + 93)) REGISTRY_PORT=$((PB + 81))
 BDIR=$ROOT/var/bench
-CART_PORT=17000 ORDER_PORT=17001 NGINX_PORT=17080
+CART_PORT=$PB ORDER_PORT=$((PB + 1)) NGINX_PORT=$((PB + 80))
 BOOT=127.0.0.1:$KAFKA_PORT
 REG=http://127.0.0.1:$REGISTRY_PORT/apis/ccompat/v7
 RES=$BDIR/results.txt
 RUN_ID=$(date +%s)
+CART_TOPIC=order-events # cart-service's default ORDER_EVENTS_TOPIC
+PY=${BENCH_PYTHON:-$ROOT/.venv/bin/python} # matplotlib for the plot (bench/requirements.txt)
+[ -x "$PY" ] || PY=python3
+# 1,000 connections: wrk and the services each need a descriptor per connection
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 say() { printf '[bench] %s\n' "$*"; }
 PIDS=()
@@ -37,7 +53,7 @@ cleanup() {
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
     [ -f "$BDIR/nginx.pid" ] && kill "$(cat "$BDIR/nginx.pid")" 2>/dev/null || true
     scripts/stack.sh stop >/dev/null 2>&1 || true
-    PG_PORT=${BENCH_PG_PORT:-17432} scripts/postgres.sh stop >/dev/null 2>&1 || true
+    PG_PORT=${BENCH_PG_PORT:-$((PB + 432))} scripts/postgres.sh stop >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 
@@ -67,47 +83,139 @@ stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 hwm_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 health_field() { curl -fsS "http://127.0.0.1:$1/health" | python3 -c "import json,sys; print(json.load(sys.stdin).get('$2', -1))"; }
 record() { echo "$*" >>"$RES"; }
-wrk_run() { # NAME URL SCRIPT [env...]
-    local name=$1 url=$2 script=$3
+wrk_run() { # NAME URL SCRIPT [env...]; WRK_C=N for other than CONNS connections
+    local name=$1 url=$2 script=$3 c=${WRK_C:-$CONNS}
     shift 3
     local line
-    line=$(env "$@" wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency -s "$script" "$url" | grep BENCH_RESULT)
-    record "bench=$name ${line#BENCH_RESULT }"
-    say "$name: ${line#BENCH_RESULT }"
+    line=$(env "$@" wrk -t2 -c"$c" -d"${DURATION}s" --latency -s "$script" "$url" | grep BENCH_RESULT)
+    record "bench=$name conns=$c ${line#BENCH_RESULT }"
+    say "$name ($c connections): ${line#BENCH_RESULT }"
 }
 
-# --- 1, 2: create-order vs the nginx ceiling ---------------------------------
+# --- the measurements of the front: one function each ---------------------------
+# Each records key=value lines (record) that report.py reads; none asserts.
+
+# HTTP ceiling: nginx answering a constant JSON body, same wrk settings.
+bench_http_ceiling() {
+    sed -e "s|@PORT@|$NGINX_PORT|" -e "s|@DIR@|$BDIR|g" bench/nginx.conf.in >"$BDIR/nginx.conf"
+    /usr/sbin/nginx -c "$BDIR/nginx.conf" -p "$BDIR" &
+    local ng=$!
+    PIDS+=("$ng")
+    sleep 1
+    for r in $(seq 1 "$RUNS"); do
+        wrk_run nginx "http://127.0.0.1:$NGINX_PORT" bench/get_path.lua BENCH_PATH=/
+    done
+    stop_pid "$ng"
+}
+
+# Produce ceiling: the project's loader (acks=all, idempotent, events the
+# size of a create: ids as long as create_order.lua's) into a topic of its
+# own; events/s from the loader.
+bench_produce_ceiling() {
+    local line
+    for r in $(seq 1 "$RUNS"); do
+        line=$("$BIN/bench-loader" "$BOOT" "$REG" bench-produce-$r "$PRODUCE_EVENTS" "Q$RUN_ID-$r-" | tail -1)
+        echo "$line" >>"$BDIR/loader.log"
+        record "bench=produce_ceiling run=$r events=$PRODUCE_EVENTS eps=$(sed -n 's/.*(\([0-9]*\)\/s).*/\1/p' <<<"$line") event_bytes=$(sed -n 's/.* \([0-9]*\) bytes\/event.*/\1/p' <<<"$line")"
+        say "produce ceiling run $r: $line"
+    done
+}
+
+# Samples VmRSS of pid $1 every 0.2 s into $2 (max in kB) until killed.
+rss_sampler() {
+    local max=0 v
+    while kill -0 "$1" 2>/dev/null; do
+        v=$(awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0)
+        [ "${v:-0}" -gt "$max" ] && max=$v && echo "$max" >"$2"
+        sleep 0.2
+    done
+}
+
+# create-order at each of SWEEP_CONNS: RUNS runs at CONNS and at 1,000, one
+# run elsewhere (the plot's points); cart-service's VmRSS sampled during the
+# 1,000-connection runs.
+bench_create_sweep() {
+    # not recorded: the broker's JIT and the services' pools warm up first
+    BENCH_RUN="W$RUN_ID" wrk -t2 -c"$CONNS" -d5s -s bench/create_order.lua "http://127.0.0.1:$CART_PORT" >/dev/null
+    for c in $SWEEP_CONNS; do
+        local n=1
+        if [ "$c" = "$CONNS" ] || [ "$c" = 1000 ]; then n=$RUNS; fi
+        local sampler=
+        if [ "$c" = 1000 ]; then
+            rss_sampler "$CART_PID" "$BDIR/cart-rss-1000.kb" &
+            sampler=$!
+        fi
+        for r in $(seq 1 "$n"); do
+            WRK_C=$c wrk_run create_order "http://127.0.0.1:$CART_PORT" bench/create_order.lua \
+                BENCH_RUN="$RUN_ID$c$r"
+        done
+        if [ -n "$sampler" ]; then
+            kill "$sampler" 2>/dev/null || true
+            wait "$sampler" 2>/dev/null || true
+            record "bench=rss service=cart-service-1000 conns=1000 rss_max_kb=$(cat "$BDIR/cart-rss-1000.kb" 2>/dev/null || echo 0) hwm_kb=$(hwm_kb "$CART_PID")"
+        fi
+    done
+}
+
+# every 201 must be an event in Kafka: order-service must end with at least
+# as many orders as wrk counted answers (wrk does not count those in flight at the end)
+wait_applied() {
+    say "waiting for order-service to apply every acknowledged write"
+    for _ in $(seq 1 1200); do
+        [ "$(health_field $ORDER_PORT lag)" = 0 ] && break
+        sleep 0.5
+    done
+}
+
+# update-order: orders preloaded (and applied) first, then PUTs of status
+# changes on random ones, at CONNS (RUNS runs) and at 1,000 connections.
+bench_update() {
+    local prefix="U$RUN_ID-"
+    "$BIN/bench-loader" "$BOOT" "$REG" "$CART_TOPIC" "$UPDATE_ORDERS" "$prefix" | tee -a "$BDIR/loader.log"
+    wait_applied
+    for r in $(seq 1 "$RUNS"); do
+        wrk_run update_order "http://127.0.0.1:$CART_PORT" bench/update_order.lua \
+            BENCH_ID_PREFIX="$prefix" BENCH_ID_COUNT="$UPDATE_ORDERS"
+    done
+    WRK_C=1000 wrk_run update_order "http://127.0.0.1:$CART_PORT" bench/update_order.lua \
+        BENCH_ID_PREFIX="$prefix" BENCH_ID_COUNT="$UPDATE_ORDERS"
+}
+
+# end-to-end: 201 -> visible in order-details, open loop at E2E_RATE.
+bench_e2e() {
+    local line
+    for r in $(seq 1 "$RUNS"); do
+        line=$("$BIN/bench-e2e_latency" 127.0.0.1 $CART_PORT 127.0.0.1 $ORDER_PORT "$E2E_RATE" "$E2E_SECONDS" "E$RUN_ID-$r-" | grep BENCH_RESULT || true)
+        record "bench=e2e rate=$E2E_RATE seconds=$E2E_SECONDS ${line#BENCH_RESULT }"
+        say "e2e: ${line#BENCH_RESULT }"
+    done
+}
+
+write_report() {
+    "$PY" bench/report.py "$RES" "$OUT" "$RUNS" "$DURATION" "$CONNS" "$EVENTS" "$E2E_RATE" "$E2E_SECONDS" \
+        "$KAFKA_VERSION" "$APICURIO_VERSION"
+    say "report written to $OUT"
+}
+
+# --- 1, 2, 3: ceilings, create-order, update-order, end-to-end ------------------
+bench_http_ceiling
+bench_produce_ceiling
 start_service order-service $ORDER_PORT STORE_PATH="$BDIR/order-main.db"
 ORDER_PID=$LAST_PID
 start_service cart-service $CART_PORT
 CART_PID=$LAST_PID
-sed -e "s|@PORT@|$NGINX_PORT|" -e "s|@DIR@|$BDIR|g" bench/nginx.conf.in >"$BDIR/nginx.conf"
-/usr/sbin/nginx -c "$BDIR/nginx.conf" -p "$BDIR" &
-PIDS+=("$!")
-sleep 1
-for r in $(seq 1 "$RUNS"); do
-    wrk_run create_order "http://127.0.0.1:$CART_PORT" bench/create_order.lua BENCH_RUN="$RUN_ID$r"
-    wrk_run nginx "http://127.0.0.1:$NGINX_PORT" bench/get_path.lua BENCH_PATH=/
-done
-# every 201 must be an event in Kafka: order-service must end with at least
-# as many orders as wrk counted answers (wrk does not count those in flight at the end)
-say "waiting for order-service to apply every acknowledged create"
-for _ in $(seq 1 1200); do
-    lag=$(health_field $ORDER_PORT lag)
-    [ "$lag" = 0 ] && break
-    sleep 0.5
-done
+bench_create_sweep
+wait_applied
 record "bench=create_order_check orders_stored=$(health_field $ORDER_PORT ordersStored)"
-
-# --- 3: end-to-end latency at a fixed rate ----------------------------------
-for r in $(seq 1 "$RUNS"); do
-    line=$("$BIN/bench-e2e_latency" 127.0.0.1 $CART_PORT 127.0.0.1 $ORDER_PORT "$E2E_RATE" "$E2E_SECONDS" "E$RUN_ID-$r-" | grep BENCH_RESULT || true)
-    record "bench=e2e ${line#BENCH_RESULT }"
-    say "e2e: ${line#BENCH_RESULT }"
-done
+bench_update
+bench_e2e
 record "bench=rss service=cart-service hwm_kb=$(hwm_kb $CART_PID)"
 stop_pid $CART_PID
 stop_pid $ORDER_PID
+if [ "${BENCH_FRONT_ONLY:-0}" = 1 ]; then # smoke runs of the parts above only
+    write_report
+    exit 0
+fi
 
 # --- 4, 5, 6: catch-up, reads, topic scan over a preloaded topic ---------------
 TOPIC=bench-catchup
@@ -146,7 +254,7 @@ stop_pid $CPID
 
 # --- 7, 8, 9: the same on PostgreSQL, one instance and three in one group ----
 # (the shared store of issue 16; a database per run, so each starts empty)
-export PG_PORT=${BENCH_PG_PORT:-17432}
+export PG_PORT=${BENCH_PG_PORT:-$((PB + 432))}
 scripts/postgres.sh start
 pg_sql() { PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -c "$1"; }
 fresh_db() {
@@ -192,6 +300,4 @@ for inst in 1 3; do
 done
 scripts/postgres.sh stop
 
-python3 bench/report.py "$RES" "$OUT" "$RUNS" "$DURATION" "$CONNS" "$EVENTS" "$E2E_RATE" "$E2E_SECONDS" \
-    "$KAFKA_VERSION" "$APICURIO_VERSION"
-say "report written to $OUT"
+write_report

@@ -6,8 +6,9 @@
 #   - Debian packages, by group (below): `deps.sh run` for `make run`,
 #     `deps.sh test` for `make test`, `deps.sh bench`, `deps.sh` = all.
 #   - var/tools/promtool, extracted from Debian's prometheus package (not installed)
-#   - .venv (git-ignored) with tests/requirements.txt; reinstalled only when
-#     that file changes (a hash stamp inside the venv).
+#   - .venv (git-ignored) with tests/requirements.txt, plus bench/requirements.txt
+#     (matplotlib, for make bench's plot) for the bench and all groups;
+#     reinstalled only when those files change (a hash stamp inside the venv).
 #
 # Env: PYTHON (interpreter for the venv, default python3), VENV (default .venv),
 #      DEPS_SKIP_APT=1 to skip the apt part (e.g. a machine without root).
@@ -116,8 +117,16 @@ install_apt() {
 }
 
 install_venv() {
-    local req=tests/requirements.txt stamp="$VENV/.requirements.sha256" want
-    want=$(sha256sum "$req" | cut -d' ' -f1)
+    local reqs=(tests/requirements.txt) stamp="$VENV/.requirements.sha256" want
+    case " ${GROUPS_WANTED[*]} " in
+    *" bench "* | *" all "*) reqs+=(bench/requirements.txt) ;;
+    esac
+    # a venv that has the bench group's packages also satisfies the test group alone
+    if [ ${#reqs[@]} = 1 ] && [ -f "$stamp" ] &&
+        [ "$(cat "$stamp")" = "$(cat tests/requirements.txt bench/requirements.txt | sha256sum | cut -d' ' -f1)" ]; then
+        reqs+=(bench/requirements.txt)
+    fi
+    want=$(cat "${reqs[@]}" | sha256sum | cut -d' ' -f1)
     if [ -x "$VENV/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
         log "venv $VENV: up to date"
         return 0
@@ -126,8 +135,10 @@ install_venv() {
         log "creating venv $VENV with $PYTHON ($("$PYTHON" --version 2>&1))"
         "$PYTHON" -m venv "$VENV"
     fi
-    log "installing $req into $VENV"
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$req"
+    log "installing ${reqs[*]} into $VENV"
+    local args=()
+    for r in "${reqs[@]}"; do args+=(-r "$r"); done
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check "${args[@]}"
     echo "$want" >"$stamp"
 }
 

@@ -136,8 +136,13 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
     cart_producer *p = arg;
     char buf[256];
     (void)what;
-    while (read(fd, buf, sizeof buf) > 0)
-        ;
+    /* librdkafka writes one byte per wake-up and no more until the queue is
+     * served, so one read empties the pipe; a second would only say EAGAIN
+     * (one syscall per batch of delivery reports saved) */
+    ssize_t n;
+    do
+        n = read(fd, buf, sizeof buf);
+    while (n == (ssize_t)sizeof buf || (n < 0 && errno == EINTR));
     serve(p);
 }
 

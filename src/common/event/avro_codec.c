@@ -29,6 +29,7 @@
  */
 #include "event/avro_codec.h"
 
+#include "event/avro_direct.h"
 #include "event/avro_jschema.h"
 #include "event/avro_layout.h"
 #include "event/avro_plan.h"
@@ -75,6 +76,7 @@ struct codec {
     avro_writer_t mwriter;
     avplan_scratch scratch;
     avlayout L;
+    int direct;       /* the shipped layout: avdirect_encode instead of libavro (avro_direct.h) */
     int8_t *enum_map; /* reader eventType index -> order_event_type, -1 unknown */
     size_t enum_count;
     writer_entry cache[CODEC_CACHE_MAX];
@@ -152,6 +154,7 @@ static codec *codec_new_locked(const char *reader_schema_json, char *err, size_t
     }
     if (avlayout_reader(c->rschema, reader_schema_json, &c->L, err, errlen) != 0)
         goto fail;
+    c->direct = avdirect_fits(c->rschema, &c->L);
     c->rjson = avjs_new(c->rschema, reader_schema_json, err, errlen);
     if (c->rjson == NULL || codec_reader_enum(c, err, errlen) != 0)
         goto fail;
@@ -356,92 +359,131 @@ static codec_status check_str(const char *s, size_t cap, const char *what, size_
     return CODEC_OK;
 }
 
-codec_status codec_encode(codec *c, uint32_t id, const order_event *ev, uint8_t *buf, size_t cap,
-                          size_t *len, char *err, size_t errlen)
+/* The checks every encoding needs first (both paths): lengths, bounds, digits. */
+static codec_status encode_checks(const avlayout *L, const order_event *ev, avdirect_lens *n,
+                                  char *err, size_t errlen)
 {
-    const avlayout *L;
-    avro_value_t top, f, payload, branch;
-    size_t n_oid, n;
-    int rc;
-
-    if (c == NULL || ev == NULL || buf == NULL || len == NULL)
-        return cfail(CODEC_ERR_INTERNAL, err, errlen, "bad argument");
-    if (cap <= CODEC_WIRE_HEADER)
-        return cfail(CODEC_ERR_INTERNAL, err, errlen, "buffer too small");
     if (ev->type != ORDER_EVENT_CREATE && ev->type != ORDER_EVENT_UPDATE)
         return cfail(CODEC_ERR_INTERNAL, err, errlen, "unknown event type %d", (int)ev->type);
-    if (check_str(ev->order_id, ORDER_ID_MAX, "orderId", &n_oid, err, errlen) != CODEC_OK)
+    if (check_str(ev->order_id, ORDER_ID_MAX, "orderId", &n->order_id, err, errlen) != CODEC_OK ||
+        check_str(ev->status, ORDER_STATUS_MAX, "status", &n->status, err, errlen) != CODEC_OK)
         return CODEC_ERR_LIMIT;
-    L = &c->L;
-    top = c->evalue;
+    if (ev->type == ORDER_EVENT_UPDATE)
+        return CODEC_OK;
+    if (check_str(ev->customer_id, ORDER_CUSTOMER_ID_MAX, "customerId", &n->customer, err,
+                  errlen) != CODEC_OK ||
+        check_str(ev->order_date, ORDER_DATE_MAX, "orderDate", &n->date, err, errlen) != CODEC_OK ||
+        check_str(ev->currency, ORDER_CURRENCY_MAX, "currency", &n->currency, err, errlen) !=
+            CODEC_OK)
+        return CODEC_ERR_LIMIT;
+    if (ev->item_count > ORDER_ITEMS_MAX)
+        return cfail(CODEC_ERR_LIMIT, err, errlen, "more than %d items", ORDER_ITEMS_MAX);
+    if (!avlayout_within_digits(ev->total_cents, L->total_digits))
+        return cfail(CODEC_ERR_LIMIT, err, errlen, "totalAmount exceeds decimal(%d,2)",
+                     L->total_digits);
+    for (size_t i = 0; i < ev->item_count; i++) {
+        const order_item *it = &ev->items[i];
+        if (check_str(it->item_id, ORDER_ITEM_ID_MAX, "itemId", &n->item_id[i], err, errlen) !=
+            CODEC_OK)
+            return CODEC_ERR_LIMIT;
+        if (!avlayout_within_digits(it->price_cents, L->price_digits))
+            return cfail(CODEC_ERR_LIMIT, err, errlen, "item %zu: price exceeds decimal(%d,2)", i,
+                         L->price_digits);
+    }
+    return CODEC_OK;
+}
+
+/* The Avro body through libavro's generic values (any reader schema). */
+static codec_status encode_generic(codec *c, const order_event *ev, const avdirect_lens *n,
+                                   uint8_t *body, size_t cap, size_t *len, char *err, size_t errlen)
+{
+    const avlayout *L = &c->L;
+    avro_value_t top = c->evalue, f, payload, branch;
+    int rc;
     AV(avro_value_reset(&top));
     AV(avro_value_get_by_index(&top, (size_t)L->event_type, &f, NULL));
     AV(avro_value_set_enum(&f, ev->type == ORDER_EVENT_CREATE ? L->enum_create : L->enum_update));
-    AV(set_str(&top, L->order_id, ev->order_id, n_oid));
+    AV(set_str(&top, L->order_id, ev->order_id, n->order_id));
     AV(avro_value_get_by_index(&top, (size_t)L->timestamp, &f, NULL));
     AV(avro_value_set_long(&f, ev->timestamp_ms));
     AV(avro_value_get_by_index(&top, (size_t)L->payload, &payload, NULL));
-
     if (ev->type == ORDER_EVENT_CREATE) {
-        size_t n_cust, n_date, n_cur, n_st;
         avro_value_t items;
-        if (check_str(ev->customer_id, ORDER_CUSTOMER_ID_MAX, "customerId", &n_cust, err, errlen) !=
-                CODEC_OK ||
-            check_str(ev->order_date, ORDER_DATE_MAX, "orderDate", &n_date, err, errlen) !=
-                CODEC_OK ||
-            check_str(ev->currency, ORDER_CURRENCY_MAX, "currency", &n_cur, err, errlen) !=
-                CODEC_OK ||
-            check_str(ev->status, ORDER_STATUS_MAX, "status", &n_st, err, errlen) != CODEC_OK)
-            return CODEC_ERR_LIMIT;
-        if (ev->item_count > ORDER_ITEMS_MAX)
-            return cfail(CODEC_ERR_LIMIT, err, errlen, "more than %d items", ORDER_ITEMS_MAX);
-        if (!avlayout_within_digits(ev->total_cents, L->total_digits))
-            return cfail(CODEC_ERR_LIMIT, err, errlen, "totalAmount exceeds decimal(%d,2)",
-                         L->total_digits);
         AV(avro_value_set_branch(&payload, L->br_create, &branch));
-        AV(set_str(&branch, L->c_customer, ev->customer_id, n_cust));
-        AV(set_str(&branch, L->c_date, ev->order_date, n_date));
-        AV(set_str(&branch, L->c_currency, ev->currency, n_cur));
-        AV(set_str(&branch, L->c_status, ev->status, n_st));
+        AV(set_str(&branch, L->c_customer, ev->customer_id, n->customer));
+        AV(set_str(&branch, L->c_date, ev->order_date, n->date));
+        AV(set_str(&branch, L->c_currency, ev->currency, n->currency));
+        AV(set_str(&branch, L->c_status, ev->status, n->status));
         AV(set_decimal(&branch, L->c_total, ev->total_cents));
         AV(avro_value_get_by_index(&branch, (size_t)L->c_items, &items, NULL));
         for (size_t i = 0; i < ev->item_count; i++) {
             const order_item *it = &ev->items[i];
             avro_value_t item;
-            if (check_str(it->item_id, ORDER_ITEM_ID_MAX, "itemId", &n, err, errlen) != CODEC_OK)
-                return CODEC_ERR_LIMIT;
-            if (!avlayout_within_digits(it->price_cents, L->price_digits))
-                return cfail(CODEC_ERR_LIMIT, err, errlen, "item %zu: price exceeds decimal(%d,2)",
-                             i, L->price_digits);
             AV(avro_value_append(&items, &item, NULL));
-            AV(set_str(&item, L->i_item_id, it->item_id, n));
+            AV(set_str(&item, L->i_item_id, it->item_id, n->item_id[i]));
             AV(avro_value_get_by_index(&item, (size_t)L->i_quantity, &f, NULL));
             AV(avro_value_set_int(&f, it->quantity));
             AV(set_decimal(&item, L->i_price, it->price_cents));
         }
     } else {
-        if (check_str(ev->status, ORDER_STATUS_MAX, "status", &n, err, errlen) != CODEC_OK)
-            return CODEC_ERR_LIMIT;
         AV(avro_value_set_branch(&payload, L->br_update, &branch));
-        AV(set_str(&branch, L->u_status, ev->status, n));
+        AV(set_str(&branch, L->u_status, ev->status, n->status));
     }
+    avro_writer_memory_set_dest(c->mwriter, (const char *)body, (int64_t)cap);
+    rc = avro_value_write(c->mwriter, &top);
+    if (rc == ENOSPC)
+        return cfail(CODEC_ERR_INTERNAL, err, errlen, "buffer of %zu bytes too small",
+                     cap + CODEC_WIRE_HEADER);
+    if (rc != 0)
+        goto avro_fail;
+    *len = (size_t)avro_writer_tell(c->mwriter);
+    return CODEC_OK;
+avro_fail:
+    return cfail(CODEC_ERR_INTERNAL, err, errlen, "avro encode: %s", avro_strerror());
+}
 
+codec_status codec_encode_path(codec *c, uint32_t id, const order_event *ev, uint8_t *buf,
+                               size_t cap, size_t *len, int generic, char *err, size_t errlen)
+{
+    avdirect_lens n;
+    size_t body = 0;
+    codec_status st;
+
+    if (c == NULL || ev == NULL || buf == NULL || len == NULL)
+        return cfail(CODEC_ERR_INTERNAL, err, errlen, "bad argument");
+    if (cap <= CODEC_WIRE_HEADER)
+        return cfail(CODEC_ERR_INTERNAL, err, errlen, "buffer too small");
+    st = encode_checks(&c->L, ev, &n, err, errlen);
+    if (st != CODEC_OK)
+        return st;
     buf[0] = 0;
     buf[1] = (uint8_t)(id >> 24);
     buf[2] = (uint8_t)(id >> 16);
     buf[3] = (uint8_t)(id >> 8);
     buf[4] = (uint8_t)id;
-    avro_writer_memory_set_dest(c->mwriter, (const char *)buf + CODEC_WIRE_HEADER,
-                                (int64_t)(cap - CODEC_WIRE_HEADER));
-    rc = avro_value_write(c->mwriter, &top);
-    if (rc == ENOSPC)
-        return cfail(CODEC_ERR_INTERNAL, err, errlen, "buffer of %zu bytes too small", cap);
-    if (rc != 0)
-        goto avro_fail;
-    *len = CODEC_WIRE_HEADER + (size_t)avro_writer_tell(c->mwriter);
+    if (!c->direct || generic) {
+        st = encode_generic(c, ev, &n, buf + CODEC_WIRE_HEADER, cap - CODEC_WIRE_HEADER, &body, err,
+                            errlen);
+        if (st != CODEC_OK)
+            return st;
+    } else {
+        body = avdirect_encode(&c->L, ev, &n, buf + CODEC_WIRE_HEADER, cap - CODEC_WIRE_HEADER);
+        if (body == 0)
+            return cfail(CODEC_ERR_INTERNAL, err, errlen, "buffer of %zu bytes too small", cap);
+    }
+    *len = CODEC_WIRE_HEADER + body;
     return CODEC_OK;
-avro_fail:
-    return cfail(CODEC_ERR_INTERNAL, err, errlen, "avro encode: %s", avro_strerror());
+}
+
+int codec_encodes_directly(const codec *c)
+{
+    return c && c->direct;
+}
+
+codec_status codec_encode(codec *c, uint32_t id, const order_event *ev, uint8_t *buf, size_t cap,
+                          size_t *len, char *err, size_t errlen)
+{
+    return codec_encode_path(c, id, ev, buf, cap, len, 0, err, errlen);
 }
 
 /* ---- decode ------------------------------------------------------------ */

@@ -43,9 +43,18 @@ codec_status codec_add_writer_schema(codec *c, uint32_t id, const char *schema_j
                                      size_t errlen);
 int codec_has_schema(const codec *c, uint32_t id);
 
-/* Encodes ev under schema id `id` into buf. *len receives the frame size. */
+/*
+ * Encodes ev under schema id `id` into buf. *len receives the frame size.
+ * With the shipped reader schema the bytes are written directly
+ * (avro_direct.h), else through libavro; both give the same bytes.
+ */
 codec_status codec_encode(codec *c, uint32_t id, const order_event *ev, uint8_t *buf, size_t cap,
                           size_t *len, char *err, size_t errlen);
+/* 1 if codec_encode writes directly (the shipped layout), 0 if through libavro. */
+int codec_encodes_directly(const codec *c);
+/* codec_encode, through libavro whatever the schema when generic != 0 (tests compare the two). */
+codec_status codec_encode_path(codec *c, uint32_t id, const order_event *ev, uint8_t *buf,
+                               size_t cap, size_t *len, int generic, char *err, size_t errlen);
 
 /*
  * Decodes one frame. *schema_id receives the id from the frame whenever the

@@ -14,6 +14,8 @@ double clock_mono_s(void);
 int64_t clock_mono_ms(void);
 int64_t clock_wall_ms(void);
 
+#define CLOCK_ISO_LEN 24 /* strlen("2026-11-25T14:00:00.123Z") */
+
 /* "2026-11-25T14:00:00.123Z" into buf (>= 25 bytes). 0, or -1 if it does not fit
  * or ms is outside what gmtime can represent (buf then holds ""). */
 int clock_format_iso_ms(int64_t ms, char *buf, size_t cap);

@@ -15,6 +15,7 @@
 
 #include "platform/clock.h"
 #include "platform/http_internal.h"
+#include "platform/numfmt.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -151,8 +152,10 @@ void http_dispatch(struct evhttp_request *req, void *arg)
     if (rid && request_id_ok(rid)) {
         snprintf(call->request_id, sizeof call->request_id, "%s", rid);
     } else {
-        snprintf(call->request_id, sizeof call->request_id, "%016llx%016llx",
-                 (unsigned long long)http_rand(th), (unsigned long long)http_rand(th));
+        /* 32 hex digits without printf (every request without an id of its own) */
+        numfmt_hex64(call->request_id, http_rand(th));
+        numfmt_hex64(call->request_id + 16, http_rand(th));
+        call->request_id[32] = '\0';
     }
     http_call_attach(b, req, conn);
     if (!conn) {

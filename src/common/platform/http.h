@@ -73,6 +73,14 @@ typedef struct {
     void (*thread_free)(void *thread_ctx);
 } http_config;
 
+/*
+ * An event_base for a loop that serves HTTP (the caller's thread 0 and every
+ * extra thread): epoll's changelist on, so the add/remove pairs evhttp makes
+ * within one loop iteration cost one epoll_ctl instead of two (measured in
+ * bench/profile-notes.md). NULL on failure.
+ */
+struct event_base *http_base_new(void);
+
 /* Binds the socket (so a taken port fails here, with a clear message). */
 http_server *http_server_new(struct event_base *base, const http_config *cfg,
                              const http_route *routes, size_t nroutes, void *app, char *err,

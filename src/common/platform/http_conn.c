@@ -193,16 +193,25 @@ static int conn_scan_head(http_conn *c, struct evbuffer *in, size_t from, size_t
         for (int i = 0; i < nv && i < 8 && done < n; i++) {
             const char *p = v[i].iov_base;
             size_t len = v[i].iov_len < n - done ? v[i].iov_len : n - done;
-            for (size_t k = 0; k < len; k++) {
-                if (p[k] == '\n') {
-                    if (c->line_empty)
-                        return 1;
-                    c->line_empty = 1;
-                } else if (p[k] != '\r') {
-                    c->line_empty = 0;
-                }
-            }
             done += len;
+            /* line by line with memchr: a header line ends the scan of its
+             * bytes at its first one (not CR), so a head costs its line count */
+            while (len > 0) {
+                const char *nl = memchr(p, '\n', len);
+                size_t seg = nl ? (size_t)(nl - p) : len;
+                for (size_t k = 0; k < seg; k++)
+                    if (p[k] != '\r') {
+                        c->line_empty = 0;
+                        break;
+                    }
+                if (!nl)
+                    break;
+                if (c->line_empty)
+                    return 1;
+                c->line_empty = 1;
+                p = nl + 1;
+                len -= seg + 1;
+            }
         }
         if (done == 0 || evbuffer_ptr_set(in, &pos, done, EVBUFFER_PTR_ADD) != 0)
             return 0;

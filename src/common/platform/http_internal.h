@@ -17,6 +17,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/queue.h>
+#include <time.h>
 
 #define HTTP_FREE_CALLS_MAX 256 /* recycled calls kept per thread */
 
@@ -67,6 +68,8 @@ struct http_thread {
     call_box *free_calls;
     size_t nfree;
     uint64_t rng;
+    time_t date_at; /* the second date[] names (http_call.c: the Date header) */
+    char date[40];
     /* connections (http_conn.c) */
     TAILQ_HEAD(, http_conn) conns; /* every record */
     TAILQ_HEAD(, http_conn) idle;  /* no request in progress, oldest first */

@@ -24,6 +24,22 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+struct event_base *http_base_new(void)
+{
+    struct event_config *cfg = event_config_new();
+    if (!cfg)
+        return NULL;
+    /* libevent retries a changed MOD/DEL as ADD when a descriptor number was
+     * closed and reused within one iteration; descriptors that share one
+     * open file (dup) are never in one base here: each loop has its own copy
+     * of the listening socket */
+    struct event_base *b = event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST) == 0
+                               ? event_base_new_with_config(cfg)
+                               : NULL;
+    event_config_free(cfg);
+    return b ? b : event_base_new();
+}
+
 static void thread_ctl_cb(evutil_socket_t fd, short what, void *arg)
 {
     http_thread *th = arg;
@@ -223,7 +239,7 @@ int http_server_start(http_server *s, char *err, size_t errlen)
 {
     for (int i = 1; i < s->nthreads; i++) {
         http_thread *th = &s->threads[i];
-        th->base = event_base_new();
+        th->base = http_base_new();
         th->own_base = 1;
         if (!th->base) {
             snprintf(err, errlen, "event_base_new failed");

@@ -6,6 +6,8 @@
  */
 #include "platform/jsonw.h"
 
+#include "platform/numfmt.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,10 +225,10 @@ void jsonw_str(jsonw *w, const char *s)
 
 void jsonw_int(jsonw *w, long long v)
 {
-    char b[24];
-    int n = snprintf(b, sizeof b, "%lld", v);
+    char b[NUMFMT_I64_MAX];
+    size_t n = numfmt_i64(b, (int64_t)v); /* no printf: one per number of every answer */
     jsonw_sep(w);
-    jsonw_put(w, b, (size_t)n);
+    jsonw_put(w, b, n);
 }
 
 void jsonw_bool(jsonw *w, int v)

@@ -74,7 +74,7 @@ static int service_run(const service_def *d, void *svc, service_loop *l, char *e
 {
     service_front front;
     memset(&front, 0, sizeof front);
-    l->base = event_base_new();
+    l->base = http_base_new();
     if (!l->base) {
         snprintf(err, errlen, "event_base_new failed");
         return -1;

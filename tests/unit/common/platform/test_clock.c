@@ -19,6 +19,13 @@ START_TEST(test_format_time)
     ck_assert_str_eq(buf, "2025-11-25T14:00:00.123Z");
     clock_format_iso_ms(-1, buf, sizeof buf);
     ck_assert_str_eq(buf, "1969-12-31T23:59:59.999Z");
+    /* past the 4-digit years of the fast path: still right (the printf path) */
+    clock_format_iso_ms(253402300800001LL, buf, sizeof buf);
+    ck_assert_str_eq(buf, "10000-01-01T00:00:00.001Z");
+    /* too small a buffer: -1 and "" on both paths */
+    char small[24];
+    ck_assert_int_eq(clock_format_iso_ms(0, small, sizeof small), -1);
+    ck_assert_str_eq(small, "");
 }
 END_TEST
 

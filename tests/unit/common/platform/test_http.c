@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -242,6 +243,18 @@ START_TEST(test_routing_and_request_ids)
     const char *rid = strstr(resp, "X-Request-ID: ");
     ck_assert_ptr_nonnull(rid);
     ck_assert_int_eq((int)strcspn(rid + 14, "\r"), 32);
+    ck_assert_int_eq((int)strspn(rid + 14, "0123456789abcdef"), 32); /* generated: hex */
+    /* one Date header (ours: evhttp adds none when one is there), RFC 1123, now */
+    const char *date = strstr(resp, "\r\nDate: ");
+    ck_assert_ptr_nonnull(date);
+    ck_assert_ptr_null(strstr(date + 1, "\r\nDate: "));
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    const char *end = strptime(date + 8, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    ck_assert_ptr_nonnull(end);
+    ck_assert_int_eq(end[0], '\r');
+    long skew = (long)(timegm(&tm) - time(NULL));
+    ck_assert_msg(skew >= -5 && skew <= 5, "Date header %ld s away from now", skew);
 
     const char *with_id = "GET /sync HTTP/1.1\r\nHost: x\r\nX-Request-ID: abc-123.x\r\n"
                           "Connection: close\r\n\r\n";

@@ -1,0 +1,45 @@
+/*
+ * avro_direct: OrderEvent's Avro binary encoding written straight into the
+ * caller's buffer, for the reader schema the project ships.
+ *
+ * Why: through libavro, one create cost about 12,000 instructions and six
+ * allocator calls (a generic value per field, then a walk of the schema to
+ * write it: bench/profile-notes.md); the bytes themselves are a few varints
+ * and copies. The encoding is fixed by the schema's field order, so it is
+ * used only when avdirect_fits() finds exactly the shipped layout; any other
+ * reader schema keeps the libavro path. Unit tests compare both byte for byte.
+ */
+#ifndef AVRO_DIRECT_H
+#define AVRO_DIRECT_H
+
+#include "event/avro_layout.h"
+#include "event/order_model.h"
+
+#include <avro.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Lengths of ev's strings, measured (and bounded) by the caller's checks. */
+typedef struct {
+    size_t order_id, customer, date, currency, status;
+    size_t item_id[ORDER_ITEMS_MAX];
+} avdirect_lens;
+
+/*
+ * 1 if rschema (with L, from avlayout_reader) is OrderEvent with its fields in
+ * the order avdirect_encode writes and no others: eventType, orderId,
+ * timestamp, payload [CreateOrderPayload {customerId, orderDate, items
+ * [{itemId, quantity, price}], totalAmount, currency, status}, UpdateOrderPayload
+ * {status}].
+ */
+int avdirect_fits(avro_schema_t rschema, const avlayout *L);
+
+/*
+ * Writes ev's Avro body (no wire header) into buf; returns the bytes written,
+ * or 0 if cap is too small. ev must have passed the codec's checks (lengths,
+ * item count, decimal digits).
+ */
+size_t avdirect_encode(const avlayout *L, const order_event *ev, const avdirect_lens *n,
+                       uint8_t *buf, size_t cap);
+
+#endif

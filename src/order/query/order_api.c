@@ -5,6 +5,7 @@
  * consumer. The endpoints that read topics are in order_api_topics.c.
  */
 #include "query/order_api_int.h"
+#include "query/topic_index.h"
 
 #include "event/order_json.h"
 #include "platform/clock.h"
@@ -278,6 +279,19 @@ static void handle_health(http_call *call)
     http_reply_jsonw(call, problem ? 503 : 200, w);
 }
 
+typedef struct {
+    const order_app *app;
+    order_status *status;
+} metrics_args;
+
+/* The consume side's families, then the topic reads'. */
+static void render_metrics(metrics_text *t, void *arg)
+{
+    metrics_args *m = arg;
+    m->app->metrics(t, m->status);
+    topic_index_metrics_render(t);
+}
+
 static void handle_metrics(http_call *call)
 {
     order_app *a = call->app;
@@ -285,7 +299,8 @@ static void handle_metrics(http_call *call)
     order_status s;
     order_status_read(a->status, &s);
     store_orders_shared(t, &s);
-    service_reply_metrics(call, a->metrics, &s);
+    metrics_args m = {a, &s};
+    service_reply_metrics(call, render_metrics, &m);
 }
 
 static const http_route routes[] = {

@@ -152,6 +152,49 @@ store_status store_dlq_written_check(store *s, const char *topic, int32_t partit
     return st;
 }
 
+static int store_tix_name_ok(store *s, const char *name, const char *what, char *err, size_t errlen)
+{
+    if (!store_outside_txn(s, what, err, errlen))
+        return 0;
+    size_t n = strlen(name);
+    if (n == 0 || n > STORE_TIX_NAME_MAX) {
+        snprintf(err, errlen, "%s: index name empty or too long", what);
+        return 0;
+    }
+    return 1;
+}
+
+store_status store_tix_load(store *s, const char *name, store_tix_pos *pos, int maxpos, int *npos,
+                            const store_tix_sink *sink, char *err, size_t errlen)
+{
+    static const store_tix_sink none = {NULL, NULL, NULL};
+    *npos = 0;
+    if (!store_tix_name_ok(s, name, "store_tix_load", err, errlen))
+        return STORE_ERR_INTERNAL;
+    return s->be->tix_load(s, name, pos, maxpos, npos, sink ? sink : &none, err, errlen);
+}
+
+store_status store_tix_add(store *s, const store_tix_update *u, char *err, size_t errlen)
+{
+    if (!store_tix_name_ok(s, u->name, "store_tix_add", err, errlen))
+        return STORE_ERR_INTERNAL;
+    if (u->nfrom < 0 || u->nto < 0 || u->nfrom > STORE_TIX_PARTS_MAX ||
+        u->nto > STORE_TIX_PARTS_MAX || (u->nids && !u->id_at)) {
+        snprintf(err, errlen, "store_tix_add: bad update");
+        return STORE_ERR_INTERNAL;
+    }
+    return s->be->tix_add(s, u, err, errlen);
+}
+
+/* The position of partition p in pos[0..n), or NULL. */
+const store_tix_pos *store_tix_find(const store_tix_pos *pos, int n, int32_t p)
+{
+    for (int i = 0; i < n; i++)
+        if (pos[i].partition == p)
+            return &pos[i];
+    return NULL;
+}
+
 const char *store_status_name(store_status st)
 {
     switch (st) {

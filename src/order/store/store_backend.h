@@ -40,6 +40,10 @@ typedef struct {
                                   char *err, size_t errlen);
     store_status (*dlq_mark)(store *s, const char *topic, int32_t partition, int64_t offset,
                              char *err, size_t errlen);
+    /* topic indexes (store.h), outside a transaction */
+    store_status (*tix_load)(store *s, const char *name, store_tix_pos *pos, int maxpos, int *npos,
+                             const store_tix_sink *sink, char *err, size_t errlen);
+    store_status (*tix_add)(store *s, const store_tix_update *u, char *err, size_t errlen);
 } store_backend;
 
 /* The first member of every backend's handle. */

@@ -186,6 +186,43 @@ store_status store_tix_add(store *s, const store_tix_update *u, char *err, size_
     return s->be->tix_add(s, u, err, errlen);
 }
 
+long store_tix_pack(const store_tix_update *u, size_t *next, unsigned char *buf)
+{
+    size_t w = 0;
+    while (*next < u->nids) {
+        size_t len;
+        const void *id = u->id_at(u->id_arg, *next, &len);
+        if (len > STORE_TIX_ID_MAX)
+            return -1;
+        if (w + 2 + len > STORE_TIX_SEGMENT)
+            break;
+        buf[w] = (unsigned char)(len >> 8);
+        buf[w + 1] = (unsigned char)len;
+        if (len)
+            memcpy(buf + w + 2, id, len);
+        w += 2 + len;
+        (*next)++;
+    }
+    return (long)w;
+}
+
+int store_tix_unpack(const void *seg, size_t len, const store_tix_sink *sink)
+{
+    const unsigned char *b = seg;
+    size_t i = 0;
+    while (i < len) {
+        if (len - i < 2)
+            return -1;
+        size_t n = (size_t)b[i] << 8 | b[i + 1];
+        if (len - i - 2 < n)
+            return -1;
+        if (sink->id(sink->arg, b + i + 2, n))
+            return 1;
+        i += 2 + n;
+    }
+    return 0;
+}
+
 /* The position of partition p in pos[0..n), or NULL. */
 const store_tix_pos *store_tix_find(const store_tix_pos *pos, int n, int32_t p)
 {

@@ -237,7 +237,7 @@ typedef struct {
     int nfrom;
     const store_tix_pos *to; /* the new positions (every partition of the index) */
     int nto;
-    /* ids to add (already stored ones are kept once) */
+    /* ids to add: each id once, and none the index holds (a load gives back what was added) */
     const void *(*id_at)(void *arg, size_t i, size_t *len);
     void *id_arg;
     size_t nids;

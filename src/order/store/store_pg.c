@@ -64,7 +64,7 @@ static const char store_pg_schema_tix_sql[] =
     " idx text NOT NULL, partition integer NOT NULL, low bigint NOT NULL,"
     " next_offset bigint NOT NULL, PRIMARY KEY(idx, partition));"
     "CREATE TABLE topic_index_ids("
-    " idx text NOT NULL, id bytea NOT NULL, PRIMARY KEY(idx, id));"
+    " idx text NOT NULL, seq integer NOT NULL, ids bytea NOT NULL, PRIMARY KEY(idx, seq));"
     "CREATE TABLE topic_index_stats("
     " idx text NOT NULL, kind text NOT NULL, name text NOT NULL, n bigint NOT NULL,"
     " PRIMARY KEY(idx, kind, name));";

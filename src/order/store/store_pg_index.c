@@ -8,8 +8,8 @@
  * "from" row (or an INSERT that must not find one), so of two instances that
  * extend the same index from the same positions the second waits on the
  * first's row lock, then matches nothing and rolls back (STORE_FENCED). Ids
- * go in pieces as hex text arrays (one statement per piece, no per-id round
- * trip). The statements are not prepared: they run once per read or chunk.
+ * go as segments (store_backend.h), binary parameters of one INSERT each.
+ * The statements are not prepared: they run once per read or chunk.
  */
 #include "store/store_pg_int.h"
 
@@ -18,8 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TIX_FETCH "FETCH 20000 FROM tix_ids"
-#define TIX_ID_PIECE 4096 /* ids per INSERT */
+#define TIX_FETCH "FETCH 16 FROM tix_ids" /* segments (store_backend.h) per round trip */
 
 static store_status tix_ready(store_pg *s, char *err, size_t errlen)
 {
@@ -68,8 +67,8 @@ static store_status tix_load_rows(store_pg *s, const char *name, store_tix_pos *
         char *lit = PQescapeLiteral(s->conn, name, strlen(name));
         char sql[STORE_TIX_NAME_MAX * 2 + 128];
         snprintf(sql, sizeof sql,
-                 "DECLARE tix_ids NO SCROLL CURSOR FOR SELECT id FROM topic_index_ids"
-                 " WHERE idx = %s",
+                 "DECLARE tix_ids NO SCROLL CURSOR FOR SELECT ids FROM topic_index_ids"
+                 " WHERE idx = %s ORDER BY seq",
                  lit ? lit : "''");
         int ok = lit != NULL;
         PQfreemem(lit);
@@ -84,9 +83,11 @@ static store_status tix_load_rows(store_pg *s, const char *name, store_tix_pos *
             }
             int n = PQntuples(r);
             for (int i = 0; i < n && st == STORE_OK; i++) {
-                if (sink->id(sink->arg, PQgetvalue(r, i, 0), (size_t)PQgetlength(r, i, 0))) {
-                    snprintf(err, errlen, "topic index %s: load stopped", name);
-                    st = STORE_ERR_INTERNAL;
+                int u = store_tix_unpack(PQgetvalue(r, i, 0), (size_t)PQgetlength(r, i, 0), sink);
+                if (u != 0) {
+                    snprintf(err, errlen, "topic index %s: %s", name,
+                             u < 0 ? "malformed id segment" : "load stopped");
+                    st = u < 0 ? STORE_ERR_IO : STORE_ERR_INTERNAL;
                 }
             }
             PQclear(r);
@@ -161,57 +162,41 @@ static void tix_fill(tix_args *a, const store_tix_pos *p, const store_tix_pos *t
     snprintf(a->next2, sizeof a->next2, "%" PRId64, to ? to->next : 0);
 }
 
-/* The ids of u as INSERTs of TIX_ID_PIECE each; 0 on an error (*st set). */
+/* The ids of u as segments, one INSERT each; 0 on an error (*st set). */
 static int tix_ids(store_pg *s, const store_tix_update *u, store_status *st, char *err,
                    size_t errlen)
 {
-    static const char hex[] = "0123456789abcdef";
-    char *buf = NULL;
-    size_t cap = 0;
-    int ok = 1;
-    for (size_t i = 0; i < u->nids && ok;) {
-        size_t len = 1;
-        size_t end = i + TIX_ID_PIECE < u->nids ? i + TIX_ID_PIECE : u->nids;
-        for (size_t k = i; k < end; k++) {
-            size_t n;
-            (void)u->id_at(u->id_arg, k, &n);
-            len += 2 * n + 3;
-        }
-        if (len + 1 > cap) {
-            char *nb = realloc(buf, len + 1);
-            if (!nb) {
-                snprintf(err, errlen, "out of memory");
-                *st = STORE_ERR_IO;
-                ok = 0;
-                break;
-            }
-            buf = nb;
-            cap = len + 1;
-        }
-        size_t w = 0;
-        buf[w++] = '{';
-        for (size_t k = i; k < end; k++) {
-            size_t n;
-            const unsigned char *id = u->id_at(u->id_arg, k, &n);
-            if (k > i)
-                buf[w++] = ',';
-            buf[w++] = '"';
-            for (size_t b = 0; b < n; b++) {
-                buf[w++] = hex[id[b] >> 4];
-                buf[w++] = hex[id[b] & 15];
-            }
-            buf[w++] = '"';
-        }
-        buf[w++] = '}';
-        buf[w] = '\0';
-        const char *v[] = {u->name, buf};
-        ok = tix_cmd(s,
-                     "INSERT INTO topic_index_ids(idx, id) SELECT $1::text, decode(h, 'hex')"
-                     " FROM unnest($2::text[]) AS h ON CONFLICT DO NOTHING",
-                     2, v, -1, "write index ids", st, err, errlen);
-        i = end;
+    if (!u->nids)
+        return 1;
+    unsigned char *seg = malloc(STORE_TIX_SEGMENT);
+    if (!seg) {
+        snprintf(err, errlen, "out of memory");
+        *st = STORE_ERR_IO;
+        return 0;
     }
-    free(buf);
+    size_t next = 0;
+    long n;
+    int ok = 1;
+    while (ok && (n = store_tix_pack(u, &next, seg)) > 0) {
+        const char *v[] = {u->name, (const char *)seg};
+        int lens[] = {0, (int)n}, fmts[] = {0, 1};
+        PGresult *r = PQexecParams(s->conn,
+                                   "INSERT INTO topic_index_ids(idx, seq, ids) VALUES($1::text,"
+                                   " (SELECT coalesce(max(seq), 0) + 1 FROM topic_index_ids"
+                                   " WHERE idx = $1::text), $2::bytea)",
+                                   2, NULL, v, lens, fmts, 0);
+        if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
+            *st = store_pg_fail(s, r, "write index ids", err, errlen);
+            ok = 0;
+        }
+        PQclear(r);
+    }
+    if (ok && n < 0) {
+        snprintf(err, errlen, "topic index %s: an id over %d bytes", u->name, STORE_TIX_ID_MAX);
+        *st = STORE_ERR_INTERNAL;
+        ok = 0;
+    }
+    free(seg);
     return ok;
 }
 

@@ -11,6 +11,7 @@
 #include "store/store_sqlite_int.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Prepares sql with ?1 bound to the index name. */
@@ -46,14 +47,16 @@ static store_status tix_load_rows(store_sqlite *s, const char *name, store_tix_p
     if (rc != SQLITE_DONE)
         return store_sqlite_fail(s, rc, "read index positions", err, errlen);
     if (sink->id) {
-        rc = tix_prepare(s, "SELECT id FROM topic_index_ids WHERE idx = ?1", name, &q);
+        rc =
+            tix_prepare(s, "SELECT ids FROM topic_index_ids WHERE idx = ?1 ORDER BY seq", name, &q);
         while (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
-            const void *id = sqlite3_column_blob(q, 0);
-            size_t len = (size_t)sqlite3_column_bytes(q, 0);
-            if (sink->id(sink->arg, id ? id : "", len)) {
+            int u = store_tix_unpack(sqlite3_column_blob(q, 0), (size_t)sqlite3_column_bytes(q, 0),
+                                     sink);
+            if (u != 0) {
                 sqlite3_finalize(q);
-                snprintf(err, errlen, "topic index %s: load stopped", name);
-                return STORE_ERR_INTERNAL;
+                snprintf(err, errlen, "topic index %s: %s", name,
+                         u < 0 ? "malformed id segment" : "load stopped");
+                return u < 0 ? STORE_ERR_IO : STORE_ERR_INTERNAL;
             }
             rc = SQLITE_OK;
         }
@@ -133,7 +136,8 @@ static const char *const tix_sql[TQ__N] = {
                " AND partition = ?2 AND low = ?3 AND next_offset = ?4",
     [TQ_INS] = "INSERT OR IGNORE INTO topic_index_pos(idx, partition, low, next_offset)"
                " VALUES(?1, ?2, ?3, ?4)",
-    [TQ_ID] = "INSERT OR IGNORE INTO topic_index_ids(idx, id) VALUES(?1, ?2)",
+    [TQ_ID] = "INSERT INTO topic_index_ids(idx, seq, ids) VALUES(?1, (SELECT coalesce(max(seq),"
+              " 0) + 1 FROM topic_index_ids WHERE idx = ?1), ?2)",
     [TQ_STAT] = "INSERT INTO topic_index_stats(idx, kind, name, n) VALUES(?1, ?2, ?3, ?4)"
                 " ON CONFLICT(idx, kind, name) DO UPDATE SET n = n + excluded.n",
 };
@@ -165,12 +169,23 @@ static int tix_write(store_sqlite *s, sqlite3_stmt **q, const store_tix_update *
         if (*rc != SQLITE_OK || !tix_step(s, st, 1, rc))
             return 0;
     }
-    for (size_t i = 0; i < u->nids; i++) {
-        size_t len;
-        const void *id = u->id_at(u->id_arg, i, &len);
-        if ((*rc = sqlite3_bind_blob(q[TQ_ID], 2, len ? id : "", (int)len, SQLITE_STATIC)) !=
-                SQLITE_OK ||
-            !tix_step(s, q[TQ_ID], -1, rc))
+    if (u->nids) {
+        unsigned char *seg = malloc(STORE_TIX_SEGMENT);
+        if (!seg) {
+            *rc = SQLITE_NOMEM;
+            return 0;
+        }
+        size_t next = 0;
+        long n;
+        while ((n = store_tix_pack(u, &next, seg)) > 0) {
+            if ((*rc = sqlite3_bind_blob(q[TQ_ID], 2, seg, (int)n, SQLITE_STATIC)) != SQLITE_OK ||
+                !tix_step(s, q[TQ_ID], 1, rc))
+                break;
+        }
+        free(seg);
+        if (n < 0)
+            *rc = SQLITE_TOOBIG;
+        if (*rc != SQLITE_OK || n != 0)
             return 0;
     }
     for (size_t i = 0; i < u->nstats; i++) {

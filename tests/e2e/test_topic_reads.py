@@ -31,14 +31,7 @@ BAD = 7  # dead letters, so /dlq/stats has something to count
 
 
 def fill(stack, services) -> list[str]:
-    w = EventWriter(stack, services.topic)
-    ids = [f"TR-{i:06d}" for i in range(EVENTS)]
-    for oid in ids:
-        w.send(create_event(oid, [("A", 1, "1.00")]))
-    for i in range(BAD):
-        w.send_raw(f"TR-BAD-{i}".encode(), b"\x01not avro")
-    w.flush()
-    return ids
+    return send_batch(stack, services, "TR", EVENTS, bad=BAD)
 
 
 def ids_call(order, topic):
@@ -254,7 +247,7 @@ def ref_stats(order, dlq_topic):
 
 def send_batch(stack, services, prefix, n, bad=0):
     w = EventWriter(stack, services.topic)
-    ids = [f"{prefix}-{i:05d}" for i in range(n)]
+    ids = [f"{prefix}-{i:06d}" for i in range(n)]
     for oid in ids:
         w.send(create_event(oid, [("A", 1, "1.00")]))
     for i in range(bad):

@@ -91,6 +91,19 @@ static void content_clear(tix_run *x)
     x->ids_flushed = 0;
 }
 
+/* Everything in memory is in the store's index now (loaded from it or written to it). */
+static void content_flushed(tix_run *x)
+{
+    if (x->ids)
+        x->ids_flushed = x->ids->count;
+    if (x->stats) {
+        for (int i = 0; i < x->stats->ncat; i++)
+            x->stats->cat[i].flushed = x->stats->cat[i].n;
+        for (int i = 0; i < x->stats->nreason; i++)
+            x->stats->reason[i].flushed = x->stats->reason[i].n;
+    }
+}
+
 static void tix_load(tix_run *x)
 {
     if (!x->st)
@@ -107,14 +120,7 @@ static void tix_load(tix_run *x)
         return;
     }
     x->writable = 1;
-    if (x->ids)
-        x->ids_flushed = x->ids->count;
-    if (x->stats) {
-        for (int i = 0; i < x->stats->ncat; i++)
-            x->stats->cat[i].flushed = x->stats->cat[i].n;
-        for (int i = 0; i < x->stats->nreason; i++)
-            x->stats->reason[i].flushed = x->stats->reason[i].n;
-    }
+    content_flushed(x);
 }
 
 /* ---- planning: keep the index or rebuild it ------------------------------ */
@@ -185,14 +191,7 @@ static void flush_done(tix_run *x, const store_tix_pos *to)
     memcpy(x->from, to, (size_t)x->np * sizeof *to);
     x->nfrom = x->np;
     x->reset = 0;
-    if (x->ids)
-        x->ids_flushed = x->ids->count;
-    if (x->stats) {
-        for (int i = 0; i < x->stats->ncat; i++)
-            x->stats->cat[i].flushed = x->stats->cat[i].n;
-        for (int i = 0; i < x->stats->nreason; i++)
-            x->stats->reason[i].flushed = x->stats->reason[i].n;
-    }
+    content_flushed(x);
 }
 
 /* Writes what the scan added since the last write; final: the positions are the scan's end. */
@@ -360,22 +359,29 @@ void topic_index_count_scanned(int64_t n)
 
 void topic_index_metrics_render(metrics_text *t)
 {
+    static const struct {
+        const char *name, *labels;
+        metrics_counter *c;
+    } samples[] = {
+        {"order_topic_reads_total", "from=\"index\"", &tix_reads_indexed},
+        {"order_topic_reads_total", "from=\"scan\"", &tix_reads_built},
+        {"order_topic_index_writes_total", "result=\"ok\"", &tix_writes_ok},
+        {"order_topic_index_writes_total", "result=\"fenced\"", &tix_writes_fenced},
+        {"order_topic_index_writes_total", "result=\"failed\"", &tix_writes_failed},
+    };
     metrics_text_family(t, "order_topic_read_records_scanned_total", "counter",
                         "Records read from Kafka by topic reads (getAllOrderIdsFromTopic, dlq)");
     metrics_text_sample(t, "order_topic_read_records_scanned_total", NULL,
                         (double)atomic_load(&tix_scanned.v));
-    metrics_text_family(t, "order_topic_reads_total", "counter",
-                        "Indexed topic reads: from the store's index plus the tail, or built");
-    metrics_text_sample(t, "order_topic_reads_total", "from=\"index\"",
-                        (double)atomic_load(&tix_reads_indexed.v));
-    metrics_text_sample(t, "order_topic_reads_total", "from=\"scan\"",
-                        (double)atomic_load(&tix_reads_built.v));
-    metrics_text_family(t, "order_topic_index_writes_total", "counter",
-                        "Topic index writes by result (fenced: another reader was first)");
-    metrics_text_sample(t, "order_topic_index_writes_total", "result=\"ok\"",
-                        (double)atomic_load(&tix_writes_ok.v));
-    metrics_text_sample(t, "order_topic_index_writes_total", "result=\"fenced\"",
-                        (double)atomic_load(&tix_writes_fenced.v));
-    metrics_text_sample(t, "order_topic_index_writes_total", "result=\"failed\"",
-                        (double)atomic_load(&tix_writes_failed.v));
+    for (size_t i = 0; i < sizeof samples / sizeof samples[0]; i++) {
+        if (i == 0)
+            metrics_text_family(t, samples[i].name, "counter",
+                                "Indexed topic reads: from the store's index plus the tail, or "
+                                "built from a scan of the whole topic");
+        else if (i == 2)
+            metrics_text_family(t, samples[i].name, "counter",
+                                "Topic index writes by result (fenced: another reader was first)");
+        metrics_text_sample(t, samples[i].name, samples[i].labels,
+                            (double)atomic_load(&samples[i].c->v));
+    }
 }

@@ -42,6 +42,7 @@ say() { printf '[topic_reads] %s\n' "$*"; }
 SVC=
 READERS=()
 cleanup() {
+    rm -f "$WDIR/reading"
     for p in "${READERS[@]}"; do kill "$p" 2>/dev/null || true; done
     [ -n "$SVC" ] && kill "$SVC" 2>/dev/null || true
     if [ "$OWN_STACK" = 1 ]; then scripts/stack.sh stop >/dev/null 2>&1 || true; fi
@@ -82,7 +83,7 @@ for n in $SIZES; do
         STORE_PATH="$WDIR/store-$n.db" TOPIC_SCAN_TIMEOUT_MS=600000 \
         "$BIN/order-service" >>"$WDIR/order-service-$n.log" 2>&1 &
     SVC=$!
-    until [ "$(curl -fsS "$URL/health" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["ordersStored"])' 2>/dev/null || echo 0)" -ge "$ORDERS" ]; do
+    until [ "$(curl -sS "$URL/health" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["ordersStored"])' 2>/dev/null || echo 0)" -ge "$ORDERS" ]; do
         kill -0 "$SVC" || { say "order-service died; see $WDIR/order-service-$n.log"; exit 1; }
         sleep 0.5
     done
@@ -101,15 +102,19 @@ for n in $SIZES; do
     for mode in alone four_reads; do
         READERS=()
         if [ "$mode" = four_reads ]; then
+            : >"$WDIR/reading"
             for _ in 1 2 3 4; do
-                (while :; do curl -fsS -o /dev/null "$URL/getAllOrderIdsFromTopic?topic=$topic" || sleep 0.2; done) &
+                (while [ -f "$WDIR/reading" ]; do
+                    curl -fsS -o /dev/null "$URL/getAllOrderIdsFromTopic?topic=$topic" || sleep 0.2
+                done) &
                 READERS+=($!)
             done
         fi
         before=$(scanned)
         line=$(env BENCH_PATH=/order-details BENCH_ID_PREFIX=D BENCH_ID_COUNT="$ORDERS" \
             wrk -t1 -c16 -d"${DURATION}s" --latency -s bench/get_path.lua "$URL" | grep BENCH_RESULT)
-        for p in "${READERS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+        rm -f "$WDIR/reading" # each loop ends after its read in flight
+        for p in "${READERS[@]}"; do wait "$p" 2>/dev/null || true; done
         READERS=()
         echo "bench=topic_reads_details events=$n mode=$mode scanned=$(($(scanned) - before)) ${line#BENCH_RESULT }" >>"$RES"
         say "/order-details ($mode, $n records on the read topic): ${line#BENCH_RESULT }"

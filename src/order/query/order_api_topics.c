@@ -4,14 +4,18 @@
  *
  * Each uses topic_scan: a private assign-only consumer per request that never
  * touches the group's offsets. Only the service's own two topics can be read.
- * DLQ pages are in topic order (partition, then offset), so limit/offset are
- * stable while the DLQ only grows.
+ * The ids and the DLQ statistics come from the store's topic index plus the
+ * topic's tail past it (topic_index.c), so a read after the first scans only
+ * what is new; a DLQ page reads only its own records. DLQ pages are in topic
+ * order (partition, then offset), so limit/offset are stable while the DLQ
+ * only grows.
  *
- * The handler only checks the query on its HTTP thread; the scan runs on a
- * topic_pool worker (a full pool: 429 with Retry-After), and the answer is
- * given back on the call's own loop thread (http_call_complete). The ids
- * list, the one answer that grows with the topic, is streamed from the id
- * set in pieces of about TOPIC_IDS_PIECE bytes.
+ * The handler only checks the query on its HTTP thread; the read runs on a
+ * topic_pool worker (a full pool: 429 with Retry-After) with the worker's
+ * own writable store handle, and the answer is given back on the call's own
+ * loop thread (http_call_complete). Every answer is streamed in pieces of
+ * about TOPIC_IDS_PIECE bytes: the ids from the id set, the rendered /dlq
+ * answers from their buffer.
  */
 #include "query/order_api_int.h"
 

@@ -279,6 +279,12 @@ def test_reads_after_the_index_scan_only_the_tail(services, stack):
     assert s2 == 3, s2
     assert stats == ref_stats(order, services.dlq_topic) and stats["total_messages"] == 8
 
+    # A DLQ page reads only its own records, not the DLQ before it.
+    before = scanned(order)
+    page = dlq_messages(order, limit=2, offset=5)
+    assert len(page) == 2 and {m["key"] for m in page} <= {f"IY-BAD-{i}" for i in range(3)}
+    assert scanned(order) - before == 2
+
     # A topic the consumer does not apply is indexed the same way: the DLQ's keys.
     dlq_ids, d1 = read_ids(order, services.dlq_topic)
     assert dlq_ids == ref_ids(stack, services.dlq_topic) and len(dlq_ids) == 8 and d1 == 8

@@ -39,26 +39,28 @@ typedef struct {
 
 /* ---- the stats tables ---------------------------------------------------- */
 
-/* Adds n to name's row; never more than TOPIC_STATS_NAMES rows, whatever the DLQ holds. */
+/* Adds n to name's row. Never more than TOPIC_STATS_NAMES rows, whatever the
+ * DLQ holds: the last row is kept for "OTHER", where every further name goes. */
 static void stat_add(topic_stat *tab, int *count, const char *name, long long n)
 {
     if (!*name)
         name = "UNKNOWN";
-    for (int pass = 0; pass < 2; pass++) {
+    for (;;) {
         for (int i = 0; i < *count; i++) {
             if (strcmp(tab[i].name, name) == 0) {
                 tab[i].n += n;
                 return;
             }
         }
-        if (*count < TOPIC_STATS_NAMES)
+        int other = strcmp(name, "OTHER") == 0;
+        if (*count < TOPIC_STATS_NAMES - 1 || (other && *count < TOPIC_STATS_NAMES))
             break;
         name = "OTHER";
     }
-    int i = *count < TOPIC_STATS_NAMES ? (*count)++ : TOPIC_STATS_NAMES - 1;
-    snprintf(tab[i].name, sizeof tab[i].name, "%s", name);
-    tab[i].n = n;
-    tab[i].flushed = 0;
+    topic_stat *t = &tab[(*count)++];
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->n = n;
+    t->flushed = 0;
 }
 
 /* ---- loading ------------------------------------------------------------- */

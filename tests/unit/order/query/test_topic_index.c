@@ -39,7 +39,8 @@ static void new_topic(char *name, size_t len)
 }
 
 /* Writes keys prefix0..prefix<n-1> (each twice when twice), round robin over the partitions,
- * with dlq.reason = reason when given; waits for every acknowledgement. */
+ * with dlq.reason = reason when given ("#": R<i> for record i); waits for every
+ * acknowledgement. */
 static void produce(const char *topic, const char *prefix, int n, int twice, const char *reason)
 {
     rd_kafka_conf_t *conf = kafka_conf_new(bootstrap, "tix-producer", NULL, 0, err, sizeof err);
@@ -52,7 +53,12 @@ static void produce(const char *topic, const char *prefix, int n, int twice, con
         int klen = snprintf(key, sizeof key, "%s%d", prefix, i % n);
         rd_kafka_headers_t *h = rd_kafka_headers_new(2);
         if (reason) {
-            rd_kafka_header_add(h, "dlq.reason", -1, reason, -1);
+            char r[40]; /* "#": a reason of its own per record, R<i> */
+            if (reason[0] == '#')
+                snprintf(r, sizeof r, "R%d", i);
+            else
+                snprintf(r, sizeof r, "%s", reason);
+            rd_kafka_header_add(h, "dlq.reason", -1, r, -1);
             rd_kafka_header_add(h, "dlq.category", -1, "NO_RETRY_DLQ", -1);
         }
         rd_kafka_resp_err_t e = rd_kafka_producev(
@@ -161,6 +167,36 @@ START_TEST(test_stats_kept_incrementally)
 }
 END_TEST
 
+START_TEST(test_stats_names_bounded_across_reads)
+{
+    char topic[96];
+    new_topic(topic, sizeof topic);
+    produce(topic, "N", 50, 0, "#");
+    store *st = store_open(where, 0, err, sizeof err);
+    ck_assert_msg(st != NULL, "%s", err);
+    topic_stats s;
+    topic_index_info info;
+    int64_t total = 0;
+    scan_request req = request(topic);
+    ck_assert_int_eq(topic_index_stats(st, &req, &no_stop, &s, &total, &info, err, sizeof err),
+                     SCAN_OK);
+    ck_assert_int_eq(s.nreason, 50);
+    produce(topic, "M", 40, 0, "#"); /* R0..R39 again: 40 more, on known names */
+    produce(topic, "O", 80, 0, "#"); /* R0..R79: 30 new names, 16 of them beyond the table */
+    ck_assert_int_eq(topic_index_stats(st, &req, &no_stop, &s, &total, &info, err, sizeof err),
+                     SCAN_OK);
+    ck_assert_int_eq(info.scanned, 120);
+    ck_assert_int_eq(s.nreason, TOPIC_STATS_NAMES);
+    long long sum = 0;
+    for (int i = 0; i < s.nreason; i++)
+        sum += s.reason[i].n;
+    ck_assert_int_eq(sum, 170); /* nothing lost to the bound: the rest is under OTHER */
+    ck_assert_int_eq(reason_count(&s, "R0"), 3);
+    ck_assert_int_eq(reason_count(&s, "OTHER"), 80 - (TOPIC_STATS_NAMES - 1));
+    store_close(st);
+}
+END_TEST
+
 START_TEST(test_without_a_usable_store_a_read_is_a_plain_scan)
 {
     char topic[96];
@@ -188,6 +224,7 @@ static void add_contract(TCase *tc)
 {
     tcase_add_test(tc, test_second_read_scans_only_the_tail);
     tcase_add_test(tc, test_stats_kept_incrementally);
+    tcase_add_test(tc, test_stats_names_bounded_across_reads);
     tcase_add_test(tc, test_without_a_usable_store_a_read_is_a_plain_scan);
 }
 

@@ -110,6 +110,40 @@ def plot_sweep(sweep, png):
     return None
 
 
+def topic_reads_section(rows, w):
+    """bench/topic_reads.sh's rows (reads over the store's topic indexes), if it ran."""
+    reads = [r for r in rows if r["bench"] == "topic_reads"]
+    if not reads:
+        return
+    w("## Topic reads over the store's topic indexes (bench/topic_reads.sh)")
+    w("")
+    w("| records on the topic | read | first call (builds the index) | second call (index + tail) | peak RSS |")
+    w("|---|---|---|---|---|")
+    for n in sorted({int(r["events"]) for r in reads}):
+        for ep, name in (("ids", "getAllOrderIdsFromTopic"), ("dlq_stats", "/dlq/stats")):
+            got = {r["call"]: r for r in reads if int(r["events"]) == n and r["endpoint"] == ep}
+            if "first" not in got or "second" not in got:
+                continue
+            f, s = got["first"], got["second"]
+            w(f"| {n:,} | {name} | {float(f['seconds']):.2f} s, {int(f['scanned']):,} records scanned "
+              f"| {float(s['seconds']):.2f} s, {int(s['scanned']):,} scanned "
+              f"| {int(s['hwm_kb']) / 1024:.0f} MB |")
+    w("")
+    details = [r for r in rows if r["bench"] == "topic_reads_details"]
+    if details:
+        w("| records on the topic | /order-details | req/s | p50 | p99 |")
+        w("|---|---|---|---|---|")
+        for r in details:
+            mode = "alone" if r["mode"] == "alone" else "while four getAllOrderIdsFromTopic loops run"
+            w(f"| {int(r['events']):,} | {mode} | {float(r['rps']):,.0f} | {float(r['p50_ms']):.2f} ms "
+              f"| {float(r['p99_ms']):.2f} ms |")
+        w("")
+    w("Each size is a fresh topic served as order-service's DLQ topic (so both endpoints read it), "
+      "loaded by `bench-loader`; a fresh SQLite store; `curl -w %{time_total}`; records scanned from "
+      "`order_topic_read_records_scanned_total`; peak RSS is VmHWM after the calls.")
+    w("")
+
+
 def main():
     (res, out, runs, duration, conns, events, e2e_rate, e2e_secs, kafka_v, apicurio_v) = sys.argv[1:11]
     conns_i = int(conns)
@@ -262,6 +296,7 @@ def main():
           f"for {co_req:,} 201 answers counted by wrk (wrk does not count requests still in flight when it stops, "
           "so the store may hold slightly more).")
         w("")
+    topic_reads_section(rows, w)
     w("## How it was measured")
     w("")
     w(f"1. create-order: `wrk -t2 -cN -d{duration}s --latency -s bench/create_order.lua http://127.0.0.1:17000` "

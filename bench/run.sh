@@ -252,6 +252,9 @@ done
 record "bench=rss service=order-service hwm_kb=$(hwm_kb $CPID)"
 stop_pid $CPID
 
+# --- topic reads over the store's topic indexes (issue 13) --------------------
+BOOT=$BOOT REG=$REG BIN=$BIN RES=$RES BDIR=$BDIR bench/topic_reads.sh
+
 # --- 7, 8, 9: the same on PostgreSQL, one instance and three in one group ----
 # (the shared store of issue 16; a database per run, so each starts empty)
 export PG_PORT=${BENCH_PG_PORT:-$((PB + 432))}

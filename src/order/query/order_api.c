@@ -5,6 +5,7 @@
  * consumer. The endpoints that read topics are in order_api_topics.c.
  */
 #include "query/order_api_int.h"
+#include "query/topic_index.h"
 
 #include "event/order_json.h"
 #include "platform/clock.h"
@@ -397,6 +398,7 @@ static void render_metrics(metrics_text *t, void *arg)
     metrics_text_family(t, "order_read_waiters", "gauge",
                         "order-details requests waiting for a write (waitMs, after)");
     metrics_text_sample(t, "order_read_waiters", NULL, read_wait_count(m->a->waits));
+    topic_index_metrics_render(t);
 }
 
 static void handle_metrics(http_call *call)

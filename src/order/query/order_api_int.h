@@ -21,9 +21,11 @@ typedef struct {
     int64_t shared_orders_at_ms;
 } order_thread;
 
-/* One per topic_pool worker: the DLQ pages' decoder (codec + registry client). */
+/* One per topic_pool worker: the DLQ pages' decoder (codec + registry client)
+ * and a writable store handle for the topic indexes (opened on first use). */
 typedef struct {
     order_decoder *dec;
+    store *st;
 } order_topic_worker;
 
 /* Streamed pieces of the ids answer are about this large. */

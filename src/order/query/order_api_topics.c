@@ -4,14 +4,18 @@
  *
  * Each uses topic_scan: a private assign-only consumer per request that never
  * touches the group's offsets. Only the service's own two topics can be read.
- * DLQ pages are in topic order (partition, then offset), so limit/offset are
- * stable while the DLQ only grows.
+ * The ids and the DLQ statistics come from the store's topic index plus the
+ * topic's tail past it (topic_index.c), so a read after the first scans only
+ * what is new; a DLQ page reads only its own records. DLQ pages are in topic
+ * order (partition, then offset), so limit/offset are stable while the DLQ
+ * only grows.
  *
- * The handler only checks the query on its HTTP thread; the scan runs on a
- * topic_pool worker (a full pool: 429 with Retry-After), and the answer is
- * given back on the call's own loop thread (http_call_complete). The ids
- * list, the one answer that grows with the topic, is streamed from the id
- * set in pieces of about TOPIC_IDS_PIECE bytes.
+ * The handler only checks the query on its HTTP thread; the read runs on a
+ * topic_pool worker (a full pool: 429 with Retry-After) with the worker's
+ * own writable store handle, and the answer is given back on the call's own
+ * loop thread (http_call_complete). Every answer is streamed in pieces of
+ * about TOPIC_IDS_PIECE bytes: the ids from the id set, the rendered /dlq
+ * answers from their buffer.
  */
 #include "query/order_api_int.h"
 
@@ -21,6 +25,7 @@
 #include "platform/base64.h"
 #include "platform/log.h"
 #include "query/idset.h"
+#include "query/topic_index.h"
 #include "query/topic_pool.h"
 #include "query/topic_scan.h"
 
@@ -50,14 +55,16 @@ static scan_request scan_req(const order_app *a, const char *topic)
 {
     static __thread char group[300];
     snprintf(group, sizeof group, "%s.scan", a->cfg->group_id);
-    scan_request r = {a->cfg->bootstrap, group, topic, 0, -1, 0, a->cfg->scan_timeout_ms};
+    scan_request r = {.bootstrap = a->cfg->bootstrap,
+                      .group_id = group,
+                      .topic = topic,
+                      .limit = -1,
+                      .timeout_ms = a->cfg->scan_timeout_ms};
     return r;
 }
 
 /* One topic read, from the handler through the worker to the answer. */
 typedef enum { JOB_IDS, JOB_STATS, JOB_PAGE } job_kind;
-
-typedef struct dlq_stats dlq_stats;
 
 typedef struct {
     http_call *call;
@@ -73,12 +80,13 @@ typedef struct {
     scan_status st;
     char err[256];
     int64_t total;
-    idset ids;        /* JOB_IDS */
-    dlq_stats *stats; /* JOB_STATS */
-    jsonw body;       /* JOB_STATS, JOB_PAGE: the rendered answer */
+    idset ids;          /* JOB_IDS */
+    topic_stats *stats; /* JOB_STATS */
+    jsonw body;         /* JOB_STATS, JOB_PAGE: the rendered answer */
     /* streaming the ids: 0 the head, 1 the ids from next_id on, 2 done */
     int stage;
     uint32_t next_id;
+    size_t body_sent; /* streaming the body: bytes of it sent */
 } topic_job;
 
 static void job_free(void *arg)
@@ -90,72 +98,7 @@ static void job_free(void *arg)
     free(j);
 }
 
-static int ids_cb(void *arg, const scan_record *r)
-{
-    topic_job *j = arg;
-    if (atomic_load(j->stop))
-        return 1;
-    if (!r->key)
-        return 0; /* a record without a key names no order */
-    if (idset_add(&j->ids, r->key, r->key_len) < 0) {
-        j->failed = 1;
-        return 1;
-    }
-    return 0;
-}
-
-/* Counts of header values: a few distinct names, so a small linear table. */
-#define STATS_NAMES 64
-typedef struct {
-    char name[DLQ_REASON_MAX + 1];
-    long long n;
-} stat_entry;
-
-struct dlq_stats {
-    stat_entry cat[STATS_NAMES], reason[STATS_NAMES];
-    int ncat, nreason;
-};
-
-static void stat_count(stat_entry *tab, int *n, const char *name)
-{
-    if (!*name)
-        name = "UNKNOWN";
-    for (int i = 0; i < *n; i++) {
-        if (strcmp(tab[i].name, name) == 0) {
-            tab[i].n++;
-            return;
-        }
-    }
-    if (*n == STATS_NAMES)
-        name = "OTHER"; /* never more than STATS_NAMES rows, whatever the DLQ holds */
-    for (int i = 0; i < *n; i++) {
-        if (strcmp(tab[i].name, name) == 0) {
-            tab[i].n++;
-            return;
-        }
-    }
-    int i = *n < STATS_NAMES ? (*n)++ : STATS_NAMES - 1;
-    snprintf(tab[i].name, sizeof tab[i].name, "%s", name);
-    tab[i].n = 1;
-}
-
-static int stats_cb(void *arg, const scan_record *r)
-{
-    topic_job *j = arg;
-    dlq_stats *s = j->stats;
-    if (atomic_load(j->stop))
-        return 1;
-    rd_kafka_headers_t *h = NULL;
-    dlq_info d;
-    if (rd_kafka_message_headers(r->msg, &h) != RD_KAFKA_RESP_ERR_NO_ERROR)
-        h = NULL;
-    dlq_info_from_headers(&d, h);
-    stat_count(s->cat, &s->ncat, d.category);
-    stat_count(s->reason, &s->nreason, d.reason);
-    return 0;
-}
-
-static void put_stats(jsonw *w, const char *key, const stat_entry *tab, int n)
+static void put_stats(jsonw *w, const char *key, const topic_stat *tab, int n)
 {
     jsonw_key(w, key);
     jsonw_obj_begin(w);
@@ -321,6 +264,7 @@ static void page_run(topic_job *j, order_decoder *dec)
     req.limit = j->limit;
     req.ordered = 1;
     j->st = topic_scan(&req, page_cb, &c, &j->total, j->err, sizeof j->err);
+    topic_index_count_scanned(c.count);
     j->failed = c.failed;
     jsonw_arr_end(w);
     jsonw_key(w, "count");
@@ -333,6 +277,21 @@ static void page_run(topic_job *j, order_decoder *dec)
 
 static void job_answer(http_call *call, void *arg);
 
+/* The worker's writable store handle for the topic indexes, (re)opened on
+ * demand: NULL while the store cannot be opened (the read is then a plain
+ * scan of the whole topic, correct but slower). */
+static store *worker_store(const order_app *a, void *worker_ctx)
+{
+    order_topic_worker *w = worker_ctx;
+    if (!w->st) {
+        char err[256];
+        w->st = store_open(a->cfg->store_location, 0, err, sizeof err);
+        if (!w->st)
+            log_warn("topic reads: store for the topic indexes: %s", err);
+    }
+    return w->st;
+}
+
 /* topic_pool's job: the scan; the answer goes back to the call's loop thread. */
 static void job_run(void *arg, void *worker_ctx, const atomic_int *stop)
 {
@@ -342,10 +301,14 @@ static void job_run(void *arg, void *worker_ctx, const atomic_int *stop)
         j->cancelled = 1;
     } else if (j->kind == JOB_IDS) {
         scan_request req = scan_req(j->app, j->topic);
-        j->st = topic_scan(&req, ids_cb, j, &j->total, j->err, sizeof j->err);
+        topic_index_info info;
+        j->st = topic_index_ids(worker_store(j->app, worker_ctx), &req, stop, &j->ids, &j->failed,
+                                &j->total, &info, j->err, sizeof j->err);
     } else if (j->kind == JOB_STATS) {
         scan_request req = scan_req(j->app, j->topic);
-        j->st = topic_scan(&req, stats_cb, j, &j->total, j->err, sizeof j->err);
+        topic_index_info info;
+        j->st = topic_index_stats(worker_store(j->app, worker_ctx), &req, stop, j->stats, &j->total,
+                                  &info, j->err, sizeof j->err);
         if (j->st == SCAN_NO_TOPIC)
             j->st = SCAN_OK; /* no DLQ yet: zero dead letters */
         stats_render(j);
@@ -383,6 +346,7 @@ void order_api_topic_worker_free(void *worker_ctx)
     if (!w)
         return;
     order_decoder_free(w->dec);
+    store_close(w->st);
     free(w);
 }
 
@@ -417,6 +381,18 @@ static int ids_next(void *arg, jsonw *out)
     return 0;
 }
 
+/* A rendered answer (the /dlq endpoints), in pieces of TOPIC_IDS_PIECE bytes. */
+static int body_next(void *arg, jsonw *out)
+{
+    topic_job *j = arg;
+    size_t n = j->body.len - j->body_sent;
+    if (n > TOPIC_IDS_PIECE)
+        n = TOPIC_IDS_PIECE;
+    jsonw_bytes(out, j->body.buf + j->body_sent, n);
+    j->body_sent += n;
+    return j->body_sent < j->body.len;
+}
+
 static void job_answer(http_call *call, void *arg)
 {
     topic_job *j = arg;
@@ -441,7 +417,8 @@ static void job_answer(http_call *call, void *arg)
     } else if (!jsonw_ok(&j->body)) {
         http_reply_error(call, 500, "cannot render the answer");
     } else {
-        http_reply_jsonw(call, 200, &j->body);
+        http_reply_stream(call, 200, body_next, job_free, j);
+        return; /* the stream frees the job */
     }
     job_free(j);
 }

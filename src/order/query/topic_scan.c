@@ -145,6 +145,32 @@ static scan_status scan_assign(rd_kafka_t *rk, const char *topic, scan_range *r,
     return SCAN_OK;
 }
 
+/* Each partition's [start, end): from the plan's starts, or skip/limit in topic order. */
+static void scan_plan_ranges(const scan_request *req, int np, const int64_t *lo, const int64_t *hi,
+                             const int64_t *start, scan_range *r)
+{
+    int64_t skip = req->skip < 0 ? 0 : req->skip;
+    int64_t want = req->limit;
+    for (int p = 0; p < np; p++) {
+        r[p].start = r[p].end = hi[p];
+        if (req->plan) {
+            r[p].start = start[p] < lo[p] ? lo[p] : start[p] > hi[p] ? hi[p] : start[p];
+        } else if (skip >= hi[p] - lo[p]) {
+            skip -= hi[p] - lo[p];
+        } else {
+            r[p].start = lo[p] + skip;
+            skip = 0;
+            int64_t take = hi[p] - r[p].start;
+            if (want >= 0 && take > want)
+                take = want;
+            r[p].end = r[p].start + take;
+            if (want >= 0)
+                want -= take;
+        }
+        r[p].done = r[p].start >= r[p].end;
+    }
+}
+
 scan_status topic_scan(const scan_request *req, scan_fn fn, void *arg, int64_t *total, char *err,
                        size_t errlen)
 {
@@ -171,34 +197,35 @@ scan_status topic_scan(const scan_request *req, scan_fn fn, void *arg, int64_t *
         st = SCAN_ERROR;
         goto out;
     }
-    int64_t skip = req->skip < 0 ? 0 : req->skip;
-    int64_t want = req->limit;
+    int64_t *lo = calloc((size_t)np * 3, sizeof *lo);
+    if (!lo) {
+        snprintf(err, errlen, "out of memory");
+        st = SCAN_ERROR;
+        goto out;
+    }
+    int64_t *hi = lo + np, *start = hi + np;
     for (int p = 0; p < np; p++) {
-        int64_t lo = 0, hi = 0;
-        rd_kafka_resp_err_t e =
-            rd_kafka_query_watermark_offsets(rk, req->topic, p, &lo, &hi, scan_left(deadline));
+        rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk, req->topic, p, &lo[p], &hi[p],
+                                                                 scan_left(deadline));
         if (e) {
             snprintf(err, errlen, "watermarks of %s[%d]: %s", req->topic, p, rd_kafka_err2str(e));
             st = SCAN_UNAVAILABLE;
+            free(lo);
             goto out;
         }
-        int64_t n = hi > lo ? hi - lo : 0;
-        *total += n;
-        r[p].start = r[p].end = hi;
-        if (skip >= n) {
-            skip -= n;
-        } else {
-            r[p].start = lo + skip;
-            skip = 0;
-            int64_t take = hi - r[p].start;
-            if (want >= 0 && take > want)
-                take = want;
-            r[p].end = r[p].start + take;
-            if (want >= 0)
-                want -= take;
-        }
-        r[p].done = r[p].start >= r[p].end;
+        if (hi[p] < lo[p])
+            hi[p] = lo[p];
+        *total += hi[p] - lo[p];
+        start[p] = lo[p];
     }
+    if (req->plan && req->plan(req->plan_arg, np, lo, hi, start)) {
+        snprintf(err, errlen, "topic read: planning failed");
+        st = SCAN_ERROR;
+        free(lo);
+        goto out;
+    }
+    scan_plan_ranges(req, np, lo, hi, start, r);
+    free(lo);
     int stopped = 0, pending = 0;
     if (req->ordered) {
         for (int p = 0; p < np && st == SCAN_OK && !stopped; p++) {

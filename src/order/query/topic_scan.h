@@ -5,7 +5,8 @@
  * touched). Used by GET /getAllOrderIdsFromTopic and the /dlq endpoints.
  *
  * Positions are counted in "topic order": partition ascending, then offset
- * ascending, so skip/limit page through a topic deterministically. A scan
+ * ascending, so skip/limit page through a topic deterministically; or a
+ * plan callback picks each partition's start (a topic index's tail). A scan
  * with ordered=0 reads all partitions at once (fastest; records of different
  * partitions interleave, each partition still in offset order).
  */
@@ -45,6 +46,14 @@ typedef struct {
     int64_t limit;  /* records to deliver at most; < 0: all */
     int ordered;    /* deliver strictly in topic order */
     int timeout_ms; /* bound on the whole scan */
+    /*
+     * Optional, for a read of a topic's tail: called once the np partitions'
+     * watermarks lo[] and hi[] are known, before anything is read; fills
+     * start[p], where partition p is read from (clamped to [lo, hi]; skip
+     * and limit are then ignored). Non-zero stops the scan (SCAN_ERROR).
+     */
+    int (*plan)(void *arg, int np, const int64_t *lo, const int64_t *hi, int64_t *start);
+    void *plan_arg;
 } scan_request;
 
 /*

@@ -219,6 +219,86 @@ store_status store_dlq_written_check(store *s, const char *topic, int32_t partit
     return st;
 }
 
+static int store_tix_name_ok(store *s, const char *name, const char *what, char *err, size_t errlen)
+{
+    if (!store_outside_txn(s, what, err, errlen))
+        return 0;
+    size_t n = strlen(name);
+    if (n == 0 || n > STORE_TIX_NAME_MAX) {
+        snprintf(err, errlen, "%s: index name empty or too long", what);
+        return 0;
+    }
+    return 1;
+}
+
+store_status store_tix_load(store *s, const char *name, store_tix_pos *pos, int maxpos, int *npos,
+                            const store_tix_sink *sink, char *err, size_t errlen)
+{
+    static const store_tix_sink none = {NULL, NULL, NULL};
+    *npos = 0;
+    if (!store_tix_name_ok(s, name, "store_tix_load", err, errlen))
+        return STORE_ERR_INTERNAL;
+    return s->be->tix_load(s, name, pos, maxpos, npos, sink ? sink : &none, err, errlen);
+}
+
+store_status store_tix_add(store *s, const store_tix_update *u, char *err, size_t errlen)
+{
+    if (!store_tix_name_ok(s, u->name, "store_tix_add", err, errlen))
+        return STORE_ERR_INTERNAL;
+    if (u->nfrom < 0 || u->nto < 0 || u->nfrom > STORE_TIX_PARTS_MAX ||
+        u->nto > STORE_TIX_PARTS_MAX || (u->nids && !u->id_at)) {
+        snprintf(err, errlen, "store_tix_add: bad update");
+        return STORE_ERR_INTERNAL;
+    }
+    return s->be->tix_add(s, u, err, errlen);
+}
+
+long store_tix_pack(const store_tix_update *u, size_t *next, unsigned char *buf)
+{
+    size_t w = 0;
+    while (*next < u->nids) {
+        size_t len;
+        const void *id = u->id_at(u->id_arg, *next, &len);
+        if (len > STORE_TIX_ID_MAX)
+            return -1;
+        if (w + 2 + len > STORE_TIX_SEGMENT)
+            break;
+        buf[w] = (unsigned char)(len >> 8);
+        buf[w + 1] = (unsigned char)len;
+        if (len)
+            memcpy(buf + w + 2, id, len);
+        w += 2 + len;
+        (*next)++;
+    }
+    return (long)w;
+}
+
+int store_tix_unpack(const void *seg, size_t len, const store_tix_sink *sink)
+{
+    const unsigned char *b = seg;
+    size_t i = 0;
+    while (i < len) {
+        if (len - i < 2)
+            return -1;
+        size_t n = (size_t)b[i] << 8 | b[i + 1];
+        if (len - i - 2 < n)
+            return -1;
+        if (sink->id(sink->arg, b + i + 2, n))
+            return 1;
+        i += 2 + n;
+    }
+    return 0;
+}
+
+/* The position of partition p in pos[0..n), or NULL. */
+const store_tix_pos *store_tix_find(const store_tix_pos *pos, int n, int32_t p)
+{
+    for (int i = 0; i < n; i++)
+        if (pos[i].partition == p)
+            return &pos[i];
+    return NULL;
+}
+
 const char *store_status_name(store_status st)
 {
     switch (st) {

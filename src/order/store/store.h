@@ -197,6 +197,77 @@ store_status store_dlq_written_mark(store *s, const char *topic, int32_t partiti
 store_status store_dlq_written_check(store *s, const char *topic, int32_t partition, int64_t offset,
                                      int *written, char *err, size_t errlen);
 
+/*
+ * Topic indexes: what the query side remembers of a topic's records, so a
+ * read of the topic scans only the tail past a recorded position instead of
+ * the whole topic (GET /getAllOrderIdsFromTopic, /dlq/stats). An index is
+ * named (e.g. "ids:order-events"); it holds, per partition, the low
+ * watermark it was built from and the next offset it has not seen, plus
+ * either distinct record keys (ids) or counts by kind and name (stats).
+ *
+ * Several handles (threads, instances on one PostgreSQL store) may build the
+ * same index: store_tix_add() moves the positions by compare-and-set on the
+ * positions the caller loaded (or last wrote), so an index is only ever
+ * extended from where it really stands; a lost race is STORE_FENCED and
+ * changes nothing (the caller's answer, index as loaded plus what it
+ * scanned, is still right). Both calls need a writable handle outside a
+ * batch transaction.
+ */
+#define STORE_TIX_NAME_MAX 300   /* "ids:" or "stats:" + a topic name */
+#define STORE_TIX_PARTS_MAX 1024 /* partitions one index tracks */
+
+typedef struct {
+    int32_t partition;
+    int64_t low;  /* the partition's low watermark when its indexing began */
+    int64_t next; /* records below this are in the index */
+} store_tix_pos;
+
+/* Receives an index's content; a non-zero return stops the load (STORE_ERR_INTERNAL). */
+typedef struct {
+    void *arg;
+    int (*id)(void *arg, const void *id, size_t len);
+    int (*stat)(void *arg, char kind, const char *name, int64_t n);
+} store_tix_sink;
+
+/*
+ * Loads index name in one snapshot: its positions (at most maxpos, sorted by
+ * partition, *npos of them; 0 for an index never built), then every id
+ * and every stat row through sink (either callback may be NULL).
+ */
+store_status store_tix_load(store *s, const char *name, store_tix_pos *pos, int maxpos, int *npos,
+                            const store_tix_sink *sink, char *err, size_t errlen);
+
+typedef struct {
+    char kind; /* a short tag, e.g. 'c' category, 'r' reason */
+    const char *name;
+    int64_t n; /* added to the stored count */
+} store_tix_stat;
+
+typedef struct {
+    const char *name;
+    int reset;                 /* drop the index's content first (rebuilt from low) */
+    const store_tix_pos *from; /* the positions as loaded or last written */
+    int nfrom;
+    const store_tix_pos *to; /* the new positions (every partition of the index) */
+    int nto;
+    /* ids to add: each id once, and none the index holds (a load gives back what was added) */
+    const void *(*id_at)(void *arg, size_t i, size_t *len);
+    void *id_arg;
+    size_t nids;
+    const store_tix_stat *stats; /* counts to add */
+    size_t nstats;
+} store_tix_update;
+
+/*
+ * Extends (or, with reset, rebuilds) index u->name in one transaction:
+ * STORE_OK, or STORE_FENCED when the stored positions are not u->from (an
+ * other handle moved them first): nothing written.
+ */
+store_status store_tix_add(store *s, const store_tix_update *u, char *err, size_t errlen);
+
+/* The position of partition p in pos[0..n), or NULL. */
+const store_tix_pos *store_tix_find(const store_tix_pos *pos, int n, int32_t p);
+
 const char *store_status_name(store_status st);
 
 #endif

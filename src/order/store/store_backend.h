@@ -46,12 +46,32 @@ typedef struct {
                                   char *err, size_t errlen);
     store_status (*dlq_mark)(store *s, const char *topic, int32_t partition, int64_t offset,
                              char *err, size_t errlen);
+    /* topic indexes (store.h), outside a transaction */
+    store_status (*tix_load)(store *s, const char *name, store_tix_pos *pos, int maxpos, int *npos,
+                             const store_tix_sink *sink, char *err, size_t errlen);
+    store_status (*tix_add)(store *s, const store_tix_update *u, char *err, size_t errlen);
 } store_backend;
 
 /* The first member of every backend's handle. */
 struct store {
     const store_backend *be;
 };
+
+/*
+ * The ids of a topic index are kept in segments, not a row each: a segment
+ * is a blob of ids, each a 2-byte big-endian length and its bytes, at most
+ * STORE_TIX_SEGMENT bytes. Loading millions of ids is then reading a few
+ * hundred blobs, not millions of rows. Segments of one index hold disjoint
+ * ids as long as writers are fenced (store.h); a loader dedups anyway.
+ */
+#define STORE_TIX_SEGMENT (1024 * 1024)
+#define STORE_TIX_ID_MAX 65535
+
+/* Packs ids *next.. of u into buf (STORE_TIX_SEGMENT bytes) while they fit; the byte count
+ * (0 when none is left), *next moved past them. -1: an id over STORE_TIX_ID_MAX bytes. */
+long store_tix_pack(const store_tix_update *u, size_t *next, unsigned char *buf);
+/* Feeds a segment's ids to sink->id: 0, 1 stopped by the sink, -1 malformed. */
+int store_tix_unpack(const void *seg, size_t len, const store_tix_sink *sink);
 
 store *store_sqlite_open(const char *path, int flags, char *err, size_t errlen);
 store *store_pg_open(const char *url, int flags, char *err, size_t errlen);

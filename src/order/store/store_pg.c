@@ -57,6 +57,18 @@ static const char store_pg_schema_v2_sql[] =
     " attempts integer NOT NULL, due_ms bigint NOT NULL, dlq_written boolean NOT NULL,"
     " PRIMARY KEY(topic, partition, rec_offset));";
 
+/* The query side's topic indexes (store_pg_index.c): created beside layout 2
+ * when missing, without a version step, so older builds keep working. */
+static const char store_pg_schema_tix_sql[] =
+    "CREATE TABLE topic_index_pos("
+    " idx text NOT NULL, partition integer NOT NULL, low bigint NOT NULL,"
+    " next_offset bigint NOT NULL, PRIMARY KEY(idx, partition));"
+    "CREATE TABLE topic_index_ids("
+    " idx text NOT NULL, seq integer NOT NULL, ids bytea NOT NULL, PRIMARY KEY(idx, seq));"
+    "CREATE TABLE topic_index_stats("
+    " idx text NOT NULL, kind text NOT NULL, name text NOT NULL, n bigint NOT NULL,"
+    " PRIMARY KEY(idx, kind, name));";
+
 typedef struct {
     const char *name;
     const char *sql;
@@ -207,9 +219,8 @@ PGresult *store_pg_exec(store_pg *s, const char *stmt, int n, const char *const 
     return PQexecPrepared(s->conn, stmt, n, vals, NULL, NULL, 0);
 }
 
-/* Runs sql (no parameters); STORE_OK if it returned want. */
-static store_status store_pg_simple(store_pg *s, const char *sql, ExecStatusType want,
-                                    const char *what, char *err, size_t errlen)
+store_status store_pg_simple(store_pg *s, const char *sql, ExecStatusType want, const char *what,
+                             char *err, size_t errlen)
 {
     PGresult *r = PQexec(s->conn, sql);
     store_status st =
@@ -267,6 +278,15 @@ static store_status store_pg_migrate(store_pg *s, char *err, size_t errlen)
             st = store_pg_simple(s, "INSERT INTO schema_version(version) VALUES(2)",
                                  PGRES_COMMAND_OK, "write schema_version", err, errlen);
         version = 2;
+    }
+    if (st == STORE_OK && version == STORE_PG_SCHEMA_VERSION) {
+        PQclear(r);
+        r = PQexec(s->conn, "SELECT to_regclass('topic_index_pos') IS NULL");
+        if (!r || PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+            st = store_pg_fail(s, r, "look for topic_index_pos", err, errlen);
+        else if (strcmp(PQgetvalue(r, 0, 0), "t") == 0)
+            st = store_pg_simple(s, store_pg_schema_tix_sql, PGRES_COMMAND_OK,
+                                 "create topic indexes", err, errlen);
     }
     if (st == STORE_OK) {
         if (version != STORE_PG_SCHEMA_VERSION) {
@@ -548,4 +568,6 @@ static const store_backend store_pg_backend = {
     .attempt_get = store_pg_attempt_get,
     .attempt_clear = store_pg_attempt_clear,
     .dlq_mark = store_pg_dlq_mark,
+    .tix_load = store_pg_tix_load,
+    .tix_add = store_pg_tix_add,
 };

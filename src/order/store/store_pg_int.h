@@ -6,6 +6,7 @@
  *                    the effects buffered until the commit;
  *   store_pg_commit.c the commit: one pipeline, fenced by compare-and-set;
  *   store_pg_retry.c retry state, each write committed at once;
+ *   store_pg_index.c the query side's topic indexes;
  *   store_pg_ids.c   which orders are known to exist (DUPLICATE/NOT_FOUND
  *                    decided without a round trip per event);
  *   store_pg_probe.c many readers' questions in one statement (store_probe).
@@ -106,6 +107,9 @@ store_status store_pg_ensure(store_pg *s, char *err, size_t errlen);
 /* The class of a failed result r (NULL: no result) and its message in err. */
 store_status store_pg_fail(store_pg *s, const PGresult *r, const char *what, char *err,
                            size_t errlen);
+/* Runs sql (no parameters); STORE_OK if it returned want. */
+store_status store_pg_simple(store_pg *s, const char *sql, ExecStatusType want, const char *what,
+                             char *err, size_t errlen);
 /* One prepared statement, waited for; NULL only when out of memory. */
 PGresult *store_pg_exec(store_pg *s, const char *stmt, int n, const char *const *vals);
 
@@ -147,6 +151,12 @@ store_status store_pg_probe(store *base, const char *topic, const char *ids_json
                             const char *parts_json,
                             void (*row)(void *arg, int kind, int64_t index, int64_t value),
                             void *arg, char *err, size_t errlen);
+
+/* ---- store_pg_index.c ------------------------------------------------ */
+
+store_status store_pg_tix_load(store *base, const char *name, store_tix_pos *pos, int maxpos,
+                               int *npos, const store_tix_sink *sink, char *err, size_t errlen);
+store_status store_pg_tix_add(store *base, const store_tix_update *u, char *err, size_t errlen);
 
 /* ---- store_pg_ids.c ---------------------------------------------------- */
 

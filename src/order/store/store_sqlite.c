@@ -90,6 +90,16 @@ static const char store_schema_sql[] =
     " topic TEXT NOT NULL, partition INTEGER NOT NULL, rec_offset INTEGER NOT NULL,"
     " attempts INTEGER NOT NULL, due_ms INTEGER NOT NULL, dlq_written INTEGER NOT NULL,"
     " PRIMARY KEY(topic, partition, rec_offset)) WITHOUT ROWID;"
+    /* Added within layout 2 too: the query side's topic indexes (store_sqlite_index.c). */
+    "CREATE TABLE IF NOT EXISTS topic_index_pos("
+    " idx TEXT NOT NULL, partition INTEGER NOT NULL, low INTEGER NOT NULL,"
+    " next_offset INTEGER NOT NULL, PRIMARY KEY(idx, partition)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS topic_index_ids("
+    " idx TEXT NOT NULL, seq INTEGER NOT NULL, ids BLOB NOT NULL, PRIMARY KEY(idx, seq))"
+    " WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS topic_index_stats("
+    " idx TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL, n INTEGER NOT NULL,"
+    " PRIMARY KEY(idx, kind, name)) WITHOUT ROWID;"
     "PRAGMA user_version = 2;";
 
 /* Layout version written by store_schema_sql; 1 was a pre-release layout. */
@@ -440,4 +450,6 @@ static const store_backend store_sqlite_backend = {
     .attempt_get = store_sqlite_attempt_get,
     .attempt_clear = store_sqlite_attempt_clear,
     .dlq_mark = store_sqlite_dlq_mark,
+    .tix_load = store_sqlite_tix_load,
+    .tix_add = store_sqlite_tix_add,
 };

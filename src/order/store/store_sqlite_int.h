@@ -1,8 +1,9 @@
 /*
  * store_sqlite_int: what the two files of the SQLite store share:
  * store_sqlite.c (the file, transactions, positions) and
- * store_sqlite_orders.c (orders and their history) and store_sqlite_retry.c
- * (retry state, outside the batch transaction). Not for use elsewhere:
+ * store_sqlite_orders.c (orders and their history), store_sqlite_retry.c
+ * (retry state, outside the batch transaction) and store_sqlite_index.c
+ * (the query side's topic indexes). Not for use elsewhere:
  * everyone else sees store.h.
  */
 #ifndef STORE_SQLITE_INT_H
@@ -97,5 +98,10 @@ store_status store_sqlite_attempt_clear(store *base, const char *topic, int32_t 
                                         int64_t below, char *err, size_t errlen);
 store_status store_sqlite_dlq_mark(store *base, const char *topic, int32_t partition,
                                    int64_t offset, char *err, size_t errlen);
+
+/* ... and in store_sqlite_index.c. */
+store_status store_sqlite_tix_load(store *base, const char *name, store_tix_pos *pos, int maxpos,
+                                   int *npos, const store_tix_sink *sink, char *err, size_t errlen);
+store_status store_sqlite_tix_add(store *base, const store_tix_update *u, char *err, size_t errlen);
 
 #endif

@@ -13,7 +13,7 @@
  */
 #include "store/store.h"
 
-#include "order/store/pg_fixture.h"
+#include "order/store/store_fixture.h"
 #include "test_main.h"
 
 #include <check.h>
@@ -24,35 +24,7 @@
 
 #define TOPIC "order-events"
 
-static char tmpdir[256];
-static char where[600];
-static char schema[64];
 static char err[256];
-
-static void setup(void)
-{
-    const char *base = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/order-retry-XXXXXX", base && *base ? base : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-    snprintf(where, sizeof where, "%s/orders.db", tmpdir);
-}
-
-static void teardown(void)
-{
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    ck_assert_int_eq(system(cmd), 0);
-}
-
-static void setup_pg(void)
-{
-    pgfx_setup(schema, sizeof schema, where, sizeof where);
-}
-
-static void teardown_pg(void)
-{
-    pgfx_teardown(schema);
-}
 
 static order_event make_create(const char *id, int64_t ts)
 {
@@ -354,19 +326,5 @@ static void add_contract(TCase *tc)
 Suite *test_suite(int *rc)
 {
     (void)rc;
-    Suite *su = suite_create("order_store_retry");
-    TCase *tc = tcase_create("sqlite");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    add_contract(tc);
-    suite_add_tcase(su, tc);
-    if (pgfx_url()) {
-        tc = tcase_create("postgresql");
-        tcase_add_checked_fixture(tc, setup_pg, teardown_pg);
-        tcase_set_timeout(tc, 60);
-        add_contract(tc);
-        suite_add_tcase(su, tc);
-    } else {
-        printf("order_store_retry: ORDERSTREAM_TEST_PG_URL unset, PostgreSQL run skipped\n");
-    }
-    return su;
+    return stfx_suite("order_store_retry", add_contract);
 }

@@ -5,7 +5,9 @@
  * POST /create-order and PUT /update-order validate, build the event, encode
  * it (Confluent wire format) and queue it; the 201/200 is sent from the
  * delivery report, so a 2xx always means "acknowledged by all in-sync
- * replicas". A pending write lives in a pooled struct (no allocation per
+ * replicas". The same request produces the same event content (cart_gen.h,
+ * cart_idem.h), so a client may retry a create whose outcome it did not
+ * learn. A pending write lives in a pooled struct (no allocation per
  * request in steady state) that the delivery report gets back as its opaque.
  */
 #ifndef CART_API_H
@@ -29,7 +31,6 @@ typedef struct {
     cart_producer *producer; /* set after cart_app_init */
     cart_bootstrap *boot;
     codec *codec;
-    cart_gen_rng rng;
     cart_pending *free_pending;
     size_t nfree;
     long pending;      /* writes waiting for a delivery report */

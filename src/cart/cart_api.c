@@ -302,8 +302,8 @@ static int retryable(rd_kafka_resp_err_t e)
     }
 }
 
-void cart_on_delivery(void *msg_opaque, rd_kafka_resp_err_t err, const char *topic,
-                      int32_t partition, int64_t offset, void *app)
+void cart_on_delivery(void *msg_opaque, rd_kafka_resp_err_t err, int maybe_written,
+                      const char *topic, int32_t partition, int64_t offset, void *app)
 {
     cart_app *a = app;
     cart_pending *p = msg_opaque;
@@ -328,8 +328,11 @@ void cart_on_delivery(void *msg_opaque, rd_kafka_resp_err_t err, const char *top
                 rd_kafka_err2str(err));
         if (err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT) {
             metrics_add(&m_produce_errors[PRODUCE_ERR_TIMEOUT], 1);
-            snprintf(msg, sizeof msg, "Kafka did not acknowledge within %d ms",
-                     a->cfg->delivery_timeout_ms);
+            /* whether a retry may meet a copy: either way the same request is safe to retry */
+            snprintf(msg, sizeof msg, "Kafka did not acknowledge within %d ms (%s)",
+                     a->cfg->delivery_timeout_ms,
+                     maybe_written ? "it may have been written: retry the same request"
+                                   : "it was not written: retry the same request");
             reply_503(call, msg);
         } else if (retryable(err)) {
             metrics_add(&m_produce_errors[PRODUCE_ERR_UNAVAILABLE], 1);

@@ -47,8 +47,8 @@ void cart_app_free(cart_app *a);
 const http_route *cart_routes(size_t *n);
 
 /* cart_producer callbacks; app is the cart_app. */
-void cart_on_delivery(void *msg_opaque, rd_kafka_resp_err_t err, const char *topic,
-                      int32_t partition, int64_t offset, void *app);
+void cart_on_delivery(void *msg_opaque, rd_kafka_resp_err_t err, int maybe_written,
+                      const char *topic, int32_t partition, int64_t offset, void *app);
 void cart_on_brokers_down(const char *reason, void *app);
 
 #endif

@@ -50,7 +50,8 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     (void)rk;
     p->in_flight--;
     const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : "";
-    p->on_delivery(m->_private, m->err, topic, m->partition, m->offset, p->app);
+    int maybe = m->err && rd_kafka_message_status(m) != RD_KAFKA_MSG_STATUS_NOT_PERSISTED;
+    p->on_delivery(m->_private, m->err, maybe, topic, m->partition, m->offset, p->app);
 }
 
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)

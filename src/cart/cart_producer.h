@@ -22,9 +22,13 @@
 
 typedef struct cart_producer cart_producer;
 
-/* Delivery report for one message: err 0 = durably written (acks=all). */
-typedef void (*cart_delivery_fn)(void *msg_opaque, rd_kafka_resp_err_t err, const char *topic,
-                                 int32_t partition, int64_t offset, void *app);
+/*
+ * Delivery report for one message: err 0 = durably written (acks=all). On a
+ * failure, maybe_written says whether the broker may have it anyway (it was
+ * sent and not acknowledged: librdkafka's POSSIBLY_PERSISTED) or surely not.
+ */
+typedef void (*cart_delivery_fn)(void *msg_opaque, rd_kafka_resp_err_t err, int maybe_written,
+                                 const char *topic, int32_t partition, int64_t offset, void *app);
 /* Called on the loop thread when the brokers are all down (reachability hint). */
 typedef void (*cart_brokers_down_fn)(const char *reason, void *app);
 

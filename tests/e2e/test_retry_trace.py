@@ -77,8 +77,10 @@ def test_create_retried_after_a_broker_outage_is_one_order(services, stack, key)
     stack.stop_kafka()
     try:
         r = post_create(cart, req, key)
-        assert r.status_code == 503, r.text  # the client cannot know whether it landed
+        assert r.status_code == 503, r.text
         assert "Retry-After" in r.headers
+        # never sent (the broker was gone before): the answer says so
+        assert "it was not written: retry the same request" in r.json()["detail"], r.text
     finally:
         stack.start_kafka()
 

@@ -30,11 +30,12 @@ typedef struct {
     int want;
 } dr_state;
 
-static void on_dr(void *opaque, rd_kafka_resp_err_t err, const char *topic, int32_t partition,
-                  int64_t offset, void *app)
+static void on_dr(void *opaque, rd_kafka_resp_err_t err, int maybe_written, const char *topic,
+                  int32_t partition, int64_t offset, void *app)
 {
     dr_state *st = app;
     (void)topic;
+    (void)maybe_written;
     ck_assert_ptr_eq(opaque, st); /* the opaque travels through librdkafka untouched */
     st->reports++;
     st->last_err = err;

@@ -132,13 +132,13 @@ static int body_left_unread(struct evhttp_request *req)
     return len && strspn(len, "0") != strlen(len);
 }
 
+static void http_route_call(http_server *s, call_box *b, struct evhttp_request *req,
+                            http_conn *conn);
+
 /*
  * The caller's trace context: exactly one valid `traceparent` header (the
  * spec has a repeated or invalid one ignored, and a new trace started).
  */
-static void http_route_call(http_server *s, call_box *b, struct evhttp_request *req,
-                            http_conn *conn);
-
 static const trace_ctx *request_trace(const struct evkeyvalq *h, trace_ctx *parsed)
 {
     const char *tp = NULL;

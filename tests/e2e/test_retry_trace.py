@@ -66,9 +66,16 @@ def post_create(cart, body: dict, key: str | None = None, timeout: float = CLIEN
                          timeout=timeout)
 
 
-@pytest.mark.parametrize("key", [None, "retry-key-1"], ids=["content", "idempotency-key"])
-def test_create_retried_after_a_broker_outage_is_one_order(services, stack, key):
-    order = services.start("order")
+@pytest.mark.parametrize("key,store", [(None, "sqlite"), ("retry-key-1", "sqlite"),
+                                       ("retry-key-1", "postgresql")],
+                         ids=["content", "idempotency-key", "idempotency-key-postgresql"])
+def test_create_retried_after_a_broker_outage_is_one_order(services, stack, request, key, store):
+    env = {}
+    if store == "postgresql":
+        pg = request.getfixturevalue("postgres")
+        env["STORE_URL"] = pg.store_url(unique("retry").replace("-", "_"))
+    order = services.start("order", env=env)
+    assert order.get("/health").json()["store"] == store
     cart = services.start("cart", env={"DELIVERY_TIMEOUT_MS": DELIVERY_TIMEOUT_MS})
     oid = unique("RETRY")
     req = {"orderId": oid, "itemsCount": 3}

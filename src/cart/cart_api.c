@@ -8,6 +8,7 @@
  */
 #include "cart_api.h"
 #include "cart_health.h"
+#include "cart_idem.h"
 #include "cart_validate.h"
 
 #include "event/order_json.h"
@@ -23,6 +24,8 @@
 
 struct cart_pending {
     http_call *call;
+    char idem_key[CART_IDEM_KEY_MAX + 1]; /* the request's Idempotency-Key */
+    size_t idem_len;                      /* 0: none */
     cart_pending *next;
     double queued_at; /* monotonic, for the produce latency histogram */
     order_event ev;
@@ -51,7 +54,6 @@ int cart_app_init(cart_app *a, const cart_config *cfg, codec *c, cart_bootstrap 
     a->cfg = cfg;
     a->codec = c;
     a->boot = boot;
-    cart_gen_seed(&a->rng, 0);
     jsonw_init(&a->out);
     return 0;
 }
@@ -135,8 +137,9 @@ static void publish(cart_app *a, http_call *call, cart_pending *p, uint32_t sche
     }
     p->call = call;
     p->queued_at = clock_mono_s();
+    cart_headers h = {call->traceparent, p->idem_key, p->idem_len};
     rd_kafka_resp_err_t e = cart_producer_send(a->producer, a->cfg->topic, p->ev.order_id,
-                                               strlen(p->ev.order_id), a->frame, len, p);
+                                               strlen(p->ev.order_id), a->frame, len, &h, p);
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
         a->pending++;
         return;
@@ -183,11 +186,24 @@ static cart_pending *begin_write(cart_app *a, http_call *call,
         http_reply_validation(call, v->status, v->detail, v->errors, v->nerrors);
         return NULL;
     }
+    /* a malformed key is the client's mistake whatever the state of Kafka: checked first */
+    char key[CART_IDEM_KEY_MAX + 1], kerr[128];
+    size_t klen = 0;
+    const char *kh = http_header(call, "Idempotency-Key");
+    if (kh && cart_idem_parse(kh, key, &klen, kerr, sizeof kerr) != 0) {
+        http_reply_error(call, 400, kerr);
+        return NULL;
+    }
     if (!write_gate(a, call, schema_id))
         return NULL;
     cart_pending *p = pending_get(a);
-    if (!p)
+    if (!p) {
         http_reply_error(call, 500, "out of memory");
+        return NULL;
+    }
+    memcpy(p->idem_key, key, klen);
+    p->idem_key[klen] = '\0';
+    p->idem_len = klen;
     return p;
 }
 
@@ -200,7 +216,11 @@ static void handle_create(http_call *call)
     if (!p)
         return;
     char err[128];
-    if (cart_gen_create(&a->rng, v.order_id, v.items_count, clock_wall_ms(), &p->ev, err,
+    /* the content is the request's (retry-safe); only the event time is the clock's */
+    cart_gen_rng rng;
+    cart_gen_seed(&rng, cart_gen_request_seed(v.order_id, v.items_count,
+                                              p->idem_len ? p->idem_key : NULL, p->idem_len));
+    if (cart_gen_create(&rng, v.order_id, v.items_count, clock_wall_ms(), &p->ev, err,
                         sizeof err) != 0) {
         pending_put(a, p);
         http_reply_error(call, 500, err);
@@ -283,8 +303,8 @@ static int retryable(rd_kafka_resp_err_t e)
     }
 }
 
-void cart_on_delivery(void *msg_opaque, rd_kafka_resp_err_t err, const char *topic,
-                      int32_t partition, int64_t offset, void *app)
+void cart_on_delivery(void *msg_opaque, rd_kafka_resp_err_t err, int maybe_written,
+                      const char *topic, int32_t partition, int64_t offset, void *app)
 {
     cart_app *a = app;
     cart_pending *p = msg_opaque;
@@ -294,6 +314,8 @@ void cart_on_delivery(void *msg_opaque, rd_kafka_resp_err_t err, const char *top
         pending_put(a, p);
         return;
     }
+    /* the report's log lines belong to the request's trace */
+    log_trace_set(call->traceparent + 3, TRACE_ID_HEX);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         metrics_add(&m_produced[p->ev.type == ORDER_EVENT_CREATE ? 0 : 1], 1);
         metrics_observe(&m_produce_latency, clock_mono_s() - p->queued_at);
@@ -307,8 +329,11 @@ void cart_on_delivery(void *msg_opaque, rd_kafka_resp_err_t err, const char *top
                 rd_kafka_err2str(err));
         if (err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT) {
             metrics_add(&m_produce_errors[PRODUCE_ERR_TIMEOUT], 1);
-            snprintf(msg, sizeof msg, "Kafka did not acknowledge within %d ms",
-                     a->cfg->delivery_timeout_ms);
+            /* whether a retry may meet a copy: either way the same request is safe to retry */
+            snprintf(msg, sizeof msg, "Kafka did not acknowledge within %d ms (%s)",
+                     a->cfg->delivery_timeout_ms,
+                     maybe_written ? "it may have been written: retry the same request"
+                                   : "it was not written: retry the same request");
             reply_503(call, msg);
         } else if (retryable(err)) {
             metrics_add(&m_produce_errors[PRODUCE_ERR_UNAVAILABLE], 1);
@@ -325,6 +350,7 @@ void cart_on_delivery(void *msg_opaque, rd_kafka_resp_err_t err, const char *top
             http_reply_error(call, 500, msg);
         }
     }
+    log_trace_set(NULL, 0);
     pending_put(a, p);
 }
 

@@ -5,7 +5,9 @@
  * POST /create-order and PUT /update-order validate, build the event, encode
  * it (Confluent wire format) and queue it; the 201/200 is sent from the
  * delivery report, so a 2xx always means "acknowledged by all in-sync
- * replicas". A pending write lives in a pooled struct (no allocation per
+ * replicas". The same request produces the same event content (cart_gen.h,
+ * cart_idem.h), so a client may retry a create whose outcome it did not
+ * learn. A pending write lives in a pooled struct (no allocation per
  * request in steady state) that the delivery report gets back as its opaque.
  */
 #ifndef CART_API_H
@@ -29,7 +31,6 @@ typedef struct {
     cart_producer *producer; /* set after cart_app_init */
     cart_bootstrap *boot;
     codec *codec;
-    cart_gen_rng rng;
     cart_pending *free_pending;
     size_t nfree;
     long pending;      /* writes waiting for a delivery report */
@@ -46,8 +47,8 @@ void cart_app_free(cart_app *a);
 const http_route *cart_routes(size_t *n);
 
 /* cart_producer callbacks; app is the cart_app. */
-void cart_on_delivery(void *msg_opaque, rd_kafka_resp_err_t err, const char *topic,
-                      int32_t partition, int64_t offset, void *app);
+void cart_on_delivery(void *msg_opaque, rd_kafka_resp_err_t err, int maybe_written,
+                      const char *topic, int32_t partition, int64_t offset, void *app);
 void cart_on_brokers_down(const char *reason, void *app);
 
 #endif

@@ -1,9 +1,11 @@
 /*
- * cart_gen: random orders with exact integer money.
+ * cart_gen: generated orders with exact integer money.
  *
  * splitmix64 is small, fast and good enough for fake carts; it is not meant to
- * be unpredictable. Ranges are drawn by rejection so every value is equally
- * likely (tests check bounds, not distribution).
+ * be unpredictable. The request seed chains its finalizer over the request's
+ * bytes (8 at a time, little-endian, each field closed by its length), so two
+ * requests that differ anywhere get unrelated orders. Ranges are drawn by rejection so every value
+ * is equally likely (tests check bounds, not distribution).
  */
 #include "cart_gen.h"
 #include "platform/clock.h"
@@ -19,6 +21,40 @@ static uint64_t rng_next(cart_gen_rng *r)
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
     return z ^ (z >> 31);
+}
+
+static uint64_t seed_mix(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+static uint64_t seed_absorb(uint64_t h, const void *data, size_t n)
+{
+    const unsigned char *b = data;
+    for (size_t i = 0; i < n; i += 8) {
+        uint64_t w = 0;
+        for (size_t k = 0; k < 8 && i + k < n; k++)
+            w |= (uint64_t)b[i + k] << (8 * k);
+        h = seed_mix(h ^ w) + 0x9E3779B97F4A7C15ULL;
+    }
+    return seed_mix(h ^ ((uint64_t)n << 1 | 1)); /* the length ends the field */
+}
+
+uint64_t cart_gen_request_seed(const char *order_id, int items_count, const char *key,
+                               size_t keylen)
+{
+    uint64_t h = 0x63617274763101ULL; /* "cartv1": change it and every retry changes */
+    h = seed_absorb(h, order_id, strlen(order_id));
+    unsigned char cnt[4] = {(unsigned char)items_count, (unsigned char)(items_count >> 8),
+                            (unsigned char)(items_count >> 16), (unsigned char)(items_count >> 24)};
+    h = seed_absorb(h, cnt, sizeof cnt);
+    unsigned char has_key = key != NULL;
+    h = seed_absorb(h, &has_key, 1);
+    if (key)
+        h = seed_absorb(h, key, keylen);
+    return h ? h : 1; /* 0 asks cart_gen_seed for an OS seed */
 }
 
 void cart_gen_seed(cart_gen_rng *r, uint64_t seed)

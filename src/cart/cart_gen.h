@@ -1,8 +1,10 @@
 /*
- * cart_gen: the random order behind POST /create-order.
+ * cart_gen: the generated order behind POST /create-order.
  *
- * The generator state is explicit (no global rand()) so the event loop owns
- * one and the tests can seed it. Ranges are documented here and in the README:
+ * Retry-safe without state: the generator is seeded from the request itself
+ * (cart_gen_request_seed), so the same request yields the same customerId and
+ * items every time, on every instance. The generator state is explicit (no
+ * global rand()) so the tests can seed it too. Ranges are documented here and in the README:
  * customerId "CUST-" + 6 digits, itemId "ITEM-" + 5 digits, quantity 1..5,
  * unit price 1.00..500.00 USD in cents, total = the exact integer sum, so the
  * largest order (100 items x 5 x 500.00) is 250,000.00: far inside the Avro
@@ -25,6 +27,16 @@
 typedef struct {
     uint64_t s;
 } cart_gen_rng;
+
+/*
+ * The seed of a create: a 64-bit hash of orderId, itemsCount and the
+ * Idempotency-Key (key NULL: none; keylen its length). Stable across
+ * processes, builds and machines (byte order fixed): it is part of the
+ * contract that a retry produces the same order. Not a security boundary:
+ * anyone who knows a request can compute its order.
+ */
+uint64_t cart_gen_request_seed(const char *order_id, int items_count, const char *key,
+                               size_t keylen);
 
 /* seed 0: seed from the OS. */
 void cart_gen_seed(cart_gen_rng *r, uint64_t seed);

@@ -50,7 +50,8 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     (void)rk;
     p->in_flight--;
     const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : "";
-    p->on_delivery(m->_private, m->err, topic, m->partition, m->offset, p->app);
+    int maybe = m->err && rd_kafka_message_status(m) != RD_KAFKA_MSG_STATUS_NOT_PERSISTED;
+    p->on_delivery(m->_private, m->err, maybe, topic, m->partition, m->offset, p->app);
 }
 
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
@@ -207,14 +208,35 @@ fail:
 
 rd_kafka_resp_err_t cart_producer_send(cart_producer *p, const char *topic, const char *key,
                                        size_t keylen, const void *value, size_t len,
-                                       void *msg_opaque)
+                                       const cart_headers *h, void *msg_opaque)
 {
     if (!p->rk || atomic_load(&p->fatal))
         return RD_KAFKA_RESP_ERR__FATAL;
-    rd_kafka_resp_err_t e = rd_kafka_producev(
-        p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, keylen),
-        RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_OPAQUE(msg_opaque), RD_KAFKA_V_END);
+    /* librdkafka copies headers into the message either way: building them
+     * here costs the same as RD_KAFKA_V_HEADER and allows optional ones. */
+    rd_kafka_headers_t *hdrs = NULL;
+    if (h && ((h->traceparent && *h->traceparent) || h->idem_len)) {
+        hdrs = rd_kafka_headers_new(2);
+        if (!hdrs)
+            return RD_KAFKA_RESP_ERR__QUEUE_FULL; /* out of memory: a retry can fix it */
+        if (h->traceparent && *h->traceparent)
+            rd_kafka_header_add(hdrs, "traceparent", -1, h->traceparent, -1);
+        if (h->idem_len)
+            rd_kafka_header_add(hdrs, "idempotency-key", -1, h->idem_key, (ssize_t)h->idem_len);
+    }
+    rd_kafka_resp_err_t e;
+    if (hdrs)
+        e = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, keylen),
+                              RD_KAFKA_V_VALUE((void *)value, len),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
+                              RD_KAFKA_V_OPAQUE(msg_opaque), RD_KAFKA_V_END);
+    else
+        e = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, keylen),
+                              RD_KAFKA_V_VALUE((void *)value, len),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                              RD_KAFKA_V_OPAQUE(msg_opaque), RD_KAFKA_V_END);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR && hdrs)
+        rd_kafka_headers_destroy(hdrs); /* taken over only on success */
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
         p->in_flight++;
     return e;

@@ -22,9 +22,13 @@
 
 typedef struct cart_producer cart_producer;
 
-/* Delivery report for one message: err 0 = durably written (acks=all). */
-typedef void (*cart_delivery_fn)(void *msg_opaque, rd_kafka_resp_err_t err, const char *topic,
-                                 int32_t partition, int64_t offset, void *app);
+/*
+ * Delivery report for one message: err 0 = durably written (acks=all). On a
+ * failure, maybe_written says whether the broker may have it anyway (it was
+ * sent and not acknowledged: librdkafka's POSSIBLY_PERSISTED) or surely not.
+ */
+typedef void (*cart_delivery_fn)(void *msg_opaque, rd_kafka_resp_err_t err, int maybe_written,
+                                 const char *topic, int32_t partition, int64_t offset, void *app);
 /* Called on the loop thread when the brokers are all down (reachability hint). */
 typedef void (*cart_brokers_down_fn)(const char *reason, void *app);
 
@@ -32,13 +36,20 @@ cart_producer *cart_producer_new(struct event_base *base, const cart_config *cfg
                                  cart_delivery_fn on_delivery, cart_brokers_down_fn on_down,
                                  void *app, char *err, size_t errlen);
 
+/* Record headers of one event; a NULL or empty field is left out. */
+typedef struct {
+    const char *traceparent; /* W3C trace context of the request's span */
+    const char *idem_key;    /* the request's Idempotency-Key, unescaped */
+    size_t idem_len;
+} cart_headers;
+
 /*
- * Queues one message (payload copied). RD_KAFKA_RESP_ERR_NO_ERROR: exactly one
- * delivery report will follow for msg_opaque. Anything else: none will.
+ * Queues one message (payload and headers copied; h may be NULL). RD_KAFKA_RESP_ERR_NO_ERROR:
+ * exactly one delivery report will follow for msg_opaque. Anything else: none will.
  */
 rd_kafka_resp_err_t cart_producer_send(cart_producer *p, const char *topic, const char *key,
                                        size_t keylen, const void *value, size_t len,
-                                       void *msg_opaque);
+                                       const cart_headers *h, void *msg_opaque);
 
 /* Messages queued and not yet reported. */
 long cart_producer_in_flight(const cart_producer *p);

@@ -156,6 +156,8 @@ rd_kafka_headers_t *dlq_info_headers(const dlq_info *d)
     rc |= dlq_add_int(h, "dlq.original.offset", d->original_offset);
     rc |= dlq_add_int(h, "dlq.original.timestamp", d->original_timestamp_ms);
     rc |= dlq_add_int(h, "dlq.failed.at", d->failed_at_ms);
+    if (d->traceparent[0])
+        rc |= dlq_add(h, "traceparent", d->traceparent);
     if (rc) {
         rd_kafka_headers_destroy(h);
         return NULL;

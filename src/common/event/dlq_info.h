@@ -16,6 +16,7 @@
  *   dlq.original.offset     (decimal)
  *   dlq.original.timestamp  the record's Kafka timestamp, ms since the epoch
  *   dlq.failed.at           when it was dead-lettered, ms since the epoch
+ *   traceparent             the original record's W3C trace context, when it had a valid one
  *
  * Parsing (dlq_info_set_header) accepts any bytes: unknown headers are
  * ignored, bad values are reported and leave the field unset, nothing is read
@@ -23,6 +24,8 @@
  */
 #ifndef DLQ_INFO_H
 #define DLQ_INFO_H
+
+#include "platform/trace.h"
 
 #include <librdkafka/rdkafka.h>
 #include <stddef.h>
@@ -67,6 +70,10 @@ typedef struct {
     int64_t original_timestamp_ms;
     int64_t failed_at_ms;
     unsigned present; /* DLQ_F_* of the fields that are set */
+    /* the original record's W3C `traceparent` (validated), "" none: written
+     * as the DLQ record's own `traceparent` header, so the dead letter stays
+     * in the trace of the request that produced it */
+    char traceparent[TRACE_PARENT_LEN + 1];
 } dlq_info;
 
 /* Fills the fields of a new record (all present); strings are truncated to fit. */

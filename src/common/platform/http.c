@@ -16,6 +16,7 @@
 #include "platform/clock.h"
 #include "platform/http_internal.h"
 #include "platform/numfmt.h"
+#include "platform/log.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -132,6 +133,36 @@ static int body_left_unread(struct evhttp_request *req)
     return len && strspn(len, "0") != strlen(len);
 }
 
+static void http_route_call(http_server *s, call_box *b, struct evhttp_request *req,
+                            http_conn *conn);
+
+/*
+ * The caller's trace context: exactly one valid `traceparent` header (the
+ * spec has a repeated or invalid one ignored, and a new trace started).
+ */
+static const trace_ctx *request_trace(const struct evkeyvalq *h, trace_ctx *parsed)
+{
+    const char *tp = NULL;
+    const struct evkeyval *kv;
+    TAILQ_FOREACH(kv, h, next)
+    {
+        if (strcasecmp(kv->key, "traceparent") == 0) {
+            if (tp)
+                return NULL;
+            tp = kv->value;
+        }
+    }
+    if (!tp)
+        return NULL;
+    /* evhttp keeps optional whitespace around the value; the spec allows it (OWS) */
+    while (*tp == ' ' || *tp == '\t')
+        tp++;
+    size_t n = strlen(tp);
+    while (n && (tp[n - 1] == ' ' || tp[n - 1] == '\t'))
+        n--;
+    return trace_parse(tp, n, parsed) == 0 ? parsed : NULL;
+}
+
 void http_dispatch(struct evhttp_request *req, void *arg)
 {
     http_thread *th = arg;
@@ -157,6 +188,22 @@ void http_dispatch(struct evhttp_request *req, void *arg)
         numfmt_hex64(call->request_id + 16, http_rand(th));
         call->request_id[32] = '\0';
     }
+    trace_ctx parent;
+    trace_start(request_trace(evhttp_request_get_input_headers(req), &parent), &call->trace);
+    trace_format(&call->trace, call->traceparent);
+    /* the handler's log lines carry the trace id; a deferred answer sets it again */
+    char outer[TRACE_ID_HEX + 1];
+    snprintf(outer, sizeof outer, "%s", log_trace_get());
+    log_trace_set(call->traceparent + 3, TRACE_ID_HEX);
+    http_route_call(s, b, req, conn);
+    log_trace_set(outer, strlen(outer));
+}
+
+/* Routes the call (its ids are set) and runs the handler, or answers it here. */
+static void http_route_call(http_server *s, call_box *b, struct evhttp_request *req,
+                            http_conn *conn)
+{
+    http_call *call = &b->call;
     http_call_attach(b, req, conn);
     if (!conn) {
         /* a connection without its record (out of memory at accept): nothing

@@ -3,7 +3,8 @@
  *
  * Routing is a fixed table: an unknown path answers 404, a known path with a
  * method it does not serve answers 405 with Allow. Every answer is JSON, carries
- * X-Request-ID (taken from the request, or generated) and is counted. Limits
+ * X-Request-ID (taken from the request, or generated) and `traceparent` (the
+ * service's span, see http_call.trace) and is counted. Limits
  * (body and header size, idle timeout) are enforced before a handler runs
  * where evhttp allows, and answered with a JSON 413. Deadlines for the whole
  * request head and body, and the cap on open connections, are http_conn.c's.
@@ -25,6 +26,7 @@
 #define HTTP_H
 
 #include "platform/jsonw.h"
+#include "platform/trace.h"
 
 #include <jansson.h>
 #include <stddef.h>
@@ -45,6 +47,12 @@ typedef struct http_server http_server;
 /* What a handler sees of its call; the request itself stays inside http. */
 typedef struct http_call {
     char request_id[HTTP_REQUEST_ID_MAX + 1];
+    /* W3C trace context of the service's own span for this request: the
+     * caller's trace (a valid `traceparent` header) or a new one, with a new
+     * span id. Sent back as `traceparent`; its trace id is on every log line
+     * written while the handler runs and on the access line. */
+    trace_ctx trace;
+    char traceparent[TRACE_PARENT_LEN + 1];
     void *app;        /* the server's app pointer */
     void *thread_ctx; /* this thread's context from thread_init */
 } http_call;
@@ -167,6 +175,9 @@ void http_reply_validation(http_call *call, int status, const char *detail,
  * NULL. Caller json_decref()s the result.
  */
 json_t *http_read_json_object(http_call *call);
+
+/* A request header's value (the first if repeated), or NULL; valid until the answer. */
+const char *http_header(http_call *call, const char *name);
 
 /* Query parameter value, or NULL if absent. */
 const char *http_query(http_call *call, const char *key);

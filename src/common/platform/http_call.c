@@ -156,10 +156,15 @@ void http_call_observe(call_box *b, int status)
     /* the access line: 5xx at warn so they show at the default level */
     log_level level = status >= 500 ? LOG_WARN : LOG_DEBUG;
     if (log_enabled(level)) {
+        /* answered from the handler or later (a delivery report): the call's trace either way */
+        char outer[TRACE_ID_HEX + 1];
+        snprintf(outer, sizeof outer, "%s", log_trace_get());
+        log_trace_set(call->traceparent + 3, TRACE_ID_HEX);
         const char *uri = b->req ? evhttp_request_get_uri(b->req) : NULL;
         log_msg(level, "http", call->request_id, "%s %.200s -> %d in %.3f ms",
                 b->req ? http_method_name(evhttp_request_get_command(b->req)) : "-",
                 uri ? uri : "(client gone)", status, (clock_mono_s() - b->started) * 1e3);
+        log_trace_set(outer, strlen(outer));
     }
 }
 
@@ -201,6 +206,7 @@ void http_reply_typed(http_call *call, int status, const char *content_type, con
         const char *date = http_date(b->th);
         if (date)
             evhttp_add_header(h, "Date", date);
+        evhttp_add_header(h, "traceparent", call->traceparent);
         if (evbuffer_add(evhttp_request_get_output_buffer(req), body, len) != 0) {
             log_msg(LOG_ERROR, "http", call->request_id, "out of memory for the reply body");
             status = 500;
@@ -320,6 +326,13 @@ json_t *http_read_json_object(http_call *call)
         return NULL;
     }
     return root;
+}
+
+const char *http_header(http_call *call, const char *name)
+{
+    call_box *b = (call_box *)call;
+    assert(!b->deferred); /* as http_query: copy before deferring */
+    return b->req ? evhttp_find_header(evhttp_request_get_input_headers(b->req), name) : NULL;
 }
 
 const char *http_query(http_call *call, const char *key)

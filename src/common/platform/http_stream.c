@@ -115,6 +115,7 @@ void http_reply_stream(http_call *call, int status, http_stream_next_fn next,
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
     evhttp_add_header(h, "Content-Type", "application/json");
     evhttp_add_header(h, "X-Request-ID", call->request_id);
+    evhttp_add_header(h, "traceparent", call->traceparent);
     if (req->major == 1 && req->minor == 0)
         evhttp_add_header(h, "Connection", "close");
     evhttp_send_reply_start(req, status, http_reason(status));

@@ -18,6 +18,25 @@
 static char log_component[64] = "orderstream";
 static volatile int log_min_level = LOG_INFO;
 
+/* One per thread: each thread handles one request or event at a time. */
+static _Thread_local char log_trace[33];
+
+void log_trace_set(const char *id, size_t len)
+{
+    if (!id)
+        len = 0;
+    if (len > sizeof log_trace - 1)
+        len = sizeof log_trace - 1;
+    if (len)
+        memmove(log_trace, id, len);
+    log_trace[len] = '\0';
+}
+
+const char *log_trace_get(void)
+{
+    return log_trace;
+}
+
 static const char *const log_names[] = {"debug", "info", "warn", "error"};
 
 int log_init(const char *component, const char *level_name)
@@ -126,6 +145,10 @@ void log_msg(log_level l, const char *sub, const char *request_id, const char *f
     if (request_id && *request_id) {
         len = log_append(line, len, cap, "\",\"request_id\":\"");
         len = log_escape(line, len, cap, request_id);
+    }
+    if (log_trace[0]) {
+        len = log_append(line, len, cap, "\",\"trace_id\":\"");
+        len = log_escape(line, len, cap, log_trace);
     }
     len = log_append(line, len, cap, "\",\"msg\":\"");
     len = log_escape(line, len, cap, msg);

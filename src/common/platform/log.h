@@ -1,7 +1,7 @@
 /*
  * log: structured logs, one JSON object per line on stderr:
  *   {"time":"2026-11-25T14:00:00.123Z","level":"info","component":"cart",
- *    "msg":"...", "request_id":"...", ...extra fields}
+ *    "request_id":"...", "trace_id":"...", "msg":"..."}
  * Thread-safe (one write(2) per line). Level from LOG_LEVEL
  * (debug|info|warn|error). Never pass secrets in messages.
  */
@@ -9,6 +9,7 @@
 #define LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 typedef enum { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR } log_level;
 
@@ -28,6 +29,16 @@ void log_msg(log_level l, const char *sub, const char *request_id, const char *f
 #define log_info(...) log_msg(LOG_INFO, NULL, NULL, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARN, NULL, NULL, __VA_ARGS__)
 #define log_error(...) log_msg(LOG_ERROR, NULL, NULL, __VA_ARGS__)
+
+/*
+ * The W3C trace id (32 hex characters) this thread's next lines carry as
+ * "trace_id": set while a request or a consumed event is handled, cleared
+ * (NULL or "") after. Copied, so the caller's buffer may go. len is how many
+ * characters of id to take (at most 32).
+ */
+void log_trace_set(const char *id, size_t len);
+/* What log_trace_set installed, "" for none (to restore it after a nested use). */
+const char *log_trace_get(void);
 
 /* Maps a syslog level (as librdkafka reports it) to ours. */
 log_level log_level_from_syslog(int syslog_level);

@@ -31,6 +31,7 @@
 #include "ingest/ingest_metrics.h"
 #include "platform/clock.h"
 #include "platform/log.h"
+#include "platform/trace.h"
 
 #include <assert.h>
 #include <stdio.h>
@@ -200,6 +201,9 @@ static handle_result dead_letter(apply_ctx *a, const apply_record *r, const char
         dlq_info d;
         dlq_info_init(&d, category, reason, message, retries, a->cfg->topic, r->partition,
                       r->offset, r->timestamp_ms, clock_wall_ms());
+        trace_ctx t;
+        if (r->traceparent && trace_parse(r->traceparent, r->traceparent_len, &t) == 0)
+            trace_format(&t, d.traceparent); /* as received, normalised to version 00 */
         if (a->ops.dead_letter(a->ops.arg, r, &d, err, sizeof err) != 0) {
             part_fail(a, r->partition, r->offset, r->offset, 1, err);
             return H_PART_WAIT;
@@ -250,7 +254,25 @@ static int inject_failure(apply_ctx *a, const apply_part *ps, int64_t offset)
     return failed_before < a->cfg->test_fail_times;
 }
 
+static handle_result handle_record(apply_ctx *a, const apply_record *r);
+
+/*
+ * The record's log lines (applied, retried, dead-lettered) carry the trace id
+ * of its valid `traceparent` header, so they join the cart's request lines.
+ */
 static handle_result handle(apply_ctx *a, const apply_record *r)
+{
+    trace_ctx t;
+    int traced = r->traceparent && trace_parse(r->traceparent, r->traceparent_len, &t) == 0;
+    if (traced)
+        log_trace_set(r->traceparent + 3, TRACE_ID_HEX);
+    handle_result h = handle_record(a, r);
+    if (traced)
+        log_trace_set(NULL, 0);
+    return h;
+}
+
+static handle_result handle_record(apply_ctx *a, const apply_record *r)
 {
     part_check(a, r->partition);
     apply_part *ps = &a->parts[r->partition];
@@ -300,6 +322,10 @@ static handle_result handle(apply_ctx *a, const apply_record *r)
         store_apply(a->st, a->cfg->topic, r->partition, r->offset, &a->ev, err, sizeof err);
     switch (s) {
     case STORE_OK:
+        if (log_enabled(LOG_DEBUG))
+            log_debug("%s[%d] offset %lld: applied %s %s", a->cfg->topic, r->partition,
+                      (long long)r->offset, a->ev.type == ORDER_EVENT_CREATE ? "CREATE" : "UPDATE",
+                      a->ev.order_id);
         part_succeeded(ps, r->offset);
         ingest_metrics_event_applied(a->ev.timestamp_ms, clock_wall_ms());
         a->txn_applied++;
@@ -310,12 +336,13 @@ static handle_result handle(apply_ctx *a, const apply_record *r)
         a->skipped++;
         return H_NEXT;
     case STORE_REDELIVERED:
-        /* A copy of what is stored (a producer retry that landed twice): already applied. */
+        /* The stored state already says what it says: a producer retry that landed
+         * twice, or a client retrying a request (same content, another event time). */
         part_succeeded(ps, r->offset);
         a->redelivered++;
         ingest_metrics_duplicate_redelivered();
-        log_info("%s[%d] offset %lld: %s %s is a copy of the stored state (redelivered), "
-                 "already applied",
+        log_info("%s[%d] offset %lld: %s %s is already applied (a redelivered copy or a "
+                 "client's retry), not applied again",
                  a->cfg->topic, r->partition, (long long)r->offset,
                  a->ev.type == ORDER_EVENT_CREATE ? "CREATE" : "UPDATE", a->ev.order_id);
         return H_NEXT;

@@ -58,6 +58,9 @@ typedef struct {
     size_t key_len;
     const void *value;
     size_t value_len;
+    /* its `traceparent` header (not validated, not NUL-terminated), or NULL */
+    const char *traceparent;
+    size_t traceparent_len;
 } apply_record;
 
 /* The Kafka side of applying, supplied by the caller. */

@@ -211,6 +211,16 @@ static const apply_record *to_records(order_consumer *c)
         r->key_len = m->key_len;
         r->value = m->payload;
         r->value_len = m->len;
+        /* the cart's trace context (apply.c validates it); parsing a record's
+         * headers is librdkafka's, once per record, only when it has any */
+        rd_kafka_headers_t *h = NULL;
+        const void *tp = NULL;
+        size_t tplen = 0;
+        if (!m->err && rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+            rd_kafka_header_get_last(h, "traceparent", &tp, &tplen) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            r->traceparent = tp;
+            r->traceparent_len = tplen;
+        }
     }
     return c->recs;
 }

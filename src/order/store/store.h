@@ -35,10 +35,10 @@ typedef enum {
     STORE_SKIPPED,   /* offset below the stored position: already applied */
     STORE_DUPLICATE, /* CREATE for an orderId that exists */
     STORE_NOT_FOUND, /* UPDATE (or lookup) of an unknown orderId */
-    /* store_apply() only: the event is a copy of what the store holds (a CREATE
-     * equal to the stored order, an UPDATE equal to the order's last applied
-     * one, event timestamp included): a redelivery, nothing done, the
-     * position moved as if applied */
+    /* store_apply() only: the event is already applied: a CREATE with the
+     * stored order's content (customer, items, total, currency; its times may
+     * differ: a client's retry), or an UPDATE to the order's current status.
+     * A redelivery or a retry: nothing done, the position moved as if applied */
     STORE_REDELIVERED,
     /* the store's fault (disk full, I/O error, busy, locked, corrupt or
      * foreign file, lost connection, missing table): retry, forever */

@@ -96,19 +96,20 @@ static const store_pg_stmt store_pg_stmts[] = {
     /* The first history entry (seq 1) is the row's created_status/created_at. */
     {STORE_PG_ORD_UPD,
      "WITH u AS (UPDATE orders SET status = $2::text, updated_at = $3::bigint,"
-     " history_len = history_len + 1 WHERE order_id = $1::text RETURNING history_len)"
+     " history_len = history_len + 1 WHERE order_id = $1::text AND status <> $2::text"
+     " RETURNING history_len)"
      " INSERT INTO status_history(order_id, seq, status, at)"
      " SELECT $1::text, history_len, $2::text, $3::bigint FROM u",
      0},
     {STORE_PG_ORD_FIND,
-     "SELECT order_id, history_len > 1, status, updated_at FROM orders"
+     "SELECT order_id, status FROM orders"
      " WHERE order_id = ANY($1::text[])",
      0},
-    /* 1 row if the stored order is this CREATE's copy (a redelivery). */
+    /* 1 row if the stored order has this CREATE's content (a redelivery or a retry). */
     {STORE_PG_ORD_SAME,
      "SELECT 1 FROM orders WHERE order_id = $1::text AND customer_id = $2::text"
-     " AND order_date = $3::text AND items = $4::text AND total_cents = $5::bigint"
-     " AND currency = $6::text AND created_status = $7::text AND created_at = $8::bigint",
+     " AND items = $3::text AND total_cents = $4::bigint"
+     " AND currency = $5::text AND created_status = $6::text",
      0},
     {STORE_PG_ORD_GET,
      "SELECT customer_id, order_date, items, total_cents, currency, status, shipping_cents,"

@@ -236,9 +236,7 @@ static store_status store_pg_lookup(store_pg *s, const char *id, size_t len, cha
             if (!e)
                 continue;
             e->state = STORE_PG_ID_EXISTS;
-            e->last_update = strcmp(PQgetvalue(r, row, 1), "t") == 0;
-            snprintf(e->last_status, sizeof e->last_status, "%s", PQgetvalue(r, row, 2));
-            e->last_at = strtoll(PQgetvalue(r, row, 3), NULL, 10);
+            snprintf(e->last_status, sizeof e->last_status, "%s", PQgetvalue(r, row, 1));
         }
         while (t->scan < t->n && t->ents[t->scan].state != STORE_PG_ID_PENDING)
             t->scan++;
@@ -347,8 +345,10 @@ static store_status store_pg_buffer(store_pg *s, const order_event *ev, char *er
 
 /*
  * *same = 1 if the order ev->order_id, which exists, is stored (or buffered
- * in this transaction) exactly as this CREATE describes it, event time
- * included: then the CREATE is a redelivered copy, not a second order.
+ * in this transaction) with the content this CREATE describes: customer,
+ * items, total, currency, status. Its times are not compared: a client's
+ * retry of the same request carries a later event time and is the same
+ * order (already applied), not a second one.
  */
 static store_status store_pg_same_create(store_pg *s, const order_event *ev, int *same, char *err,
                                          size_t errlen)
@@ -360,24 +360,23 @@ static store_status store_pg_same_create(store_pg *s, const order_event *ev, int
         snprintf(err, errlen, "rendering items failed");
         return STORE_ERR_INTERNAL;
     }
-    char total[24], at[24];
+    char total[24];
     snprintf(total, sizeof total, "%" PRId64, ev->total_cents);
-    snprintf(at, sizeof at, "%" PRId64, ev->timestamp_ms);
-    const char *vals[] = {ev->order_id, ev->customer_id, ev->order_date, s->items.buf,
-                          total,        ev->currency,    ev->status,     at};
+    const char *vals[] = {ev->order_id, ev->customer_id, s->items.buf,
+                          total,        ev->currency,    ev->status};
     /* Created in this transaction: compare with the buffered parameters. */
     for (size_t i = s->neff; i-- > 0;) {
         const store_pg_effect *e = &s->eff[i];
         if (!e->create || strcmp(s->arena + e->off[0], ev->order_id) != 0)
             continue;
-        static const int param[] = {1, 2, 3, 4, 5, 6, 8}; /* customer .. currency, status, at */
+        static const int param[] = {1, 3, 4, 5, 6}; /* customer, items, total, currency, status */
         int eq = 1;
         for (size_t k = 0; k < sizeof param / sizeof param[0] && eq; k++)
             eq = strcmp(s->arena + e->off[param[k]], vals[k + 1]) == 0;
         *same = eq;
         return STORE_OK;
     }
-    PGresult *r = store_pg_exec(s, STORE_PG_ORD_SAME, 8, vals);
+    PGresult *r = store_pg_exec(s, STORE_PG_ORD_SAME, 6, vals);
     store_status st = STORE_OK;
     if (!r || PQresultStatus(r) != PGRES_TUPLES_OK)
         st = store_pg_fail(s, r, "compare order", err, errlen);
@@ -411,8 +410,8 @@ store_status store_pg_batch_apply(store *base, const char *topic, int32_t partit
         if (!copy)
             return STORE_DUPLICATE;
     } else if (!create) {
-        copy = known && known->last_update && known->last_at == ev->timestamp_ms &&
-               strcmp(known->last_status, ev->status) == 0;
+        /* the status the order has already: setting it again is applied (idempotent) */
+        copy = known && strcmp(known->last_status, ev->status) == 0;
     }
     if (copy) {
         store_pg_pos_advance(p, offset);
@@ -423,9 +422,7 @@ store_status store_pg_batch_apply(store *base, const char *topic, int32_t partit
         return st;
     if (known) {
         known->state = STORE_PG_ID_EXISTS;
-        known->last_update = !create;
         snprintf(known->last_status, sizeof known->last_status, "%s", ev->status);
-        known->last_at = ev->timestamp_ms;
     }
     store_pg_pos_advance(p, offset);
     return STORE_OK;

@@ -105,9 +105,7 @@ store_pg_id *store_pg_ids_add(store_pg_ids *t, const char *id, size_t len, uint8
     ent->id[len] = '\0';
     ent->len = (uint8_t)len;
     ent->state = state;
-    ent->last_update = 0;
     ent->last_status[0] = '\0';
-    ent->last_at = 0;
     t->table[store_pg_ids_slot(t, id, len)] = ++t->n;
     return ent;
 }

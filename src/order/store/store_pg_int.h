@@ -58,11 +58,8 @@ typedef struct {
     char id[ORDER_ID_MAX + 1];
     uint8_t len;
     uint8_t state; /* STORE_PG_ID_* */
-    /* EXISTS: 1 if its last applied event is an UPDATE to last_status at last_at
-     * (a copy of that UPDATE is a redelivery) */
-    uint8_t last_update;
+    /* EXISTS: its current status (an UPDATE to it is already applied) */
     char last_status[ORDER_STATUS_MAX + 1];
-    int64_t last_at;
 } store_pg_id;
 
 typedef struct {

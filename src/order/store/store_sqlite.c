@@ -37,9 +37,9 @@ static const char *const store_sql[ST__N] = {
         " updated_at, history_len) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?9, 1)",
     [ST_INS_HIST] = "INSERT INTO status_history(order_id, seq, status, at) VALUES(?1, ?2, ?3, ?4)",
     /* An UPDATE equal to the last applied one (status and time) is a redelivery: no row. */
+    /* an UPDATE to the status the order has is already applied: no row changes */
     [ST_UPD_ORDER] = "UPDATE orders SET status = ?1, updated_at = ?2,"
-                     " history_len = history_len + 1 WHERE order_id = ?3"
-                     " AND NOT (history_len > 1 AND status = ?1 AND updated_at = ?2)"
+                     " history_len = history_len + 1 WHERE order_id = ?3 AND status <> ?1"
                      " RETURNING history_len",
     [ST_GET_POS] = "SELECT next_offset FROM consumed_offsets WHERE topic = ?1 AND partition = ?2",
     [ST_PUT_POS] =
@@ -50,9 +50,10 @@ static const char *const store_sql[ST__N] = {
                      " WHERE order_id = ?1",
     [ST_GET_HIST] = "SELECT status, at FROM status_history WHERE order_id = ?1 ORDER BY seq",
     [ST_COUNT] = "SELECT COUNT(*) FROM orders",
+    /* the order's content, not its times: a client's retry has a later event time */
     [ST_SAME_CREATE] = "SELECT 1 FROM orders WHERE order_id = ?1 AND customer_id = ?2"
-                       " AND order_date = ?3 AND items = ?4 AND total_cents = ?5"
-                       " AND currency = ?6 AND created_status = ?7 AND created_at = ?8",
+                       " AND items = ?3 AND total_cents = ?4 AND currency = ?5"
+                       " AND created_status = ?6",
     [ST_EXISTS] = "SELECT 1 FROM orders WHERE order_id = ?1",
     [ST_ATT_PURGE] = "DELETE FROM retry_state WHERE topic = ?1 AND partition = ?2"
                      " AND rec_offset < ?3",

@@ -57,16 +57,15 @@ static store_status store_create(store_sqlite *s, const order_event *ev, char *e
      * one B-tree insert less per CREATE, a quarter of the store's cost. */
     if (sqlite3_changes(s->db) != 0)
         return STORE_OK;
-    /* The orderId exists: the same order again is a redelivery, another one a duplicate. */
+    /* The orderId exists: the same order again (a redelivery, or a client's retry: the
+     * same content at a later time) is already applied, another one a duplicate. */
     q = s->st[ST_SAME_CREATE];
     rc = sqlite3_bind_text(q, 1, ev->order_id, -1, SQLITE_STATIC);
     rc |= sqlite3_bind_text(q, 2, ev->customer_id, -1, SQLITE_STATIC);
-    rc |= sqlite3_bind_text(q, 3, ev->order_date, -1, SQLITE_STATIC);
-    rc |= sqlite3_bind_text(q, 4, s->items.buf, (int)s->items.len, SQLITE_STATIC);
-    rc |= sqlite3_bind_int64(q, 5, ev->total_cents);
-    rc |= sqlite3_bind_text(q, 6, ev->currency, -1, SQLITE_STATIC);
-    rc |= sqlite3_bind_text(q, 7, ev->status, -1, SQLITE_STATIC);
-    rc |= sqlite3_bind_int64(q, 8, ev->timestamp_ms);
+    rc |= sqlite3_bind_text(q, 3, s->items.buf, (int)s->items.len, SQLITE_STATIC);
+    rc |= sqlite3_bind_int64(q, 4, ev->total_cents);
+    rc |= sqlite3_bind_text(q, 5, ev->currency, -1, SQLITE_STATIC);
+    rc |= sqlite3_bind_text(q, 6, ev->status, -1, SQLITE_STATIC);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(q);
     sqlite3_reset(q);
@@ -94,7 +93,8 @@ static store_status store_update(store_sqlite *s, const order_event *ev, char *e
     if (rc != SQLITE_DONE)
         return store_sqlite_fail(s, rc, "update order", err, errlen);
     if (seq == 0) {
-        /* No row changed: an unknown order, or the last applied UPDATE again. */
+        /* No row changed: an unknown order, or one that has this status already
+         * (a redelivered or retried UPDATE: setting a status is idempotent). */
         q = s->st[ST_EXISTS];
         rc = sqlite3_bind_text(q, 1, ev->order_id, -1, SQLITE_STATIC);
         if (rc == SQLITE_OK)

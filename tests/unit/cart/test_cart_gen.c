@@ -11,8 +11,13 @@
 #include "test_main.h"
 
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* cart_gen_request_seed's values for two requests, fixed when it was written */
+#define SEED_ORDER_1_3 0xebad41c17bd60f45ULL
+#define SEED_ORDER_1_3_K 0x095427b8205339deULL
 
 START_TEST(test_invariants_many_seeds)
 {
@@ -144,6 +149,70 @@ START_TEST(test_avro_round_trip_with_framing)
 }
 END_TEST
 
+/* The content of a create, everything but its times. */
+static void content_of(const order_event *ev, char *out, size_t cap)
+{
+    size_t n = (size_t)snprintf(out, cap, "%s|%s|%lld|%s|", ev->order_id, ev->customer_id,
+                                (long long)ev->total_cents, ev->currency);
+    for (size_t i = 0; i < ev->item_count && n < cap; i++)
+        n += (size_t)snprintf(out + n, cap - n, "%s:%d:%lld;", ev->items[i].item_id,
+                              ev->items[i].quantity, (long long)ev->items[i].price_cents);
+}
+
+static void request_content(const char *id, int count, const char *key, int64_t now, char *out,
+                            size_t cap)
+{
+    static order_event ev;
+    char err[128];
+    cart_gen_rng r;
+    cart_gen_seed(&r, cart_gen_request_seed(id, count, key, key ? strlen(key) : 0));
+    ck_assert_int_eq(cart_gen_create(&r, id, count, now, &ev, err, sizeof err), 0);
+    content_of(&ev, out, cap);
+}
+
+START_TEST(test_same_request_same_order)
+{
+    static char a[8192], b[8192];
+    /* at another time (a retry): the same content */
+    request_content("ORDER-1", 7, NULL, 1000, a, sizeof a);
+    request_content("ORDER-1", 7, NULL, 99999, b, sizeof b);
+    ck_assert_str_eq(a, b);
+    request_content("ORDER-1", 7, "key-1", 1000, a, sizeof a);
+    request_content("ORDER-1", 7, "key-1", 5000, b, sizeof b);
+    ck_assert_str_eq(a, b);
+    /* anything else differs: orderId, itemsCount, the key, a key or none */
+    request_content("ORDER-1", 7, NULL, 1000, a, sizeof a);
+    static const struct {
+        const char *id;
+        int count;
+        const char *key;
+    } other[] = {{"ORDER-2", 7, NULL},    {"ORDER-1", 6, NULL},  {"ORDER-1", 7, "key-1"},
+                 {"ORDER-1", 7, "key-2"}, {"ORDER-10", 7, NULL}, {"ORDER-1", 7, ""}};
+    for (size_t i = 0; i < sizeof other / sizeof other[0]; i++) {
+        request_content(other[i].id, other[i].count, other[i].key, 1000, b, sizeof b);
+        /* the customer is drawn first: it differs too, not only the orderId */
+        ck_assert_msg(strcmp(strchr(a, '|'), strchr(b, '|')) != 0, "same content for case %zu", i);
+    }
+}
+END_TEST
+
+START_TEST(test_request_seed_is_stable_and_spread)
+{
+    /* Part of the contract: a retry to another instance or after an upgrade must
+     * get the same order, so the seed of a request never changes. */
+    ck_assert_uint_eq(cart_gen_request_seed("ORDER-1", 3, NULL, 0),
+                      cart_gen_request_seed("ORDER-1", 3, NULL, 0));
+    ck_assert_uint_eq(cart_gen_request_seed("ORDER-1", 3, NULL, 0), SEED_ORDER_1_3);
+    ck_assert_uint_eq(cart_gen_request_seed("ORDER-1", 3, "k", 1), SEED_ORDER_1_3_K);
+    /* field boundaries are part of the hash: "AB"+"" is not "A"+"B" */
+    ck_assert_uint_ne(cart_gen_request_seed("A", 1, "B", 1), cart_gen_request_seed("AB", 1, "", 0));
+    /* neighbours spread over the whole 64 bits */
+    uint64_t x =
+        cart_gen_request_seed("ORDER-1", 1, NULL, 0) ^ cart_gen_request_seed("ORDER-1", 2, NULL, 0);
+    ck_assert_int_ge(__builtin_popcountll(x), 16);
+}
+END_TEST
+
 Suite *test_suite(int *rc)
 {
     (void)rc;
@@ -155,6 +224,8 @@ Suite *test_suite(int *rc)
     tcase_add_test(tc, test_time_format);
     tcase_add_test(tc, test_update_event);
     tcase_add_test(tc, test_avro_round_trip_with_framing);
+    tcase_add_test(tc, test_same_request_same_order);
+    tcase_add_test(tc, test_request_seed_is_stable_and_spread);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -30,11 +30,12 @@ typedef struct {
     int want;
 } dr_state;
 
-static void on_dr(void *opaque, rd_kafka_resp_err_t err, const char *topic, int32_t partition,
-                  int64_t offset, void *app)
+static void on_dr(void *opaque, rd_kafka_resp_err_t err, int maybe_written, const char *topic,
+                  int32_t partition, int64_t offset, void *app)
 {
     dr_state *st = app;
     (void)topic;
+    (void)maybe_written;
     ck_assert_ptr_eq(opaque, st); /* the opaque travels through librdkafka untouched */
     st->reports++;
     st->last_err = err;
@@ -193,7 +194,7 @@ START_TEST(test_delivery_reports_then_fatal_error_recovery)
     cart_producer *p = cart_producer_new(st.base, &cfg, on_dr, on_down, &st, err, sizeof err);
     ck_assert_msg(p != NULL, "%s", err);
     for (int i = 0; i < 50; i++)
-        ck_assert_int_eq(cart_producer_send(p, topic, "k", 1, "value", 5, &st),
+        ck_assert_int_eq(cart_producer_send(p, topic, "k", 1, "value", 5, NULL, &st),
                          RD_KAFKA_RESP_ERR_NO_ERROR);
     ck_assert_int_eq(cart_producer_in_flight(p), 50);
     run_until(&st, 50, 30);
@@ -210,7 +211,8 @@ START_TEST(test_delivery_reports_then_fatal_error_recovery)
     for (int i = 0; i < 300 && !sent; i++) {
         /* the error callback and the recreation both run from the loop */
         event_base_loop(st.base, EVLOOP_ONCE);
-        sent = cart_producer_send(p, topic, "k", 1, "after", 5, &st) == RD_KAFKA_RESP_ERR_NO_ERROR;
+        sent = cart_producer_send(p, topic, "k", 1, "after", 5, NULL, &st) ==
+               RD_KAFKA_RESP_ERR_NO_ERROR;
     }
     ck_assert_msg(sent, "the producer was not recreated");
     ck_assert_int_eq(rd_kafka_fatal_error(cart_producer_rk(p), NULL, 0),
@@ -232,7 +234,7 @@ START_TEST(test_unreachable_broker_fails_each_message)
     cart_producer *p = cart_producer_new(st.base, &cfg, on_dr, on_down, &st, err, sizeof err);
     ck_assert_msg(p != NULL, "%s", err);
     for (int i = 0; i < 3; i++)
-        ck_assert_int_eq(cart_producer_send(p, "nowhere", "k", 1, "v", 1, &st),
+        ck_assert_int_eq(cart_producer_send(p, "nowhere", "k", 1, "v", 1, NULL, &st),
                          RD_KAFKA_RESP_ERR_NO_ERROR);
     run_until(&st, 3, 30);
     ck_assert_int_eq(st.failed, 3);
@@ -253,7 +255,7 @@ START_TEST(test_purge_answers_waiting_messages)
     cart_producer *p = cart_producer_new(st.base, &cfg, on_dr, NULL, &st, err, sizeof err);
     ck_assert_msg(p != NULL, "%s", err);
     for (int i = 0; i < 4; i++)
-        ck_assert_int_eq(cart_producer_send(p, "nowhere", "k", 1, "v", 1, &st),
+        ck_assert_int_eq(cart_producer_send(p, "nowhere", "k", 1, "v", 1, NULL, &st),
                          RD_KAFKA_RESP_ERR_NO_ERROR);
     cart_producer_purge(p);
     ck_assert_int_eq(st.failed, 4);

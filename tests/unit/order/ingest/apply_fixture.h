@@ -13,6 +13,8 @@
 
 #include "event/avro_codec.h"
 #include "platform/clock.h"
+#include "platform/log.h"
+#include "platform/trace.h"
 #include "event/order_schema.h"
 #include "order/store/pg_fixture.h"
 #include "test_main.h"
@@ -33,6 +35,7 @@ typedef struct {
     int64_t retry_count, partition, offset;
     uint8_t key[64], value[CODEC_MAX_ENCODED];
     size_t key_len, value_len;
+    char traceparent[TRACE_PARENT_LEN + 1]; /* the DLQ record's traceparent header, "" none */
 } letter;
 
 /* What the fake Kafka side saw. */
@@ -68,6 +71,7 @@ static inline int fake_dead_letter(void *arg, const apply_record *r, const dlq_i
     snprintf(l->reason, sizeof l->reason, "%s", d->reason);
     snprintf(l->category, sizeof l->category, "%s", d->category);
     l->retry_count = d->retry_count;
+    snprintf(l->traceparent, sizeof l->traceparent, "%s", d->traceparent);
     l->partition = d->original_partition;
     l->offset = d->original_offset;
     ck_assert_uint_le(r->key_len, sizeof l->key);

@@ -330,6 +330,57 @@ START_TEST(test_corrupt_store_is_retried_forever_never_dead_lettered)
 }
 END_TEST
 
+START_TEST(test_client_retry_is_already_applied)
+{
+    /* A client's retry: the same content (cart_gen is deterministic), a later event time. */
+    built b[3];
+    order_event c = create_event("RETRY-A");
+    order_event retry = c;
+    retry.timestamp_ms += 5000;
+    order_event u = update_event("RETRY-A", "shipped"), u_retry = u;
+    u_retry.timestamp_ms += 7000;
+    record_of(&b[0], 0, 0, &c, SCHEMA_ID);
+    record_of(&b[1], 0, 1, &retry, SCHEMA_ID);
+    record_of(&b[2], 0, 2, &u, SCHEMA_ID);
+    apply_record recs[3] = {b[0].r, b[1].r, b[2].r};
+    apply_batch(&ap, recs, 3);
+    record_of(&b[0], 0, 3, &retry, SCHEMA_ID); /* and in a later batch */
+    record_of(&b[1], 0, 4, &u_retry, SCHEMA_ID);
+    apply_record later[2] = {b[0].r, b[1].r};
+    apply_batch(&ap, later, 2);
+    ck_assert(ap.store_ok);
+    ck_assert_uint_eq(ap.redelivered, 3);
+    ck_assert_int_eq(fk.nletters, 0);
+    ck_assert_int_eq(position(0), 5);
+    store_order o;
+    ck_assert_int_eq(stored("RETRY-A", &o), STORE_OK);
+    ck_assert_int_eq(o.created_at_ms, c.timestamp_ms); /* the first one's, unchanged */
+    ck_assert_int_eq(o.updated_at_ms, u.timestamp_ms);
+}
+END_TEST
+
+START_TEST(test_dead_letter_keeps_the_trace_context)
+{
+    static const char tp[] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    built b[3];
+    order_event ev = update_event("TRACE-NONE", "confirmed");
+    record_of(&b[0], 0, 0, &ev, SCHEMA_ID);
+    b[0].r.traceparent = tp;
+    b[0].r.traceparent_len = sizeof tp - 1;
+    record_of(&b[1], 0, 1, &ev, SCHEMA_ID);
+    b[1].r.traceparent = "00-00000000000000000000000000000000-00f067aa0ba902b7-01"; /* invalid */
+    b[1].r.traceparent_len = sizeof tp - 1;
+    record_of(&b[2], 0, 2, &ev, SCHEMA_ID); /* none */
+    apply_record recs[3] = {b[0].r, b[1].r, b[2].r};
+    apply_batch(&ap, recs, 3);
+    ck_assert_int_eq(fk.nletters, 3);
+    ck_assert_str_eq(fk.letters[0].traceparent, tp);
+    ck_assert_str_eq(fk.letters[1].traceparent, "");
+    ck_assert_str_eq(fk.letters[2].traceparent, "");
+    ck_assert_str_eq(log_trace_get(), ""); /* cleared after each record */
+}
+END_TEST
+
 START_TEST(test_identical_copies_are_redeliveries_not_new_orders)
 {
     /* A producer retry can land an acknowledged event twice: the copy is not a new order. */
@@ -419,6 +470,8 @@ static Suite *apply_suite(void)
     tcase_add_test(tc, test_store_failure_rolls_back_the_batch);
     tcase_add_test(tc, test_corrupt_store_is_retried_forever_never_dead_lettered);
     tcase_add_test(tc, test_identical_copies_are_redeliveries_not_new_orders);
+    tcase_add_test(tc, test_client_retry_is_already_applied);
+    tcase_add_test(tc, test_dead_letter_keeps_the_trace_context);
     suite_add_tcase(s, tc);
     if (pgfx_url()) {
         tc = tcase_create("postgresql");
@@ -426,6 +479,8 @@ static Suite *apply_suite(void)
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, test_fenced_commit_drops_the_batch_and_reseeks);
         tcase_add_test(tc, test_identical_copies_are_redeliveries_not_new_orders);
+        tcase_add_test(tc, test_client_retry_is_already_applied);
+        tcase_add_test(tc, test_dead_letter_keeps_the_trace_context);
         suite_add_tcase(s, tc);
     } else {
         printf("ingest_apply: ORDERSTREAM_TEST_PG_URL unset, PostgreSQL cases skipped\n");

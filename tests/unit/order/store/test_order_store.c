@@ -77,6 +77,14 @@ static order_event make_create(const char *id, int64_t ts)
     return ev;
 }
 
+/* A CREATE for id with other content (another customer): a second order, not a retry. */
+static order_event make_other_create(const char *id, int64_t ts)
+{
+    order_event ev = make_create(id, ts);
+    snprintf(ev.customer_id, sizeof ev.customer_id, "CUST-8");
+    return ev;
+}
+
 static order_event make_update(const char *id, const char *status, int64_t ts)
 {
     order_event ev;
@@ -409,12 +417,15 @@ START_TEST(test_same_batch_create_update_duplicate)
     ck_assert_int_eq(store_mark(s, TOPIC, 0, 0, err, sizeof err), STORE_OK);
     apply_ok(s, 0, 1, &c);
     apply_ok(s, 0, 2, &u1);
-    order_event other = make_create("ORDER-IN", 1500); /* another order, the same id */
+    order_event other = make_other_create("ORDER-IN", 1500); /* another order, the same id */
     ck_assert_int_eq(store_apply(s, TOPIC, 0, 3, &other, err, sizeof err), STORE_DUPLICATE);
     ck_assert_int_eq(store_mark(s, TOPIC, 0, 3, err, sizeof err), STORE_OK);
     apply_ok(s, 0, 4, &u2);
     apply_ok(s, 0, 5, &later);
-    ck_assert_int_eq(position(s, 0), 6);
+    /* a client's retry of a CREATE of this transaction (a later time): applied already */
+    order_event later_retry = make_create("ORDER-LATER", 650);
+    ck_assert_int_eq(store_apply(s, TOPIC, 0, 6, &later_retry, err, sizeof err), STORE_REDELIVERED);
+    ck_assert_int_eq(position(s, 0), 7);
     ck_assert_int_eq(store_commit(s, err, sizeof err), STORE_OK);
 
     store_order o;
@@ -431,9 +442,12 @@ START_TEST(test_same_batch_create_update_duplicate)
     ck_assert_int_eq(h.n, 1);
     /* The next batch still knows both orders. */
     ck_assert_int_eq(store_begin(s, err, sizeof err), STORE_OK);
-    order_event later2 = make_create("ORDER-LATER", 601);
+    order_event later2 = make_other_create("ORDER-LATER", 601);
     ck_assert_int_eq(store_apply(s, TOPIC, 1, 0, &other, err, sizeof err), STORE_DUPLICATE);
     ck_assert_int_eq(store_apply(s, TOPIC, 1, 0, &later2, err, sizeof err), STORE_DUPLICATE);
+    /* the same content at a later time: a client's retry, already applied */
+    order_event retry = make_create("ORDER-LATER", 700);
+    ck_assert_int_eq(store_apply(s, TOPIC, 1, 0, &retry, err, sizeof err), STORE_REDELIVERED);
     store_rollback(s);
     int64_t count = 0;
     ck_assert_int_eq(store_count_orders(s, &count, err, sizeof err), STORE_OK);
@@ -459,6 +473,8 @@ START_TEST(test_reopen_sees_orders)
     store_hint_order(b, "ORDER-X", 7);
     ck_assert_int_eq(store_apply(b, TOPIC, 0, 1, &none, err, sizeof err), STORE_NOT_FOUND);
     order_event c2 = make_create("ORDER-X", 5);
+    c2.items[1].quantity = 2; /* one item differs: another order */
+    c2.total_cents += 5;
     ck_assert_int_eq(store_apply(b, TOPIC, 0, 1, &c2, err, sizeof err), STORE_DUPLICATE);
     apply_ok(b, 0, 1, &u);
     ck_assert_int_eq(store_commit(b, err, sizeof err), STORE_OK);

@@ -208,21 +208,27 @@ START_TEST(test_identical_copies_are_redeliveries)
     ck_assert_int_eq(store_begin(s, err, sizeof err), STORE_OK);
     ck_assert_int_eq(apply_st(s, 4, &c), STORE_REDELIVERED);
     ck_assert_int_eq(apply_st(s, 5, &u), STORE_REDELIVERED);
-    /* not copies: another customer, another event time */
+    /* not a copy: another customer; a retry: the same content at another event time */
     ck_assert_int_eq(apply_st(s, 6, &other), STORE_DUPLICATE);
-    ck_assert_int_eq(apply_st(s, 6, &later), STORE_DUPLICATE);
-    ck_assert_int_eq(store_mark(s, TOPIC, 0, 6, err, sizeof err), STORE_OK);
-    /* the same status at another time is a new UPDATE */
+    ck_assert_int_eq(apply_st(s, 6, &later), STORE_REDELIVERED);
+    /* an UPDATE to the status the order has is applied already (a retried PUT) */
     order_event again = make_update("COPY-1", "shipped", 300);
-    apply_ok(s, 0, 7, &again);
+    ck_assert_int_eq(apply_st(s, 7, &again), STORE_REDELIVERED);
+    /* another status is a new UPDATE, and going back to one is too */
+    order_event next = make_update("COPY-1", "delivered", 400);
+    apply_ok(s, 0, 8, &next);
+    order_event back = make_update("COPY-1", "shipped", 500);
+    apply_ok(s, 0, 9, &back);
+    ck_assert_int_eq(apply_st(s, 10, &back), STORE_REDELIVERED);
     ck_assert_int_eq(store_commit(s, err, sizeof err), STORE_OK);
-    ck_assert_int_eq(position(s, 0), 8);
+    ck_assert_int_eq(position(s, 0), 11);
     int n = 0;
     store_order o;
     ck_assert_int_eq(store_get_order(s, "COPY-1", &o, count_entry, &n, err, sizeof err), STORE_OK);
-    ck_assert_int_eq(n, 3); /* new, shipped, shipped: each copy applied once */
+    ck_assert_int_eq(n, 4); /* new, shipped, delivered, shipped: each applied once */
     ck_assert_str_eq(o.customer_id, c.customer_id);
-    ck_assert_int_eq(o.updated_at_ms, 300);
+    ck_assert_int_eq(o.updated_at_ms, 500);
+    ck_assert_int_eq(o.created_at_ms, 100); /* the first CREATE's time: the retry changed nothing */
     store_close(s);
 }
 END_TEST

@@ -47,6 +47,16 @@ static config_var vars[] = {
      "threads running topic reads (getAllOrderIdsFromTopic, /dlq/*) off the HTTP threads", NULL, 0},
     {"TOPIC_READ_QUEUE", CONFIG_INT, "8", 0, 1000, 0,
      "topic reads waiting for a worker at most; beyond that: 429 with Retry-After", NULL, 0},
+    {"DLQ_REPLAY_TOKEN", CONFIG_STR, "", 0, 0, 1,
+     "bearer token for POST /dlq/replay and GET /dlq/replay/{id} (never logged); unset: "
+     "replay disabled (403)",
+     NULL, 0},
+    {"DLQ_REPLAY_RATE", CONFIG_INT, "100", 1, 100000, 0,
+     "records a DLQ replay re-produces per second at most", NULL, 0},
+    {"DLQ_REPLAY_TIMEOUT_MS", CONFIG_INT, "120000", 1000, 3600000, 0,
+     "a replayed record not acknowledged within this is failed (left for the next replay); "
+     "a replay that makes no progress this long fails",
+     NULL, 0},
     {"ORDER_READER_SCHEMA_FILE", CONFIG_STR, "", 0, 0, 0,
      "TEST/OPS ONLY: read events with this reader schema (.avsc) instead of the compiled-in one",
      NULL, 0},
@@ -193,6 +203,9 @@ int order_config_load(order_config *s, char *err, size_t errlen)
     s->scan_timeout_ms = (int)NUM("TOPIC_SCAN_TIMEOUT_MS");
     s->topic_read_workers = (int)NUM("TOPIC_READ_WORKERS");
     s->topic_read_queue = (int)NUM("TOPIC_READ_QUEUE");
+    s->replay_token = STR("DLQ_REPLAY_TOKEN");
+    s->replay_rate = (int)NUM("DLQ_REPLAY_RATE");
+    s->replay_timeout_ms = (int)NUM("DLQ_REPLAY_TIMEOUT_MS");
     s->test_fail_prefix = STR("ORDER_TEST_FAIL_PREFIX");
     s->test_fail_times = (int)NUM("ORDER_TEST_FAIL_TIMES");
     s->test_crash_prefix = STR("ORDER_TEST_CRASH_PREFIX");

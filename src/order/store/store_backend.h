@@ -40,6 +40,11 @@ typedef struct {
                                   char *err, size_t errlen);
     store_status (*dlq_mark)(store *s, const char *topic, int32_t partition, int64_t offset,
                              char *err, size_t errlen);
+    /* DLQ replay marks (store.h); mark is called outside a transaction */
+    store_status (*replay_get)(store *s, const char *dlq_topic, int32_t partition, int64_t offset,
+                               store_replay *out, char *err, size_t errlen);
+    store_status (*replay_mark)(store *s, const char *dlq_topic, int32_t partition, int64_t offset,
+                                int64_t at_ms, char *err, size_t errlen);
 } store_backend;
 
 /* The first member of every backend's handle. */

@@ -1,6 +1,7 @@
 /*
  * store_pg_retry: the retry state of store.h (attempt counts, next-due
- * times, acknowledged dead letters) on PostgreSQL. Every write is one
+ * times, acknowledged dead letters) and the DLQ replay marks on PostgreSQL.
+ * Every write is one
  * statement in autocommit, sent at once: the batch transaction is only sent
  * at store_commit(), so this never rides along in it, and the row is durable
  * (and visible to every instance of the group) before the call returns. That
@@ -113,4 +114,43 @@ store_status store_pg_dlq_mark(store *base, const char *topic, int32_t partition
     snprintf(t.off, sizeof t.off, "%" PRId64, offset);
     const char *vals[] = {topic, t.part, t.off};
     return store_pg_retry_run(s, STORE_PG_ATT_DLQ, 3, vals, "remember dead letter", err, errlen);
+}
+
+store_status store_pg_replay_get(store *base, const char *dlq_topic, int32_t partition,
+                                 int64_t offset, store_replay *out, char *err, size_t errlen)
+{
+    store_pg *s = (store_pg *)base;
+    store_status st = store_pg_retry_ready(s, 0, err, errlen);
+    if (st != STORE_OK)
+        return st;
+    store_pg_retry_args t;
+    snprintf(t.part, sizeof t.part, "%" PRId32, partition);
+    snprintf(t.off, sizeof t.off, "%" PRId64, offset);
+    const char *vals[] = {dlq_topic, t.part, t.off};
+    PGresult *r = store_pg_exec(s, STORE_PG_RPL_GET, 3, vals);
+    if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
+        st = store_pg_fail(s, r, "read replay mark", err, errlen);
+    } else if (PQntuples(r) == 0) {
+        st = STORE_NOT_FOUND;
+    } else {
+        out->count = (int)strtol(PQgetvalue(r, 0, 0), NULL, 10);
+        out->last_at_ms = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+    }
+    PQclear(r);
+    return st;
+}
+
+store_status store_pg_replay_mark(store *base, const char *dlq_topic, int32_t partition,
+                                  int64_t offset, int64_t at_ms, char *err, size_t errlen)
+{
+    store_pg *s = (store_pg *)base;
+    store_status st = store_pg_retry_ready(s, 1, err, errlen);
+    if (st != STORE_OK)
+        return st;
+    store_pg_retry_args t;
+    snprintf(t.part, sizeof t.part, "%" PRId32, partition);
+    snprintf(t.off, sizeof t.off, "%" PRId64, offset);
+    snprintf(t.due, sizeof t.due, "%" PRId64, at_ms);
+    const char *vals[] = {dlq_topic, t.part, t.off, t.due};
+    return store_pg_retry_run(s, STORE_PG_RPL_MARK, 4, vals, "mark replay", err, errlen);
 }

@@ -63,10 +63,15 @@ store_status store_pg_attempt_record(store *base, const char *topic, int32_t par
     return store_pg_retry_run(s, STORE_PG_ATT_PUT, 5, vals, "record attempt", err, errlen);
 }
 
-store_status store_pg_attempt_get(store *base, const char *topic, int32_t partition, int64_t offset,
-                                  store_attempt *out, char *err, size_t errlen)
+/*
+ * The one row stmt returns for (topic, partition, offset): STORE_OK with *out
+ * (the caller PQclear()s it), STORE_NOT_FOUND, or the failure.
+ */
+static store_status store_pg_retry_lookup(store_pg *s, const char *stmt, const char *topic,
+                                          int32_t partition, int64_t offset, const char *what,
+                                          PGresult **out, char *err, size_t errlen)
 {
-    store_pg *s = (store_pg *)base;
+    *out = NULL;
     store_status st = store_pg_retry_ready(s, 0, err, errlen);
     if (st != STORE_OK)
         return st;
@@ -74,17 +79,30 @@ store_status store_pg_attempt_get(store *base, const char *topic, int32_t partit
     snprintf(t.part, sizeof t.part, "%" PRId32, partition);
     snprintf(t.off, sizeof t.off, "%" PRId64, offset);
     const char *vals[] = {topic, t.part, t.off};
-    PGresult *r = store_pg_exec(s, STORE_PG_ATT_GET, 3, vals);
-    if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
-        st = store_pg_fail(s, r, "read attempt", err, errlen);
-    } else if (PQntuples(r) == 0) {
+    PGresult *r = store_pg_exec(s, stmt, 3, vals);
+    if (!r || PQresultStatus(r) != PGRES_TUPLES_OK)
+        st = store_pg_fail(s, r, what, err, errlen);
+    else if (PQntuples(r) == 0)
         st = STORE_NOT_FOUND;
-    } else {
+    if (st == STORE_OK)
+        *out = r;
+    else
+        PQclear(r);
+    return st;
+}
+
+store_status store_pg_attempt_get(store *base, const char *topic, int32_t partition, int64_t offset,
+                                  store_attempt *out, char *err, size_t errlen)
+{
+    PGresult *r;
+    store_status st = store_pg_retry_lookup((store_pg *)base, STORE_PG_ATT_GET, topic, partition,
+                                            offset, "read attempt", &r, err, errlen);
+    if (st == STORE_OK) {
         out->attempts = (int)strtol(PQgetvalue(r, 0, 0), NULL, 10);
         out->due_ms = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
         out->dlq_written = strcmp(PQgetvalue(r, 0, 2), "t") == 0;
+        PQclear(r);
     }
-    PQclear(r);
     return st;
 }
 
@@ -119,24 +137,14 @@ store_status store_pg_dlq_mark(store *base, const char *topic, int32_t partition
 store_status store_pg_replay_get(store *base, const char *dlq_topic, int32_t partition,
                                  int64_t offset, store_replay *out, char *err, size_t errlen)
 {
-    store_pg *s = (store_pg *)base;
-    store_status st = store_pg_retry_ready(s, 0, err, errlen);
-    if (st != STORE_OK)
-        return st;
-    store_pg_retry_args t;
-    snprintf(t.part, sizeof t.part, "%" PRId32, partition);
-    snprintf(t.off, sizeof t.off, "%" PRId64, offset);
-    const char *vals[] = {dlq_topic, t.part, t.off};
-    PGresult *r = store_pg_exec(s, STORE_PG_RPL_GET, 3, vals);
-    if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
-        st = store_pg_fail(s, r, "read replay mark", err, errlen);
-    } else if (PQntuples(r) == 0) {
-        st = STORE_NOT_FOUND;
-    } else {
+    PGresult *r;
+    store_status st = store_pg_retry_lookup((store_pg *)base, STORE_PG_RPL_GET, dlq_topic,
+                                            partition, offset, "read replay mark", &r, err, errlen);
+    if (st == STORE_OK) {
         out->count = (int)strtol(PQgetvalue(r, 0, 0), NULL, 10);
         out->last_at_ms = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+        PQclear(r);
     }
-    PQclear(r);
     return st;
 }
 

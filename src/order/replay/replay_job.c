@@ -205,16 +205,18 @@ void replay_job_render_locked(const replay_job *j, jsonw *w)
     jsonw_bool(w, j->sel.force);
     replay_put_time(w, "startedAt", j->started_ms);
     replay_put_time(w, "finishedAt", j->finished_ms);
-    jsonw_key(w, "selected");
-    jsonw_int(w, j->selected);
-    jsonw_key(w, "replayed");
-    jsonw_int(w, j->replayed);
-    jsonw_key(w, "skipped");
-    jsonw_int(w, j->skipped);
-    jsonw_key(w, "failed");
-    jsonw_int(w, j->failed);
-    jsonw_key(w, "pending");
-    jsonw_int(w, j->pending);
+    const struct {
+        const char *name;
+        long long v;
+    } counts[] = {{"selected", j->selected},
+                  {"replayed", j->replayed},
+                  {"skipped", j->skipped},
+                  {"failed", j->failed},
+                  {"pending", j->pending}};
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+        jsonw_key(w, counts[i].name);
+        jsonw_int(w, counts[i].v);
+    }
     jsonw_key(w, "limitReached");
     jsonw_bool(w, j->limit_reached);
     jsonw_key(w, "endOffsets");

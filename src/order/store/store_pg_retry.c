@@ -19,6 +19,13 @@ typedef struct {
     char part[16], off[24], a[16], due[24];
 } store_pg_retry_args;
 
+/* $2 and $3: the record's partition and offset as decimal text. */
+static void store_pg_retry_key(store_pg_retry_args *t, int32_t partition, int64_t offset)
+{
+    snprintf(t->part, sizeof t->part, "%" PRId32, partition);
+    snprintf(t->off, sizeof t->off, "%" PRId64, offset);
+}
+
 static store_status store_pg_retry_ready(store_pg *s, int write, char *err, size_t errlen)
 {
     if (s->readonly) {
@@ -55,8 +62,7 @@ store_status store_pg_attempt_record(store *base, const char *topic, int32_t par
     if (st != STORE_OK)
         return st;
     store_pg_retry_args t;
-    snprintf(t.part, sizeof t.part, "%" PRId32, partition);
-    snprintf(t.off, sizeof t.off, "%" PRId64, offset);
+    store_pg_retry_key(&t, partition, offset);
     snprintf(t.a, sizeof t.a, "%d", attempts);
     snprintf(t.due, sizeof t.due, "%" PRId64, due_ms);
     const char *vals[] = {topic, t.part, t.off, t.a, t.due};
@@ -76,8 +82,7 @@ static store_status store_pg_retry_lookup(store_pg *s, const char *stmt, const c
     if (st != STORE_OK)
         return st;
     store_pg_retry_args t;
-    snprintf(t.part, sizeof t.part, "%" PRId32, partition);
-    snprintf(t.off, sizeof t.off, "%" PRId64, offset);
+    store_pg_retry_key(&t, partition, offset);
     const char *vals[] = {topic, t.part, t.off};
     PGresult *r = store_pg_exec(s, stmt, 3, vals);
     if (!r || PQresultStatus(r) != PGRES_TUPLES_OK)
@@ -114,8 +119,7 @@ store_status store_pg_attempt_clear(store *base, const char *topic, int32_t part
     if (st != STORE_OK)
         return st;
     store_pg_retry_args t;
-    snprintf(t.part, sizeof t.part, "%" PRId32, partition);
-    snprintf(t.off, sizeof t.off, "%" PRId64, below);
+    store_pg_retry_key(&t, partition, below);
     const char *vals[] = {topic, t.part, t.off};
     return store_pg_retry_run(s, STORE_PG_ATT_CLEAR, 3, vals, "clear attempts", err, errlen);
 }
@@ -128,8 +132,7 @@ store_status store_pg_dlq_mark(store *base, const char *topic, int32_t partition
     if (st != STORE_OK)
         return st;
     store_pg_retry_args t;
-    snprintf(t.part, sizeof t.part, "%" PRId32, partition);
-    snprintf(t.off, sizeof t.off, "%" PRId64, offset);
+    store_pg_retry_key(&t, partition, offset);
     const char *vals[] = {topic, t.part, t.off};
     return store_pg_retry_run(s, STORE_PG_ATT_DLQ, 3, vals, "remember dead letter", err, errlen);
 }
@@ -156,8 +159,7 @@ store_status store_pg_replay_mark(store *base, const char *dlq_topic, int32_t pa
     if (st != STORE_OK)
         return st;
     store_pg_retry_args t;
-    snprintf(t.part, sizeof t.part, "%" PRId32, partition);
-    snprintf(t.off, sizeof t.off, "%" PRId64, offset);
+    store_pg_retry_key(&t, partition, offset);
     snprintf(t.due, sizeof t.due, "%" PRId64, at_ms);
     const char *vals[] = {dlq_topic, t.part, t.off, t.due};
     return store_pg_retry_run(s, STORE_PG_RPL_MARK, 4, vals, "mark replay", err, errlen);

@@ -187,7 +187,7 @@ int replay_select_parse(const json_t *body, const char *own_topic, replay_select
             i++;
         if (i == sizeof known / sizeof known[0]) {
             char name[64];
-            snprintf(name, sizeof name, "%.60s", k);
+            snprintf(name, sizeof name, "%.60s", *k ? k : "\"\""); /* "" named as such */
             return replay_fail(field, fieldlen, name, err, errlen,
                                "unknown field (known: ranges, reason, orderId, failedFrom, "
                                "failedTo, targetTopic, dryRun, force, limit)");

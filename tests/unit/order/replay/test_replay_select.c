@@ -119,6 +119,7 @@ END_TEST
 START_TEST(test_refusals_name_their_field)
 {
     refused("{\"x\":1}", "x");
+    refused("{\"\":1}", "\"\""); /* an empty key is named too */
     refused("{\"targetTopic\":\"elsewhere\"}", "targetTopic");
     refused("{\"targetTopic\":\"order-events-dlq\"}", "targetTopic");
     refused("{\"targetTopic\":7}", "targetTopic");

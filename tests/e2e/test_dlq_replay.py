@@ -248,22 +248,28 @@ def test_one_replay_at_a_time(services, stack):
     assert st["skipped"] == 6
 
 
-def test_broker_outage_during_a_replay_loses_nothing(services, stack):
-    order = start_order(services, DLQ_REPLAY_RATE="2")
-    w = EventWriter(stack, services.topic)
-    ids = [f"RPL-OUT-{i}" for i in range(10)]
+def replay_under_way(order, stack, topic, ids, replayed) -> str:
+    """UPDATEs dead-lettered, then their CREATEs applied; a replay of them started
+    and `replayed` of them acknowledged. Returns the replay's id."""
+    w = EventWriter(stack, topic)
     dead_letter_updates(order, w, ids)
     for oid in ids:
         w.send(create_event(oid, [("I", 1, "1.00")]), partition=0)
     w.flush()
     for oid in ids:
         wait_order(order, oid, status="new")
-
     r = replay(order, {"reason": "ORDER_NOT_FOUND"})
     assert r.status_code == 202, r.text
     rid = r.json()["id"]
-    wait_for(lambda: order.get(f"/dlq/replay/{rid}", headers=AUTH).json()["replayed"] >= 2,
+    wait_for(lambda: order.get(f"/dlq/replay/{rid}", headers=AUTH).json()["replayed"] >= replayed,
              60, what="the replay under way")
+    return rid
+
+
+def test_broker_outage_during_a_replay_loses_nothing(services, stack):
+    order = start_order(services, DLQ_REPLAY_RATE="2")
+    ids = [f"RPL-OUT-{i}" for i in range(10)]
+    rid = replay_under_way(order, stack, services.topic, ids, replayed=2)
     stack.stop_kafka()
     try:
         time.sleep(3)
@@ -289,20 +295,8 @@ def test_outage_longer_than_the_timeout_reports_failures_and_loses_nothing(servi
     # was not acknowledged is counted failed and left unmarked, so the next replay
     # (after the broker is back) picks up exactly what is missing
     order = start_order(services, DLQ_REPLAY_RATE="2", DLQ_REPLAY_TIMEOUT_MS="3000")
-    w = EventWriter(stack, services.topic)
     ids = [f"RPL-LONG-{i}" for i in range(8)]
-    dead_letter_updates(order, w, ids)
-    for oid in ids:
-        w.send(create_event(oid, [("I", 1, "1.00")]), partition=0)
-    w.flush()
-    for oid in ids:
-        wait_order(order, oid, status="new")
-
-    r = replay(order, {"reason": "ORDER_NOT_FOUND"})
-    assert r.status_code == 202, r.text
-    rid = r.json()["id"]
-    wait_for(lambda: order.get(f"/dlq/replay/{rid}", headers=AUTH).json()["replayed"] >= 1,
-             60, what="the replay under way")
+    rid = replay_under_way(order, stack, services.topic, ids, replayed=1)
     stack.stop_kafka()
     try:
         st = wait_replay(order, rid, timeout=120)

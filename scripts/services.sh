@@ -14,8 +14,8 @@
 #      KAFKA_BROKERS (1), KAFKA_PORT (9092) or KAFKA_PORTS (as scripts/stack.sh:
 #      the services get every node's address), REGISTRY_PORT (8081),
 #      SERVICE_TIMEOUT_S (60).
-# Every service setting of the shared list (ORDER_EVENTS_TOPIC, LOG_LEVEL, ...)
-# passes through from the caller's environment; only the addresses and the
+# Every service setting of the shared list (ORDER_EVENTS_TOPIC, LOG_LEVEL,
+# DLQ_REPLAY_TOKEN, ...) passes through from the caller's environment; only the addresses and the
 # order store path are derived here so they match the stack.
 # A binary that is not built is skipped with a message, not an error: `make run`
 # stays usable while a service is still being written.

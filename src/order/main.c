@@ -16,17 +16,49 @@
 #include "platform/log.h"
 #include "platform/service.h"
 #include "query/order_api.h"
+#include "replay/replay_api.h"
 #include "store/store.h"
 
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 typedef struct {
     order_config cfg;
     order_status_board *status;
     order_consumer *consumer;
     order_app app;
+    replay_runner *replay; /* DLQ replay (replay/): its own thread */
+    replay_api replay_api;
+    http_route *routes; /* query/'s routes, then replay/'s */
 } order_service;
+
+/* The server's app is the order_app inside order_service: replay/'s handlers find theirs. */
+static replay_api *order_replay_api(void *app)
+{
+    order_service *s = (order_service *)((char *)app - offsetof(order_service, app));
+    return &s->replay_api;
+}
+
+/* query/'s and replay/'s routes in one table. */
+static int order_routes(order_service *s, service_front *front, char *err, size_t errlen)
+{
+    size_t nq, nr;
+    const http_route *q = order_api_routes(&nq);
+    const http_route *r = replay_api_routes(&nr, order_replay_api);
+    s->routes = calloc(nq + nr, sizeof *s->routes);
+    if (!s->routes) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    memcpy(s->routes, q, nq * sizeof *q);
+    memcpy(s->routes + nq, r, nr * sizeof *r);
+    front->routes = s->routes;
+    front->nroutes = nq + nr;
+    return 0;
+}
 
 static void usage(FILE *out)
 {
@@ -107,7 +139,19 @@ static int order_setup(void *svc, struct event_base *base, service_front *front,
         .thread_init = order_api_thread_init,
         .thread_free = order_api_thread_free,
     };
-    front->routes = order_api_routes(&front->nroutes);
+    replay_config rc = {.bootstrap = s->cfg.bootstrap,
+                        .group_id = s->cfg.group_id,
+                        .dlq_topic = s->cfg.dlq_topic,
+                        .topic = s->cfg.topic,
+                        .store_location = s->cfg.store_location,
+                        .rate = s->cfg.replay_rate,
+                        .delivery_timeout_ms = s->cfg.replay_timeout_ms};
+    s->replay = replay_runner_new(&rc, err, errlen);
+    if (!s->replay)
+        return -1;
+    s->replay_api = (replay_api){s->replay, s->cfg.replay_token, s->cfg.topic};
+    if (order_routes(s, front, err, errlen) != 0)
+        return -1;
     front->app = &s->app;
     front->docs_ui_dir = s->cfg.docs_ui_dir;
     char where[192];
@@ -149,6 +193,11 @@ static void order_teardown(void *svc)
     order_service *s = svc;
     topic_pool_free(s->app.topics);
     s->app.topics = NULL;
+    /* A replay still running is aborted: its unacknowledged records stay unmarked. */
+    replay_runner_free(s->replay);
+    s->replay = NULL;
+    free(s->routes);
+    s->routes = NULL;
     /* Finishes the batch, commits store and offsets, leaves the group, closes the store. */
     consumer_free(s->consumer);
     /* after the consumer: its commits call read_wait_kick until it stops */

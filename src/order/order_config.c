@@ -66,6 +66,16 @@ static config_var vars[] = {
      "waiting requests are re-checked this often with one store query (writes of other "
      "instances sharing the store; this instance's own commits wake them at once)",
      NULL, 0},
+    {"DLQ_REPLAY_TOKEN", CONFIG_STR, "", 0, 0, 1,
+     "bearer token for POST /dlq/replay and GET /dlq/replay/{id} (never logged); unset: "
+     "replay disabled (403)",
+     NULL, 0},
+    {"DLQ_REPLAY_RATE", CONFIG_INT, "100", 1, 100000, 0,
+     "records a DLQ replay re-produces per second at most", NULL, 0},
+    {"DLQ_REPLAY_TIMEOUT_MS", CONFIG_INT, "120000", 1000, 3600000, 0,
+     "a replayed record not acknowledged within this is failed (left for the next replay); "
+     "a replay that makes no progress this long fails",
+     NULL, 0},
     {"ORDER_READER_SCHEMA_FILE", CONFIG_STR, "", 0, 0, 0,
      "TEST/OPS ONLY: read events with this reader schema (.avsc) instead of the compiled-in one",
      NULL, 0},
@@ -218,6 +228,9 @@ int order_config_load(order_config *s, char *err, size_t errlen)
     s->read_wait_max = (int)NUM("READ_WAIT_MAX");
     s->read_wait_limit_ms = (int)NUM("READ_WAIT_LIMIT_MS");
     s->read_wait_poll_ms = (int)NUM("READ_WAIT_POLL_MS");
+    s->replay_token = STR("DLQ_REPLAY_TOKEN");
+    s->replay_rate = (int)NUM("DLQ_REPLAY_RATE");
+    s->replay_timeout_ms = (int)NUM("DLQ_REPLAY_TIMEOUT_MS");
     s->test_fail_prefix = STR("ORDER_TEST_FAIL_PREFIX");
     s->test_fail_times = (int)NUM("ORDER_TEST_FAIL_TIMES");
     s->test_crash_prefix = STR("ORDER_TEST_CRASH_PREFIX");

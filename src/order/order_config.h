@@ -54,6 +54,9 @@ typedef struct {
     int read_wait_max;      /* parked read-your-writes requests at most */
     int read_wait_limit_ms; /* a wait (waitMs) is cut to this */
     int read_wait_poll_ms;  /* waiters re-checked this often (other instances' writes) */
+    const char *replay_token; /* DLQ_REPLAY_TOKEN: "" disables replay (secret) */
+    int replay_rate;          /* replayed records per second at most */
+    int replay_timeout_ms;    /* delivery timeout and stall bound of a replay */
     /* ORDER_READER_SCHEMA_FILE's text (NULL: the compiled-in schema). */
     const char *reader_schema_json;
     /* Test-only failure injection (see order_config.c). */

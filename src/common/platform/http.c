@@ -163,6 +163,17 @@ static const trace_ctx *request_trace(const struct evkeyvalq *h, trace_ctx *pars
     return trace_parse(tp, n, parsed) == 0 ? parsed : NULL;
 }
 
+/* An exact path, or one whose last segment is "{name}": any one non-empty segment there. */
+static int http_route_matches(const char *route, const char *path)
+{
+    size_t n = http_route_param_at(route);
+    if (n == 0)
+        return strcmp(route, path) == 0;
+    if (strncmp(route, path, n) != 0)
+        return 0;
+    return path[n] != '\0' && strchr(path + n, '/') == NULL;
+}
+
 void http_dispatch(struct evhttp_request *req, void *arg)
 {
     http_thread *th = arg;
@@ -229,7 +240,7 @@ static void http_route_call(http_server *s, call_box *b, struct evhttp_request *
     }
     const http_route *route = NULL;
     for (size_t i = 0; i < s->nroutes; i++)
-        if (strcmp(s->routes[i].path, path) == 0) {
+        if (http_route_matches(s->routes[i].path, path)) {
             route = &s->routes[i];
             b->route = (int)i;
             break;

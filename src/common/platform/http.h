@@ -60,7 +60,7 @@ typedef struct http_call {
 typedef void (*http_handler_fn)(http_call *call);
 
 typedef struct {
-    const char *path;
+    const char *path; /* exact, or ending in a "{name}" segment: any one (http_path_tail) */
     unsigned methods; /* HTTP_M_* mask */
     http_handler_fn fn;
 } http_route;
@@ -181,6 +181,12 @@ const char *http_header(http_call *call, const char *name);
 
 /* Query parameter value, or NULL if absent. */
 const char *http_query(http_call *call, const char *key);
+
+/* A request header's value (first of that name, any case), or NULL. Before deferring only. */
+const char *http_header(http_call *call, const char *name);
+
+/* For a route ending in "{name}": that segment of the path (still percent-encoded), else NULL. */
+const char *http_path_tail(http_call *call);
 
 /*
  * A query value as a non-negative decimal in [min, max]; NULL (absent) means

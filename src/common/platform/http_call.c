@@ -44,12 +44,20 @@ const char *http_reason(int status)
         return "OK";
     case 201:
         return "Created";
+    case 202:
+        return "Accepted";
     case 400:
         return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
     case 404:
         return "Not Found";
     case 405:
         return "Method Not Allowed";
+    case 409:
+        return "Conflict";
     case 413:
         return "Payload Too Large";
     case 415:
@@ -365,6 +373,34 @@ const char *http_query(http_call *call, const char *key)
         free(copy);
     }
     return evhttp_find_header(&b->query, key);
+}
+
+const char *http_header(http_call *call, const char *name)
+{
+    call_box *b = (call_box *)call;
+    assert(!b->deferred); /* a worker must not touch the request: copy before deferring */
+    return b->req ? evhttp_find_header(evhttp_request_get_input_headers(b->req), name) : NULL;
+}
+
+size_t http_route_param_at(const char *route)
+{
+    size_t n = strlen(route);
+    const char *slash = strrchr(route, '/');
+    if (n < 3 || route[n - 1] != '}' || !slash || slash[1] != '{')
+        return 0;
+    return (size_t)(slash - route) + 1;
+}
+
+const char *http_path_tail(http_call *call)
+{
+    call_box *b = (call_box *)call;
+    assert(!b->deferred);
+    if (!b->req || b->route < 0)
+        return NULL;
+    size_t n = http_route_param_at(b->th->srv->routes[b->route].path);
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(b->req);
+    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+    return n && path && strlen(path) > n ? path + n : NULL;
 }
 
 int http_parse_uint(const char *s, long long def, long long min, long long max, long long *out)

@@ -140,6 +140,9 @@ void http_conn_attach_call(http_conn *c, call_box *b, struct evhttp_request *req
 /* The call was answered (or is being): no more news from its connection. */
 void http_conn_detach_call(call_box *b);
 
+/* Where a route's "{name}" last segment starts (after its '/'), or 0 when it has none. */
+size_t http_route_param_at(const char *route);
+
 /* evhttp's gencb for every thread; arg is the http_thread. */
 void http_dispatch(struct evhttp_request *req, void *arg);
 /* Seeds the thread's request-id generator. */

@@ -135,7 +135,8 @@ void metrics_label_escape(const char *in, char *out, size_t outlen)
 
 /* HTTP: routes x statuses. The status list covers every code the services
  * answer; anything else is counted under "other". */
-static const int http_statuses[] = {200, 201, 400, 404, 405, 408, 413, 415, 422, 431, 500, 503};
+static const int http_statuses[] = {200, 201, 202, 400, 401, 403, 404, 405,
+                                    408, 409, 413, 415, 422, 431, 500, 503};
 #define HTTP_NSTATUS (sizeof http_statuses / sizeof http_statuses[0])
 #define HTTP_ROUTE_SLOTS (METRICS_HTTP_MAX_ROUTES + 1) /* last: unknown path */
 

@@ -299,6 +299,25 @@ const store_tix_pos *store_tix_find(const store_tix_pos *pos, int n, int32_t p)
     return NULL;
 }
 
+store_status store_replay_get(store *s, const char *dlq_topic, int32_t partition, int64_t offset,
+                              store_replay *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    return s->be->replay_get(s, dlq_topic, partition, offset, out, err, errlen);
+}
+
+store_status store_replay_mark(store *s, const char *dlq_topic, int32_t partition, int64_t offset,
+                               int64_t at_ms, char *err, size_t errlen)
+{
+    if (!store_outside_txn(s, "store_replay_mark", err, errlen))
+        return STORE_ERR_INTERNAL;
+    if (offset < 0 || partition < 0) {
+        snprintf(err, errlen, "store_replay_mark: negative partition or offset");
+        return STORE_ERR_INTERNAL;
+    }
+    return s->be->replay_mark(s, dlq_topic, partition, offset, at_ms, err, errlen);
+}
+
 const char *store_status_name(store_status st)
 {
     switch (st) {

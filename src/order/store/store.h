@@ -268,6 +268,27 @@ store_status store_tix_add(store *s, const store_tix_update *u, char *err, size_
 /* The position of partition p in pos[0..n), or NULL. */
 const store_tix_pos *store_tix_find(const store_tix_pos *pos, int n, int32_t p);
 
+/*
+ * DLQ replay marks (replay/): which dead letters, by (DLQ topic, partition,
+ * offset), were replayed to their topic and acknowledged there, how often
+ * and when last. Kept apart from the batch like the retry state, so a
+ * replay never replays a record twice unless asked to (force). Written only
+ * after Kafka acknowledged the replayed record.
+ */
+typedef struct {
+    int count;          /* acknowledged replays of the dead letter */
+    int64_t last_at_ms; /* wall-clock time of the last one */
+} store_replay;
+
+/* STORE_OK and *out, or STORE_NOT_FOUND (never replayed). Writable handle. */
+store_status store_replay_get(store *s, const char *dlq_topic, int32_t partition, int64_t offset,
+                              store_replay *out, char *err, size_t errlen);
+
+/* Counts one more acknowledged replay at at_ms, durably before it returns; outside a transaction.
+ */
+store_status store_replay_mark(store *s, const char *dlq_topic, int32_t partition, int64_t offset,
+                               int64_t at_ms, char *err, size_t errlen);
+
 const char *store_status_name(store_status st);
 
 #endif

@@ -50,6 +50,11 @@ typedef struct {
     store_status (*tix_load)(store *s, const char *name, store_tix_pos *pos, int maxpos, int *npos,
                              const store_tix_sink *sink, char *err, size_t errlen);
     store_status (*tix_add)(store *s, const store_tix_update *u, char *err, size_t errlen);
+    /* DLQ replay marks (store.h); mark is called outside a transaction */
+    store_status (*replay_get)(store *s, const char *dlq_topic, int32_t partition, int64_t offset,
+                               store_replay *out, char *err, size_t errlen);
+    store_status (*replay_mark)(store *s, const char *dlq_topic, int32_t partition, int64_t offset,
+                                int64_t at_ms, char *err, size_t errlen);
 } store_backend;
 
 /* The first member of every backend's handle. */

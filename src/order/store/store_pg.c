@@ -68,6 +68,13 @@ static const char store_pg_schema_tix_sql[] =
     "CREATE TABLE topic_index_stats("
     " idx text NOT NULL, kind text NOT NULL, name text NOT NULL, n bigint NOT NULL,"
     " PRIMARY KEY(idx, kind, name));";
+/* Added within layout 2 (DLQ replay marks, replay/): created when missing; older builds
+ * ignore it. */
+static const char store_pg_replays_sql[] =
+    "CREATE TABLE IF NOT EXISTS dlq_replays("
+    " dlq_topic text NOT NULL, partition integer NOT NULL, dlq_offset bigint NOT NULL,"
+    " replay_count integer NOT NULL, last_at bigint NOT NULL,"
+    " PRIMARY KEY(dlq_topic, partition, dlq_offset));";
 
 typedef struct {
     const char *name;
@@ -143,6 +150,16 @@ static const store_pg_stmt store_pg_stmts[] = {
      "INSERT INTO retry_state(topic, partition, rec_offset, attempts, due_ms, dlq_written)"
      " VALUES($1::text, $2::integer, $3::bigint, 0, 0, true)"
      " ON CONFLICT(topic, partition, rec_offset) DO UPDATE SET dlq_written = true",
+     0},
+    {STORE_PG_RPL_GET,
+     "SELECT replay_count, last_at FROM dlq_replays"
+     " WHERE dlq_topic = $1::text AND partition = $2::integer AND dlq_offset = $3::bigint",
+     0},
+    {STORE_PG_RPL_MARK,
+     "INSERT INTO dlq_replays(dlq_topic, partition, dlq_offset, replay_count, last_at)"
+     " VALUES($1::text, $2::integer, $3::bigint, 1, $4::bigint)"
+     " ON CONFLICT(dlq_topic, partition, dlq_offset) DO UPDATE SET"
+     " replay_count = dlq_replays.replay_count + 1, last_at = EXCLUDED.last_at",
      0},
 };
 
@@ -288,6 +305,16 @@ static store_status store_pg_migrate(store_pg *s, char *err, size_t errlen)
         else if (strcmp(PQgetvalue(r, 0, 0), "t") == 0)
             st = store_pg_simple(s, store_pg_schema_tix_sql, PGRES_COMMAND_OK,
                                  "create topic indexes", err, errlen);
+    }
+    if (st == STORE_OK && version == STORE_PG_SCHEMA_VERSION) {
+        /* Looked for first: a role may use the tables without the right to create. */
+        PGresult *q = PQexec(s->conn, "SELECT to_regclass('dlq_replays') IS NULL");
+        if (!q || PQresultStatus(q) != PGRES_TUPLES_OK || PQntuples(q) != 1)
+            st = store_pg_fail(s, q, "look for dlq_replays", err, errlen);
+        else if (strcmp(PQgetvalue(q, 0, 0), "t") == 0)
+            st = store_pg_simple(s, store_pg_replays_sql, PGRES_COMMAND_OK, "create dlq_replays",
+                                 err, errlen);
+        PQclear(q);
     }
     if (st == STORE_OK) {
         if (version != STORE_PG_SCHEMA_VERSION) {
@@ -571,4 +598,6 @@ static const store_backend store_pg_backend = {
     .dlq_mark = store_pg_dlq_mark,
     .tix_load = store_pg_tix_load,
     .tix_add = store_pg_tix_add,
+    .replay_get = store_pg_replay_get,
+    .replay_mark = store_pg_replay_mark,
 };

@@ -5,7 +5,7 @@
  *   store_pg_batch.c the write transaction: positions, order existence and
  *                    the effects buffered until the commit;
  *   store_pg_commit.c the commit: one pipeline, fenced by compare-and-set;
- *   store_pg_retry.c retry state, each write committed at once;
+ *   store_pg_retry.c retry state and DLQ replay marks, each write committed at once;
  *   store_pg_index.c the query side's topic indexes;
  *   store_pg_ids.c   which orders are known to exist (DUPLICATE/NOT_FOUND
  *                    decided without a round trip per event);
@@ -40,6 +40,8 @@
 #define STORE_PG_ATT_GET "att_get"     /* $1 topic, $2 partition, $3 offset -> the row */
 #define STORE_PG_ATT_CLEAR "att_clear" /* $1 topic, $2 partition, $3 below */
 #define STORE_PG_ATT_DLQ "att_dlq"     /* $1 topic, $2 partition, $3 offset */
+#define STORE_PG_RPL_GET "rpl_get"     /* $1 DLQ topic, $2 partition, $3 offset -> the row */
+#define STORE_PG_RPL_MARK "rpl_mark"   /* $1 DLQ topic, $2 partition, $3 offset, $4 at */
 
 typedef struct {
     char topic[STORE_PG_TOPIC_MAX + 1];
@@ -141,6 +143,10 @@ store_status store_pg_attempt_clear(store *base, const char *topic, int32_t part
                                     int64_t below, char *err, size_t errlen);
 store_status store_pg_dlq_mark(store *base, const char *topic, int32_t partition, int64_t offset,
                                char *err, size_t errlen);
+store_status store_pg_replay_get(store *base, const char *dlq_topic, int32_t partition,
+                                 int64_t offset, store_replay *out, char *err, size_t errlen);
+store_status store_pg_replay_mark(store *base, const char *dlq_topic, int32_t partition,
+                                  int64_t offset, int64_t at_ms, char *err, size_t errlen);
 
 /* ---- store_pg_probe.c -------------------------------------------------- */
 

@@ -1,6 +1,7 @@
 /*
  * store_pg_retry: the retry state of store.h (attempt counts, next-due
- * times, acknowledged dead letters) on PostgreSQL. Every write is one
+ * times, acknowledged dead letters) and the DLQ replay marks on PostgreSQL.
+ * Every write is one
  * statement in autocommit, sent at once: the batch transaction is only sent
  * at store_commit(), so this never rides along in it, and the row is durable
  * (and visible to every instance of the group) before the call returns. That
@@ -17,6 +18,13 @@
 typedef struct {
     char part[16], off[24], a[16], due[24];
 } store_pg_retry_args;
+
+/* $2 and $3: the record's partition and offset as decimal text. */
+static void store_pg_retry_key(store_pg_retry_args *t, int32_t partition, int64_t offset)
+{
+    snprintf(t->part, sizeof t->part, "%" PRId32, partition);
+    snprintf(t->off, sizeof t->off, "%" PRId64, offset);
+}
 
 static store_status store_pg_retry_ready(store_pg *s, int write, char *err, size_t errlen)
 {
@@ -54,36 +62,52 @@ store_status store_pg_attempt_record(store *base, const char *topic, int32_t par
     if (st != STORE_OK)
         return st;
     store_pg_retry_args t;
-    snprintf(t.part, sizeof t.part, "%" PRId32, partition);
-    snprintf(t.off, sizeof t.off, "%" PRId64, offset);
+    store_pg_retry_key(&t, partition, offset);
     snprintf(t.a, sizeof t.a, "%d", attempts);
     snprintf(t.due, sizeof t.due, "%" PRId64, due_ms);
     const char *vals[] = {topic, t.part, t.off, t.a, t.due};
     return store_pg_retry_run(s, STORE_PG_ATT_PUT, 5, vals, "record attempt", err, errlen);
 }
 
-store_status store_pg_attempt_get(store *base, const char *topic, int32_t partition, int64_t offset,
-                                  store_attempt *out, char *err, size_t errlen)
+/*
+ * The one row stmt returns for (topic, partition, offset): STORE_OK with *out
+ * (the caller PQclear()s it), STORE_NOT_FOUND, or the failure.
+ */
+static store_status store_pg_retry_lookup(store_pg *s, const char *stmt, const char *topic,
+                                          int32_t partition, int64_t offset, const char *what,
+                                          PGresult **out, char *err, size_t errlen)
 {
-    store_pg *s = (store_pg *)base;
+    *out = NULL;
     store_status st = store_pg_retry_ready(s, 0, err, errlen);
     if (st != STORE_OK)
         return st;
     store_pg_retry_args t;
-    snprintf(t.part, sizeof t.part, "%" PRId32, partition);
-    snprintf(t.off, sizeof t.off, "%" PRId64, offset);
+    store_pg_retry_key(&t, partition, offset);
     const char *vals[] = {topic, t.part, t.off};
-    PGresult *r = store_pg_exec(s, STORE_PG_ATT_GET, 3, vals);
-    if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
-        st = store_pg_fail(s, r, "read attempt", err, errlen);
-    } else if (PQntuples(r) == 0) {
+    PGresult *r = store_pg_exec(s, stmt, 3, vals);
+    if (!r || PQresultStatus(r) != PGRES_TUPLES_OK)
+        st = store_pg_fail(s, r, what, err, errlen);
+    else if (PQntuples(r) == 0)
         st = STORE_NOT_FOUND;
-    } else {
+    if (st == STORE_OK)
+        *out = r;
+    else
+        PQclear(r);
+    return st;
+}
+
+store_status store_pg_attempt_get(store *base, const char *topic, int32_t partition, int64_t offset,
+                                  store_attempt *out, char *err, size_t errlen)
+{
+    PGresult *r;
+    store_status st = store_pg_retry_lookup((store_pg *)base, STORE_PG_ATT_GET, topic, partition,
+                                            offset, "read attempt", &r, err, errlen);
+    if (st == STORE_OK) {
         out->attempts = (int)strtol(PQgetvalue(r, 0, 0), NULL, 10);
         out->due_ms = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
         out->dlq_written = strcmp(PQgetvalue(r, 0, 2), "t") == 0;
+        PQclear(r);
     }
-    PQclear(r);
     return st;
 }
 
@@ -95,8 +119,7 @@ store_status store_pg_attempt_clear(store *base, const char *topic, int32_t part
     if (st != STORE_OK)
         return st;
     store_pg_retry_args t;
-    snprintf(t.part, sizeof t.part, "%" PRId32, partition);
-    snprintf(t.off, sizeof t.off, "%" PRId64, below);
+    store_pg_retry_key(&t, partition, below);
     const char *vals[] = {topic, t.part, t.off};
     return store_pg_retry_run(s, STORE_PG_ATT_CLEAR, 3, vals, "clear attempts", err, errlen);
 }
@@ -109,8 +132,35 @@ store_status store_pg_dlq_mark(store *base, const char *topic, int32_t partition
     if (st != STORE_OK)
         return st;
     store_pg_retry_args t;
-    snprintf(t.part, sizeof t.part, "%" PRId32, partition);
-    snprintf(t.off, sizeof t.off, "%" PRId64, offset);
+    store_pg_retry_key(&t, partition, offset);
     const char *vals[] = {topic, t.part, t.off};
     return store_pg_retry_run(s, STORE_PG_ATT_DLQ, 3, vals, "remember dead letter", err, errlen);
+}
+
+store_status store_pg_replay_get(store *base, const char *dlq_topic, int32_t partition,
+                                 int64_t offset, store_replay *out, char *err, size_t errlen)
+{
+    PGresult *r;
+    store_status st = store_pg_retry_lookup((store_pg *)base, STORE_PG_RPL_GET, dlq_topic,
+                                            partition, offset, "read replay mark", &r, err, errlen);
+    if (st == STORE_OK) {
+        out->count = (int)strtol(PQgetvalue(r, 0, 0), NULL, 10);
+        out->last_at_ms = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+        PQclear(r);
+    }
+    return st;
+}
+
+store_status store_pg_replay_mark(store *base, const char *dlq_topic, int32_t partition,
+                                  int64_t offset, int64_t at_ms, char *err, size_t errlen)
+{
+    store_pg *s = (store_pg *)base;
+    store_status st = store_pg_retry_ready(s, 1, err, errlen);
+    if (st != STORE_OK)
+        return st;
+    store_pg_retry_args t;
+    store_pg_retry_key(&t, partition, offset);
+    snprintf(t.due, sizeof t.due, "%" PRId64, at_ms);
+    const char *vals[] = {dlq_topic, t.part, t.off, t.due};
+    return store_pg_retry_run(s, STORE_PG_RPL_MARK, 4, vals, "mark replay", err, errlen);
 }

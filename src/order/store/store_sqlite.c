@@ -67,6 +67,12 @@ static const char *const store_sql[ST__N] = {
     [ST_ATT_DLQ] = "INSERT INTO retry_state(topic, partition, rec_offset, attempts, due_ms,"
                    " dlq_written) VALUES(?1, ?2, ?3, 0, 0, 1)"
                    " ON CONFLICT(topic, partition, rec_offset) DO UPDATE SET dlq_written = 1",
+    [ST_RPL_GET] = "SELECT replay_count, last_at FROM dlq_replays"
+                   " WHERE dlq_topic = ?1 AND partition = ?2 AND dlq_offset = ?3",
+    [ST_RPL_MARK] = "INSERT INTO dlq_replays(dlq_topic, partition, dlq_offset, replay_count,"
+                    " last_at) VALUES(?1, ?2, ?3, 1, ?4)"
+                    " ON CONFLICT(dlq_topic, partition, dlq_offset) DO UPDATE SET"
+                    " replay_count = replay_count + 1, last_at = excluded.last_at",
 };
 
 /* Statements a read-only handle needs (the others touch the file for writing). */
@@ -101,6 +107,11 @@ static const char store_schema_sql[] =
     "CREATE TABLE IF NOT EXISTS topic_index_stats("
     " idx TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL, n INTEGER NOT NULL,"
     " PRIMARY KEY(idx, kind, name)) WITHOUT ROWID;"
+    /* Added within layout 2 too (DLQ replay marks): older builds ignore it. */
+    "CREATE TABLE IF NOT EXISTS dlq_replays("
+    " dlq_topic TEXT NOT NULL, partition INTEGER NOT NULL, dlq_offset INTEGER NOT NULL,"
+    " replay_count INTEGER NOT NULL, last_at INTEGER NOT NULL,"
+    " PRIMARY KEY(dlq_topic, partition, dlq_offset)) WITHOUT ROWID;"
     "PRAGMA user_version = 2;";
 
 /* Layout version written by store_schema_sql; 1 was a pre-release layout. */
@@ -453,4 +464,6 @@ static const store_backend store_sqlite_backend = {
     .dlq_mark = store_sqlite_dlq_mark,
     .tix_load = store_sqlite_tix_load,
     .tix_add = store_sqlite_tix_add,
+    .replay_get = store_sqlite_replay_get,
+    .replay_mark = store_sqlite_replay_mark,
 };

@@ -48,6 +48,8 @@ enum {
     ST_ATT_DLQ,
     ST_SAME_CREATE,
     ST_EXISTS,
+    ST_RPL_GET,
+    ST_RPL_MARK,
     ST__N
 };
 
@@ -98,6 +100,10 @@ store_status store_sqlite_attempt_clear(store *base, const char *topic, int32_t 
                                         int64_t below, char *err, size_t errlen);
 store_status store_sqlite_dlq_mark(store *base, const char *topic, int32_t partition,
                                    int64_t offset, char *err, size_t errlen);
+store_status store_sqlite_replay_get(store *base, const char *dlq_topic, int32_t partition,
+                                     int64_t offset, store_replay *out, char *err, size_t errlen);
+store_status store_sqlite_replay_mark(store *base, const char *dlq_topic, int32_t partition,
+                                      int64_t offset, int64_t at_ms, char *err, size_t errlen);
 
 /* ... and in store_sqlite_index.c. */
 store_status store_sqlite_tix_load(store *base, const char *name, store_tix_pos *pos, int maxpos,

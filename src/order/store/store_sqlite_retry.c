@@ -1,6 +1,7 @@
 /*
  * store_sqlite_retry: the retry state of store.h (attempt counts, next-due
- * times, acknowledged dead letters) on the SQLite file. Each write is its
+ * times, acknowledged dead letters) and the DLQ replay marks on the SQLite
+ * file. Each write is its
  * own small transaction on the writer connection, committed before it
  * returns: the caller relies on it surviving a crash of the very attempt
  * that follows, and on it not rolling back with a failed batch.
@@ -116,4 +117,44 @@ store_status store_sqlite_dlq_mark(store *base, const char *topic, int32_t parti
         rc = store_sqlite_step_done(s, ST_ATT_DLQ);
     return rc == SQLITE_OK ? STORE_OK
                            : store_sqlite_fail(s, rc, "remember dead letter", err, errlen);
+}
+
+store_status store_sqlite_replay_get(store *base, const char *dlq_topic, int32_t partition,
+                                     int64_t offset, store_replay *out, char *err, size_t errlen)
+{
+    store_sqlite *s = (store_sqlite *)base;
+    if (s->readonly) {
+        snprintf(err, errlen, "replay marks: read-only handle");
+        return STORE_ERR_INTERNAL;
+    }
+    sqlite3_stmt *q = s->st[ST_RPL_GET];
+    int rc = store_sqlite_retry_bind(s, ST_RPL_GET, dlq_topic, partition, offset);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(q);
+    store_status st = STORE_OK;
+    if (rc == SQLITE_ROW) {
+        out->count = sqlite3_column_int(q, 0);
+        out->last_at_ms = sqlite3_column_int64(q, 1);
+    } else if (rc == SQLITE_DONE) {
+        st = STORE_NOT_FOUND;
+    } else {
+        st = store_sqlite_fail(s, rc, "read replay mark", err, errlen);
+    }
+    sqlite3_reset(q);
+    return st;
+}
+
+store_status store_sqlite_replay_mark(store *base, const char *dlq_topic, int32_t partition,
+                                      int64_t offset, int64_t at_ms, char *err, size_t errlen)
+{
+    store_sqlite *s = (store_sqlite *)base;
+    store_status st = store_sqlite_retry_writable(s, err, errlen);
+    if (st != STORE_OK)
+        return st;
+    int rc = store_sqlite_retry_bind(s, ST_RPL_MARK, dlq_topic, partition, offset);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s->st[ST_RPL_MARK], 4, at_ms);
+    if (rc == SQLITE_OK)
+        rc = store_sqlite_step_done(s, ST_RPL_MARK);
+    return rc == SQLITE_OK ? STORE_OK : store_sqlite_fail(s, rc, "mark replay", err, errlen);
 }

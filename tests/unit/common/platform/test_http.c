@@ -88,11 +88,33 @@ static void h_query(http_call *call)
     jsonw_free(&w);
 }
 
+/* {"tail": <http_path_tail>, "auth": <Authorization header>} */
+static void h_item(http_call *call)
+{
+    const char *tail = http_path_tail(call);
+    const char *auth = http_header(call, "authorization");
+    jsonw w;
+    jsonw_init(&w);
+    jsonw_obj_begin(&w);
+    jsonw_key(&w, "tail");
+    if (tail)
+        jsonw_str(&w, tail);
+    else
+        jsonw_null(&w);
+    jsonw_key(&w, "auth");
+    if (auth)
+        jsonw_str(&w, auth);
+    else
+        jsonw_null(&w);
+    jsonw_obj_end(&w);
+    http_reply_jsonw(call, 200, &w);
+    jsonw_free(&w);
+}
+
 static const http_route routes[] = {
-    {"/sync", HTTP_M_GET, h_sync},
-    {"/echo", HTTP_M_POST | HTTP_M_PUT, h_echo},
-    {"/defer", HTTP_M_GET, h_defer},
-    {"/query", HTTP_M_GET, h_query},
+    {"/sync", HTTP_M_GET, h_sync},   {"/items/{id}", HTTP_M_GET, h_item},
+    {"/items", HTTP_M_GET, h_item},  {"/echo", HTTP_M_POST | HTTP_M_PUT, h_echo},
+    {"/defer", HTTP_M_GET, h_defer}, {"/query", HTTP_M_GET, h_query},
 };
 
 static void *tinit(void *app, int index, char *err, size_t errlen)
@@ -284,6 +306,30 @@ START_TEST(test_routing_and_request_ids)
                      200);
     ck_assert_str_eq(body_of(resp), "{\"q\":\"A\\u0001B\\u0001\"}");
     ck_assert_int_eq(http_server_in_flight(s.srv), 0);
+    stop_server(&s);
+}
+END_TEST
+
+START_TEST(test_route_parameter_and_headers)
+{
+    server s;
+    start_server(&s, 1, 30);
+    char resp[8192];
+    /* a "{id}" last segment matches any one non-empty segment */
+    ck_assert_int_eq(simple(s.port, "GET", "/items/rp-1-ab", NULL, NULL, resp, sizeof resp), 200);
+    ck_assert_str_eq(body_of(resp), "{\"tail\":\"rp-1-ab\",\"auth\":null}");
+    ck_assert_int_eq(simple(s.port, "GET", "/items", NULL, NULL, resp, sizeof resp), 200);
+    ck_assert_str_eq(body_of(resp), "{\"tail\":null,\"auth\":null}");
+    ck_assert_int_eq(simple(s.port, "GET", "/items/", NULL, NULL, resp, sizeof resp), 404);
+    ck_assert_int_eq(simple(s.port, "GET", "/items/a/b", NULL, NULL, resp, sizeof resp), 404);
+    ck_assert_int_eq(simple(s.port, "GET", "/itemsx/a", NULL, NULL, resp, sizeof resp), 404);
+    ck_assert_int_eq(
+        simple(s.port, "POST", "/items/a", "application/json", "{}", resp, sizeof resp), 405);
+    /* headers by name, any case */
+    const char *req = "GET /items/x HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t0k\r\n"
+                      "Connection: close\r\n\r\n";
+    ck_assert_int_eq(request(s.port, req, strlen(req), resp, sizeof resp), 200);
+    ck_assert_str_eq(body_of(resp), "{\"tail\":\"x\",\"auth\":\"Bearer t0k\"}");
     stop_server(&s);
 }
 END_TEST
@@ -573,6 +619,7 @@ Suite *test_suite(int *rc)
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_routing_and_request_ids);
+    tcase_add_test(tc, test_route_parameter_and_headers);
     tcase_add_test(tc, test_json_bodies);
     tcase_add_test(tc, test_conflicting_framing_is_refused);
     tcase_add_test(tc, test_unread_body_closes_the_connection);

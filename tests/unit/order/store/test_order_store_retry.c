@@ -4,7 +4,8 @@
  * which must outlive what a batch does not: a rolled-back batch, a closed
  * handle (a crashed process), another handle on the same store (another
  * instance); and redelivered copies (STORE_REDELIVERED), recognised within a
- * batch, across batches and by a new handle. And store_probe(), the one
+ * batch, across batches and by a new handle. And the DLQ replay marks (store_replay_*: counted, durable, outside any
+ * batch, writable handles only). And store_probe(), the one
  * query read-your-writes asks per tick for all its waiters (which orders
  * exist, how far each partition is applied: committed state only, from a
  * read-only handle as from the writer). Run against every backend, as
@@ -319,6 +320,70 @@ START_TEST(test_probe_many)
 }
 END_TEST
 
+/* ---- DLQ replay marks (store_replay_*) ---------------------------------- */
+
+#define DLQ "order-events-dlq"
+
+static store_replay replay_of(store *s, const char *topic, int32_t p, int64_t off,
+                              store_status want)
+{
+    store_replay r;
+    store_status st = store_replay_get(s, topic, p, off, &r, err, sizeof err);
+    ck_assert_msg(st == want, "replay_get %lld: %s %s", (long long)off, store_status_name(st), err);
+    return r;
+}
+
+START_TEST(test_marks_count_and_persist)
+{
+    store *s = open_rw();
+    replay_of(s, DLQ, 0, 7, STORE_NOT_FOUND);
+    ck_assert_int_eq(store_replay_mark(s, DLQ, 0, 7, 1000, err, sizeof err), STORE_OK);
+    store_replay r = replay_of(s, DLQ, 0, 7, STORE_OK);
+    ck_assert_int_eq(r.count, 1);
+    ck_assert_int_eq(r.last_at_ms, 1000);
+    ck_assert_int_eq(store_replay_mark(s, DLQ, 0, 7, 2000, err, sizeof err), STORE_OK);
+    r = replay_of(s, DLQ, 0, 7, STORE_OK);
+    ck_assert_int_eq(r.count, 2);
+    ck_assert_int_eq(r.last_at_ms, 2000);
+    /* each record is its own: other offsets, partitions and DLQ topics */
+    replay_of(s, DLQ, 0, 8, STORE_NOT_FOUND);
+    replay_of(s, DLQ, 1, 7, STORE_NOT_FOUND);
+    replay_of(s, "other-dlq", 0, 7, STORE_NOT_FOUND);
+    store_close(s);
+    /* durable: a new handle (a restarted process, another instance) sees it */
+    s = open_rw();
+    ck_assert_int_eq(replay_of(s, DLQ, 0, 7, STORE_OK).count, 2);
+    store_close(s);
+}
+END_TEST
+
+START_TEST(test_marks_stay_out_of_batches)
+{
+    store *s = open_rw();
+    ck_assert_int_eq(store_begin(s, err, sizeof err), STORE_OK);
+    ck_assert_int_eq(store_replay_mark(s, DLQ, 0, 1, 5, err, sizeof err), STORE_ERR_INTERNAL);
+    store_rollback(s);
+    replay_of(s, DLQ, 0, 1, STORE_NOT_FOUND);
+    /* a mark outside survives a batch that rolls back */
+    ck_assert_int_eq(store_replay_mark(s, DLQ, 0, 1, 5, err, sizeof err), STORE_OK);
+    ck_assert_int_eq(store_begin(s, err, sizeof err), STORE_OK);
+    ck_assert_int_eq(store_mark(s, "order-events", 0, 0, err, sizeof err), STORE_OK);
+    store_rollback(s);
+    ck_assert_int_eq(replay_of(s, DLQ, 0, 1, STORE_OK).count, 1);
+    /* bad arguments are refused, not stored */
+    ck_assert_int_eq(store_replay_mark(s, DLQ, 0, -1, 5, err, sizeof err), STORE_ERR_INTERNAL);
+    ck_assert_int_eq(store_replay_mark(s, DLQ, -1, 0, 5, err, sizeof err), STORE_ERR_INTERNAL);
+    store_close(s);
+    /* a read-only handle neither reads nor writes marks */
+    s = store_open(where, STORE_READONLY, err, sizeof err);
+    ck_assert_msg(s != NULL, "open read-only: %s", err);
+    store_replay r;
+    ck_assert_int_eq(store_replay_get(s, DLQ, 0, 1, &r, err, sizeof err), STORE_ERR_INTERNAL);
+    ck_assert_int_eq(store_replay_mark(s, DLQ, 0, 1, 5, err, sizeof err), STORE_ERR_INTERNAL);
+    store_close(s);
+}
+END_TEST
+
 static void add_contract(TCase *tc)
 {
     tcase_add_test(tc, test_identical_copies_are_redeliveries);
@@ -327,6 +392,8 @@ static void add_contract(TCase *tc)
     tcase_add_test(tc, test_dlq_written_is_remembered_until_cleared);
     tcase_add_test(tc, test_probe_orders_and_positions);
     tcase_add_test(tc, test_probe_many);
+    tcase_add_test(tc, test_marks_count_and_persist);
+    tcase_add_test(tc, test_marks_stay_out_of_batches);
 }
 
 Suite *test_suite(int *rc)

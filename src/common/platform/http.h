@@ -176,9 +176,6 @@ void http_reply_validation(http_call *call, int status, const char *detail,
  */
 json_t *http_read_json_object(http_call *call);
 
-/* A request header's value (the first if repeated), or NULL; valid until the answer. */
-const char *http_header(http_call *call, const char *name);
-
 /* Query parameter value, or NULL if absent. */
 const char *http_query(http_call *call, const char *key);
 

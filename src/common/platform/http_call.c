@@ -375,13 +375,6 @@ const char *http_query(http_call *call, const char *key)
     return evhttp_find_header(&b->query, key);
 }
 
-const char *http_header(http_call *call, const char *name)
-{
-    call_box *b = (call_box *)call;
-    assert(!b->deferred); /* a worker must not touch the request: copy before deferring */
-    return b->req ? evhttp_find_header(evhttp_request_get_input_headers(b->req), name) : NULL;
-}
-
 size_t http_route_param_at(const char *route)
 {
     size_t n = strlen(route);

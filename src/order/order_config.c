@@ -27,6 +27,10 @@ static config_var vars[] = {
      "PostgreSQL instead of SQLite: postgresql://user[:password]@host:port/db[?options] "
      "(libpq URL; tables created at start-up; a password is never logged)",
      NULL, 0},
+    {"STORE_READ_MMAP_MB", CONFIG_INT, "1024", 0, 65536, 0,
+     "SQLite: MB of the store file each HTTP thread maps for reads (file-backed pages, counted in "
+     "RssFile, not RssAnon; 0: reads copy pages with pread)",
+     NULL, 0},
     {"CONSUMER_GROUP_ID", CONFIG_STR, "order-service", 0, 0, 0, "Kafka consumer group", NULL, 0},
     {"CONSUMER_INSTANCE_ID", CONFIG_STR, "", 0, 0, 0,
      "static group membership (group.instance.id), unique per instance: a restart within the "
@@ -184,6 +188,7 @@ int order_config_load(order_config *s, char *err, size_t errlen)
     s->store_path = STR("STORE_PATH");
     s->store_url = STR("STORE_URL");
     s->store_location = *s->store_url ? s->store_url : s->store_path;
+    s->store_read_mmap_mb = NUM("STORE_READ_MMAP_MB");
     s->group_id = STR("CONSUMER_GROUP_ID");
     s->instance_id = STR("CONSUMER_INSTANCE_ID");
     s->test_commit_delay_ms = (int)NUM("ORDER_TEST_COMMIT_DELAY_MS");

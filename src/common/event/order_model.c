@@ -10,6 +10,7 @@
 #include "event/order_model.h"
 
 #include "platform/errfmt.h"
+#include "platform/numfmt.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -187,15 +188,22 @@ int money_format(int64_t cents, char *buf, size_t buflen)
 {
     /* Unsigned magnitude: -INT64_MIN is not representable as int64. */
     uint64_t mag = cents < 0 ? (uint64_t)0 - (uint64_t)cents : (uint64_t)cents;
-    int n;
+    char tmp[1 + NUMFMT_U64_MAX + 3];
+    size_t n = 0;
 
     if (buf == NULL || buflen == 0)
         return -1;
-    n = snprintf(buf, buflen, "%s%llu.%02llu", cents < 0 ? "-" : "",
-                 (unsigned long long)(mag / 100), (unsigned long long)(mag % 100));
-    if (n < 0 || (size_t)n >= buflen) {
+    if (cents < 0)
+        tmp[n++] = '-';
+    n += numfmt_u64(tmp + n, mag / 100);
+    tmp[n++] = '.';
+    numfmt_pad(tmp + n, mag % 100, 2);
+    n += 2;
+    if (n >= buflen) {
         buf[0] = '\0';
         return -1;
     }
-    return n;
+    memcpy(buf, tmp, n);
+    buf[n] = '\0';
+    return (int)n;
 }

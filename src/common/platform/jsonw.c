@@ -5,6 +5,7 @@
  * double (money is rendered by order_json from integer cents).
  */
 #include "platform/jsonw.h"
+#include "platform/numfmt.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -223,10 +224,14 @@ void jsonw_str(jsonw *w, const char *s)
 
 void jsonw_int(jsonw *w, long long v)
 {
-    char b[24];
-    int n = snprintf(b, sizeof b, "%lld", v);
+    char b[1 + NUMFMT_U64_MAX];
+    size_t n = 0;
+    if (v < 0)
+        b[n++] = '-';
+    /* unsigned magnitude: -LLONG_MIN is not representable */
+    n += numfmt_u64(b + n, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v);
     jsonw_sep(w);
-    jsonw_put(w, b, (size_t)n);
+    jsonw_put(w, b, n);
 }
 
 void jsonw_bool(jsonw *w, int v)

@@ -43,6 +43,10 @@ static config_var vars[] = {
      "retries of an unexpected processing failure before the event goes to the DLQ", NULL, 0},
     {"CONSUMER_BATCH_MAX", CONFIG_INT, "2000", 1, 100000, 0, "events applied per store transaction",
      NULL, 0},
+    {"CONSUMER_DECODE_THREAD", CONFIG_INT, "1", 0, 1, 0,
+     "1: a helper thread decodes each batch ahead of the records being applied (catch-up uses "
+     "two cores); 0: the consumer thread decodes each record itself",
+     NULL, 0},
     {"CONSUMER_BATCH_WAIT_MS", CONFIG_INT, "5", 0, 1000, 0,
      "how long a batch may wait to fill before it is applied", NULL, 0},
     {"TOPIC_SCAN_TIMEOUT_MS", CONFIG_INT, "30000", 100, 600000, 0,
@@ -195,6 +199,7 @@ int order_config_load(order_config *s, char *err, size_t errlen)
     s->max_retries = (int)NUM("PROCESSING_MAX_RETRIES");
     s->batch_max = (int)NUM("CONSUMER_BATCH_MAX");
     s->batch_wait_ms = (int)NUM("CONSUMER_BATCH_WAIT_MS");
+    s->decode_thread = (int)NUM("CONSUMER_DECODE_THREAD");
     s->scan_timeout_ms = (int)NUM("TOPIC_SCAN_TIMEOUT_MS");
     s->topic_read_workers = (int)NUM("TOPIC_READ_WORKERS");
     s->topic_read_queue = (int)NUM("TOPIC_READ_QUEUE");

@@ -43,6 +43,7 @@ typedef struct {
     size_t nbackoff;
     int max_retries;              /* processing failures before PROCESSING_FAILED */
     long long store_read_mmap_mb; /* SQLite readers' mmap_size, in MB */
+    int decode_thread;            /* CONSUMER_DECODE_THREAD: decode batches on a helper thread */
     int batch_max;                /* events per store transaction */
     int batch_wait_ms;            /* how long a batch may wait to fill */
     int scan_timeout_ms;          /* bound of one topic scan (HTTP endpoints) */

@@ -37,8 +37,8 @@ def first_med(rows, benches, key):
 
 
 def target_row(w, name, result, target, met):
-    """One generic target row: met is True, False, or None (not measured in this run)."""
-    verdict = "not measured" if met is None else ("met" if met else "**not met**")
+    """One generic target row: met is True, False, None (not measured in this run) or "reported"."""
+    verdict = met if isinstance(met, str) else "not measured" if met is None else ("met" if met else "**not met**")
     w(f"| {name} | {result} | {target} | {verdict} |")
 
 
@@ -50,7 +50,8 @@ def order_service_targets(rows, w, events):
     """Issue 15, order-service side: reads over the stored orders, catch-up, memory."""
     n = f"{int(events):,}"
     http_ceiling, _ = med(rows, "nginx", "rps")
-    produce_ceiling, _ = first_med(rows, ("produce_ceiling", "produce"), "eps")
+    # the harness's produce ceiling; else the loader's preload of this run (the same loader and events)
+    produce_ceiling, _ = first_med(rows, ("produce_ceiling", "produce", "produce_preload"), "eps")
     w("## Issue 15 targets: order-service")
     w("")
     w("| target | result | goal | |")
@@ -86,7 +87,7 @@ def order_service_targets(rows, w, events):
         target_row(w, f"order-service RssAnon peak, {label} ({n} orders)",
                    f"{anon / 1024:.1f} MB (VmRSS {vm / 1024:.1f} MB; RssAnon/VmRSS MB by phase: {phases})",
                    "RssAnon ≤ 150 MB, scans included" if label == "SQLite" else "reported",
-                   anon <= 150 * 1024 if label == "SQLite" else None)
+                   anon <= 150 * 1024 if label == "SQLite" else "reported")
     w("")
 
 

@@ -41,14 +41,16 @@ typedef struct {
     const char *instance_id;               /* "" unless static membership */
     int64_t backoff_ms[ORDER_BACKOFF_MAX]; /* retry waits; the last one repeats */
     size_t nbackoff;
-    int max_retries;              /* processing failures before PROCESSING_FAILED */
-    long long store_read_mmap_mb; /* SQLite readers' mmap_size, in MB */
-    int decode_thread;            /* CONSUMER_DECODE_THREAD: decode batches on a helper thread */
-    int batch_max;                /* events per store transaction */
-    int batch_wait_ms;            /* how long a batch may wait to fill */
-    int scan_timeout_ms;          /* bound of one topic scan (HTTP endpoints) */
-    int topic_read_workers;       /* threads running topic scans */
-    int topic_read_queue;         /* scans waiting for one at most */
+    int max_retries;        /* processing failures before PROCESSING_FAILED */
+    int batch_max;          /* events per store transaction */
+    int batch_wait_ms;      /* how long a batch may wait to fill */
+    int scan_timeout_ms;    /* bound of one topic scan (HTTP endpoints) */
+    int topic_read_workers; /* threads running topic scans */
+    int topic_read_queue;   /* scans waiting for one at most */
+    /* STORE_READ_MMAP_MB: SQLite readers' mmap_size, in MB. */
+    long long store_read_mmap_mb;
+    /* CONSUMER_DECODE_THREAD: a helper thread decodes each batch ahead. */
+    int decode_thread;
     /* ORDER_READER_SCHEMA_FILE's text (NULL: the compiled-in schema). */
     const char *reader_schema_json;
     /* Test-only failure injection (see order_config.c). */

@@ -32,6 +32,70 @@ def med(rows, bench, key):
     return statistics.median(vals) if vals else float("nan"), vals
 
 
+def first_med(rows, benches, key):
+    """The median of the first of benches that has rows (a ceiling may be named either way)."""
+    for b in benches:
+        m, vals = med(rows, b, key)
+        if vals:
+            return m, vals
+    return float("nan"), []
+
+
+def target_row(w, name, result, target, met):
+    """One generic target row: met is True, False, None (not measured in this run) or "reported"."""
+    verdict = met if isinstance(met, str) else "not measured" if met is None else ("met" if met else "**not met**")
+    w(f"| {name} | {result} | {target} | {verdict} |")
+
+
+def known(*xs):
+    return all(x == x for x in xs)  # NaN is the only value unequal to itself
+
+
+def order_service_targets(rows, w, events):
+    """Issue 15, order-service side: reads over the stored orders, catch-up, memory."""
+    n = f"{int(events):,}"
+    http_ceiling, _ = med(rows, "nginx", "rps")
+    # the harness's produce ceiling; else the loader's preload of this run (the same loader and events)
+    produce_ceiling, _ = first_med(rows, ("produce_ceiling", "produce", "produce_preload"), "eps")
+    w("## Issue 15 targets: order-service")
+    w("")
+    w("| target | result | goal | |")
+    w("|---|---|---|---|")
+    od = {}
+    for label, bench in (("SQLite", "order_details"), ("PostgreSQL", "order_details_pg")):
+        rps, vals = med(rows, bench, "rps")
+        p99, _ = med(rows, bench, "p99_ms")
+        od[label] = rps
+        ratio = rps / http_ceiling if known(rps, http_ceiling) and http_ceiling else float("nan")
+        met = None if not vals or not known(ratio) else (ratio >= 0.7 and p99 <= 2)
+        target_row(w, f"order-details over {n} orders, {label}",
+                   f"{rps:,.0f} req/s = {ratio:.2f}x the HTTP ceiling ({http_ceiling:,.0f}), p99 {p99:.2f} ms",
+                   "≥ 0.7x the HTTP ceiling, p99 ≤ 2 ms", met)
+    if known(od["SQLite"], od["PostgreSQL"]) and od["SQLite"]:
+        w(f"| order-details, PostgreSQL vs SQLite | {100 * (1 - od['PostgreSQL'] / od['SQLite']):.0f} % lower "
+          "(one loopback round trip per request on the HTTP thread, against an in-process B-tree lookup) | reported | |")
+    eps, vals = med(rows, "catchup", "eps")
+    ratio = eps / produce_ceiling if known(eps, produce_ceiling) and produce_ceiling else float("nan")
+    target_row(w, f"catch-up of {n} events into SQLite",
+               f"{eps:,.0f} events/s = {ratio:.2f}x the produce ceiling ({produce_ceiling:,.0f}/s)",
+               "≥ 0.35x the produce ceiling, durability unchanged",
+               None if not vals or not known(ratio) else ratio >= 0.35)
+    for service, label in (("order-service", "SQLite"), ("order-service-pg", "PostgreSQL")):
+        mem = [r for r in rows if r["bench"] == "mem" and r.get("service") == service]
+        if not mem:
+            target_row(w, f"order-service RssAnon, {label}", "—", "≤ 150 MB with the orders stored, scans included", None)
+            continue
+        anon = max(int(r["rssanon_peak_kb"]) for r in mem)
+        vm = max(int(r["vmrss_peak_kb"]) for r in mem)
+        phases = ", ".join(f"{r['phase']} {int(r['rssanon_peak_kb']) / 1024:.0f}/{int(r['vmrss_peak_kb']) / 1024:.0f}"
+                           for r in mem)
+        target_row(w, f"order-service RssAnon peak, {label} ({n} orders)",
+                   f"{anon / 1024:.1f} MB (VmRSS {vm / 1024:.1f} MB; RssAnon/VmRSS MB by phase: {phases})",
+                   "RssAnon ≤ 150 MB, scans included" if label == "SQLite" else "reported",
+                   anon <= 150 * 1024 if label == "SQLite" else "reported")
+    w("")
+
+
 def sh(cmd):
     try:
         return subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=10).stdout.strip()
@@ -281,6 +345,7 @@ def main():
     note = plot_sweep({c: s for c, s in sweep.items()}, png)
     w(f"_{note}_" if note else f"![create-order throughput and p99 against connections]({os.path.basename(png)})")
     w("")
+    order_service_targets(rows, w, events)
     w("## SQLite and PostgreSQL side by side (same run, same preloaded topic)")
     w("")
     w("| benchmark | SQLite (embedded, 1 instance) | PostgreSQL 15 (loopback) | target |")

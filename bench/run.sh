@@ -83,6 +83,33 @@ stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 hwm_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 health_field() { curl -fsS "http://127.0.0.1:$1/health" | python3 -c "import json,sys; print(json.load(sys.stdin).get('$2', -1))"; }
 record() { echo "$*" >>"$RES"; }
+# mem_watch PID: samples /proc/PID/status every 100 ms in the background and
+# keeps the peaks of RssAnon (heap, stacks, arenas: the issue-15 target) and
+# VmRSS (plus file-backed pages, e.g. SQLite's mmap) in $BDIR/mem-PID.
+# mem_record PID PHASE SERVICE: stops the sampler, records the peaks.
+mem_watch() {
+    local pid=$1
+    (
+        a=0 v=0
+        while [ -r "/proc/$pid/status" ]; do
+            read -r ra rv < <(awk '/^RssAnon/ {a=$2} /^VmRSS/ {v=$2} END {print a+0, v+0}' "/proc/$pid/status" 2>/dev/null || echo "0 0")
+            [ "$ra" -gt "$a" ] && a=$ra
+            [ "$rv" -gt "$v" ] && v=$rv
+            echo "$a $v" >"$BDIR/mem-$pid.tmp" && mv "$BDIR/mem-$pid.tmp" "$BDIR/mem-$pid"
+            sleep 0.1
+        done
+    ) &
+    MEM_WATCH[$pid]=$!
+}
+declare -A MEM_WATCH=()
+mem_record() {
+    local pid=$1 phase=$2 service=$3 a=0 v=0
+    kill "${MEM_WATCH[$pid]}" 2>/dev/null || true
+    wait "${MEM_WATCH[$pid]}" 2>/dev/null || true
+    [ -f "$BDIR/mem-$pid" ] && read -r a v <"$BDIR/mem-$pid"
+    record "bench=mem service=$service phase=$phase rssanon_peak_kb=$a vmrss_peak_kb=$v"
+    rm -f "$BDIR/mem-$pid"
+}
 wrk_run() { # NAME URL SCRIPT [env...]; WRK_C=N for other than CONNS connections
     local name=$1 url=$2 script=$3 c=${WRK_C:-$CONNS}
     shift 3
@@ -221,11 +248,15 @@ fi
 TOPIC=bench-catchup
 say "preloading $EVENTS events into $TOPIC"
 "$BIN/bench-loader" "$BOOT" "$REG" "$TOPIC" "$EVENTS" "L" | tee -a "$BDIR/loader.log"
+# the preload is the loader producing CREATE events (acks=all): a produce figure of this run,
+# used for the catch-up ratio when the run has no separate produce ceiling
+record "bench=produce_preload eps=$(sed -n 's/.* (\([0-9]*\)\/s).*/\1/p' "$BDIR/loader.log" | tail -1)"
 for r in $(seq 1 "$RUNS"); do
     t0=$(date +%s.%N)
     start_service order-service $ORDER_PORT STORE_PATH="$BDIR/catchup-$r.db" \
         ORDER_EVENTS_TOPIC=$TOPIC DLQ_TOPIC=$TOPIC-dlq CONSUMER_GROUP_ID=bench-catchup-$RUN_ID-$r
     CPID=$LAST_PID
+    mem_watch $CPID
     while :; do
         n=$(health_field $ORDER_PORT ordersStored)
         [ "$n" -ge "$EVENTS" ] && break
@@ -236,12 +267,17 @@ for r in $(seq 1 "$RUNS"); do
     secs=$(python3 -c "print(f'{$t1 - $t0:.3f}')")
     record "bench=catchup run=$r events=$EVENTS seconds=$secs eps=$(python3 -c "print(f'{$EVENTS / ($t1 - $t0):.0f}')") hwm_kb=$(hwm_kb $CPID)"
     say "catch-up run $r: $EVENTS events in $secs s"
+    mem_record $CPID catchup order-service
     if [ "$r" -lt "$RUNS" ]; then stop_pid $CPID; fi
 done
+# order-details over the $EVENTS orders the last catch-up left behind
+mem_watch $CPID
 for r in $(seq 1 "$RUNS"); do
     wrk_run order_details "http://127.0.0.1:$ORDER_PORT" bench/get_path.lua \
         BENCH_PATH=/order-details BENCH_ID_PREFIX=L BENCH_ID_COUNT="$EVENTS"
 done
+mem_record $CPID order_details order-service
+mem_watch $CPID
 for r in $(seq 1 "$RUNS"); do
     rss0=$(awk '/VmRSS/ {print $2}' /proc/$CPID/status)
     t=$(curl -fsS -o "$BDIR/ids.json" -w '%{time_total}' "http://127.0.0.1:$ORDER_PORT/getAllOrderIdsFromTopic?topic=$TOPIC")
@@ -249,6 +285,7 @@ for r in $(seq 1 "$RUNS"); do
     record "bench=topic_scan run=$r seconds=$t count=$cnt rss_before_kb=$rss0 hwm_kb=$(hwm_kb $CPID)"
     say "getAllOrderIdsFromTopic run $r: $cnt ids in $t s"
 done
+mem_record $CPID topic_scan order-service
 record "bench=rss service=order-service hwm_kb=$(hwm_kb $CPID)"
 stop_pid $CPID
 
@@ -276,6 +313,7 @@ for inst in 1 3; do
                 CONSUMER_GROUP_ID=bench-pg-$inst-$RUN_ID-$r CONSUMER_INSTANCE_ID=bench-$i
             pids+=("$LAST_PID")
         done
+        mem_watch "${pids[0]}"
         while :; do
             n=$(health_field $ORDER_PORT ordersStored)
             [ "$n" -ge "$EVENTS" ] && break
@@ -286,6 +324,7 @@ for inst in 1 3; do
         secs=$(python3 -c "print(f'{$t1 - $t0:.3f}')")
         record "bench=catchup_pg instances=$inst run=$r events=$EVENTS seconds=$secs eps=$(python3 -c "print(f'{$EVENTS / ($t1 - $t0):.0f}')") hwm_kb=$(hwm_kb "${pids[0]}")"
         say "PostgreSQL catch-up, $inst instance(s), run $r: $EVENTS events in $secs s"
+        mem_record "${pids[0]}" "catchup_pg_$inst" order-service-pg
         if [ "$inst" = 1 ] && [ "$r" = "$RUNS" ]; then
             PG_PID=${pids[0]}
         else
@@ -293,10 +332,12 @@ for inst in 1 3; do
         fi
     done
     if [ "$inst" = 1 ]; then
+        mem_watch $PG_PID
         for r in $(seq 1 "$RUNS"); do
             wrk_run order_details_pg "http://127.0.0.1:$ORDER_PORT" bench/get_path.lua \
                 BENCH_PATH=/order-details BENCH_ID_PREFIX=L BENCH_ID_COUNT="$EVENTS"
         done
+        mem_record $PG_PID order_details_pg order-service-pg
         record "bench=rss service=order-service-pg hwm_kb=$(hwm_kb $PG_PID)"
         stop_pid $PG_PID
     fi

@@ -27,6 +27,10 @@ static config_var vars[] = {
      "PostgreSQL instead of SQLite: postgresql://user[:password]@host:port/db[?options] "
      "(libpq URL; tables created at start-up; a password is never logged)",
      NULL, 0},
+    {"STORE_READ_MMAP_MB", CONFIG_INT, "1024", 0, 65536, 0,
+     "SQLite: MB of the store file each HTTP thread maps for reads (file-backed pages, counted in "
+     "RssFile, not RssAnon; 0: reads copy pages with pread)",
+     NULL, 0},
     {"CONSUMER_GROUP_ID", CONFIG_STR, "order-service", 0, 0, 0, "Kafka consumer group", NULL, 0},
     {"CONSUMER_INSTANCE_ID", CONFIG_STR, "", 0, 0, 0,
      "static group membership (group.instance.id), unique per instance: a restart within the "
@@ -38,6 +42,10 @@ static config_var vars[] = {
     {"PROCESSING_MAX_RETRIES", CONFIG_INT, "3", 0, 1000, 0,
      "retries of an unexpected processing failure before the event goes to the DLQ", NULL, 0},
     {"CONSUMER_BATCH_MAX", CONFIG_INT, "2000", 1, 100000, 0, "events applied per store transaction",
+     NULL, 0},
+    {"CONSUMER_DECODE_THREAD", CONFIG_INT, "1", 0, 1, 0,
+     "1: a helper thread decodes each batch ahead of the records being applied (catch-up uses "
+     "two cores); 0: the consumer thread decodes each record itself",
      NULL, 0},
     {"CONSUMER_BATCH_WAIT_MS", CONFIG_INT, "5", 0, 1000, 0,
      "how long a batch may wait to fill before it is applied", NULL, 0},
@@ -213,12 +221,14 @@ int order_config_load(order_config *s, char *err, size_t errlen)
     s->store_path = STR("STORE_PATH");
     s->store_url = STR("STORE_URL");
     s->store_location = *s->store_url ? s->store_url : s->store_path;
+    s->store_read_mmap_mb = NUM("STORE_READ_MMAP_MB");
     s->group_id = STR("CONSUMER_GROUP_ID");
     s->instance_id = STR("CONSUMER_INSTANCE_ID");
     s->test_commit_delay_ms = (int)NUM("ORDER_TEST_COMMIT_DELAY_MS");
     s->max_retries = (int)NUM("PROCESSING_MAX_RETRIES");
     s->batch_max = (int)NUM("CONSUMER_BATCH_MAX");
     s->batch_wait_ms = (int)NUM("CONSUMER_BATCH_WAIT_MS");
+    s->decode_thread = (int)NUM("CONSUMER_DECODE_THREAD");
     s->scan_timeout_ms = (int)NUM("TOPIC_SCAN_TIMEOUT_MS");
     s->topic_read_workers = (int)NUM("TOPIC_READ_WORKERS");
     s->topic_read_queue = (int)NUM("TOPIC_READ_QUEUE");

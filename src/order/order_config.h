@@ -57,6 +57,10 @@ typedef struct {
     const char *replay_token; /* DLQ_REPLAY_TOKEN: "" disables replay (secret) */
     int replay_rate;          /* replayed records per second at most */
     int replay_timeout_ms;    /* delivery timeout and stall bound of a replay */
+    /* STORE_READ_MMAP_MB: SQLite readers' mmap_size, in MB. */
+    long long store_read_mmap_mb;
+    /* CONSUMER_DECODE_THREAD: a helper thread decodes each batch ahead. */
+    int decode_thread;
     /* ORDER_READER_SCHEMA_FILE's text (NULL: the compiled-in schema). */
     const char *reader_schema_json;
     /* Test-only failure injection (see order_config.c). */

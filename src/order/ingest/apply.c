@@ -28,6 +28,8 @@
  */
 #include "ingest/apply_int.h"
 
+#include "ingest/decode_ahead.h"
+
 #include "ingest/ingest_metrics.h"
 #include "platform/clock.h"
 #include "platform/log.h"
@@ -245,34 +247,45 @@ static handle_result processing_failed(apply_ctx *a, const apply_record *r, cons
 }
 
 /* Test-only failure injection (ORDER_TEST_FAIL_PREFIX / ORDER_TEST_FAIL_TIMES). */
-static int inject_failure(apply_ctx *a, const apply_part *ps, int64_t offset)
+static int inject_failure(apply_ctx *a, const order_event *ev, const apply_part *ps, int64_t offset)
 {
     const char *prefix = a->cfg->test_fail_prefix;
-    if (!prefix || !*prefix || strncmp(a->ev.order_id, prefix, strlen(prefix)) != 0)
+    if (!prefix || !*prefix || strncmp(ev->order_id, prefix, strlen(prefix)) != 0)
         return 0;
     int failed_before = ps->fail_offset == offset ? ps->attempts : 0;
     return failed_before < a->cfg->test_fail_times;
 }
 
-static handle_result handle_record(apply_ctx *a, const apply_record *r);
+/* Record i's event and verdict: from the helper when it decodes the batch, else here. */
+static const order_event *decode(apply_ctx *a, const apply_record *r, int i, int ahead,
+                                 order_decoder_result *v)
+{
+    const order_event *ev = ahead ? decode_ahead_get(a->ahead, i, v) : NULL;
+    if (ev)
+        return ev;
+    order_decoder_decode(a->dec, r->value, r->value_len, &a->ev, v);
+    return &a->ev;
+}
+
+static handle_result handle_record(apply_ctx *a, const apply_record *r, int i, int ahead);
 
 /*
  * The record's log lines (applied, retried, dead-lettered) carry the trace id
  * of its valid `traceparent` header, so they join the cart's request lines.
  */
-static handle_result handle(apply_ctx *a, const apply_record *r)
+static handle_result handle(apply_ctx *a, const apply_record *r, int i, int ahead)
 {
     trace_ctx t;
     int traced = r->traceparent && trace_parse(r->traceparent, r->traceparent_len, &t) == 0;
     if (traced)
         log_trace_set(r->traceparent + 3, TRACE_ID_HEX);
-    handle_result h = handle_record(a, r);
+    handle_result h = handle_record(a, r, i, ahead);
     if (traced)
         log_trace_set(NULL, 0);
     return h;
 }
 
-static handle_result handle_record(apply_ctx *a, const apply_record *r)
+static handle_result handle_record(apply_ctx *a, const apply_record *r, int i, int ahead)
 {
     part_check(a, r->partition);
     apply_part *ps = &a->parts[r->partition];
@@ -292,16 +305,15 @@ static handle_result handle_record(apply_ctx *a, const apply_record *r)
         return dead_letter(a, r, DLQ_RETRY_THEN, DLQ_R_PROCESSING, msg, a->cfg->max_retries);
     }
     order_decoder_result v;
-    order_decoder_decode(a->dec, r->value, r->value_len, &a->ev, &v);
-    if (v.kind == ORDER_DECODER_EVENT && inject_failure(a, ps, r->offset)) {
+    const order_event *ev = decode(a, r, i, ahead, &v);
+    if (v.kind == ORDER_DECODER_EVENT && inject_failure(a, ev, ps, r->offset)) {
         v.kind = ORDER_DECODER_FAILED;
         snprintf(v.message, sizeof v.message, "injected test failure (ORDER_TEST_FAIL_PREFIX)");
     }
     const char *crash = a->cfg->test_crash_prefix;
     if (v.kind == ORDER_DECODER_EVENT && crash && *crash &&
-        strncmp(a->ev.order_id, crash, strlen(crash)) == 0) {
-        log_error("TEST-ONLY: exiting while processing %s (ORDER_TEST_CRASH_PREFIX)",
-                  a->ev.order_id);
+        strncmp(ev->order_id, crash, strlen(crash)) == 0) {
+        log_error("TEST-ONLY: exiting while processing %s (ORDER_TEST_CRASH_PREFIX)", ev->order_id);
         if (a->test_crash)
             a->test_crash(70);
         _exit(70);
@@ -319,17 +331,17 @@ static handle_result handle_record(apply_ctx *a, const apply_record *r)
     }
     char err[256] = "";
     store_status s =
-        store_apply(a->st, a->cfg->topic, r->partition, r->offset, &a->ev, err, sizeof err);
+        store_apply(a->st, a->cfg->topic, r->partition, r->offset, ev, err, sizeof err);
     switch (s) {
     case STORE_OK:
         if (log_enabled(LOG_DEBUG))
             log_debug("%s[%d] offset %lld: applied %s %s", a->cfg->topic, r->partition,
-                      (long long)r->offset, a->ev.type == ORDER_EVENT_CREATE ? "CREATE" : "UPDATE",
-                      a->ev.order_id);
+                      (long long)r->offset, ev->type == ORDER_EVENT_CREATE ? "CREATE" : "UPDATE",
+                      ev->order_id);
         part_succeeded(ps, r->offset);
-        ingest_metrics_event_applied(a->ev.timestamp_ms, clock_wall_ms());
+        ingest_metrics_event_applied(ev->timestamp_ms, clock_wall_ms());
         a->txn_applied++;
-        if (a->ev.type == ORDER_EVENT_CREATE)
+        if (ev->type == ORDER_EVENT_CREATE)
             a->txn_orders++;
         return H_NEXT;
     case STORE_SKIPPED:
@@ -344,13 +356,13 @@ static handle_result handle_record(apply_ctx *a, const apply_record *r)
         log_info("%s[%d] offset %lld: %s %s is already applied (a redelivered copy or a "
                  "client's retry), not applied again",
                  a->cfg->topic, r->partition, (long long)r->offset,
-                 a->ev.type == ORDER_EVENT_CREATE ? "CREATE" : "UPDATE", a->ev.order_id);
+                 ev->type == ORDER_EVENT_CREATE ? "CREATE" : "UPDATE", ev->order_id);
         return H_NEXT;
     case STORE_DUPLICATE:
-        snprintf(msg, sizeof msg, "order %s already exists", a->ev.order_id);
+        snprintf(msg, sizeof msg, "order %s already exists", ev->order_id);
         return dead_letter(a, r, DLQ_NO_RETRY, DLQ_R_DUPLICATE, msg, 0);
     case STORE_NOT_FOUND:
-        snprintf(msg, sizeof msg, "order %s does not exist", a->ev.order_id);
+        snprintf(msg, sizeof msg, "order %s does not exist", ev->order_id);
         return dead_letter(a, r, DLQ_NO_RETRY, DLQ_R_NOT_FOUND, msg, 0);
     case STORE_ERR_IO:
     case STORE_ERR_INTERNAL:
@@ -450,8 +462,19 @@ static void store_failure(apply_ctx *a)
     }
 }
 
+/* 1 if a partition is under suspicion of a crash (one record per transaction) or holds a poison
+ * record. */
+static int suspect_partitions(const apply_ctx *a)
+{
+    for (int p = 0; p < a->nparts; p++)
+        if (a->parts[p].isolate > 0 || a->parts[p].poison)
+            return 1;
+    return 0;
+}
+
 void apply_batch(apply_ctx *a, const apply_record *recs, int n)
 {
+    int ahead = 0;
     for (int i = 0; i < n; i++) {
         const apply_record *r = &recs[i];
         if (!r->err && r->partition >= 0 && r->partition < a->nparts &&
@@ -472,8 +495,15 @@ void apply_batch(apply_ctx *a, const apply_record *recs, int n)
     for (int i = 0; i < n; i++)
         if (!recs[i].err && recs[i].key)
             store_hint_order(a->st, recs[i].key, recs[i].key_len);
+    /* A record suspected of killing the process is decoded only once its
+     * attempt is counted (isolate_record): no decoding ahead in such a batch. */
+    ahead = a->ahead && !suspect_partitions(a);
+    if (ahead)
+        decode_ahead_start(a->ahead, recs, n);
     for (int i = 0; i < n; i++) {
         const apply_record *r = &recs[i];
+        if (ahead)
+            decode_ahead_release(a->ahead, i);
         if (r->err) {
             a->ops.kafka_error(a->ops.arg, r);
             continue;
@@ -489,7 +519,7 @@ void apply_batch(apply_ctx *a, const apply_record *recs, int n)
             store_failure(a);
             goto out;
         }
-        if (handle(a, r) == H_STORE_FAIL) {
+        if (handle(a, r, i, ahead) == H_STORE_FAIL) {
             store_failure(a);
             goto out;
         }
@@ -511,6 +541,8 @@ void apply_batch(apply_ctx *a, const apply_record *recs, int n)
     txn_committed(a);
     a->ops.commit(a->ops.arg);
 out:
+    if (ahead)
+        decode_ahead_stop(a->ahead);
     apply_retry_after_batch(a);
     for (int p = 0; p < a->nparts; p++)
         a->parts[p].batch_start = -1;

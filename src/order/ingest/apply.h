@@ -87,6 +87,9 @@ typedef struct {
     const order_config *cfg; /* topic, retries, backoff, test failure injection */
     store *st;               /* the writer connection */
     order_decoder *dec;
+    /* NULL: each record is decoded inline; else a helper thread decodes the
+     * batch ahead of the records being applied (decode_ahead.h) */
+    struct decode_ahead *ahead;
     apply_ops ops;
     /* How ORDER_TEST_CRASH_PREFIX ends the process: NULL is _exit(); a unit
      * test supplies one that never returns either (longjmp). */

@@ -16,6 +16,8 @@
  */
 #include "ingest/consumer_int.h"
 
+#include "ingest/decode_ahead.h"
+
 #include "platform/clock.h"
 #include "platform/kafka_util.h"
 #include "platform/log.h"
@@ -473,6 +475,8 @@ order_consumer *consumer_new(const order_config *cfg, order_status_board *board,
         order_decoder_new_with_reader(cfg->registry_url, cfg->reader_schema_json, err, errlen);
     if (!c->ap.dec)
         goto fail;
+    if (cfg->decode_thread && !(c->ap.ahead = decode_ahead_new(c->ap.dec, err, errlen)))
+        goto fail;
 
     const char *const cprops[][2] = {
         {"group.id", cfg->group_id},
@@ -585,6 +589,7 @@ void consumer_free(order_consumer *c)
         rd_kafka_destroy(c->rk);
     }
     dlq_writer_free(c->dlq);
+    decode_ahead_free(c->ap.ahead); /* before the decoder it uses */
     order_decoder_free(c->ap.dec);
     store_close(c->ap.st);
     free(c->batch);

@@ -158,6 +158,15 @@ store_status store_limit_pages(store *s, int64_t max_pages, char *err, size_t er
     return s->be->limit_pages(s, max_pages, err, errlen);
 }
 
+store_status store_read_mmap(store *s, int64_t mmap_bytes, char *err, size_t errlen)
+{
+    if (mmap_bytes < 0) {
+        snprintf(err, errlen, "store_read_mmap: negative size");
+        return STORE_ERR_INTERNAL;
+    }
+    return s->be->read_mmap ? s->be->read_mmap(s, mmap_bytes, err, errlen) : STORE_OK;
+}
+
 /* The retry-state writes must not ride along in (and roll back with) a batch. */
 static int store_outside_txn(store *s, const char *what, char *err, size_t errlen)
 {

@@ -150,6 +150,14 @@ store_status store_probe(store *s, const char *topic, const char *const *ids, si
                          char *err, size_t errlen);
 
 /*
+ * Read-only handles: map up to mmap_bytes of the store file into memory, so
+ * reads copy no pages (SQLite's mmap_size; 0 turns it off). The mapped pages
+ * are the file's: they count in RssFile, shared and reclaimable, never in
+ * RssAnon. A no-op for PostgreSQL.
+ */
+store_status store_read_mmap(store *s, int64_t mmap_bytes, char *err, size_t errlen);
+
+/*
  * Caps the file at max_pages pages (never below its current size): writes
  * that need more fail with STORE_ERR_IO, exactly as on a full disk. Used by
  * the tests (ORDER_TEST_STORE_MAX_PAGES) to prove the store-failure path.

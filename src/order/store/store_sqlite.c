@@ -45,9 +45,10 @@ static const char *const store_sql[ST__N] = {
     [ST_PUT_POS] =
         "INSERT INTO consumed_offsets(topic, partition, next_offset) VALUES(?1, ?2, ?3)"
         " ON CONFLICT(topic, partition) DO UPDATE SET next_offset = excluded.next_offset",
-    [ST_GET_ORDER] = "SELECT customer_id, order_date, items, total_cents, currency, status,"
-                     " shipping_cents, created_at, updated_at, created_status FROM orders"
-                     " WHERE order_id = ?1",
+    [ST_GET_ORDER] =
+        "SELECT customer_id, order_date, items, total_cents, currency, status,"
+        " shipping_cents, created_at, updated_at, created_status, history_len FROM orders"
+        " WHERE order_id = ?1",
     [ST_GET_HIST] = "SELECT status, at FROM status_history WHERE order_id = ?1 ORDER BY seq",
     [ST_COUNT] = "SELECT COUNT(*) FROM orders",
     /* the order's content, not its times: a client's retry has a later event time */
@@ -429,18 +430,29 @@ static store_status store_sqlite_mark(store *base, const char *topic, int32_t pa
     return st;
 }
 
+/* PRAGMA name = value (an integer only: nothing to inject). */
+static store_status store_sqlite_pragma_int(store_sqlite *s, const char *name, int64_t value,
+                                            char *err, size_t errlen)
+{
+    char sql[96];
+    snprintf(sql, sizeof sql, "PRAGMA %s = %lld", name, (long long)value);
+    int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? STORE_OK : store_sqlite_fail(s, rc, name, err, errlen);
+}
+
 static store_status store_sqlite_limit_pages(store *base, int64_t max_pages, char *err,
                                              size_t errlen)
 {
-    store_sqlite *s = (store_sqlite *)base;
     if (max_pages < 1) {
         snprintf(err, errlen, "max_pages must be positive");
         return STORE_ERR_INTERNAL;
     }
-    char sql[64]; /* an integer only: nothing to inject */
-    snprintf(sql, sizeof sql, "PRAGMA max_page_count = %lld", (long long)max_pages);
-    int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
-    return rc == SQLITE_OK ? STORE_OK : store_sqlite_fail(s, rc, "max_page_count", err, errlen);
+    return store_sqlite_pragma_int((store_sqlite *)base, "max_page_count", max_pages, err, errlen);
+}
+
+static store_status store_sqlite_read_mmap(store *base, int64_t bytes, char *err, size_t errlen)
+{
+    return store_sqlite_pragma_int((store_sqlite *)base, "mmap_size", bytes, err, errlen);
 }
 
 /* SQLite has nothing to prefetch: hint_order stays NULL. */
@@ -458,6 +470,7 @@ static const store_backend store_sqlite_backend = {
     .count_orders = store_sqlite_count_orders,
     .probe = store_sqlite_probe,
     .limit_pages = store_sqlite_limit_pages,
+    .read_mmap = store_sqlite_read_mmap,
     .attempt_record = store_sqlite_attempt_record,
     .attempt_get = store_sqlite_attempt_get,
     .attempt_clear = store_sqlite_attempt_clear,

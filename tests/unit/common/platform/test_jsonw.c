@@ -35,6 +35,27 @@ START_TEST(test_nested_commas)
 }
 END_TEST
 
+/* Plain keys take the one-reservation path, others the escaping one: same output rules. */
+START_TEST(test_keys_plain_and_escaped)
+{
+    jsonw w;
+    jsonw_init(&w);
+    jsonw_obj_begin(&w);
+    jsonw_key(&w, "plain");
+    jsonw_int(&w, 1);
+    jsonw_key(&w, "q\"uote");
+    jsonw_int(&w, 2);
+    jsonw_key(&w, "caf\xc3\xa9");
+    jsonw_int(&w, 3);
+    jsonw_key(&w, "");
+    jsonw_int(&w, 4);
+    jsonw_obj_end(&w);
+    ck_assert(jsonw_ok(&w));
+    ck_assert_str_eq(w.buf, "{\"plain\":1,\"q\\\"uote\":2,\"caf\xc3\xa9\":3,\"\":4}");
+    jsonw_free(&w);
+}
+END_TEST
+
 START_TEST(test_escaping_and_invalid_utf8)
 {
     jsonw w;
@@ -167,6 +188,7 @@ Suite *test_suite(int *rc)
     Suite *s = suite_create("jsonw_config");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_nested_commas);
+    tcase_add_test(tc, test_keys_plain_and_escaped);
     tcase_add_test(tc, test_escaping_and_invalid_utf8);
     tcase_add_test(tc, test_reset_reuses_and_detects_misuse);
     tcase_add_test(tc, test_config_defaults_and_bounds);

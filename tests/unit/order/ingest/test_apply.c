@@ -10,6 +10,8 @@
  */
 #include "order/ingest/apply_fixture.h"
 
+#include "ingest/decode_ahead.h"
+
 /* ---- tests -------------------------------------------------------------- */
 
 START_TEST(test_valid_create_then_update_are_applied)
@@ -451,12 +453,25 @@ START_TEST(test_fenced_commit_drops_the_batch_and_reseeks)
 }
 END_TEST
 
-static Suite *apply_suite(void)
+/* The same decisions with the batch decoded ahead on the helper thread (decode_ahead.h). */
+static void setup_ahead(void)
 {
-    Suite *s = suite_create("ingest_apply");
-    TCase *tc = tcase_create("apply");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 30);
+    setup();
+    char err[256];
+    ap.ahead = decode_ahead_new(ap.dec, err, sizeof err);
+    ck_assert_msg(ap.ahead != NULL, "%s", err);
+}
+
+static void teardown_ahead(void)
+{
+    decode_ahead_free(ap.ahead);
+    ap.ahead = NULL;
+    teardown();
+}
+
+/* Every per-record decision of the batch, in each setup. */
+static void add_decision_tests(TCase *tc)
+{
     tcase_add_test(tc, test_valid_create_then_update_are_applied);
     tcase_add_test(tc, test_duplicate_create_is_dead_lettered);
     tcase_add_test(tc, test_update_of_unknown_order_is_dead_lettered);
@@ -472,6 +487,20 @@ static Suite *apply_suite(void)
     tcase_add_test(tc, test_identical_copies_are_redeliveries_not_new_orders);
     tcase_add_test(tc, test_client_retry_is_already_applied);
     tcase_add_test(tc, test_dead_letter_keeps_the_trace_context);
+}
+
+static Suite *apply_suite(void)
+{
+    Suite *s = suite_create("ingest_apply");
+    TCase *tc = tcase_create("apply");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 30);
+    add_decision_tests(tc);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("decode_ahead");
+    tcase_add_checked_fixture(tc, setup_ahead, teardown_ahead);
+    tcase_set_timeout(tc, 30);
+    add_decision_tests(tc);
     suite_add_tcase(s, tc);
     if (pgfx_url()) {
         tc = tcase_create("postgresql");

@@ -1,0 +1,170 @@
+/* decode_ahead: see decode_ahead.h. */
+#include "ingest/decode_ahead.h"
+
+#include <assert.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    order_event ev;
+    order_decoder_result v;
+} da_slot;
+
+struct decode_ahead {
+    order_decoder *dec;
+    da_slot *slots; /* DECODE_AHEAD_SLOTS */
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t work; /* the helper waits here: a batch, a free slot, or quit */
+    pthread_cond_t done; /* the consumer thread waits here: a result, or the helper idle */
+    /* under mu: */
+    const apply_record *recs;
+    int n;
+    int active;   /* a batch is handed over and not finished */
+    int decoded;  /* records [0, decoded) have their results */
+    int released; /* the consumer thread is done with [0, released) */
+    int cancel;   /* stop the batch now */
+    int quit;
+    int main_waits, helper_waits; /* signal only a side that sleeps */
+};
+
+static void *da_main(void *arg)
+{
+    decode_ahead *d = arg;
+    pthread_mutex_lock(&d->mu);
+    for (;;) {
+        while (!d->quit && !d->active)
+            pthread_cond_wait(&d->work, &d->mu);
+        if (d->quit)
+            break;
+        while (d->decoded < d->n && !d->cancel) {
+            if (d->decoded - d->released >= DECODE_AHEAD_SLOTS) {
+                d->helper_waits = 1;
+                pthread_cond_wait(&d->work, &d->mu);
+                d->helper_waits = 0;
+                continue;
+            }
+            int i = d->decoded;
+            const apply_record *r = &d->recs[i];
+            da_slot *s = &d->slots[i % DECODE_AHEAD_SLOTS];
+            pthread_mutex_unlock(&d->mu);
+            if (!r->err)
+                order_decoder_decode(d->dec, r->value, r->value_len, &s->ev, &s->v);
+            pthread_mutex_lock(&d->mu);
+            d->decoded++;
+            if (d->main_waits)
+                pthread_cond_signal(&d->done);
+        }
+        d->active = 0;
+        pthread_cond_signal(&d->done);
+    }
+    pthread_mutex_unlock(&d->mu);
+    return NULL;
+}
+
+decode_ahead *decode_ahead_new(order_decoder *dec, char *err, size_t errlen)
+{
+    decode_ahead *d = calloc(1, sizeof *d);
+    if (!d || !(d->slots = calloc(DECODE_AHEAD_SLOTS, sizeof *d->slots))) {
+        free(d);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    d->dec = dec;
+    int rc = pthread_mutex_init(&d->mu, NULL);
+    if (rc == 0 && (rc = pthread_cond_init(&d->work, NULL)) != 0)
+        pthread_mutex_destroy(&d->mu);
+    if (rc == 0 && (rc = pthread_cond_init(&d->done, NULL)) != 0) {
+        pthread_cond_destroy(&d->work);
+        pthread_mutex_destroy(&d->mu);
+    }
+    if (rc == 0 && (rc = pthread_create(&d->thread, NULL, da_main, d)) != 0) {
+        pthread_cond_destroy(&d->done);
+        pthread_cond_destroy(&d->work);
+        pthread_mutex_destroy(&d->mu);
+    }
+    if (rc != 0) {
+        snprintf(err, errlen, "decode thread: %s", strerror(rc));
+        free(d->slots);
+        free(d);
+        return NULL;
+    }
+    return d;
+}
+
+void decode_ahead_free(decode_ahead *d)
+{
+    if (!d)
+        return;
+    pthread_mutex_lock(&d->mu);
+    d->quit = 1;
+    d->cancel = 1;
+    pthread_cond_signal(&d->work);
+    pthread_mutex_unlock(&d->mu);
+    pthread_join(d->thread, NULL);
+    pthread_cond_destroy(&d->done);
+    pthread_cond_destroy(&d->work);
+    pthread_mutex_destroy(&d->mu);
+    free(d->slots);
+    free(d);
+}
+
+void decode_ahead_start(decode_ahead *d, const apply_record *recs, int n)
+{
+    pthread_mutex_lock(&d->mu);
+    assert(!d->active); /* one batch at a time: the slots belong to it */
+    d->recs = recs;
+    d->n = n;
+    d->decoded = 0;
+    d->released = 0;
+    d->cancel = 0;
+    d->active = n > 0;
+    pthread_cond_signal(&d->work);
+    pthread_mutex_unlock(&d->mu);
+}
+
+const order_event *decode_ahead_get(decode_ahead *d, int i, order_decoder_result *out)
+{
+    pthread_mutex_lock(&d->mu);
+    assert(i >= d->released && i < d->n); /* a released slot may hold a later record */
+    while (d->decoded <= i && d->active) {
+        d->main_waits = 1;
+        pthread_cond_wait(&d->done, &d->mu);
+        d->main_waits = 0;
+    }
+    int ready = d->decoded > i;
+    pthread_mutex_unlock(&d->mu);
+    if (!ready)
+        return NULL;
+    /* The helper writes only slots of records >= released + SLOTS: not this one. */
+    da_slot *s = &d->slots[i % DECODE_AHEAD_SLOTS];
+    *out = s->v;
+    return &s->ev;
+}
+
+void decode_ahead_release(decode_ahead *d, int upto)
+{
+    pthread_mutex_lock(&d->mu);
+    if (upto > d->released) {
+        d->released = upto;
+        if (d->helper_waits)
+            pthread_cond_signal(&d->work);
+    }
+    pthread_mutex_unlock(&d->mu);
+}
+
+void decode_ahead_stop(decode_ahead *d)
+{
+    pthread_mutex_lock(&d->mu);
+    d->cancel = 1;
+    pthread_cond_signal(&d->work);
+    while (d->active) {
+        d->main_waits = 1;
+        pthread_cond_wait(&d->done, &d->mu);
+        d->main_waits = 0;
+    }
+    d->cancel = 0;
+    pthread_mutex_unlock(&d->mu);
+}

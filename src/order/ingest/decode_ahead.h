@@ -1,0 +1,54 @@
+/*
+ * decode_ahead: decodes a batch's records on a helper thread while the
+ * consumer thread applies the ones before them, in order.
+ *
+ * Why: catch-up is one thread's work, and decoding (Avro walk, resolution,
+ * validation) is about 40 % of it per event (bench/profile-notes.md). With a
+ * second core the two halves overlap; applying stays on the consumer thread,
+ * in record order, in the batch's one transaction, so exactly-once is the
+ * same as with inline decoding: the helper only computes, it never touches
+ * the store, Kafka or a partition's state.
+ *
+ * The helper owns the decoder while a batch runs (decode_ahead_start ..
+ * decode_ahead_stop): the consumer thread must not call order_decoder_*
+ * between the two. Results live in a ring of DECODE_AHEAD_SLOTS slots: the
+ * helper runs at most that many records ahead (bounded memory, ~10 KB a
+ * slot), and record i's slot stays valid until decode_ahead_release(i + 1).
+ */
+#ifndef DECODE_AHEAD_H
+#define DECODE_AHEAD_H
+
+#include "ingest/apply.h"
+
+#include "event/order_decoder.h"
+#include "event/order_model.h"
+
+#include <stddef.h>
+
+#define DECODE_AHEAD_SLOTS 64
+
+typedef struct decode_ahead decode_ahead;
+
+/* Starts the helper thread; NULL + err on failure. dec must outlive it. */
+decode_ahead *decode_ahead_new(order_decoder *dec, char *err, size_t errlen);
+/* Stops and joins the helper (NULL is fine). */
+void decode_ahead_free(decode_ahead *d);
+
+/* Hands recs[0..n) over (error records are passed by, not decoded); recs
+ * stays valid until decode_ahead_stop(). No batch may be running. */
+void decode_ahead_start(decode_ahead *d, const apply_record *recs, int n);
+
+/*
+ * Waits for record i (i >= every index released so far) and returns its
+ * event, with its verdict copied into *out; NULL if the helper gave up on the
+ * batch (the caller then decodes inline, which is safe: the helper is idle).
+ */
+const order_event *decode_ahead_get(decode_ahead *d, int i, order_decoder_result *out);
+
+/* The consumer thread is done with every record below upto: their slots are free. */
+void decode_ahead_release(decode_ahead *d, int upto);
+
+/* Ends the batch early or on time: the helper stops and is idle when this returns. */
+void decode_ahead_stop(decode_ahead *d);
+
+#endif

@@ -246,6 +246,9 @@ def main():
     anon = [int(r["rss_anon_kb"]) for r in rows if "rss_anon_kb" in r
             and (r["bench"] in ("catchup", "topic_scan") or r.get("service", "").startswith("order-service"))
             and not r.get("service", "").endswith("-pg")]
+    # and the per-phase peaks run.sh's mem_watch samples (bench=mem), SQLite runs only
+    anon += [int(r["rssanon_peak_kb"]) for r in rows if r["bench"] == "mem"
+             and r.get("service") == "order-service"]
     os_anon = max(anon) if anon else None
     cart_1k = rss_kb("cart-service-1000", "rss_max_kb")
     cart_1k_hwm = rss_kb("cart-service-1000")

@@ -452,6 +452,7 @@ void replay_run(replay_job *job, const replay_config *cfg, store *st, replay_lea
     replay_ctx *c = calloc(1, sizeof *c);
     char err[512] = "";
     if (!c) {
+        replay_lease_release(lease);
         replay_job_finish(job, REPLAY_FAILED, "out of memory");
         return;
     }
@@ -498,6 +499,8 @@ void replay_run(replay_job *job, const replay_config *cfg, store *st, replay_lea
     pthread_mutex_lock(job->mu);
     long long sel_n = job->selected, rep = job->replayed, sk = job->skipped, fa = job->failed;
     pthread_mutex_unlock(job->mu);
+    /* Released before the replay shows as ended: whoever saw it end may start the next. */
+    replay_lease_release(lease);
     replay_job_finish(job, state, state == REPLAY_COMPLETED ? NULL : err);
     log_msg(state == REPLAY_COMPLETED ? LOG_INFO : LOG_WARN, "replay", NULL,
             "DLQ replay %s %s: selected %lld, replayed %lld, skipped %lld, failed %lld%s%s",

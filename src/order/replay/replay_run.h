@@ -21,8 +21,8 @@
 
 /*
  * Runs job to its end (replay_job_finish is called) on st (a writable handle: the marks)
- * under lease (held: renewed while it runs, not released); stop set: abort soon. A lost
- * lease fails the replay.
+ * under lease (held: renewed while it runs, released just before the job ends); stop
+ * set: abort soon. A lost lease fails the replay.
  */
 void replay_run(replay_job *job, const replay_config *cfg, store *st, replay_lease *lease,
                 const atomic_int *stop);

@@ -84,7 +84,7 @@ static void replay_runner_serve(replay_runner *r, replay_job *j, replay_answer_f
     pthread_mutex_unlock(&r->mu);
     answer(arg, REPLAY_SUBMIT_OK, j->id, NULL);
     replay_run(j, &r->cfg, st, &lease, &r->stop);
-    replay_lease_release(&lease);
+    replay_lease_release(&lease); /* replay_run did (a no-op then) */
     store_close(st);
     replay_runner_done(r, j);
 }

@@ -9,7 +9,7 @@ it."""
 from __future__ import annotations
 
 from conftest import unique
-from order_e2e import EventWriter, wait_for
+from order_e2e import EventWriter, dlq_messages, wait_for
 from test_dlq_replay import AUTH, TOKEN, dead_letter_updates, replay, run_replay, wait_replay
 
 
@@ -22,6 +22,13 @@ def test_one_replay_at_a_time_across_instances(services, stack, postgres):
     w = EventWriter(stack, services.topic)
     ids = [f"RPL-LOCK-{i}" for i in range(6)]
     dead_letter_updates(a, w, ids)
+    # A's replayed UPDATEs are dead-lettered again (their orders are still missing): B's
+    # replay below names A's six by their DLQ offsets
+    parts: dict[int, list[int]] = {}
+    for m in dlq_messages(a):
+        parts.setdefault(m["partition"], []).append(m["offset"])
+    ranges = [{"partition": p, "fromOffset": min(o), "toOffset": max(o)}
+              for p, o in parts.items()]
 
     r = replay(a, {})
     assert r.status_code == 202, r.text
@@ -45,7 +52,7 @@ def test_one_replay_at_a_time_across_instances(services, stack, postgres):
 
     # A's replay ended and released the lease: B's replay is accepted, and sees A's marks
     assert postgres.value(f'SELECT count(*) FROM "{schema}".leases') == "0"
-    st = run_replay(b, {"dryRun": True})
+    st = run_replay(b, {"ranges": ranges, "dryRun": True})
     assert st["state"] == "completed", st
     assert (st["selected"], st["skipped"]) == (6, 6), st
     # and while B's ran nothing was left behind either

@@ -186,6 +186,10 @@ static void order_before_http_free(void *svc)
     order_service *s = svc;
     topic_pool_stop(s->app.topics);
     read_wait_stop(s->app.waits); /* (a failed start, a second signal): the answers only release */
+    /* The replay thread answers POSTs it holds (deferred calls) before the server goes; a
+     * replay still running is aborted: its unacknowledged records stay unmarked. */
+    replay_runner_free(s->replay);
+    s->replay = NULL;
 }
 
 static void order_teardown(void *svc)
@@ -193,7 +197,7 @@ static void order_teardown(void *svc)
     order_service *s = svc;
     topic_pool_free(s->app.topics);
     s->app.topics = NULL;
-    /* A replay still running is aborted: its unacknowledged records stay unmarked. */
+    /* (when the front never started) */
     replay_runner_free(s->replay);
     s->replay = NULL;
     free(s->routes);

@@ -1,7 +1,9 @@
 /*
  * replay_api: POST /dlq/replay and GET /dlq/replay/{id} (see replay_api.h).
  * Everything here is quick (parse, check, hand over, render): no Kafka and
- * no store on the HTTP thread.
+ * no store on the HTTP thread. A POST that may start a replay is deferred
+ * (http_call_defer): the runner's thread answers it once it knows whether
+ * the store's replay lease was taken (replay_runner.h).
  */
 #include "replay/replay_api.h"
 
@@ -10,6 +12,7 @@
 #include "platform/log.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Set once, by replay_api_routes (one service per process). */
@@ -38,15 +41,84 @@ static int replay_api_authorize(http_call *call, const replay_api *a)
     }
 }
 
-static void replay_api_reply_status(http_call *call, replay_api *a, int status, const char *id)
+/* A POST's answer, built on the runner's thread, sent on the call's own. */
+typedef struct {
+    int status;
+    int has_body; /* body, else {"detail": detail} */
+    jsonw body;
+    char detail[600];
+    char location[32 + REPLAY_ID_MAX];
+    int retry_after;
+} replay_reply;
+
+/* What the runner's answer needs of a deferred POST. */
+typedef struct {
+    http_call *call;
+    replay_api *a;
+    char request_id[HTTP_REQUEST_ID_MAX + 1];
+} replay_pending;
+
+static void replay_api_send(http_call *call, void *arg)
 {
-    jsonw w;
-    jsonw_init(&w);
-    if (replay_runner_render(a->runner, id, &w) && jsonw_ok(&w))
-        http_reply_jsonw(call, status, &w);
+    replay_reply *rp = arg;
+    if (!rp) {
+        http_add_header(call, "Retry-After", "5");
+        http_reply_error(call, 503, "out of memory");
+        return;
+    }
+    if (rp->location[0])
+        http_add_header(call, "Location", rp->location);
+    if (rp->retry_after)
+        http_add_header(call, "Retry-After", "5");
+    if (rp->has_body)
+        http_reply_jsonw(call, rp->status, &rp->body);
     else
-        http_reply_error(call, 500, "cannot render the replay's status");
-    jsonw_free(&w);
+        http_reply_error(call, rp->status, rp->detail);
+    jsonw_free(&rp->body);
+    free(rp);
+}
+
+/* replay_answer_fn: from the runner's thread (or the submitting one), exactly once. */
+static void replay_api_answer(void *arg, replay_submit_result res, const char *id,
+                              const char *detail)
+{
+    replay_pending *p = arg;
+    replay_reply *rp = calloc(1, sizeof *rp);
+    if (rp) {
+        jsonw_init(&rp->body);
+        switch (res) {
+        case REPLAY_SUBMIT_OK:
+            log_msg(LOG_INFO, "replay", p->request_id, "DLQ replay %s accepted", id);
+            snprintf(rp->location, sizeof rp->location, "/dlq/replay/%s", id);
+            rp->status = 202;
+            rp->has_body = replay_runner_render(p->a->runner, id, &rp->body) && jsonw_ok(&rp->body);
+            if (!rp->has_body) {
+                rp->status = 500;
+                snprintf(rp->detail, sizeof rp->detail, "cannot render the replay's status");
+            }
+            break;
+        case REPLAY_SUBMIT_BUSY:
+            rp->status = 409;
+            snprintf(rp->detail, sizeof rp->detail, "a DLQ replay is running (%s): one at a time",
+                     id);
+            break;
+        case REPLAY_SUBMIT_BUSY_ELSEWHERE:
+            rp->status = 409;
+            snprintf(rp->detail, sizeof rp->detail,
+                     "a DLQ replay is running on another instance sharing the store (%s, "
+                     "replay %s): one at a time across instances; its status is on that instance",
+                     detail, id[0] ? id : "id unknown");
+            break;
+        default:
+            rp->status = 503;
+            rp->retry_after = 1;
+            snprintf(rp->detail, sizeof rp->detail, "%s", detail ? detail : "unavailable");
+            break;
+        }
+    }
+    http_call *call = p->call;
+    free(p);
+    http_call_complete(call, replay_api_send, rp);
 }
 
 static void replay_api_start(http_call *call)
@@ -68,27 +140,17 @@ static void replay_api_start(http_call *call)
         http_reply_validation(call, 400, detail, &fe, 1);
         return;
     }
-    char id[REPLAY_ID_MAX + 1];
-    switch (replay_runner_submit(a->runner, &sel, id, sizeof id, err, sizeof err)) {
-    case REPLAY_SUBMIT_OK: {
-        log_msg(LOG_INFO, "replay", call->request_id, "DLQ replay %s accepted", id);
-        char loc[64 + REPLAY_ID_MAX];
-        snprintf(loc, sizeof loc, "/dlq/replay/%s", id);
-        http_add_header(call, "Location", loc);
-        replay_api_reply_status(call, a, 202, id);
-        return;
-    }
-    case REPLAY_SUBMIT_BUSY: {
-        char msg[160];
-        snprintf(msg, sizeof msg, "a DLQ replay is running (%s): one at a time", id);
-        http_reply_error(call, 409, msg);
-        return;
-    }
-    default:
+    replay_pending *p = calloc(1, sizeof *p);
+    if (!p) {
         http_add_header(call, "Retry-After", "5");
-        http_reply_error(call, 503, err);
+        http_reply_error(call, 503, "out of memory");
         return;
     }
+    p->call = call;
+    p->a = a;
+    snprintf(p->request_id, sizeof p->request_id, "%s", call->request_id);
+    http_call_defer(call);
+    replay_runner_submit(a->runner, &sel, replay_api_answer, p);
 }
 
 static int replay_api_id_ok(const char *id)

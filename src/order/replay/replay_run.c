@@ -16,6 +16,8 @@
  * - A broker outage stalls reading and delivery alike; the replay waits for
  *   it up to the delivery timeout without progress, then fails, and the
  *   records it could not deliver stay unmarked (counted failed).
+ * - Every loop that may wait renews the replay lease (replay_lease.h) and
+ *   stops once it is lost, so no other instance's replay overlaps this one.
  */
 #include "replay/replay_run.h"
 
@@ -65,11 +67,30 @@ typedef struct {
     int64_t progress_ms; /* last read or delivery report (monotonic) */
     long long selected;
     int64_t warned_ms; /* last read error logged (monotonic): at most one a few seconds */
+    replay_lease *lease;
+    int lease_lost;
+    char lease_err[320];
 } replay_ctx;
 
 static int64_t replay_now_us(void)
 {
     return (int64_t)(clock_mono_s() * 1e6);
+}
+
+/*
+ * 1 while the replay may go on; 0 once the service stops or the lease is
+ * lost. Renews the lease when due: every loop that may wait calls it.
+ */
+static int replay_go_on(replay_ctx *c, const atomic_int *stop)
+{
+    if (c->lease_lost)
+        return 0;
+    if (replay_lease_keep(c->lease, c->lease_err, sizeof c->lease_err) != 0) {
+        c->lease_lost = 1;
+        log_msg(LOG_ERROR, "replay", NULL, "DLQ replay %s stops: %s", c->job->id, c->lease_err);
+        return 0;
+    }
+    return !atomic_load(stop);
 }
 
 /* The durable mark, retried briefly: a store hiccup should not cost a second replay later. */
@@ -151,7 +172,7 @@ static int replay_partitions(replay_ctx *c, const char *topic, const atomic_int 
     int64_t deadline = clock_mono_ms() + c->cfg->delivery_timeout_ms;
     for (;;) {
         int n = kafka_topic_partitions(c->cons, topic, REPLAY_META_TIMEOUT_MS, err, errlen);
-        if (n >= 0 || clock_mono_ms() >= deadline || atomic_load(stop))
+        if (n >= 0 || clock_mono_ms() >= deadline || !replay_go_on(c, stop))
             return n;
         rd_kafka_poll(c->cons, 500);
     }
@@ -182,7 +203,7 @@ static int replay_assign(replay_ctx *c, const atomic_int *stop, char *err, size_
         while ((e = rd_kafka_query_watermark_offsets(c->cons, c->cfg->dlq_topic, p, &lo, &hi,
                                                      REPLAY_META_TIMEOUT_MS)) !=
                    RD_KAFKA_RESP_ERR_NO_ERROR &&
-               clock_mono_ms() < deadline && !atomic_load(stop))
+               clock_mono_ms() < deadline && replay_go_on(c, stop))
             rd_kafka_poll(c->cons, 500);
         if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
             snprintf(err, errlen, "cannot read the DLQ's end offsets: %s", rd_kafka_err2str(e));
@@ -227,7 +248,7 @@ static int replay_assign(replay_ctx *c, const atomic_int *stop, char *err, size_
 static int replay_wait_turn(replay_ctx *c, const atomic_int *stop)
 {
     for (;;) {
-        if (atomic_load(stop))
+        if (!replay_go_on(c, stop))
             return -1;
         int64_t wait_us = c->next_send_us - replay_now_us();
         if (c->nfree > 0 && wait_us <= 0)
@@ -262,7 +283,9 @@ static void replay_send(replay_ctx *c, const rd_kafka_message_t *m, const dlq_in
 {
     int32_t p = m->partition;
     if (replay_wait_turn(c, stop) != 0) {
-        replay_job_fail_record(c->job, p, m->offset, "not replayed: the service is shutting down");
+        replay_job_fail_record(c->job, p, m->offset,
+                               c->lease_lost ? "not replayed: the replay lease was lost"
+                                             : "not replayed: the service is shutting down");
         return;
     }
     rd_kafka_headers_t *h = replay_headers(m);
@@ -292,7 +315,7 @@ static void replay_send(replay_ctx *c, const rd_kafka_message_t *m, const dlq_in
                               RD_KAFKA_V_VALUE(m->payload, m->payload ? m->len : 0),
                               RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                               RD_KAFKA_V_OPAQUE((void *)(uintptr_t)(idx + 1)), RD_KAFKA_V_END);
-        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || atomic_load(stop))
+        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || !replay_go_on(c, stop))
             break;
         rd_kafka_poll(c->prod, 100);
     }
@@ -369,7 +392,7 @@ static void replay_record(replay_ctx *c, const rd_kafka_message_t *m, const atom
 static int replay_read(replay_ctx *c, const atomic_int *stop, char *err, size_t errlen)
 {
     c->progress_ms = clock_mono_ms();
-    while (c->active > 0 && !atomic_load(stop)) {
+    while (c->active > 0 && replay_go_on(c, stop)) {
         rd_kafka_poll(c->prod, 0);
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c->cons, 100);
         if (!m) {
@@ -410,7 +433,8 @@ static int replay_read(replay_ctx *c, const atomic_int *stop, char *err, size_t 
 static void replay_drain(replay_ctx *c, const atomic_int *stop)
 {
     while (c->nfree < REPLAY_INFLIGHT_MAX) {
-        int64_t bound = atomic_load(stop) ? REPLAY_ABORT_FLUSH_MS : c->cfg->delivery_timeout_ms;
+        int halted = !replay_go_on(c, stop); /* renews the lease while acknowledgements come */
+        int64_t bound = halted ? REPLAY_ABORT_FLUSH_MS : c->cfg->delivery_timeout_ms;
         if (clock_mono_ms() - c->progress_ms > bound + 5000)
             break;
         rd_kafka_poll(c->prod, 100);
@@ -422,23 +446,26 @@ static void replay_drain(replay_ctx *c, const atomic_int *stop)
     }
 }
 
-void replay_run(replay_job *job, const replay_config *cfg, const atomic_int *stop)
+void replay_run(replay_job *job, const replay_config *cfg, store *st, replay_lease *lease,
+                const atomic_int *stop)
 {
     replay_ctx *c = calloc(1, sizeof *c);
     char err[512] = "";
     if (!c) {
+        replay_lease_release(lease);
         replay_job_finish(job, REPLAY_FAILED, "out of memory");
         return;
     }
     c->job = job;
     c->cfg = cfg;
+    c->st = st;
+    c->lease = lease;
     for (int i = 0; i < REPLAY_INFLIGHT_MAX; i++)
         c->free_slots[c->nfree++] = i;
     log_msg(LOG_INFO, "replay", NULL, "DLQ replay %s started (%s%s)", job->id,
             job->sel.dry_run ? "dry run" : "replaying", job->sel.force ? ", forced" : "");
     int rc = -1;
-    c->st = store_open(cfg->store_location, 0, err, sizeof err);
-    if (c->st && (c->cons = replay_make(c, RD_KAFKA_CONSUMER, err, sizeof err)) &&
+    if ((c->cons = replay_make(c, RD_KAFKA_CONSUMER, err, sizeof err)) &&
         (c->prod = replay_make(c, RD_KAFKA_PRODUCER, err, sizeof err)))
         rc = replay_assign(c, stop, err, sizeof err);
     if (rc == 0 && c->active > 0) {
@@ -460,23 +487,29 @@ void replay_run(replay_job *job, const replay_config *cfg, const atomic_int *sto
     }
     if (c->prod)
         rd_kafka_destroy(c->prod);
-    store_close(c->st);
-    replay_state st = rc != 0             ? REPLAY_FAILED
-                      : atomic_load(stop) ? REPLAY_ABORTED
-                                          : REPLAY_COMPLETED;
-    if (st == REPLAY_ABORTED)
+    if (c->lease_lost) { /* whatever else failed after, this is why */
+        snprintf(err, sizeof err, "%s", c->lease_err);
+        rc = -1;
+    }
+    replay_state state = rc != 0             ? REPLAY_FAILED
+                         : atomic_load(stop) ? REPLAY_ABORTED
+                                             : REPLAY_COMPLETED;
+    if (state == REPLAY_ABORTED)
         snprintf(err, sizeof err, "the service is shutting down");
     pthread_mutex_lock(job->mu);
     long long sel_n = job->selected, rep = job->replayed, sk = job->skipped, fa = job->failed;
     pthread_mutex_unlock(job->mu);
-    replay_job_finish(job, st, st == REPLAY_COMPLETED ? NULL : err);
-    log_msg(
-        st == REPLAY_COMPLETED ? LOG_INFO : LOG_WARN, "replay", NULL,
-        "DLQ replay %s %s: selected %lld, replayed %lld, skipped %lld, failed %lld%s%s", job->id,
-        st == REPLAY_COMPLETED ? "completed"
-        : st == REPLAY_FAILED  ? "failed"
-                               : "aborted",
-        sel_n, rep, sk, fa, st == REPLAY_COMPLETED ? "" : ": ", st == REPLAY_COMPLETED ? "" : err);
+    /* Released before the replay shows as ended: whoever saw it end may start the next. */
+    replay_lease_release(lease);
+    replay_job_finish(job, state, state == REPLAY_COMPLETED ? NULL : err);
+    log_msg(state == REPLAY_COMPLETED ? LOG_INFO : LOG_WARN, "replay", NULL,
+            "DLQ replay %s %s: selected %lld, replayed %lld, skipped %lld, failed %lld%s%s",
+            job->id,
+            state == REPLAY_COMPLETED ? "completed"
+            : state == REPLAY_FAILED  ? "failed"
+                                      : "aborted",
+            sel_n, rep, sk, fa, state == REPLAY_COMPLETED ? "" : ": ",
+            state == REPLAY_COMPLETED ? "" : err);
     free(c->parts);
     free(c);
 }

@@ -12,11 +12,19 @@
 #define REPLAY_RUN_H
 
 #include "replay/replay_job.h"
+#include "replay/replay_lease.h"
 #include "replay/replay_runner.h"
+
+#include "store/store.h"
 
 #include <stdatomic.h>
 
-/* Runs job to its end (replay_job_finish is called); stop set: abort soon. */
-void replay_run(replay_job *job, const replay_config *cfg, const atomic_int *stop);
+/*
+ * Runs job to its end (replay_job_finish is called) on st (a writable handle: the marks)
+ * under lease (held: renewed while it runs, released just before the job ends); stop
+ * set: abort soon. A lost lease fails the replay.
+ */
+void replay_run(replay_job *job, const replay_config *cfg, store *st, replay_lease *lease,
+                const atomic_int *stop);
 
 #endif

@@ -5,9 +5,14 @@
  *
  * A replay is submitted from an HTTP thread (never blocking: it is handed
  * over under a mutex) and runs on the runner's thread (replay_run.c). While
- * one runs, another submission is refused (the caller answers 409). The last
- * REPLAY_HISTORY replays stay queryable; they live in memory only (what is
- * durable is the store's replay marks), so a restarted service knows none.
+ * one runs here, another submission is refused at once (the caller answers
+ * 409). Otherwise the runner's thread first takes the store's replay lease
+ * (replay_lease.h), so that one replay runs at a time across every instance
+ * sharing the store, and only then answers the submission: accepted, or
+ * refused because another instance's replay holds the lease. The last
+ * REPLAY_HISTORY replays stay queryable, on this instance only; they live in
+ * memory only (what is durable is the store's replay marks), so a restarted
+ * service knows none.
  */
 #ifndef REPLAY_RUNNER_H
 #define REPLAY_RUNNER_H
@@ -39,14 +44,26 @@ replay_runner *replay_runner_new(const replay_config *cfg, char *err, size_t err
 void replay_runner_free(replay_runner *r);
 
 typedef enum {
-    REPLAY_SUBMIT_OK = 0,
-    REPLAY_SUBMIT_BUSY,    /* one runs: id holds its id */
-    REPLAY_SUBMIT_STOPPING /* shutting down, or out of memory (err says which) */
+    REPLAY_SUBMIT_OK = 0,         /* started: id is its id */
+    REPLAY_SUBMIT_BUSY,           /* one runs on this instance: id is its id */
+    REPLAY_SUBMIT_BUSY_ELSEWHERE, /* one runs on another instance on the store: id is its id
+                                     ("" if unknown), detail that instance */
+    REPLAY_SUBMIT_STOPPING,       /* shutting down, or out of memory (detail says which) */
+    REPLAY_SUBMIT_UNAVAILABLE     /* the store's lease could not be asked (detail says why) */
 } replay_submit_result;
 
-/* Starts a replay of sel; its id (or the running one's) into id. */
-replay_submit_result replay_runner_submit(replay_runner *r, const replay_selection *sel, char *id,
-                                          size_t idlen, char *err, size_t errlen);
+/*
+ * A submission's outcome, given exactly once: from replay_runner_submit
+ * itself when refused at once, else from the runner's thread once the lease
+ * was taken or refused (before the replay runs). It must not block; it may
+ * call replay_runner_render, not replay_runner_submit.
+ */
+typedef void (*replay_answer_fn)(void *arg, replay_submit_result res, const char *id,
+                                 const char *detail);
+
+/* Starts a replay of sel; its outcome goes to answer(arg, ...). */
+void replay_runner_submit(replay_runner *r, const replay_selection *sel, replay_answer_fn answer,
+                          void *arg);
 
 /* Renders replay id's status into w: 1, or 0 when no recent replay has that id. */
 int replay_runner_render(replay_runner *r, const char *id, jsonw *w);

@@ -327,6 +327,43 @@ store_status store_replay_mark(store *s, const char *dlq_topic, int32_t partitio
     return s->be->replay_mark(s, dlq_topic, partition, offset, at_ms, err, errlen);
 }
 
+/* name and holder non-empty and bounded, outside a transaction: 1, else 0 + err. */
+static int store_lease_args(store *s, const char *what, const char *name, const char *holder,
+                            char *err, size_t errlen)
+{
+    if (!store_outside_txn(s, what, err, errlen))
+        return 0;
+    size_t nl = name ? strlen(name) : 0, hl = holder ? strlen(holder) : 0;
+    if (nl == 0 || nl > STORE_LEASE_NAME_MAX || hl == 0 || hl > STORE_LEASE_HOLDER_MAX) {
+        snprintf(err, errlen, "%s: name (1..%d bytes) or holder (1..%d bytes) out of bounds", what,
+                 STORE_LEASE_NAME_MAX, STORE_LEASE_HOLDER_MAX);
+        return 0;
+    }
+    return 1;
+}
+
+store_status store_lease_take(store *s, const char *name, const char *holder, int64_t ttl_ms,
+                              store_lease *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    if (!store_lease_args(s, "store_lease_take", name, holder, err, errlen))
+        return STORE_ERR_INTERNAL;
+    if (ttl_ms < 1 || ttl_ms > STORE_LEASE_TTL_MAX_MS) {
+        snprintf(err, errlen, "store_lease_take: ttl %lld ms out of 1..%d", (long long)ttl_ms,
+                 STORE_LEASE_TTL_MAX_MS);
+        return STORE_ERR_INTERNAL;
+    }
+    return s->be->lease_take(s, name, holder, ttl_ms, out, err, errlen);
+}
+
+store_status store_lease_release(store *s, const char *name, const char *holder, char *err,
+                                 size_t errlen)
+{
+    if (!store_lease_args(s, "store_lease_release", name, holder, err, errlen))
+        return STORE_ERR_INTERNAL;
+    return s->be->lease_release(s, name, holder, err, errlen);
+}
+
 const char *store_status_name(store_status st)
 {
     switch (st) {

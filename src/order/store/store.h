@@ -297,6 +297,35 @@ store_status store_replay_get(store *s, const char *dlq_topic, int32_t partition
 store_status store_replay_mark(store *s, const char *dlq_topic, int32_t partition, int64_t offset,
                                int64_t at_ms, char *err, size_t errlen);
 
+/*
+ * Leases (replay/): a named lock shared by every instance on the store, so
+ * "one at a time" holds across instances, not only within one. A lease is a
+ * row (name, holder, expiry): taken by one conditional insert-or-update that
+ * succeeds only when the row is free, expired or already the holder's;
+ * renewed by taking it again; released by its holder. A crashed holder's
+ * lease simply expires. Expiry is judged by the store's clock (PostgreSQL's
+ * for a shared server, so instances' clocks need not agree). Writable
+ * handles, outside a transaction; durable before the call returns.
+ */
+#define STORE_LEASE_NAME_MAX 300
+#define STORE_LEASE_HOLDER_MAX 200
+#define STORE_LEASE_TTL_MAX_MS (3600 * 1000)
+
+typedef struct {
+    int held; /* 1: the caller holds it now, for ttl_ms */
+    /* held == 0: who holds it, and for how long at most unless renewed */
+    char holder[STORE_LEASE_HOLDER_MAX + 1];
+    int64_t remaining_ms;
+} store_lease;
+
+/* Takes or renews lease name for holder, expiring ttl_ms (1..STORE_LEASE_TTL_MAX_MS)
+ * from now: STORE_OK and *out (held or not), or the failure. */
+store_status store_lease_take(store *s, const char *name, const char *holder, int64_t ttl_ms,
+                              store_lease *out, char *err, size_t errlen);
+/* Frees lease name if holder holds it (else nothing changes): STORE_OK, or the failure. */
+store_status store_lease_release(store *s, const char *name, const char *holder, char *err,
+                                 size_t errlen);
+
 const char *store_status_name(store_status st);
 
 #endif

@@ -56,6 +56,11 @@ typedef struct {
                                store_replay *out, char *err, size_t errlen);
     store_status (*replay_mark)(store *s, const char *dlq_topic, int32_t partition, int64_t offset,
                                 int64_t at_ms, char *err, size_t errlen);
+    /* leases (store.h), outside a transaction; arguments checked by store.c */
+    store_status (*lease_take)(store *s, const char *name, const char *holder, int64_t ttl_ms,
+                               store_lease *out, char *err, size_t errlen);
+    store_status (*lease_release)(store *s, const char *name, const char *holder, char *err,
+                                  size_t errlen);
 } store_backend;
 
 /* The first member of every backend's handle. */

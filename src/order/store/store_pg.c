@@ -316,6 +316,8 @@ static store_status store_pg_migrate(store_pg *s, char *err, size_t errlen)
                                  err, errlen);
         PQclear(q);
     }
+    if (st == STORE_OK && version == STORE_PG_SCHEMA_VERSION)
+        st = store_pg_lease_migrate(s, err, errlen); /* within layout 2 too */
     if (st == STORE_OK) {
         if (version != STORE_PG_SCHEMA_VERSION) {
             snprintf(err, errlen,
@@ -600,4 +602,6 @@ static const store_backend store_pg_backend = {
     .tix_add = store_pg_tix_add,
     .replay_get = store_pg_replay_get,
     .replay_mark = store_pg_replay_mark,
+    .lease_take = store_pg_lease_take,
+    .lease_release = store_pg_lease_release,
 };

@@ -148,6 +148,15 @@ store_status store_pg_replay_get(store *base, const char *dlq_topic, int32_t par
 store_status store_pg_replay_mark(store *base, const char *dlq_topic, int32_t partition,
                                   int64_t offset, int64_t at_ms, char *err, size_t errlen);
 
+/* ---- store_pg_lease.c ------------------------------------------------- */
+
+/* Creates the leases table when missing (inside the writer's migration). */
+store_status store_pg_lease_migrate(store_pg *s, char *err, size_t errlen);
+store_status store_pg_lease_take(store *base, const char *name, const char *holder, int64_t ttl_ms,
+                                 store_lease *out, char *err, size_t errlen);
+store_status store_pg_lease_release(store *base, const char *name, const char *holder, char *err,
+                                    size_t errlen);
+
 /* ---- store_pg_probe.c -------------------------------------------------- */
 
 store_status store_pg_probe(store *base, const char *topic, const char *ids_json,

@@ -74,6 +74,13 @@ static const char *const store_sql[ST__N] = {
                     " last_at) VALUES(?1, ?2, ?3, 1, ?4)"
                     " ON CONFLICT(dlq_topic, partition, dlq_offset) DO UPDATE SET"
                     " replay_count = replay_count + 1, last_at = excluded.last_at",
+    /* ?1 name, ?2 holder, ?3 now, ?4 ttl: no row changes while another holder's is unexpired */
+    [ST_LSE_TAKE] = "INSERT INTO leases(name, holder, expires_at) VALUES(?1, ?2, ?3 + ?4)"
+                    " ON CONFLICT(name) DO UPDATE SET holder = excluded.holder,"
+                    " expires_at = excluded.expires_at"
+                    " WHERE leases.holder = excluded.holder OR leases.expires_at <= ?3",
+    [ST_LSE_GET] = "SELECT holder, expires_at - ?2 FROM leases WHERE name = ?1",
+    [ST_LSE_DROP] = "DELETE FROM leases WHERE name = ?1 AND holder = ?2",
 };
 
 /* Statements a read-only handle needs (the others touch the file for writing). */
@@ -113,6 +120,10 @@ static const char store_schema_sql[] =
     " dlq_topic TEXT NOT NULL, partition INTEGER NOT NULL, dlq_offset INTEGER NOT NULL,"
     " replay_count INTEGER NOT NULL, last_at INTEGER NOT NULL,"
     " PRIMARY KEY(dlq_topic, partition, dlq_offset)) WITHOUT ROWID;"
+    /* Added within layout 2 too (leases: one DLQ replay at a time): older builds ignore it. */
+    "CREATE TABLE IF NOT EXISTS leases("
+    " name TEXT PRIMARY KEY NOT NULL, holder TEXT NOT NULL, expires_at INTEGER NOT NULL)"
+    " WITHOUT ROWID;"
     "PRAGMA user_version = 2;";
 
 /* Layout version written by store_schema_sql; 1 was a pre-release layout. */
@@ -479,4 +490,6 @@ static const store_backend store_sqlite_backend = {
     .tix_add = store_sqlite_tix_add,
     .replay_get = store_sqlite_replay_get,
     .replay_mark = store_sqlite_replay_mark,
+    .lease_take = store_sqlite_lease_take,
+    .lease_release = store_sqlite_lease_release,
 };

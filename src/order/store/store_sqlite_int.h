@@ -3,7 +3,7 @@
  * store_sqlite.c (the file, transactions, positions) and
  * store_sqlite_orders.c (orders and their history), store_sqlite_retry.c
  * (retry state, outside the batch transaction) and store_sqlite_index.c
- * (the query side's topic indexes). Not for use elsewhere:
+ * (the query side's topic indexes), store_sqlite_lease.c (leases). Not for use elsewhere:
  * everyone else sees store.h.
  */
 #ifndef STORE_SQLITE_INT_H
@@ -50,6 +50,9 @@ enum {
     ST_EXISTS,
     ST_RPL_GET,
     ST_RPL_MARK,
+    ST_LSE_TAKE,
+    ST_LSE_GET,
+    ST_LSE_DROP,
     ST__N
 };
 
@@ -104,6 +107,12 @@ store_status store_sqlite_replay_get(store *base, const char *dlq_topic, int32_t
                                      int64_t offset, store_replay *out, char *err, size_t errlen);
 store_status store_sqlite_replay_mark(store *base, const char *dlq_topic, int32_t partition,
                                       int64_t offset, int64_t at_ms, char *err, size_t errlen);
+
+/* ... and in store_sqlite_lease.c. */
+store_status store_sqlite_lease_take(store *base, const char *name, const char *holder,
+                                     int64_t ttl_ms, store_lease *out, char *err, size_t errlen);
+store_status store_sqlite_lease_release(store *base, const char *name, const char *holder,
+                                        char *err, size_t errlen);
 
 /* ... and in store_sqlite_index.c. */
 store_status store_sqlite_tix_load(store *base, const char *name, store_tix_pos *pos, int maxpos,

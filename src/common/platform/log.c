@@ -37,6 +37,18 @@ const char *log_trace_get(void)
     return log_trace;
 }
 
+void log_trace_enter(log_trace_saved *outer, const char *id, size_t len)
+{
+    _Static_assert(sizeof outer->id == sizeof log_trace, "saved id fits the thread's id");
+    memcpy(outer->id, log_trace, sizeof log_trace);
+    log_trace_set(id, len);
+}
+
+void log_trace_leave(const log_trace_saved *outer)
+{
+    memcpy(log_trace, outer->id, sizeof log_trace);
+}
+
 static const char *const log_names[] = {"debug", "info", "warn", "error"};
 
 int log_init(const char *component, const char *level_name)

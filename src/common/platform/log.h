@@ -37,8 +37,20 @@ void log_msg(log_level l, const char *sub, const char *request_id, const char *f
  * characters of id to take (at most 32).
  */
 void log_trace_set(const char *id, size_t len);
-/* What log_trace_set installed, "" for none (to restore it after a nested use). */
+/* What log_trace_set installed, "" for none. */
 const char *log_trace_get(void);
+
+/*
+ * A nested use (an access line written from a delivery report, a handler
+ * run inside another loop callback): log_trace_enter saves the thread's trace
+ * id into *outer and installs id; log_trace_leave puts the saved one back.
+ * Every enter is paired with one leave on the same thread.
+ */
+typedef struct {
+    char id[33];
+} log_trace_saved;
+void log_trace_enter(log_trace_saved *outer, const char *id, size_t len);
+void log_trace_leave(const log_trace_saved *outer);
 
 /* Maps a syslog level (as librdkafka reports it) to ours. */
 log_level log_level_from_syslog(int syslog_level);

@@ -16,7 +16,7 @@
 
 /* Decimal texts of partition and offset, the statements' $2 and $3. */
 typedef struct {
-    char part[16], off[24], a[16], due[24];
+    char part[16], off[24];
 } store_pg_retry_args;
 
 /* $2 and $3: the record's partition and offset as decimal text. */
@@ -53,9 +53,14 @@ static store_status store_pg_retry_run(store_pg *s, const char *stmt, int n,
     return st;
 }
 
-store_status store_pg_attempt_record(store *base, const char *topic, int32_t partition,
-                                     int64_t offset, int attempts, int64_t due_ms, char *err,
-                                     size_t errlen)
+/*
+ * The writes' shared shape: the handle may write, then stmt runs with
+ * (topic, partition, offset) and up to two more parameters (x4, then x5;
+ * NULL for none).
+ */
+static store_status store_pg_retry_write(store *base, const char *stmt, const char *topic,
+                                         int32_t partition, int64_t offset, const char *x4,
+                                         const char *x5, const char *what, char *err, size_t errlen)
 {
     store_pg *s = (store_pg *)base;
     store_status st = store_pg_retry_ready(s, 1, err, errlen);
@@ -63,10 +68,20 @@ store_status store_pg_attempt_record(store *base, const char *topic, int32_t par
         return st;
     store_pg_retry_args t;
     store_pg_retry_key(&t, partition, offset);
-    snprintf(t.a, sizeof t.a, "%d", attempts);
-    snprintf(t.due, sizeof t.due, "%" PRId64, due_ms);
-    const char *vals[] = {topic, t.part, t.off, t.a, t.due};
-    return store_pg_retry_run(s, STORE_PG_ATT_PUT, 5, vals, "record attempt", err, errlen);
+    const char *vals[] = {topic, t.part, t.off, x4, x5};
+    int n = x4 ? (x5 ? 5 : 4) : 3;
+    return store_pg_retry_run(s, stmt, n, vals, what, err, errlen);
+}
+
+store_status store_pg_attempt_record(store *base, const char *topic, int32_t partition,
+                                     int64_t offset, int attempts, int64_t due_ms, char *err,
+                                     size_t errlen)
+{
+    char a[16], due[24];
+    snprintf(a, sizeof a, "%d", attempts);
+    snprintf(due, sizeof due, "%" PRId64, due_ms);
+    return store_pg_retry_write(base, STORE_PG_ATT_PUT, topic, partition, offset, a, due,
+                                "record attempt", err, errlen);
 }
 
 /*
@@ -114,27 +129,15 @@ store_status store_pg_attempt_get(store *base, const char *topic, int32_t partit
 store_status store_pg_attempt_clear(store *base, const char *topic, int32_t partition,
                                     int64_t below, char *err, size_t errlen)
 {
-    store_pg *s = (store_pg *)base;
-    store_status st = store_pg_retry_ready(s, 1, err, errlen);
-    if (st != STORE_OK)
-        return st;
-    store_pg_retry_args t;
-    store_pg_retry_key(&t, partition, below);
-    const char *vals[] = {topic, t.part, t.off};
-    return store_pg_retry_run(s, STORE_PG_ATT_CLEAR, 3, vals, "clear attempts", err, errlen);
+    return store_pg_retry_write(base, STORE_PG_ATT_CLEAR, topic, partition, below, NULL, NULL,
+                                "clear attempts", err, errlen);
 }
 
 store_status store_pg_dlq_mark(store *base, const char *topic, int32_t partition, int64_t offset,
                                char *err, size_t errlen)
 {
-    store_pg *s = (store_pg *)base;
-    store_status st = store_pg_retry_ready(s, 1, err, errlen);
-    if (st != STORE_OK)
-        return st;
-    store_pg_retry_args t;
-    store_pg_retry_key(&t, partition, offset);
-    const char *vals[] = {topic, t.part, t.off};
-    return store_pg_retry_run(s, STORE_PG_ATT_DLQ, 3, vals, "remember dead letter", err, errlen);
+    return store_pg_retry_write(base, STORE_PG_ATT_DLQ, topic, partition, offset, NULL, NULL,
+                                "remember dead letter", err, errlen);
 }
 
 store_status store_pg_replay_get(store *base, const char *dlq_topic, int32_t partition,
@@ -154,13 +157,8 @@ store_status store_pg_replay_get(store *base, const char *dlq_topic, int32_t par
 store_status store_pg_replay_mark(store *base, const char *dlq_topic, int32_t partition,
                                   int64_t offset, int64_t at_ms, char *err, size_t errlen)
 {
-    store_pg *s = (store_pg *)base;
-    store_status st = store_pg_retry_ready(s, 1, err, errlen);
-    if (st != STORE_OK)
-        return st;
-    store_pg_retry_args t;
-    store_pg_retry_key(&t, partition, offset);
-    snprintf(t.due, sizeof t.due, "%" PRId64, at_ms);
-    const char *vals[] = {dlq_topic, t.part, t.off, t.due};
-    return store_pg_retry_run(s, STORE_PG_RPL_MARK, 4, vals, "mark replay", err, errlen);
+    char at[24];
+    snprintf(at, sizeof at, "%" PRId64, at_ms);
+    return store_pg_retry_write(base, STORE_PG_RPL_MARK, dlq_topic, partition, offset, at, NULL,
+                                "mark replay", err, errlen);
 }

@@ -160,6 +160,11 @@ static inline void put_str(bb *w, const char *s, size_t n)
     put_raw(w, s, n);
 }
 
+static inline void put_cstr(bb *w, const char *s)
+{
+    put_str(w, s, strlen(s));
+}
+
 static inline void put_header(bb *w, uint32_t id)
 {
     uint8_t h[5] = {0, (uint8_t)(id >> 24), (uint8_t)(id >> 16), (uint8_t)(id >> 8), (uint8_t)id};

@@ -14,6 +14,7 @@
 #include "event/avro_plan.h"
 #include "event/avro_resolve.h"
 
+#include "avro_test_kit.h"
 #include "test_main.h"
 
 #include <avro.h>
@@ -113,36 +114,6 @@ static codec_status pair_read(pair *p, const uint8_t *b, size_t n)
     return avplan_read(p->plan, b, n, &p->value, &p->scratch, p->err, sizeof p->err);
 }
 
-typedef struct {
-    uint8_t b[512];
-    size_t n;
-} bb;
-
-static void put_raw(bb *w, const void *p, size_t n)
-{
-    ck_assert(w->n + n <= sizeof w->b);
-    memcpy(w->b + w->n, p, n);
-    w->n += n;
-}
-
-static void put_long(bb *w, int64_t v)
-{
-    uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-    do {
-        uint8_t byte = (uint8_t)(z & 0x7f);
-        z >>= 7;
-        if (z != 0)
-            byte |= 0x80;
-        put_raw(w, &byte, 1);
-    } while (z != 0);
-}
-
-static void put_str(bb *w, const char *s)
-{
-    put_long(w, (int64_t)strlen(s));
-    put_raw(w, s, strlen(s));
-}
-
 /* One writer datum: enum symbol e, union branch ub (2: int 9, 1: "s", 3: true). */
 static void build(bb *w, int e, int ub)
 {
@@ -151,23 +122,23 @@ static void build(bb *w, int e, int ub)
     put_long(w, 7);                /* a */
     put_long(w, (int64_t)1 << 40); /* b */
     put_raw(w, one_and_half, 4);   /* f */
-    put_str(w, "hi");              /* s */
-    put_str(w, "yo");              /* by */
+    put_cstr(w, "hi");             /* s */
+    put_cstr(w, "yo");             /* by */
     put_long(w, e);                /* e */
     put_long(w, ub);               /* u */
     if (ub == 2)
         put_long(w, 9);
     else if (ub == 1)
-        put_str(w, "s");
+        put_cstr(w, "s");
     else if (ub == 3)
         put_raw(w, "\x01", 1);
     put_long(w, 2); /* arr: [1, 2] */
     put_long(w, 1);
     put_long(w, 2);
     put_long(w, 0);
-    put_str(w, "was"); /* old */
-    put_long(w, 1);    /* gone: {"k": {g: {g: null}}} */
-    put_str(w, "k");
+    put_cstr(w, "was"); /* old */
+    put_long(w, 1);     /* gone: {"k": {g: {g: null}}} */
+    put_cstr(w, "k");
     put_long(w, 1);
     put_long(w, 0);
     put_long(w, 0);

@@ -18,6 +18,7 @@
 #include "event/order_decoder.h"
 #include "event/order_schema.h"
 
+#include "avro_test_kit.h"
 #include "test_main.h"
 
 #include <avro.h>
@@ -29,76 +30,11 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static char *edit_in(const char *base, const char *from, const char *to)
-{
-    const char *at = strstr(base, from);
-    size_t pre, flen = strlen(from), tlen = strlen(to), total = strlen(base);
-    char *out;
-    ck_assert_msg(at != NULL, "schema text lacks %s", from);
-    pre = (size_t)(at - base);
-    out = malloc(total - flen + tlen + 1);
-    ck_assert_ptr_nonnull(out);
-    memcpy(out, base, pre);
-    memcpy(out + pre, to, tlen);
-    memcpy(out + pre + tlen, at + flen, total - pre - flen + 1);
-    return out;
-}
-
-static char *edit(const char *from, const char *to)
-{
-    return edit_in(order_schema_json, from, to);
-}
-
-static codec *new_codec(const char *schema)
-{
-    char err[256] = "";
-    codec *c = codec_new(schema, err, sizeof err);
-    ck_assert_msg(c != NULL, "codec_new: %s", err);
-    return c;
-}
-
 static void add_ok(codec *c, uint32_t id, const char *schema)
 {
     char err[256] = "";
     codec_status st = codec_add_writer_schema(c, id, schema, err, sizeof err);
     ck_assert_msg(st == CODEC_OK, "writer %u: %s %s", id, codec_status_name(st), err);
-}
-
-typedef struct {
-    uint8_t b[4096];
-    size_t n;
-} bb;
-
-static void put_raw(bb *w, const void *p, size_t n)
-{
-    ck_assert(w->n + n <= sizeof w->b);
-    memcpy(w->b + w->n, p, n);
-    w->n += n;
-}
-
-static void put_long(bb *w, int64_t v)
-{
-    uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-    do {
-        uint8_t byte = (uint8_t)(z & 0x7f);
-        z >>= 7;
-        if (z != 0)
-            byte |= 0x80;
-        put_raw(w, &byte, 1);
-    } while (z != 0);
-}
-
-static void put_str(bb *w, const char *s)
-{
-    put_long(w, (int64_t)strlen(s));
-    put_raw(w, s, strlen(s));
-}
-
-static void put_header(bb *w, uint32_t id)
-{
-    uint8_t h[5] = {0, (uint8_t)(id >> 24), (uint8_t)(id >> 16), (uint8_t)(id >> 8), (uint8_t)id};
-    w->n = 0;
-    put_raw(w, h, 5);
 }
 
 static order_event *sample_create(void)
@@ -123,36 +59,7 @@ static order_event *sample_create(void)
     return ev;
 }
 
-static void assert_same(const order_event *a, const order_event *b)
-{
-    ck_assert_int_eq(a->type, b->type);
-    ck_assert_str_eq(a->order_id, b->order_id);
-    ck_assert_int_eq(a->timestamp_ms, b->timestamp_ms);
-    ck_assert_str_eq(a->status, b->status);
-    ck_assert_uint_eq(a->item_count, b->item_count);
-    ck_assert_str_eq(a->customer_id, b->customer_id);
-    ck_assert_str_eq(a->order_date, b->order_date);
-    ck_assert_str_eq(a->currency, b->currency);
-    ck_assert_int_eq(a->total_cents, b->total_cents);
-    for (size_t i = 0; i < a->item_count; i++) {
-        ck_assert_str_eq(a->items[i].item_id, b->items[i].item_id);
-        ck_assert_int_eq(a->items[i].quantity, b->items[i].quantity);
-        ck_assert_int_eq(a->items[i].price_cents, b->items[i].price_cents);
-    }
-}
-
-static uint8_t frame[CODEC_MAX_ENCODED];
-
-static size_t encode_ok(codec *c, uint32_t id, const order_event *ev)
-{
-    char err[256] = "";
-    size_t len = 0;
-    codec_status st = codec_encode(c, id, ev, frame, sizeof frame, &len, err, sizeof err);
-    ck_assert_msg(st == CODEC_OK, "encode: %s %s", codec_status_name(st), err);
-    return len;
-}
-
-static codec_status decode(codec *c, size_t len, order_event *out, char *err, size_t errlen)
+static codec_status decode_frame(codec *c, size_t len, order_event *out, char *err, size_t errlen)
 {
     uint32_t sid = 0;
     return codec_decode(c, frame, len, &sid, out, err, errlen);
@@ -171,7 +78,7 @@ START_TEST(test_current_writer_reader_with_added_default)
 {
     /* Failed before: "OrderEvent.channel is not in the writer schema", so
      * every event of the current writer went to the DLQ. */
-    char *rschema = edit(CHANNEL_FROM, CHANNEL_TO);
+    char *rschema = schema_edit(CHANNEL_FROM, CHANNEL_TO);
     codec *writer = new_codec(order_schema_json), *reader = new_codec(rschema);
     order_event *ev = sample_create(), *out = calloc(1, sizeof *out);
     order_event upd = {.type = ORDER_EVENT_UPDATE, .timestamp_ms = 7};
@@ -182,17 +89,17 @@ START_TEST(test_current_writer_reader_with_added_default)
     strcpy(upd.status, "shipped");
     add_ok(reader, 7, order_schema_json);
     len = encode_ok(writer, 7, ev);
-    codec_status st = decode(reader, len, out, err, sizeof err);
+    codec_status st = decode_frame(reader, len, out, err, sizeof err);
     ck_assert_msg(st == CODEC_OK, "%s %s", codec_status_name(st), err);
     assert_same(ev, out);
     len = encode_ok(writer, 7, &upd);
-    ck_assert_int_eq(decode(reader, len, out, err, sizeof err), CODEC_OK);
+    ck_assert_int_eq(decode_frame(reader, len, out, err, sizeof err), CODEC_OK);
     ck_assert_int_eq(out->type, ORDER_EVENT_UPDATE);
     ck_assert_str_eq(out->status, "shipped");
     /* and the evolved writer (step 2) is read by the same reader */
     add_ok(reader, 8, rschema);
     len = encode_ok(reader, 8, ev);
-    ck_assert_int_eq(decode(reader, len, out, err, sizeof err), CODEC_OK);
+    ck_assert_int_eq(decode_frame(reader, len, out, err, sizeof err), CODEC_OK);
     assert_same(ev, out);
     free(rschema);
     free(ev);
@@ -206,12 +113,12 @@ START_TEST(test_old_writer_lacks_defaulted_field)
 {
     /* The reader defaults currency and an item's quantity; an old writer
      * has neither: the event decodes with the defaults. */
-    char *r1 = edit("{\"name\": \"currency\", \"type\": \"string\"}",
-                    "{\"name\": \"currency\", \"type\": \"string\", \"default\": \"EUR\"}");
-    char *rschema = edit_in(r1, "{\"name\": \"quantity\", \"type\": \"int\"}",
-                            "{\"name\": \"quantity\", \"type\": \"int\", \"default\": 1}");
-    char *w1 = edit("{\"name\": \"currency\", \"type\": \"string\"},", "");
-    char *wschema = edit_in(w1, "{\"name\": \"quantity\", \"type\": \"int\"},", "");
+    char *r1 = schema_edit("{\"name\": \"currency\", \"type\": \"string\"}",
+                           "{\"name\": \"currency\", \"type\": \"string\", \"default\": \"EUR\"}");
+    char *rschema = schema_edit_in(r1, "{\"name\": \"quantity\", \"type\": \"int\"}",
+                                   "{\"name\": \"quantity\", \"type\": \"int\", \"default\": 1}");
+    char *w1 = schema_edit("{\"name\": \"currency\", \"type\": \"string\"},", "");
+    char *wschema = schema_edit_in(w1, "{\"name\": \"quantity\", \"type\": \"int\"},", "");
     codec *reader = new_codec(rschema);
     order_event *out = calloc(1, sizeof *out);
     char err[256] = "";
@@ -220,21 +127,21 @@ START_TEST(test_old_writer_lacks_defaulted_field)
     add_ok(reader, 20, wschema);
     put_header(&w, 20);
     put_long(&w, 0); /* CREATE */
-    put_str(&w, "OLD-1");
+    put_cstr(&w, "OLD-1");
     put_long(&w, 1000);
     put_long(&w, 0); /* CreateOrderPayload */
-    put_str(&w, "CUST-1");
-    put_str(&w, "2026-01-01T00:00:00.000Z");
+    put_cstr(&w, "CUST-1");
+    put_cstr(&w, "2026-01-01T00:00:00.000Z");
     put_long(&w, 1); /* one item: itemId, price (no quantity) */
-    put_str(&w, "ITEM-1");
+    put_cstr(&w, "ITEM-1");
     put_long(&w, 2);
     put_raw(&w, "\x01\xf4", 2); /* 5.00 */
     put_long(&w, 0);
     put_long(&w, 2);
     put_raw(&w, "\x01\xf4", 2); /* total 5.00 (no currency follows) */
-    put_str(&w, "new");
+    put_cstr(&w, "new");
     memcpy(frame, w.b, w.n);
-    codec_status st = decode(reader, w.n, out, err, sizeof err);
+    codec_status st = decode_frame(reader, w.n, out, err, sizeof err);
     ck_assert_msg(st == CODEC_OK, "%s %s", codec_status_name(st), err);
     ck_assert_str_eq(out->order_id, "OLD-1");
     ck_assert_str_eq(out->currency, "EUR");
@@ -287,7 +194,7 @@ START_TEST(test_writer_extra_and_reordered_fields)
     ck_assert_uint_eq(frame[5], 0x02); /* CREATE is this writer's symbol 1 */
     ck_assert_uint_eq(frame[6], 0x00); /* source: empty string */
     ck_assert_uint_eq(frame[7], 0x02); /* payload: its branch 1 */
-    codec_status st = decode(reader, len, out, err, sizeof err);
+    codec_status st = decode_frame(reader, len, out, err, sizeof err);
     ck_assert_msg(st == CODEC_OK, "%s %s", codec_status_name(st), err);
     assert_same(ev, out);
     /* the extra fields were on the wire: 1 byte of source, 1 per item map */
@@ -296,7 +203,7 @@ START_TEST(test_writer_extra_and_reordered_fields)
     /* a DELETE from this writer: the reader has no such symbol, no default */
     len = encode_ok(writer, 30, ev);
     frame[5] = 0x04;
-    ck_assert_int_eq(decode(reader, len, out, err, sizeof err), CODEC_ERR_INCOMPATIBLE);
+    ck_assert_int_eq(decode_frame(reader, len, out, err, sizeof err), CODEC_ERR_INCOMPATIBLE);
     ck_assert_ptr_nonnull(strstr(err, "DELETE"));
     free(ev);
     free(out);
@@ -309,14 +216,14 @@ START_TEST(test_enum_default_and_alias)
 {
     /* The reader's enum has a default; the writer renamed orderId, which a
      * reader alias follows. */
-    char *r1 = edit("\"symbols\": [\"CREATE\", \"UPDATE\"]}",
-                    "\"symbols\": [\"CREATE\", \"UPDATE\"], \"default\": \"UPDATE\"}");
-    char *rschema = edit_in(r1, "{\"name\": \"orderId\", \"type\": \"string\"}",
-                            "{\"name\": \"orderId\", \"type\": \"string\", "
-                            "\"aliases\": [\"order_id\"]}");
-    char *w1 = edit("\"symbols\": [\"CREATE\", \"UPDATE\"]",
-                    "\"symbols\": [\"CREATE\", \"UPDATE\", \"ARCHIVE\"]");
-    char *wschema = edit_in(w1, "\"name\": \"orderId\"", "\"name\": \"order_id\"");
+    char *r1 = schema_edit("\"symbols\": [\"CREATE\", \"UPDATE\"]}",
+                           "\"symbols\": [\"CREATE\", \"UPDATE\"], \"default\": \"UPDATE\"}");
+    char *rschema = schema_edit_in(r1, "{\"name\": \"orderId\", \"type\": \"string\"}",
+                                   "{\"name\": \"orderId\", \"type\": \"string\", "
+                                   "\"aliases\": [\"order_id\"]}");
+    char *w1 = schema_edit("\"symbols\": [\"CREATE\", \"UPDATE\"]",
+                           "\"symbols\": [\"CREATE\", \"UPDATE\", \"ARCHIVE\"]");
+    char *wschema = schema_edit_in(w1, "\"name\": \"orderId\"", "\"name\": \"order_id\"");
     codec *reader = new_codec(rschema);
     order_event *out = calloc(1, sizeof *out);
     char err[256] = "";
@@ -325,12 +232,12 @@ START_TEST(test_enum_default_and_alias)
     add_ok(reader, 40, wschema);
     put_header(&w, 40);
     put_long(&w, 2); /* ARCHIVE: reader default UPDATE */
-    put_str(&w, "ALIAS-1");
+    put_cstr(&w, "ALIAS-1");
     put_long(&w, 5);
     put_long(&w, 1);
-    put_str(&w, "cancelled");
+    put_cstr(&w, "cancelled");
     memcpy(frame, w.b, w.n);
-    codec_status st = decode(reader, w.n, out, err, sizeof err);
+    codec_status st = decode_frame(reader, w.n, out, err, sizeof err);
     ck_assert_msg(st == CODEC_OK, "%s %s", codec_status_name(st), err);
     ck_assert_int_eq(out->type, ORDER_EVENT_UPDATE);
     ck_assert_str_eq(out->order_id, "ALIAS-1");
@@ -363,7 +270,7 @@ START_TEST(test_unresolvable_pairs)
          "default is not one of its symbols"},
     };
     for (size_t i = 0; i < sizeof readers / sizeof readers[0]; i++) {
-        char *rschema = edit(readers[i][0], readers[i][1]);
+        char *rschema = schema_edit(readers[i][0], readers[i][1]);
         codec *reader = new_codec(rschema);
         char err[256] = "";
         ck_assert_int_eq(codec_add_writer_schema(reader, 50, order_schema_json, err, sizeof err),
@@ -376,16 +283,16 @@ START_TEST(test_unresolvable_pairs)
      * and a string is not a decimal even though string -> bytes promotes */
     codec *reader = new_codec(order_schema_json);
     char err[256] = "";
-    char *w = edit("{\"type\": \"bytes\", \"logicalType\": \"decimal\", \"precision\": 14, "
-                   "\"scale\": 2}",
-                   "\"string\"");
+    char *w = schema_edit("{\"type\": \"bytes\", \"logicalType\": \"decimal\", \"precision\": 14, "
+                          "\"scale\": 2}",
+                          "\"string\"");
     ck_assert_int_eq(codec_add_writer_schema(reader, 51, w, err, sizeof err),
                      CODEC_ERR_INCOMPATIBLE);
     ck_assert_msg(strstr(err, "totalAmount") && strstr(err, "decimal"), "%s", err);
     free(w);
     /* narrowing is not a promotion */
-    w = edit("{\"name\": \"quantity\", \"type\": \"int\"}",
-             "{\"name\": \"quantity\", \"type\": \"long\"}");
+    w = schema_edit("{\"name\": \"quantity\", \"type\": \"int\"}",
+                    "{\"name\": \"quantity\", \"type\": \"long\"}");
     ck_assert_int_eq(codec_add_writer_schema(reader, 52, w, err, sizeof err),
                      CODEC_ERR_INCOMPATIBLE);
     ck_assert_msg(strstr(err, "quantity") != NULL, "%s", err);
@@ -399,10 +306,11 @@ START_TEST(test_unresolvable_is_a_dlq_verdict)
     /* order_decoder with a reader that requires a field the writer lacks:
      * a DESERIALIZATION_ERROR dead letter carrying the resolver's reason,
      * and the next event of a resolvable writer still decodes. */
-    char *rschema = edit(CHANNEL_FROM, "{\"name\": \"orderId\", \"type\": \"string\"},"
-                                       "{\"name\": \"region\", \"type\": \"string\"},");
-    char *good = edit_in(rschema, "{\"name\": \"region\", \"type\": \"string\"}",
-                         "{\"name\": \"region\", \"type\": \"string\", \"default\": \"eu\"}");
+    char *rschema = schema_edit(CHANNEL_FROM, "{\"name\": \"orderId\", \"type\": \"string\"},"
+                                              "{\"name\": \"region\", \"type\": \"string\"},");
+    char *good =
+        schema_edit_in(rschema, "{\"name\": \"region\", \"type\": \"string\"}",
+                       "{\"name\": \"region\", \"type\": \"string\", \"default\": \"eu\"}");
     char err[256] = "";
     order_decoder *d =
         order_decoder_new_with_reader("http://127.0.0.1:1", rschema, err, sizeof err);

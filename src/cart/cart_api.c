@@ -12,6 +12,7 @@
 #include "cart_validate.h"
 
 #include "event/order_json.h"
+#include "event/order_schema.h"
 #include "platform/clock.h"
 #include "platform/log.h"
 #include "platform/metrics.h"
@@ -24,10 +25,16 @@
 
 struct cart_pending {
     http_call *call;
+    cart_thread *th;                      /* the call's thread: its pool takes the slot back */
     char idem_key[CART_IDEM_KEY_MAX + 1]; /* the request's Idempotency-Key */
     size_t idem_len;                      /* 0: none */
     cart_pending *next;
     double queued_at; /* monotonic, for the produce latency histogram */
+    /* the delivery report, kept for the call's thread to answer from */
+    rd_kafka_resp_err_t err;
+    int maybe_written;
+    int32_t partition;
+    int64_t offset;
     order_event ev;
 };
 
@@ -48,43 +55,71 @@ static metrics_counter m_produced[2]; /* indexed by order_event_type */
 static metrics_counter m_produce_errors[PRODUCE_ERR_N];
 static metrics_histogram m_produce_latency;
 
-int cart_app_init(cart_app *a, const cart_config *cfg, codec *c, cart_bootstrap *boot)
+void cart_app_init(cart_app *a, const cart_config *cfg, cart_bootstrap *boot)
 {
     memset(a, 0, sizeof *a);
     a->cfg = cfg;
-    a->codec = c;
     a->boot = boot;
-    jsonw_init(&a->out);
-    return 0;
+    atomic_init(&a->pending, 0);
+    atomic_init(&a->shutting_down, 0);
 }
 
-void cart_app_free(cart_app *a)
+void *cart_thread_init(void *app, int index, char *err, size_t errlen)
 {
-    while (a->free_pending) {
-        cart_pending *p = a->free_pending;
-        a->free_pending = p->next;
+    (void)app;
+    cart_thread *t = calloc(1, sizeof *t);
+    if (!t) {
+        snprintf(err, errlen, "out of memory for HTTP thread %d", index);
+        return NULL;
+    }
+    t->index = index;
+    t->codec = codec_new(order_schema_json, err, errlen);
+    if (!t->codec) {
+        free(t);
+        return NULL;
+    }
+    jsonw_init(&t->out);
+    return t;
+}
+
+void cart_thread_free(void *thread_ctx)
+{
+    cart_thread *t = thread_ctx;
+    if (!t)
+        return;
+    while (t->free_pending) {
+        cart_pending *p = t->free_pending;
+        t->free_pending = p->next;
         free(p);
     }
-    jsonw_free(&a->out);
+    jsonw_free(&t->out);
+    codec_free(t->codec);
+    free(t);
 }
 
-static cart_pending *pending_get(cart_app *a)
+static cart_pending *pending_get(cart_thread *t)
 {
-    cart_pending *p = a->free_pending;
+    cart_pending *p = t->free_pending;
     if (p) {
-        a->free_pending = p->next;
-        a->nfree--;
-        return p;
+        t->free_pending = p->next;
+        t->nfree--;
+    } else {
+        p = malloc(sizeof *p);
+        if (!p)
+            return NULL;
     }
-    return malloc(sizeof *p);
+    p->th = t;
+    return p;
 }
 
-static void pending_put(cart_app *a, cart_pending *p)
+/* On p's own thread only. */
+static void pending_put(cart_pending *p)
 {
-    if (a->nfree < PENDING_FREE_MAX) {
-        p->next = a->free_pending;
-        a->free_pending = p;
-        a->nfree++;
+    cart_thread *t = p->th;
+    if (t->nfree < PENDING_FREE_MAX) {
+        p->next = t->free_pending;
+        t->free_pending = p;
+        t->nfree++;
     } else {
         free(p);
     }
@@ -99,7 +134,7 @@ static void reply_503(http_call *call, const char *detail)
 /* Whether writes can be taken now; answers the call if not. */
 static int write_gate(cart_app *a, http_call *call, uint32_t *schema_id)
 {
-    if (a->shutting_down) {
+    if (atomic_load(&a->shutting_down)) {
         reply_503(call, "shutting down");
         return 0;
     }
@@ -111,7 +146,7 @@ static int write_gate(cart_app *a, http_call *call, uint32_t *schema_id)
         reply_503(call, msg);
         return 0;
     }
-    if (a->pending >= CART_MAX_PENDING) {
+    if (atomic_load(&a->pending) >= CART_MAX_PENDING) {
         reply_503(call, "too many writes waiting for Kafka");
         return 0;
     }
@@ -119,31 +154,9 @@ static int write_gate(cart_app *a, http_call *call, uint32_t *schema_id)
     return 1;
 }
 
-/* Encodes and queues p->ev; on failure answers the call and recycles p. */
-static void publish(cart_app *a, http_call *call, cart_pending *p, uint32_t schema_id)
+/* Answers a write that could not be queued (e: cart_producer_send's error). */
+static void answer_not_queued(http_call *call, rd_kafka_resp_err_t e)
 {
-    char err[256];
-    size_t len = 0;
-    codec_status cs =
-        codec_encode(a->codec, schema_id, &p->ev, a->frame, sizeof a->frame, &len, err, sizeof err);
-    if (cs != CODEC_OK) {
-        char msg[320];
-        snprintf(msg, sizeof msg, "event cannot be serialized: %s", err);
-        log_msg(LOG_ERROR, "cart", call->request_id, "%s (%s)", msg, codec_status_name(cs));
-        http_reply_error(call, cs == CODEC_ERR_INTERNAL ? 500 : 400, msg);
-        metrics_add(&m_produce_errors[PRODUCE_ERR_SERIALIZATION], 1);
-        pending_put(a, p);
-        return;
-    }
-    p->call = call;
-    p->queued_at = clock_mono_s();
-    cart_headers h = {call->traceparent, p->idem_key, p->idem_len};
-    rd_kafka_resp_err_t e = cart_producer_send(a->producer, a->cfg->topic, p->ev.order_id,
-                                               strlen(p->ev.order_id), a->frame, len, &h, p);
-    if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        a->pending++;
-        return;
-    }
     log_msg(LOG_WARN, "cart", call->request_id, "cannot queue the event: %s", rd_kafka_err2str(e));
     switch (e) {
     case RD_KAFKA_RESP_ERR__QUEUE_FULL:
@@ -165,7 +178,53 @@ static void publish(cart_app *a, http_call *call, cart_pending *p, uint32_t sche
         http_reply_error(call, 500, msg);
     }
     }
-    pending_put(a, p);
+}
+
+/* A deferred call's queueing failure, answered on its own thread. */
+static void answer_not_queued_posted(http_call *call, void *arg)
+{
+    cart_pending *p = arg;
+    answer_not_queued(call, p->err);
+    pending_put(p);
+}
+
+/* Encodes and queues p->ev; on failure answers the call and recycles p. */
+static void publish(cart_app *a, http_call *call, cart_pending *p, uint32_t schema_id)
+{
+    cart_thread *t = p->th;
+    char err[256];
+    size_t len = 0;
+    codec_status cs =
+        codec_encode(t->codec, schema_id, &p->ev, t->frame, sizeof t->frame, &len, err, sizeof err);
+    if (cs != CODEC_OK) {
+        char msg[320];
+        snprintf(msg, sizeof msg, "event cannot be serialized: %s", err);
+        log_msg(LOG_ERROR, "cart", call->request_id, "%s (%s)", msg, codec_status_name(cs));
+        http_reply_error(call, cs == CODEC_ERR_INTERNAL ? 500 : 400, msg);
+        metrics_add(&m_produce_errors[PRODUCE_ERR_SERIALIZATION], 1);
+        pending_put(p);
+        return;
+    }
+    p->call = call;
+    p->queued_at = clock_mono_s();
+    /* another thread's report may come back before send returns: deferred first */
+    int deferred = t->index != 0;
+    if (deferred)
+        http_call_defer(call);
+    atomic_fetch_add(&a->pending, 1);
+    cart_headers h = {call->traceparent, p->idem_key, p->idem_len};
+    rd_kafka_resp_err_t e = cart_producer_send(a->producer, a->cfg->topic, p->ev.order_id,
+                                               strlen(p->ev.order_id), t->frame, len, &h, p);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+        return;
+    atomic_fetch_sub(&a->pending, 1);
+    if (deferred) {
+        p->err = e;
+        http_call_complete(call, answer_not_queued_posted, p);
+        return;
+    }
+    answer_not_queued(call, e);
+    pending_put(p);
 }
 
 /*
@@ -196,7 +255,7 @@ static cart_pending *begin_write(cart_app *a, http_call *call,
     }
     if (!write_gate(a, call, schema_id))
         return NULL;
-    cart_pending *p = pending_get(a);
+    cart_pending *p = pending_get(call->thread_ctx);
     if (!p) {
         http_reply_error(call, 500, "out of memory");
         return NULL;
@@ -222,7 +281,7 @@ static void handle_create(http_call *call)
                                               p->idem_len ? p->idem_key : NULL, p->idem_len));
     if (cart_gen_create(&rng, v.order_id, v.items_count, clock_wall_ms(), &p->ev, err,
                         sizeof err) != 0) {
-        pending_put(a, p);
+        pending_put(p);
         http_reply_error(call, 500, err);
         return;
     }
@@ -240,7 +299,7 @@ static void handle_update(http_call *call)
     char err[128];
     if (cart_gen_update(v.order_id, v.order_status, clock_wall_ms(), &p->ev, err, sizeof err) !=
         0) {
-        pending_put(a, p);
+        pending_put(p);
         http_reply_error(call, 500, err);
         return;
     }
@@ -303,26 +362,21 @@ static int retryable(rd_kafka_resp_err_t e)
     }
 }
 
-void cart_on_delivery(void *msg_opaque, rd_kafka_resp_err_t err, int maybe_written,
-                      const char *topic, int32_t partition, int64_t offset, void *app)
+/* Sends p's answer from its delivery report; on p's own thread. */
+static void answer_delivered(cart_app *a, http_call *call, cart_pending *p)
 {
-    cart_app *a = app;
-    cart_pending *p = msg_opaque;
-    http_call *call = p->call;
-    a->pending--;
-    if (a->http_gone) {
-        pending_put(a, p);
-        return;
-    }
     /* the report's log lines belong to the request's trace */
-    log_trace_set(call->traceparent + 3, TRACE_ID_HEX);
+    log_trace_saved outer;
+    log_trace_enter(&outer, call->traceparent + 3, TRACE_ID_HEX);
+    rd_kafka_resp_err_t err = p->err;
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         metrics_add(&m_produced[p->ev.type == ORDER_EVENT_CREATE ? 0 : 1], 1);
         metrics_observe(&m_produce_latency, clock_mono_s() - p->queued_at);
         cart_bootstrap_kafka_up(a->boot);
-        jsonw_reset(&a->out);
-        render_ack(&a->out, &p->ev, topic, partition, offset);
-        http_reply_jsonw(call, p->ev.type == ORDER_EVENT_CREATE ? 201 : 200, &a->out);
+        jsonw *w = &p->th->out;
+        jsonw_reset(w);
+        render_ack(w, &p->ev, a->cfg->topic, p->partition, p->offset);
+        http_reply_jsonw(call, p->ev.type == ORDER_EVENT_CREATE ? 201 : 200, w);
     } else {
         char msg[256];
         log_msg(LOG_WARN, "cart", call->request_id, "delivery of %s failed: %s", p->ev.order_id,
@@ -332,8 +386,8 @@ void cart_on_delivery(void *msg_opaque, rd_kafka_resp_err_t err, int maybe_writt
             /* whether a retry may meet a copy: either way the same request is safe to retry */
             snprintf(msg, sizeof msg, "Kafka did not acknowledge within %d ms (%s)",
                      a->cfg->delivery_timeout_ms,
-                     maybe_written ? "it may have been written: retry the same request"
-                                   : "it was not written: retry the same request");
+                     p->maybe_written ? "it may have been written: retry the same request"
+                                      : "it was not written: retry the same request");
             reply_503(call, msg);
         } else if (retryable(err)) {
             metrics_add(&m_produce_errors[PRODUCE_ERR_UNAVAILABLE], 1);
@@ -350,8 +404,36 @@ void cart_on_delivery(void *msg_opaque, rd_kafka_resp_err_t err, int maybe_writt
             http_reply_error(call, 500, msg);
         }
     }
-    log_trace_set(NULL, 0);
-    pending_put(a, p);
+    log_trace_leave(&outer);
+    pending_put(p);
+}
+
+static void answer_delivered_posted(http_call *call, void *arg)
+{
+    cart_pending *p = arg;
+    answer_delivered(call->app, call, p);
+}
+
+void cart_on_delivery(void *msg_opaque, rd_kafka_resp_err_t err, int maybe_written,
+                      const char *topic, int32_t partition, int64_t offset, void *app)
+{
+    cart_app *a = app;
+    cart_pending *p = msg_opaque;
+    (void)topic; /* always cfg->topic: the only one produced to */
+    atomic_fetch_sub(&a->pending, 1);
+    if (a->http_gone) {
+        /* the threads' pools are gone with the server: not recycled */
+        free(p);
+        return;
+    }
+    p->err = err;
+    p->maybe_written = maybe_written;
+    p->partition = partition;
+    p->offset = offset;
+    if (p->th->index == 0)
+        answer_delivered(a, p->call, p); /* reports run on thread 0's loop */
+    else
+        http_call_complete(p->call, answer_delivered_posted, p);
 }
 
 void cart_on_brokers_down(const char *reason, void *app)
@@ -365,16 +447,16 @@ static void handle_health(http_call *call)
     cart_app *a = call->app;
     cart_status st;
     cart_bootstrap_status(a->boot, &st);
-    int ok = st.topics_ready && st.schema_id && st.kafka_ok && !a->shutting_down;
-    jsonw *w = &a->out;
+    int down = atomic_load(&a->shutting_down);
+    int ok = st.topics_ready && st.schema_id && st.kafka_ok && !down;
+    jsonw *w = &((cart_thread *)call->thread_ctx)->out;
     jsonw_reset(w);
     jsonw_obj_begin(w);
     jsonw_key(w, "status");
     jsonw_str(w, ok ? "ok" : "unavailable");
     if (!ok) {
         jsonw_key(w, "detail");
-        jsonw_str(w, a->shutting_down ? "shutting down"
-                                      : (st.reason[0] ? st.reason : "kafka unreachable"));
+        jsonw_str(w, down ? "shutting down" : (st.reason[0] ? st.reason : "kafka unreachable"));
     }
     jsonw_key(w, "service");
     jsonw_str(w, "cart-service");
@@ -391,7 +473,7 @@ static void handle_health(http_call *call)
     jsonw_key(w, "topic");
     jsonw_str(w, a->cfg->topic);
     jsonw_key(w, "pendingWrites");
-    jsonw_int(w, a->pending);
+    jsonw_int(w, atomic_load(&a->pending));
     jsonw_obj_end(w);
     if (!ok)
         http_add_header(call, "Retry-After", "2");
@@ -404,7 +486,7 @@ static void render_metrics(metrics_text *t, void *arg)
     const cart_app *a = arg;
     metrics_text_family(t, "cart_pending_writes", "gauge",
                         "Writes waiting for Kafka's acknowledgement.");
-    metrics_text_sample(t, "cart_pending_writes", NULL, (double)a->pending);
+    metrics_text_sample(t, "cart_pending_writes", NULL, (double)atomic_load(&a->pending));
     metrics_text_family(t, "cart_events_produced_total", "counter",
                         "Events acknowledged by Kafka (acks=all), by type.");
     metrics_text_sample(t, "cart_events_produced_total", "type=\"CREATE\"",

@@ -9,6 +9,12 @@
 
 static config_var cart_vars[] = {
     SERVICE_CONFIG_COMMON("8000"),
+    /* 1 by default: on a 2-core box shared with the broker a second loop
+     * had no idle core to run on (docs/BENCHMARKS.md measures 1, 2 and 4) */
+    {"HTTP_THREADS", CONFIG_INT, "1", 1, 64, 0,
+     "HTTP threads, each with its own event loop; Kafka's acknowledgements are "
+     "handed to the request's thread",
+     NULL, 0},
     {"DELIVERY_TIMEOUT_MS", CONFIG_INT, "10000", 1000, 300000, 0,
      "longest wait for Kafka's acknowledgement before answering 503", NULL, 0},
     /* 1 ms, not more: each request waits for its batch, so with C concurrent
@@ -43,6 +49,7 @@ int cart_config_load(cart_config *c, char *err, size_t errlen)
     c->header_timeout_s = (int)I("HTTP_HEADER_TIMEOUT_S");
     c->body_timeout_s = (int)I("HTTP_BODY_TIMEOUT_S");
     c->max_connections = (int)I("HTTP_MAX_CONNECTIONS");
+    c->http_threads = (int)I("HTTP_THREADS");
     c->log_level = S("LOG_LEVEL");
     c->docs_ui_dir = S("DOCS_UI_DIR");
     c->delivery_timeout_ms = (int)I("DELIVERY_TIMEOUT_MS");

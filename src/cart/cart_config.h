@@ -25,6 +25,7 @@ typedef struct {
     size_t max_body_bytes;
     int idle_timeout_s;
     int header_timeout_s, body_timeout_s, max_connections;
+    int http_threads;
     const char *log_level;
     const char *docs_ui_dir; /* DOCS_UI_DIR ("": the default places) */
     int delivery_timeout_ms;

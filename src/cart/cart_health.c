@@ -15,11 +15,10 @@ void cart_health_ready_checks(const cart_status *st, int shutting_down, health_r
 
 void cart_health_live(http_call *call)
 {
-    cart_app *a = call->app;
     health_report r;
     health_report_init(&r);
     health_add(&r, "eventLoop", 1, NULL);
-    health_reply(call, &a->out, "cart-service", &r);
+    health_reply(call, &((cart_thread *)call->thread_ctx)->out, "cart-service", &r);
 }
 
 void cart_health_ready(http_call *call)
@@ -28,6 +27,6 @@ void cart_health_ready(http_call *call)
     cart_status st;
     cart_bootstrap_status(a->boot, &st);
     health_report r;
-    cart_health_ready_checks(&st, a->shutting_down, &r);
-    health_reply(call, &a->out, "cart-service", &r);
+    cart_health_ready_checks(&st, atomic_load(&a->shutting_down), &r);
+    health_reply(call, &((cart_thread *)call->thread_ctx)->out, "cart-service", &r);
 }

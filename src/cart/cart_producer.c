@@ -11,6 +11,9 @@
  * - A fatal error (the idempotent producer lost its guarantees) cannot be
  *   recovered in place: the handle is purged (every waiting client gets a
  *   503), destroyed and created again, from a timer on the loop thread.
+ *   Other HTTP threads send concurrently, so the handle is swapped under a
+ *   write lock and every send holds the read lock (uncontended: a few atomic
+ *   operations per event).
  */
 #include "cart_producer.h"
 
@@ -20,6 +23,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,10 +39,12 @@ struct cart_producer {
     cart_brokers_down_fn on_down;
     void *app;
     rd_kafka_t *rk;
+    pthread_rwlock_t rk_lock; /* sends read rk; replacing it writes */
+    int rk_lock_ok;
     int pipefd[2];
     struct event *wake;
     struct event *tick;
-    long in_flight;
+    atomic_long in_flight;
     atomic_int fatal;
     int brokers_down_pending;
     char down_reason[256];
@@ -48,7 +54,7 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     cart_producer *p = opaque;
     (void)rk;
-    p->in_flight--;
+    atomic_fetch_sub(&p->in_flight, 1);
     const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : "";
     int maybe = m->err && rd_kafka_message_status(m) != RD_KAFKA_MSG_STATUS_NOT_PERSISTED;
     p->on_delivery(m->_private, m->err, maybe, topic, m->partition, m->offset, p->app);
@@ -120,16 +126,17 @@ static void drop_handle(cart_producer *p, int timeout_ms)
     if (!p->rk)
         return;
     rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-    for (int waited = 0; p->in_flight > 0 && waited < timeout_ms; waited += 100)
+    for (int waited = 0; atomic_load(&p->in_flight) > 0 && waited < timeout_ms; waited += 100)
         rd_kafka_poll(p->rk, 100);
-    if (p->in_flight > 0)
-        log_msg(LOG_ERROR, "kafka", NULL, "%ld deliveries never reported", p->in_flight);
+    if (atomic_load(&p->in_flight) > 0)
+        log_msg(LOG_ERROR, "kafka", NULL, "%ld deliveries never reported",
+                atomic_load(&p->in_flight));
     rd_kafka_queue_t *q = rd_kafka_queue_get_main(p->rk);
     rd_kafka_queue_io_event_enable(q, -1, NULL, 0);
     rd_kafka_queue_destroy(q);
     rd_kafka_destroy(p->rk);
     p->rk = NULL;
-    p->in_flight = 0;
+    atomic_store(&p->in_flight, 0);
 }
 
 static void on_wake(evutil_socket_t fd, short what, void *arg)
@@ -147,6 +154,27 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
     serve(p);
 }
 
+/* Only a corrupted lock fails: sending on a handle being destroyed would be worse. */
+static void rk_lock_check(int rc, const char *what)
+{
+    if (rc != 0) {
+        log_msg(LOG_ERROR, "kafka", NULL, "producer handle lock (%s): %s", what, strerror(rc));
+        abort();
+    }
+}
+static void rk_read_lock(cart_producer *p)
+{
+    rk_lock_check(pthread_rwlock_rdlock(&p->rk_lock), "read");
+}
+static void rk_write_lock(cart_producer *p)
+{
+    rk_lock_check(pthread_rwlock_wrlock(&p->rk_lock), "write");
+}
+static void rk_unlock(cart_producer *p)
+{
+    rk_lock_check(pthread_rwlock_unlock(&p->rk_lock), "unlock");
+}
+
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     cart_producer *p = arg;
@@ -157,10 +185,12 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         rd_kafka_resp_err_t fe = rd_kafka_fatal_error(p->rk, e, sizeof e);
         log_msg(LOG_ERROR, "kafka", NULL, "recreating the producer after fatal error %s: %s",
                 rd_kafka_err2name(fe), e);
+        rk_write_lock(p);
         drop_handle(p, 2000);
         atomic_store(&p->fatal, 0);
         char err[512] = "";
         p->rk = create_handle(p, err, sizeof err);
+        rk_unlock(p);
         if (!p->rk) /* cannot happen with a configuration that worked once */
             log_msg(LOG_ERROR, "kafka", NULL, "cannot recreate the producer: %s", err);
         return;
@@ -184,7 +214,15 @@ cart_producer *cart_producer_new(struct event_base *base, const cart_config *cfg
     p->on_delivery = on_delivery;
     p->on_down = on_down;
     p->app = app;
+    atomic_init(&p->in_flight, 0);
     p->pipefd[0] = p->pipefd[1] = -1;
+    int rc = pthread_rwlock_init(&p->rk_lock, NULL);
+    if (rc != 0) {
+        snprintf(err, errlen, "producer lock: %s", strerror(rc));
+        free(p);
+        return NULL;
+    }
+    p->rk_lock_ok = 1;
     if (pipe2(p->pipefd, O_NONBLOCK | O_CLOEXEC) != 0) {
         snprintf(err, errlen, "pipe: %s", strerror(errno));
         goto fail;
@@ -206,7 +244,7 @@ fail:
     return NULL;
 }
 
-rd_kafka_resp_err_t cart_producer_send(cart_producer *p, const char *topic, const char *key,
+static rd_kafka_resp_err_t send_locked(cart_producer *p, const char *topic, const char *key,
                                        size_t keylen, const void *value, size_t len,
                                        const cart_headers *h, void *msg_opaque)
 {
@@ -238,13 +276,23 @@ rd_kafka_resp_err_t cart_producer_send(cart_producer *p, const char *topic, cons
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR && hdrs)
         rd_kafka_headers_destroy(hdrs); /* taken over only on success */
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
-        p->in_flight++;
+        atomic_fetch_add(&p->in_flight, 1);
+    return e;
+}
+
+rd_kafka_resp_err_t cart_producer_send(cart_producer *p, const char *topic, const char *key,
+                                       size_t keylen, const void *value, size_t len,
+                                       const cart_headers *h, void *msg_opaque)
+{
+    rk_read_lock(p);
+    rd_kafka_resp_err_t e = send_locked(p, topic, key, keylen, value, len, h, msg_opaque);
+    rk_unlock(p);
     return e;
 }
 
 long cart_producer_in_flight(const cart_producer *p)
 {
-    return p ? p->in_flight : 0;
+    return p ? atomic_load(&p->in_flight) : 0;
 }
 
 rd_kafka_t *cart_producer_rk(cart_producer *p)
@@ -256,7 +304,7 @@ void cart_producer_purge(cart_producer *p)
 {
     if (p && p->rk) {
         rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-        for (int i = 0; i < 20 && p->in_flight > 0; i++)
+        for (int i = 0; i < 20 && atomic_load(&p->in_flight) > 0; i++)
             rd_kafka_poll(p->rk, 50);
     }
 }
@@ -279,5 +327,7 @@ void cart_producer_free(cart_producer *p, int timeout_ms)
         close(p->pipefd[0]);
     if (p->pipefd[1] >= 0)
         close(p->pipefd[1]);
+    if (p->rk_lock_ok)
+        pthread_rwlock_destroy(&p->rk_lock);
     free(p);
 }

@@ -8,7 +8,9 @@
  * directly. Nothing ever flushes per message: requests in flight share batches.
  *
  * Only the loop thread may call these functions (except the constructor and
- * cart_producer_free before/after the loop runs).
+ * cart_producer_free before/after the loop runs), with one exception:
+ * cart_producer_send may be called from any thread (other HTTP threads);
+ * its delivery report still runs on the loop thread.
  */
 #ifndef CART_PRODUCER_H
 #define CART_PRODUCER_H

@@ -41,11 +41,12 @@ static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
     cart_service *s = arg;
     (void)fd;
     (void)what;
-    if (s->app.pending == 0) {
+    if (atomic_load(&s->app.pending) == 0) {
         event_del(s->drain);
         service_exit_soon(s->loop);
     } else if (clock_mono_s() > s->deadline) {
-        log_warn("shutdown: %ld writes still unacknowledged, answering 503", s->app.pending);
+        log_warn("shutdown: %ld writes still unacknowledged, answering 503",
+                 atomic_load(&s->app.pending));
         event_del(s->drain);
         cart_producer_purge(s->app.producer);
         service_exit_soon(s->loop);
@@ -55,9 +56,9 @@ static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
 static void cart_shutdown(void *svc, service_loop *loop, int sig)
 {
     cart_service *s = svc;
-    log_info("signal %d: shutting down, %ld writes in flight", sig, s->app.pending);
+    log_info("signal %d: shutting down, %ld writes in flight", sig, atomic_load(&s->app.pending));
     s->loop = loop;
-    s->app.shutting_down = 1;
+    atomic_store(&s->app.shutting_down, 1);
     s->deadline = clock_mono_s() + (s->cfg.delivery_timeout_ms + 1000) / 1000.0;
     struct timeval tv = {0, DRAIN_TICK_MS * 1000};
     if (!s->drain || event_add(s->drain, &tv) != 0)
@@ -89,7 +90,7 @@ static int cart_setup(void *svc, struct event_base *base, service_front *front, 
     s->boot = cart_bootstrap_start(&s->cfg, codec_reader_schema_json(s->codec), err, errlen);
     if (!s->boot)
         return -1;
-    cart_app_init(&s->app, &s->cfg, s->codec, s->boot);
+    cart_app_init(&s->app, &s->cfg, s->boot);
     s->app_ready = 1;
     s->prod = cart_producer_new(base, &s->cfg, cart_on_delivery, cart_on_brokers_down, &s->app, err,
                                 errlen);
@@ -109,7 +110,9 @@ static int cart_setup(void *svc, struct event_base *base, service_front *front, 
         .header_timeout_s = s->cfg.header_timeout_s,
         .body_timeout_s = s->cfg.body_timeout_s,
         .max_connections = s->cfg.max_connections,
-        .threads = 1,
+        .threads = s->cfg.http_threads,
+        .thread_init = cart_thread_init,
+        .thread_free = cart_thread_free,
     };
     front->routes = cart_routes(&front->nroutes);
     front->app = &s->app;
@@ -122,7 +125,7 @@ static void cart_before_http_free(void *svc)
 {
     cart_service *s = svc;
     /* Reports that still arrive must not answer calls of a freed server. */
-    if (s->app_ready && s->prod && s->app.pending > 0)
+    if (s->app_ready && s->prod && atomic_load(&s->app.pending) > 0)
         cart_producer_purge(s->prod);
 }
 
@@ -133,8 +136,6 @@ static void cart_teardown(void *svc)
         s->app.http_gone = 1;
     cart_producer_free(s->prod, 2000);
     cart_bootstrap_stop(s->boot);
-    if (s->app_ready)
-        cart_app_free(&s->app);
     if (s->drain)
         event_free(s->drain);
     codec_free(s->codec);
@@ -152,6 +153,6 @@ int main(int argc, char **argv)
         .before_http_free = cart_before_http_free,
         .teardown = cart_teardown,
     };
-    static cart_service svc; /* holds the 64 KiB encode frame: not on the stack */
+    static cart_service svc;
     return service_main(&def, &svc, argc, argv);
 }

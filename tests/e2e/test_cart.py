@@ -262,3 +262,79 @@ def test_sigterm_during_load_answers_everyone_and_loses_nothing(services, stack)
     assert created, "no request completed before the signal"
     on_topic = {m.key().decode() for m in stack.read_all(services.topic)}
     assert created <= on_topic
+
+
+def _threads_named(pid: int, name: str) -> int:
+    from pathlib import Path
+    n = 0
+    for t in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            if (t / "comm").read_text().strip() == name:
+                n += 1
+        except OSError:
+            pass  # a thread that just ended
+    return n
+
+
+def test_four_http_threads_answer_every_write_from_its_acknowledgement(services, stack):
+    """HTTP_THREADS=4: the other loops hand their writes to the shared producer and get
+    the delivery reports back from the first loop; every 2xx is still its event."""
+    cart = services.start("cart", env={"HTTP_THREADS": "4"})
+    # main loop + 3 more HTTP loops + the bootstrap thread carry the binary's name
+    assert _threads_named(cart.proc.pid, "cart-service") >= 5
+
+    def client(k):
+        s = requests.Session()  # keep-alive: each client's connection stays on one loop
+        got = []
+        for i in range(40):
+            oid = unique(f"T{k}-{i}")
+            r = s.post(cart.url + "/create-order", json={"orderId": oid, "itemsCount": 1 + i % 5},
+                       timeout=30)
+            assert r.status_code == 201, r.text
+            got.append(("CREATE", r.json()))
+            if i % 4 == 0:
+                r = s.put(cart.url + "/update-order", json={"orderId": oid, "status": "Shipped"},
+                          timeout=30)
+                assert r.status_code == 200, r.text
+                got.append(("UPDATE", r.json()))
+        # a client mistake is answered on its own loop too
+        r = s.post(cart.url + "/create-order", json={"orderId": "", "itemsCount": 1}, timeout=30)
+        assert r.status_code == 400 and r.json()["errors"][0]["field"] == "orderId", r.text
+        return got
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
+        acked = [x for f in [pool.submit(client, k) for k in range(16)] for x in f.result()]
+    by_pos = {(b["partition"], b["offset"]): (kind, b) for kind, b in acked}
+    assert len(by_pos) == len(acked) == 16 * 50
+
+    events = deserialize_all(stack, services.topic)
+    assert len(events) == len(acked)
+    for m, ev in events:
+        kind, body = by_pos[(m.partition(), m.offset())]
+        assert ev["eventType"] == kind
+        if kind == "CREATE":
+            o = body["order"]
+            check_create_body(body, o["orderId"], len(o["items"]), services.topic)
+            assert m.key().decode() == ev["orderId"] == o["orderId"]
+            assert ev["payload"]["totalAmount"] == money(o["totalAmount"])
+        else:
+            assert m.key().decode() == ev["orderId"] == body["orderId"]
+            assert ev["payload"] == {"status": "shipped"}
+
+    # SIGTERM under load: every thread's waiting writes are answered, the process exits 0
+    def one(i):
+        try:
+            r = requests.post(cart.url + "/create-order",
+                              json={"orderId": unique(f"TS{i}"), "itemsCount": 2}, timeout=20)
+            return r.status_code
+        except requests.ConnectionError:
+            return None  # arrived after the listener closed
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
+        futs = [pool.submit(one, i) for i in range(300)]
+        time.sleep(0.3)
+        cart.proc.send_signal(signal.SIGTERM)
+        statuses = {f.result() for f in futs}
+    assert cart.proc.wait(timeout=30) == 0
+    cart.check_log_clean()
+    assert statuses <= {201, 503, None}, statuses

@@ -348,6 +348,20 @@ def main():
     note = plot_sweep({c: s for c, s in sweep.items()}, png)
     w(f"_{note}_" if note else f"![create-order throughput and p99 against connections]({os.path.basename(png)})")
     w("")
+    threads = sorted({int(r["threads"]) for r in rows if r["bench"] == "create_order_threads"})
+    if threads:
+        w("## create-order against cart-service's HTTP threads")
+        w("")
+        w(f"One run each at {conns} connections, `HTTP_THREADS=N`; the same box runs wrk, the broker "
+          "and order-service, so another loop only helps if a core is idle.")
+        w("")
+        w("| HTTP_THREADS | req/s | p50 ms | p99 ms | failed answers |")
+        w("|---|---|---|---|---|")
+        for t in threads:
+            sub = [r for r in rows if r["bench"] == "create_order_threads" and int(r["threads"]) == t]
+            s = wrk_summary(sub, "create_order_threads", conns_i, conns_i)
+            w(f"| {t} | {s['rps']:,.0f} | {s['p50']:.2f} | {s['p99']:.2f} | {s['errors']} of {s['requests']:,} |")
+        w("")
     order_service_targets(rows, w, events)
     w("## SQLite and PostgreSQL side by side (same run, same preloaded topic)")
     w("")

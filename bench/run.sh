@@ -13,7 +13,8 @@
 #        BENCH_E2E_RATE (5000/s), BENCH_E2E_SECONDS (30), BIN_DIR (build),
 #        BENCH_PORT_BASE (17000: cart; +1.. order-service, +80 nginx, +81 registry,
 #        +92/+93 Kafka, +432 PostgreSQL unless BENCH_PG_PORT),
-#        BENCH_FRONT_ONLY (0; 1: ceilings, create, update and end-to-end only).
+#        BENCH_FRONT_ONLY (0; 1: ceilings, create, update and end-to-end only),
+#        BENCH_CART_THREADS ("1 2 4": cart-service HTTP_THREADS, one create-order run each).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -23,6 +24,7 @@ RUNS=${BENCH_RUNS:-3}
 DURATION=${BENCH_DURATION_S:-15}
 CONNS=${BENCH_CONNECTIONS:-64}
 SWEEP_CONNS=${BENCH_SWEEP_CONNECTIONS:-16 64 256 1000}
+CART_THREADS=${BENCH_CART_THREADS:-1 2 4}
 PRODUCE_EVENTS=${BENCH_PRODUCE_EVENTS:-1000000}
 UPDATE_ORDERS=${BENCH_UPDATE_ORDERS:-100000}
 EVENTS=${BENCH_EVENTS:-1000000}
@@ -110,12 +112,12 @@ mem_record() {
     record "bench=mem service=$service phase=$phase rssanon_peak_kb=$a vmrss_peak_kb=$v"
     rm -f "$BDIR/mem-$pid"
 }
-wrk_run() { # NAME URL SCRIPT [env...]; WRK_C=N for other than CONNS connections
+wrk_run() { # NAME URL SCRIPT [env...]; WRK_C=N for other than CONNS connections, WRK_TAG="k=v " recorded too
     local name=$1 url=$2 script=$3 c=${WRK_C:-$CONNS}
     shift 3
     local line
     line=$(env "$@" wrk -t2 -c"$c" -d"${DURATION}s" --latency -s "$script" "$url" | grep BENCH_RESULT)
-    record "bench=$name conns=$c ${line#BENCH_RESULT }"
+    record "bench=$name conns=$c ${WRK_TAG:-}${line#BENCH_RESULT }"
     say "$name ($c connections): ${line#BENCH_RESULT }"
 }
 
@@ -208,6 +210,19 @@ bench_update() {
         BENCH_ID_PREFIX="$prefix" BENCH_ID_COUNT="$UPDATE_ORDERS"
 }
 
+# create-order with cart-service's HTTP_THREADS at each of CART_THREADS (one
+# run each at CONNS): whether another loop finds a core on this machine.
+bench_cart_threads() {
+    for t in $CART_THREADS; do
+        start_service cart-service $CART_PORT HTTP_THREADS="$t"
+        local pid=$LAST_PID
+        BENCH_RUN="WT$RUN_ID$t" wrk -t2 -c"$CONNS" -d3s -s bench/create_order.lua "http://127.0.0.1:$CART_PORT" >/dev/null
+        WRK_TAG="threads=$t " wrk_run create_order_threads "http://127.0.0.1:$CART_PORT" \
+            bench/create_order.lua BENCH_RUN="T$RUN_ID$t"
+        stop_pid "$pid"
+    done
+}
+
 # end-to-end: 201 -> visible in order-details, open loop at E2E_RATE.
 bench_e2e() {
     local line
@@ -238,6 +253,7 @@ bench_update
 bench_e2e
 record "bench=rss service=cart-service hwm_kb=$(hwm_kb $CART_PID)"
 stop_pid $CART_PID
+bench_cart_threads
 stop_pid $ORDER_PID
 if [ "${BENCH_FRONT_ONLY:-0}" = 1 ]; then # smoke runs of the parts above only
     write_report

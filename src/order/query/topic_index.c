@@ -333,6 +333,11 @@ static scan_status tix_read(tix_run *x, const scan_request *base, scan_fn fn, in
     int64_t t0 = clock_mono_ms();
     if (tix_lock_take(base->timeout_ms, err, errlen) != 0)
         return SCAN_UNAVAILABLE;
+    if (atomic_load(x->stop)) { /* stopping while this read waited: the caller answers 503 */
+        (void)pthread_mutex_unlock(&tix_lock);
+        snprintf(err, errlen, "the service is stopping");
+        return SCAN_UNAVAILABLE;
+    }
     /* What the wait took comes out of the read's own bound. */
     scan_request req = *base;
     req.timeout_ms -= (int)(clock_mono_ms() - t0);

@@ -81,13 +81,15 @@ static rd_kafka_t *scan_client(const scan_request *req, char *err, size_t errlen
  * request queued to the partition leader's broker thread; its answer is not
  * needed and a failure changes nothing (the periodic wake-up still comes).
  */
-static void scan_wake(rd_kafka_t *rk, const char *topic, const scan_range *r, int np)
+static void scan_wake(rd_kafka_t *rk, const char *topic, const scan_range *r, int np,
+                      int64_t deadline)
 {
     for (int p = 0; p < np; p++) {
         if (r[p].done)
             continue;
         int64_t lo, hi;
-        (void)rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 1000);
+        int left = scan_left(deadline);
+        (void)rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, left < 1000 ? left : 1000);
     }
 }
 
@@ -112,7 +114,7 @@ static scan_status scan_drain(rd_kafka_t *rk, const char *topic, scan_range *r, 
         }
         /* after records came, an empty queue means the fetching may have stopped */
         if (n > 0 && rd_kafka_queue_length(q) == 0)
-            scan_wake(rk, topic, r, np);
+            scan_wake(rk, topic, r, np, deadline);
         n = rd_kafka_consume_batch_queue(q, 100, msgs, SCAN_BATCH);
         if (n < 0) {
             snprintf(err, errlen, "scan: %s", rd_kafka_err2str(rd_kafka_last_error()));

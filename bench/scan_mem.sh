@@ -38,21 +38,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# sample: keeps the peaks of RssAnon and VmRSS of $SVC in $WDIR/peak until killed
-sample() {
-    local a=0 v=0 ra rv
-    while [ -r "/proc/$SVC/status" ]; do
-        read -r ra rv < <(awk '/^RssAnon/ {a=$2} /^VmRSS/ {v=$2} END {print a+0, v+0}' "/proc/$SVC/status" 2>/dev/null || echo "0 0")
-        [ "$ra" -gt "$a" ] && a=$ra
-        [ "$rv" -gt "$v" ] && v=$rv
-        echo "$a $v" >"$WDIR/peak.tmp" && mv "$WDIR/peak.tmp" "$WDIR/peak"
-        sleep 0.05
-    done
-}
+. bench/mem_peaks.sh
 T0=0
 phase_begin() {
     rm -f "$WDIR/peak"
-    sample &
+    mem_peaks "$SVC" "$WDIR/peak" 0.05 &
     SAMPLER=$!
     T0=$(date +%s.%N)
 }

@@ -52,7 +52,7 @@ static rd_kafka_t *scan_client(const scan_request *req, char *err, size_t errlen
          * consumer's one, over all partitions, and may be overshot by one
          * fetch). Measured over 1M events (117-byte records, 3 partitions,
          * /dlq/stats): 32 MB fetches, 8 MiB per partition, 16 MiB queued
-         * peaked at +109 MB RssAnon in 1.4 s; these at +33 MB in 2.2 s. */
+         * peaked at +109 MB RssAnon in 1.4 s; these at +36 MB in 2.2 s. */
         {"fetch.max.bytes", "3145728"},
         {"max.partition.fetch.bytes", "1048576"},
         {"fetch.wait.max.ms", "10"},

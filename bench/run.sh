@@ -85,23 +85,13 @@ stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 hwm_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 health_field() { curl -fsS "http://127.0.0.1:$1/health" | python3 -c "import json,sys; print(json.load(sys.stdin).get('$2', -1))"; }
 record() { echo "$*" >>"$RES"; }
-# mem_watch PID: samples /proc/PID/status every 100 ms in the background and
-# keeps the peaks of RssAnon (heap, stacks, arenas: the issue-15 target) and
-# VmRSS (plus file-backed pages, e.g. SQLite's mmap) in $BDIR/mem-PID.
+# mem_watch PID: samples /proc/PID/status every 100 ms in the background
+# (bench/mem_peaks.sh) and keeps the peaks of RssAnon and VmRSS in $BDIR/mem-PID.
 # mem_record PID PHASE SERVICE: stops the sampler, records the peaks.
+. bench/mem_peaks.sh
 mem_watch() {
-    local pid=$1
-    (
-        a=0 v=0
-        while [ -r "/proc/$pid/status" ]; do
-            read -r ra rv < <(awk '/^RssAnon/ {a=$2} /^VmRSS/ {v=$2} END {print a+0, v+0}' "/proc/$pid/status" 2>/dev/null || echo "0 0")
-            [ "$ra" -gt "$a" ] && a=$ra
-            [ "$rv" -gt "$v" ] && v=$rv
-            echo "$a $v" >"$BDIR/mem-$pid.tmp" && mv "$BDIR/mem-$pid.tmp" "$BDIR/mem-$pid"
-            sleep 0.1
-        done
-    ) &
-    MEM_WATCH[$pid]=$!
+    mem_peaks "$1" "$BDIR/mem-$1" 0.1 &
+    MEM_WATCH[$1]=$!
 }
 declare -A MEM_WATCH=()
 mem_record() {

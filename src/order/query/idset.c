@@ -1,8 +1,12 @@
 /* idset: arena + open addressing (linear probing, FNV-1a), see idset.h. */
 #include "query/idset.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
+
+_Static_assert(IDSET_MAX_BYTES + 3 * (size_t)IDSET_MAX_IDS + 3 + 0xffff < UINT32_MAX,
+               "arena offsets must fit in 32 bits");
 
 void idset_init(idset *s)
 {
@@ -12,7 +16,7 @@ void idset_init(idset *s)
 void idset_free(idset *s)
 {
     free(s->arena);
-    free(s->entries);
+    free(s->marks);
     free(s->table);
     memset(s, 0, sizeof *s);
 }
@@ -28,11 +32,46 @@ static uint32_t idset_hash(const void *p, size_t n)
     return h;
 }
 
-const char *idset_get(const idset *s, uint32_t i, size_t *len)
+/* The id at arena offset off: its bytes, *len, and *next the offset after it. */
+static const unsigned char *idset_at(const idset *s, size_t off, size_t *len, size_t *next)
 {
-    uint64_t e = s->entries[i];
-    *len = (size_t)(e & 0xffff);
-    return s->arena + (e >> 16);
+    const unsigned char *p = s->arena + off;
+    size_t n = 0;
+    int shift = 0;
+    for (;;) {
+        assert(p < s->arena + s->arena_len); /* offsets come from this set only */
+        unsigned char b = *p++;
+        n |= (size_t)(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            break;
+        shift += 7;
+    }
+    *len = n;
+    *next = (size_t)(p - s->arena) + n;
+    return p;
+}
+
+const char *idset_get(idset *s, uint32_t i, size_t *len)
+{
+    assert(i < s->count);
+    size_t off, next;
+    uint32_t at;
+    if (s->count > 0 && i >= s->last_i && i - s->last_i < IDSET_STEP) {
+        at = s->last_i; /* forward from the last one asked for */
+        off = s->last_off;
+    } else {
+        at = i / IDSET_STEP * IDSET_STEP;
+        off = s->marks[i / IDSET_STEP];
+    }
+    const unsigned char *id = idset_at(s, off, len, &next);
+    while (at < i) {
+        off = next;
+        id = idset_at(s, off, len, &next);
+        at++;
+    }
+    s->last_i = i;
+    s->last_off = (uint32_t)off;
+    return (const char *)id;
 }
 
 static int idset_grow_table(idset *s)
@@ -41,17 +80,44 @@ static int idset_grow_table(idset *s)
     uint32_t *t = calloc(cap, sizeof *t);
     if (!t)
         return -1;
+    size_t off = 0;
     for (uint32_t i = 0; i < s->count; i++) {
-        size_t len;
-        const char *id = idset_get(s, i, &len);
+        size_t len, next;
+        const unsigned char *id = idset_at(s, off, &len, &next);
         uint32_t slot = idset_hash(id, len) & (cap - 1);
         while (t[slot])
             slot = (slot + 1) & (cap - 1);
-        t[slot] = i + 1;
+        t[slot] = (uint32_t)off + 1;
+        off = next;
     }
     free(s->table);
     s->table = t;
     s->table_cap = cap;
+    return 0;
+}
+
+/* Room for need more bytes in the arena, and a checkpoint if the next id takes one. */
+static int idset_reserve(idset *s, size_t need)
+{
+    if (s->arena_len + need > s->arena_cap) {
+        size_t cap = s->arena_cap ? s->arena_cap * 2 : 64 * 1024;
+        while (cap < s->arena_len + need)
+            cap *= 2;
+        unsigned char *a = realloc(s->arena, cap);
+        if (!a)
+            return -1;
+        s->arena = a;
+        s->arena_cap = cap;
+    }
+    uint32_t mark = s->count / IDSET_STEP;
+    if (s->count % IDSET_STEP == 0 && mark == s->marks_cap) {
+        uint32_t cap = s->marks_cap ? s->marks_cap * 2 : 1024;
+        uint32_t *m = realloc(s->marks, (size_t)cap * sizeof *m);
+        if (!m)
+            return -1;
+        s->marks = m;
+        s->marks_cap = cap;
+    }
     return 0;
 }
 
@@ -65,36 +131,32 @@ int idset_add(idset *s, const void *id, size_t len)
     uint32_t mask = s->table_cap - 1;
     uint32_t slot = idset_hash(id, len) & mask;
     while (s->table[slot]) {
-        size_t l;
-        const char *have = idset_get(s, s->table[slot] - 1, &l);
+        size_t l, next;
+        const unsigned char *have = idset_at(s, s->table[slot] - 1, &l, &next);
         if (l == len && memcmp(have, id, len) == 0)
             return 0;
         slot = (slot + 1) & mask;
     }
-    if (s->count >= IDSET_MAX_IDS || s->arena_len + len > IDSET_MAX_BYTES)
+    if (s->count >= IDSET_MAX_IDS || s->id_bytes + len > IDSET_MAX_BYTES)
         return -1;
-    if (s->arena_len + len > s->arena_cap) {
-        size_t cap = s->arena_cap ? s->arena_cap * 2 : 64 * 1024;
-        while (cap < s->arena_len + len)
-            cap *= 2;
-        char *a = realloc(s->arena, cap);
-        if (!a)
-            return -1;
-        s->arena = a;
-        s->arena_cap = cap;
-    }
-    if (s->count == s->entries_cap) {
-        uint32_t cap = s->entries_cap ? s->entries_cap * 2 : 4096;
-        uint64_t *e = realloc(s->entries, (size_t)cap * sizeof *e);
-        if (!e)
-            return -1;
-        s->entries = e;
-        s->entries_cap = cap;
-    }
+    /* at most IDSET_MAX_BYTES + 3 * IDSET_MAX_IDS bytes: offsets fit in 32 bits */
+    if (idset_reserve(s, 3 + len) != 0)
+        return -1;
+    size_t off = s->arena_len;
+    if (s->count % IDSET_STEP == 0)
+        s->marks[s->count / IDSET_STEP] = (uint32_t)off;
+    size_t w = off;
+    size_t n = len;
+    do {
+        unsigned char b = (unsigned char)(n & 0x7f);
+        n >>= 7;
+        s->arena[w++] = n ? (unsigned char)(b | 0x80) : b;
+    } while (n);
     if (len)
-        memcpy(s->arena + s->arena_len, id, len);
-    s->entries[s->count] = ((uint64_t)s->arena_len << 16) | len;
-    s->arena_len += len;
-    s->table[slot] = ++s->count;
+        memcpy(s->arena + w, id, len);
+    s->arena_len = w + len;
+    s->id_bytes += len;
+    s->table[slot] = (uint32_t)off + 1;
+    s->count++;
     return 1;
 }

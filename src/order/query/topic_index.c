@@ -7,14 +7,26 @@
  * them, or rebuild from the low watermark), scan the tail, and write what
  * the tail added in chunks, each moving the positions by compare-and-set
  * from the last ones written.
+ *
+ * Reads run one at a time (tix_lock): a read holds its answer (up to an id
+ * set of the whole topic) and its scan's prefetch, and two at once would
+ * double what bounds the service's memory (issue 15). A read that cannot
+ * have the lock within its scan's timeout answers "timed out".
  */
 #include "query/topic_index.h"
 
+#include "platform/clock.h"
 #include "platform/log.h"
 
+#include <errno.h>
+#include <malloc.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+static pthread_mutex_t tix_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static metrics_counter tix_scanned, tix_reads_indexed, tix_reads_built, tix_writes_ok,
     tix_writes_fenced, tix_writes_failed;
@@ -290,17 +302,59 @@ static int stats_cb(void *arg, const scan_record *r)
     return 0;
 }
 
+/* Takes tix_lock within timeout_ms: 0, or -1 with err set. */
+static int tix_lock_take(int timeout_ms, char *err, size_t errlen)
+{
+    struct timespec until;
+    if (clock_gettime(CLOCK_REALTIME, &until) != 0) {
+        snprintf(err, errlen, "topic read: clock: %s", strerror(errno));
+        return -1;
+    }
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    int rc = pthread_mutex_timedlock(&tix_lock, &until);
+    if (rc != 0) {
+        snprintf(err, errlen, "topic read timed out waiting for another topic read (%s)",
+                 strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
 static scan_status tix_read(tix_run *x, const scan_request *base, scan_fn fn, int64_t *total,
                             char *err, size_t errlen)
 {
     memset(x->info, 0, sizeof *x->info);
-    tix_load(x);
+    *total = 0;
+    int64_t t0 = clock_mono_ms();
+    if (tix_lock_take(base->timeout_ms, err, errlen) != 0)
+        return SCAN_UNAVAILABLE;
+    if (atomic_load(x->stop)) { /* stopping while this read waited: the caller answers 503 */
+        (void)pthread_mutex_unlock(&tix_lock);
+        snprintf(err, errlen, "the service is stopping");
+        return SCAN_UNAVAILABLE;
+    }
+    /* What the wait took comes out of the read's own bound. */
     scan_request req = *base;
+    req.timeout_ms -= (int)(clock_mono_ms() - t0);
+    if (req.timeout_ms < 1)
+        req.timeout_ms = 1;
+    /* Free memory other threads left in their arenas (the consumer's catch-up,
+     * a previous read) goes back to the system before this read adds its own. */
+    malloc_trim(0);
+    tix_load(x);
     req.plan = tix_plan;
     req.plan_arg = x;
     scan_status st = topic_scan(&req, fn, x, total, err, errlen);
     if (st == SCAN_OK && !x->failed && !atomic_load(x->stop))
         tix_flush(x, 1);
+    int rc = pthread_mutex_unlock(&tix_lock);
+    if (rc != 0)
+        log_error("topic index: unlock: %s", strerror(rc));
     x->info->scanned = x->scanned;
     metrics_add(&tix_scanned, (unsigned long long)x->scanned);
     metrics_add(x->info->from_index ? &tix_reads_indexed : &tix_reads_built, 1);

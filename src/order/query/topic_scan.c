@@ -3,9 +3,18 @@
  *
  * Why a fresh consumer each time: scans are rare admin reads, and a private
  * client cannot disturb the service's group (no join, no commit) nor share
- * fetch state with the consume loop. Throughput comes from large fetches
- * (fetch.max.bytes 32 MB), batch dequeueing and touching no payload bytes:
- * the callback sees pointers into librdkafka's buffers.
+ * fetch state with the consume loop. The callback sees pointers into
+ * librdkafka's buffers (no payload copy), records are dequeued in batches.
+ *
+ * Memory (issue 15, bench/profile-notes.md): what a scan holds is librdkafka's
+ * prefetch, and a queued record costs about 2.5 times its payload (the
+ * message op next to the fetch buffer it points into), so the prefetch is
+ * kept small (3 MB fetches, 1 MiB per partition, 4 MiB queued; the indexed
+ * reads of topic_index.c also run one at a time). A small queue alone would make a
+ * scan slow: librdkafka 2.0 re-decides a partition that stopped fetching
+ * because its queue was full only when its broker thread wakes up (up to
+ * 1 s later), so scan_wake gives it a reason to wake as soon as the queue is
+ * empty.
  */
 #include "query/topic_scan.h"
 #include "platform/clock.h"
@@ -39,15 +48,16 @@ static rd_kafka_t *scan_client(const scan_request *req, char *err, size_t errlen
         {"enable.auto.offset.store", "false"},
         {"enable.partition.eof", "true"},
         {"auto.offset.reset", "earliest"},
-        {"fetch.max.bytes", "33554432"},
-        {"max.partition.fetch.bytes", "8388608"},
+        /* Bounds what a scan buffers ahead of the callback (the queue is the
+         * consumer's one, over all partitions, and may be overshot by one
+         * fetch). Measured over 1M events (117-byte records, 3 partitions,
+         * /dlq/stats): 32 MB fetches, 8 MiB per partition, 16 MiB queued
+         * peaked at +109 MB RssAnon in 1.4 s; these at +36 MB in 2.2 s. */
+        {"fetch.max.bytes", "3145728"},
+        {"max.partition.fetch.bytes", "1048576"},
         {"fetch.wait.max.ms", "10"},
         {"queued.min.messages", "200000"},
-        /* Bounds what a scan buffers ahead of the callback, per partition.
-         * Measured over 1M events: 50 MB fetches with 32 MiB here peaked at
-         * 343 MB RSS; these settings at ~250 MB in 1.4 s; 16 MB / 8 MiB at
-         * ~236 MB but 3.3 s. */
-        {"queued.max.messages.kbytes", "16384"},
+        {"queued.max.messages.kbytes", "4096"},
     };
     rd_kafka_conf_t *conf = kafka_conf_new(req->bootstrap, "order-service-scan", props,
                                            sizeof props / sizeof props[0], err, errlen);
@@ -64,9 +74,29 @@ static rd_kafka_t *scan_client(const scan_request *req, char *err, size_t errlen
     return rk;
 }
 
+/*
+ * The consumer queue ran dry: wakes the broker threads of the partitions
+ * still read, so one that stopped fetching at the queue's bound fetches again
+ * now rather than at its next periodic wake-up. A watermark query is a small
+ * request queued to the partition leader's broker thread; its answer is not
+ * needed and a failure changes nothing (the periodic wake-up still comes).
+ */
+static void scan_wake(rd_kafka_t *rk, const char *topic, const scan_range *r, int np,
+                      int64_t deadline)
+{
+    for (int p = 0; p < np; p++) {
+        if (r[p].done)
+            continue;
+        int64_t lo, hi;
+        int left = scan_left(deadline);
+        (void)rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, left < 1000 ? left : 1000);
+    }
+}
+
 /* Reads the assigned ranges until all are done. */
-static scan_status scan_drain(rd_kafka_t *rk, scan_range *r, int np, int pending, int64_t deadline,
-                              scan_fn fn, void *arg, int *stopped, char *err, size_t errlen)
+static scan_status scan_drain(rd_kafka_t *rk, const char *topic, scan_range *r, int np, int pending,
+                              int64_t deadline, scan_fn fn, void *arg, int *stopped, char *err,
+                              size_t errlen)
 {
     rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(rk);
     if (!q) {
@@ -75,13 +105,17 @@ static scan_status scan_drain(rd_kafka_t *rk, scan_range *r, int np, int pending
     }
     rd_kafka_message_t *msgs[SCAN_BATCH];
     scan_status st = SCAN_OK;
+    ssize_t n = 0;
     while (pending > 0 && !*stopped) {
         if (clock_mono_ms() >= deadline) {
             snprintf(err, errlen, "topic read timed out");
             st = SCAN_UNAVAILABLE;
             break;
         }
-        ssize_t n = rd_kafka_consume_batch_queue(q, 100, msgs, SCAN_BATCH);
+        /* after records came, an empty queue means the fetching may have stopped */
+        if (n > 0 && rd_kafka_queue_length(q) == 0)
+            scan_wake(rk, topic, r, np, deadline);
+        n = rd_kafka_consume_batch_queue(q, 100, msgs, SCAN_BATCH);
         if (n < 0) {
             snprintf(err, errlen, "scan: %s", rd_kafka_err2str(rd_kafka_last_error()));
             st = SCAN_ERROR;
@@ -233,12 +267,14 @@ scan_status topic_scan(const scan_request *req, scan_fn fn, void *arg, int64_t *
                 continue;
             st = scan_assign(rk, req->topic, r, p, p, &pending, err, errlen);
             if (st == SCAN_OK)
-                st = scan_drain(rk, r, np, pending, deadline, fn, arg, &stopped, err, errlen);
+                st = scan_drain(rk, req->topic, r, np, pending, deadline, fn, arg, &stopped, err,
+                                errlen);
         }
     } else {
         st = scan_assign(rk, req->topic, r, 0, np - 1, &pending, err, errlen);
         if (st == SCAN_OK && pending > 0)
-            st = scan_drain(rk, r, np, pending, deadline, fn, arg, &stopped, err, errlen);
+            st = scan_drain(rk, req->topic, r, np, pending, deadline, fn, arg, &stopped, err,
+                            errlen);
     }
 out:
     free(r);

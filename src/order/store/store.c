@@ -167,6 +167,15 @@ store_status store_read_mmap(store *s, int64_t mmap_bytes, char *err, size_t err
     return s->be->read_mmap ? s->be->read_mmap(s, mmap_bytes, err, errlen) : STORE_OK;
 }
 
+store_status store_cache_size(store *s, int64_t kib, char *err, size_t errlen)
+{
+    if (kib < 1) {
+        snprintf(err, errlen, "store_cache_size: size must be positive");
+        return STORE_ERR_INTERNAL;
+    }
+    return s->be->cache_size ? s->be->cache_size(s, kib, err, errlen) : STORE_OK;
+}
+
 /* The retry-state writes must not ride along in (and roll back with) a batch. */
 static int store_outside_txn(store *s, const char *what, char *err, size_t errlen)
 {

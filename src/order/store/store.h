@@ -158,6 +158,15 @@ store_status store_probe(store *s, const char *topic, const char *const *ids, si
 store_status store_read_mmap(store *s, int64_t mmap_bytes, char *err, size_t errlen);
 
 /*
+ * Bounds this handle's page cache to kib KiB (SQLite's cache_size; a writable
+ * handle opens with 32 MiB, what the consumer's batches want). The cache is
+ * heap memory (RssAnon) and stays filled while the handle is open, so a
+ * handle that only appends and reads a few large rows (the topic-read
+ * workers' indexes) keeps it small. A no-op for PostgreSQL.
+ */
+store_status store_cache_size(store *s, int64_t kib, char *err, size_t errlen);
+
+/*
  * Caps the file at max_pages pages (never below its current size): writes
  * that need more fail with STORE_ERR_IO, exactly as on a full disk. Used by
  * the tests (ORDER_TEST_STORE_MAX_PAGES) to prove the store-failure path.

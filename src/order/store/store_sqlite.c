@@ -466,6 +466,12 @@ static store_status store_sqlite_read_mmap(store *base, int64_t bytes, char *err
     return store_sqlite_pragma_int((store_sqlite *)base, "mmap_size", bytes, err, errlen);
 }
 
+/* A negative cache_size is in KiB. */
+static store_status store_sqlite_cache_size(store *base, int64_t kib, char *err, size_t errlen)
+{
+    return store_sqlite_pragma_int((store_sqlite *)base, "cache_size", -kib, err, errlen);
+}
+
 /* SQLite has nothing to prefetch: hint_order stays NULL. */
 static const store_backend store_sqlite_backend = {
     .kind = "sqlite",
@@ -482,6 +488,7 @@ static const store_backend store_sqlite_backend = {
     .probe = store_sqlite_probe,
     .limit_pages = store_sqlite_limit_pages,
     .read_mmap = store_sqlite_read_mmap,
+    .cache_size = store_sqlite_cache_size,
     .attempt_record = store_sqlite_attempt_record,
     .attempt_get = store_sqlite_attempt_get,
     .attempt_clear = store_sqlite_attempt_clear,

@@ -401,6 +401,23 @@ START_TEST(test_misuse_is_an_error)
 }
 END_TEST
 
+START_TEST(test_small_cache_handle_works)
+{
+    /* A handle with a small page cache (the topic-read workers') still
+     * writes and reads; a size under 1 KiB is refused. */
+    store *s = open_rw();
+    ck_assert_msg(store_cache_size(s, 2048, err, sizeof err) == STORE_OK, "cache: %s", err);
+    ck_assert_int_eq(store_cache_size(s, 0, err, sizeof err), STORE_ERR_INTERNAL);
+    ck_assert_int_gt(strlen(err), 0);
+    order_event a = make_create("ORDER-CACHE", 1);
+    ck_assert_int_eq(store_begin(s, err, sizeof err), STORE_OK);
+    apply_ok(s, 0, 0, &a);
+    ck_assert_int_eq(store_commit(s, err, sizeof err), STORE_OK);
+    ck_assert_int_eq(position(s, 0), 1);
+    store_close(s);
+}
+END_TEST
+
 START_TEST(test_same_batch_create_update_duplicate)
 {
     /* Within one open transaction the store answers from what it applied so far. */
@@ -569,6 +586,7 @@ static void add_contract(TCase *tc)
     tcase_add_test(tc, test_skip_at_or_below_position);
     tcase_add_test(tc, test_readonly_sees_committed_only);
     tcase_add_test(tc, test_misuse_is_an_error);
+    tcase_add_test(tc, test_small_cache_handle_works);
     tcase_add_test(tc, test_same_batch_create_update_duplicate);
     tcase_add_test(tc, test_reopen_sees_orders);
     tcase_add_test(tc, test_batch_many);

@@ -90,6 +90,13 @@ static store_status render_order(order_thread *t, const char *id, char *err, siz
     return STORE_OK;
 }
 
+/* 503 with Retry-After: a bound reached, or the service stopping; the client retries. */
+static void reply_busy(http_call *call, const char *detail)
+{
+    http_add_header(call, "Retry-After", "1");
+    http_reply_error(call, 503, detail);
+}
+
 static void reply_not_found(http_call *call, const char *id)
 {
     char msg[128];
@@ -160,9 +167,7 @@ static void order_details_answer(http_call *call, int may_park)
         int sr = order_reader_submit(a->reader, call, id);
         if (sr == 0)
             return; /* answered by order_api_lookup_answer */
-        http_add_header(call, "Retry-After", "1");
-        http_reply_error(call, 503,
-                         sr == -1 ? "too many order lookups in flight (READ_QUEUE_MAX)"
+        reply_busy(call, sr == -1 ? "too many order lookups in flight (READ_QUEUE_MAX)"
                                   : "service stopping");
         return;
     }
@@ -192,9 +197,7 @@ static void order_details_answer(http_call *call, int may_park)
         int pr = read_wait_park(a->waits, call, id, &r);
         if (pr == 0)
             return; /* answered by order_api_wait_answer */
-        http_add_header(call, "Retry-After", "1");
-        http_reply_error(call, 503,
-                         pr == -1 ? "too many requests waiting for their writes (READ_WAIT_MAX)"
+        reply_busy(call, pr == -1 ? "too many requests waiting for their writes (READ_WAIT_MAX)"
                                   : "service stopping");
         return;
     }
@@ -235,8 +238,7 @@ void order_api_lookup_answer(http_call *call, void *arg)
 {
     order_lookup *l = arg;
     if (l->stopping) {
-        http_add_header(call, "Retry-After", "1");
-        http_reply_error(call, 503, "service stopping");
+        reply_busy(call, "service stopping");
     } else if (l->st == STORE_OK) {
         http_reply_jsonw(call, 200, &l->body);
     } else if (l->st == STORE_NOT_FOUND) {

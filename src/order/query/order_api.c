@@ -3,8 +3,8 @@
  *
  * Reads go to the thread's read-only store connection, never through the
  * consumer; on a server store a plain order-details read goes to the
- * batching reader instead (order_reader.h), so the loop never waits for it. The endpoints that read
- * topics are in order_api_topics.c.
+ * batching reader instead (order_reader.h), so the loop never waits for
+ * it. The endpoints that read topics are in order_api_topics.c.
  */
 #include "query/order_api_int.h"
 #include "query/order_render.h"

@@ -109,7 +109,7 @@ static int order_setup(void *svc, struct event_base *base, service_front *front,
     s->consumer = consumer_new(&s->cfg, s->status, err, errlen);
     if (!s->consumer)
         return -1;
-    s->app = (order_app){&s->cfg, s->status, ingest_metrics_render, NULL, NULL};
+    s->app = (order_app){&s->cfg, s->status, ingest_metrics_render, NULL, NULL, NULL};
     topic_pool_config pc = {.workers = s->cfg.topic_read_workers,
                             .queue_max = s->cfg.topic_read_queue,
                             .worker_init = order_api_topic_worker_init,
@@ -127,6 +127,15 @@ static int order_setup(void *svc, struct event_base *base, service_front *front,
     if (!s->app.waits)
         return -1;
     order_status_on_commit(s->status, read_wait_kick, s->app.waits);
+    if (store_is_url(s->cfg.store_location)) {
+        /* a server store: plain order-details reads are batched off the loops */
+        order_reader_config oc = {.store_location = s->cfg.store_location,
+                                  .max_inflight = s->cfg.read_queue_max,
+                                  .answer = order_api_lookup_answer};
+        s->app.reader = order_reader_new(&oc, err, errlen);
+        if (!s->app.reader)
+            return -1;
+    }
     front->http = (http_config){
         .listen_addr = s->cfg.http_host,
         .port = s->cfg.http_port,
@@ -166,6 +175,8 @@ static int order_start(void *svc, char *err, size_t errlen)
     order_service *s = svc;
     if (read_wait_start(s->app.waits, err, errlen) != 0)
         return -1;
+    if (s->app.reader && order_reader_start(s->app.reader, err, errlen) != 0)
+        return -1;
     return consumer_start(s->consumer, err, errlen);
 }
 
@@ -186,6 +197,8 @@ static void order_before_http_free(void *svc)
     order_service *s = svc;
     topic_pool_stop(s->app.topics);
     read_wait_stop(s->app.waits); /* (a failed start, a second signal): the answers only release */
+    /* queued lookups get their 503, the round trip in progress its answers; joined */
+    order_reader_stop(s->app.reader);
     /* The replay thread answers POSTs it holds (deferred calls) before the server goes; a
      * replay still running is aborted: its unacknowledged records stay unmarked. */
     replay_runner_free(s->replay);
@@ -207,6 +220,9 @@ static void order_teardown(void *svc)
     /* after the consumer: its commits call read_wait_kick until it stops */
     read_wait_free(s->app.waits);
     s->app.waits = NULL;
+    /* after the HTTP server: its last completions gave their records back */
+    order_reader_free(s->app.reader);
+    s->app.reader = NULL;
     order_status_board_free(s->status);
 }
 

@@ -67,6 +67,10 @@ static config_var vars[] = {
      "order-details requests waiting for a write (waitMs, after) at most; beyond that: 503 "
      "with Retry-After (each holds a connection: keep HTTP_MAX_CONNECTIONS above it)",
      NULL, 0},
+    {"READ_QUEUE_MAX", CONFIG_INT, "4096", 1, 100000, 0,
+     "PostgreSQL store: order-details reads queued or running (batched, one statement per "
+     "round trip) at most; beyond that: 503 with Retry-After",
+     NULL, 0},
     {"READ_WAIT_LIMIT_MS", CONFIG_INT, "30000", 0, 30000, 0,
      "the longest an order-details request waits, whatever its waitMs asks (0: never waits)", NULL,
      0},
@@ -237,6 +241,7 @@ int order_config_load(order_config *s, char *err, size_t errlen)
     s->docs_ui_dir = STR("DOCS_UI_DIR");
     s->read_wait_max = (int)NUM("READ_WAIT_MAX");
     s->read_wait_limit_ms = (int)NUM("READ_WAIT_LIMIT_MS");
+    s->read_queue_max = (int)NUM("READ_QUEUE_MAX");
     s->read_wait_poll_ms = (int)NUM("READ_WAIT_POLL_MS");
     s->replay_token = STR("DLQ_REPLAY_TOKEN");
     s->replay_rate = (int)NUM("DLQ_REPLAY_RATE");

@@ -51,9 +51,10 @@ typedef struct {
     long long ready_stall_ms;           /* lag without progress this long: not ready */
     long long live_consumer_timeout_ms; /* consume thread heartbeat older: not live */
     const char *docs_ui_dir;            /* DOCS_UI_DIR ("": the default places) */
-    int read_wait_max;      /* parked read-your-writes requests at most */
-    int read_wait_limit_ms; /* a wait (waitMs) is cut to this */
-    int read_wait_poll_ms;  /* waiters re-checked this often (other instances' writes) */
+    int read_wait_max;                  /* parked read-your-writes requests at most */
+    int read_wait_limit_ms;             /* a wait (waitMs) is cut to this */
+    int read_wait_poll_ms;    /* waiters re-checked this often (other instances' writes) */
+    int read_queue_max;       /* batched order-details reads in flight at most (server store) */
     const char *replay_token; /* DLQ_REPLAY_TOKEN: "" disables replay (secret) */
     int replay_rate;          /* replayed records per second at most */
     int replay_timeout_ms;    /* delivery timeout and stall bound of a replay */

@@ -2,12 +2,14 @@
  * order_api: the HTTP handlers of order-service (see order_api.h).
  *
  * Reads go to the thread's read-only store connection, never through the
- * consumer. The endpoints that read topics are in order_api_topics.c.
+ * consumer; on a server store a plain order-details read goes to the
+ * batching reader instead (order_reader.h), so the loop never waits for
+ * it. The endpoints that read topics are in order_api_topics.c.
  */
 #include "query/order_api_int.h"
+#include "query/order_render.h"
 #include "query/topic_index.h"
 
-#include "event/order_json.h"
 #include "platform/clock.h"
 #include "platform/log.h"
 
@@ -47,14 +49,6 @@ void order_api_thread_free(void *thread_ctx)
     free(t);
 }
 
-void order_api_put_time(jsonw *w, const char *key, int64_t ms)
-{
-    char buf[40];
-    clock_format_iso_ms(ms, buf, sizeof buf);
-    jsonw_key(w, key);
-    jsonw_str(w, buf);
-}
-
 static int reply_store_error(http_call *call, store_status st, const char *err)
 {
     log_msg(LOG_ERROR, "http", call->request_id, "store read failed: %s", err);
@@ -71,12 +65,7 @@ static int reply_store_error(http_call *call, store_status st, const char *err)
 
 static void history_cb(void *arg, const char *status, int64_t at_ms)
 {
-    jsonw *w = arg;
-    jsonw_obj_begin(w);
-    jsonw_key(w, "status");
-    jsonw_str(w, status);
-    order_api_put_time(w, "at", at_ms);
-    jsonw_obj_end(w);
+    order_render_change(arg, status, at_ms);
 }
 
 /* Renders the order into t->w (check jsonw_ok of t->w and t->hist):
@@ -94,30 +83,25 @@ static store_status render_order(order_thread *t, const char *id, char *err, siz
     jsonw_arr_end(h);
     jsonw *w = &t->w;
     jsonw_reset(w);
-    jsonw_obj_begin(w);
-    jsonw_key(w, "orderId");
-    jsonw_str(w, o.order_id);
-    jsonw_key(w, "customerId");
-    jsonw_str(w, o.customer_id);
-    jsonw_key(w, "orderDate");
-    jsonw_str(w, o.order_date);
-    jsonw_key(w, "items");
-    jsonw_raw(w, o.items_json, o.items_json_len);
-    jsonw_key(w, "totalAmount");
-    order_json_money(w, o.total_cents);
-    jsonw_key(w, "currency");
-    jsonw_str(w, o.currency);
-    jsonw_key(w, "status");
-    jsonw_str(w, o.status);
-    jsonw_key(w, "shippingCost");
-    order_json_money(w, o.shipping_cents);
-    order_api_put_time(w, "createdAt", o.created_at_ms);
-    order_api_put_time(w, "updatedAt", o.updated_at_ms);
-    jsonw_key(w, "statusHistory");
+    order_render_head(w, &o);
     if (jsonw_ok(h))
         jsonw_raw(w, h->buf, h->len);
-    jsonw_obj_end(w);
+    order_render_tail(w);
     return STORE_OK;
+}
+
+/* 503 with Retry-After: a bound reached, or the service stopping; the client retries. */
+static void reply_busy(http_call *call, const char *detail)
+{
+    http_add_header(call, "Retry-After", "1");
+    http_reply_error(call, 503, detail);
+}
+
+static void reply_not_found(http_call *call, const char *id)
+{
+    char msg[128];
+    snprintf(msg, sizeof msg, "Order %s not found", id);
+    http_reply_error(call, 404, msg);
 }
 
 /* 504: the store has not applied the write after= names (yet). */
@@ -178,6 +162,15 @@ static void order_details_answer(http_call *call, int may_park)
     wait_req r;
     if (order_details_params(call, &id, &r) != 0)
         return;
+    if (a->reader && may_park && !r.has_after && r.wait_ms == 0) {
+        /* a plain read on a server store: batched, the loop does not wait (order_reader.h) */
+        int sr = order_reader_submit(a->reader, call, id);
+        if (sr == 0)
+            return; /* answered by order_api_lookup_answer */
+        reply_busy(call, sr == -1 ? "too many order lookups in flight (READ_QUEUE_MAX)"
+                                  : "service stopping");
+        return;
+    }
     char err[256] = "";
     int64_t next = -1;
     if (r.has_after) {
@@ -204,18 +197,14 @@ static void order_details_answer(http_call *call, int may_park)
         int pr = read_wait_park(a->waits, call, id, &r);
         if (pr == 0)
             return; /* answered by order_api_wait_answer */
-        http_add_header(call, "Retry-After", "1");
-        http_reply_error(call, 503,
-                         pr == -1 ? "too many requests waiting for their writes (READ_WAIT_MAX)"
+        reply_busy(call, pr == -1 ? "too many requests waiting for their writes (READ_WAIT_MAX)"
                                   : "service stopping");
         return;
     }
     if (!applied) {
         reply_not_applied(call, t, &r, next);
     } else if (st == STORE_NOT_FOUND) {
-        char msg[128];
-        snprintf(msg, sizeof msg, "Order %s not found", id);
-        http_reply_error(call, 404, msg);
+        reply_not_found(call, id);
     } else if (jsonw_ok(&t->w) && jsonw_ok(&t->hist)) {
         http_reply_jsonw(call, 200, &t->w);
     } else {
@@ -243,6 +232,21 @@ void order_api_wait_answer(http_call *call, void *arg)
         order_details_answer(call, 0);
         break;
     }
+}
+
+void order_api_lookup_answer(http_call *call, void *arg)
+{
+    order_lookup *l = arg;
+    if (l->stopping) {
+        reply_busy(call, "service stopping");
+    } else if (l->st == STORE_OK) {
+        http_reply_jsonw(call, 200, &l->body);
+    } else if (l->st == STORE_NOT_FOUND) {
+        reply_not_found(call, l->id);
+    } else {
+        reply_store_error(call, l->st, l->err);
+    }
+    order_reader_release(l);
 }
 
 /* ---- health and metrics ------------------------------------------------- */
@@ -399,6 +403,10 @@ static void render_metrics(metrics_text *t, void *arg)
     metrics_text_family(t, "order_read_waiters", "gauge",
                         "order-details requests waiting for a write (waitMs, after)");
     metrics_text_sample(t, "order_read_waiters", NULL, read_wait_count(m->a->waits));
+    metrics_text_family(t, "order_read_lookups", "gauge",
+                        "order-details reads queued or running on a server store (READ_QUEUE_MAX)");
+    metrics_text_sample(t, "order_read_lookups", NULL,
+                        m->a->reader ? order_reader_count(m->a->reader) : 0);
     topic_index_metrics_render(t);
 }
 

@@ -24,6 +24,7 @@
 
 #include "platform/http.h"
 #include "platform/service.h"
+#include "query/order_reader.h"
 #include "query/read_wait.h"
 #include "query/topic_pool.h"
 
@@ -39,6 +40,7 @@ typedef struct {
     service_metrics_fn metrics; /* renders the consume side's families from an order_status */
     topic_pool *topics;         /* runs the topic reads (order_api_topic_worker_* per worker) */
     read_wait *waits;           /* parked read-your-writes requests */
+    order_reader *reader;       /* batched order-details reads (a server store), or NULL */
 } order_app;
 
 void *order_api_thread_init(void *app, int index, char *err, size_t errlen);
@@ -46,6 +48,8 @@ void order_api_thread_free(void *thread_ctx);
 const http_route *order_api_routes(size_t *n);
 /* read_wait's answer_fn: completes a parked /order-details call (arg: READ_WAIT_*). */
 void order_api_wait_answer(http_call *call, void *arg);
+/* order_reader's answer_fn: completes a batched /order-details read (arg: the order_lookup). */
+void order_api_lookup_answer(http_call *call, void *arg);
 /* topic_pool's worker_init / worker_free: each worker's own decoder (app is the order_app). */
 void *order_api_topic_worker_init(void *app, char *err, size_t errlen);
 void order_api_topic_worker_free(void *worker_ctx);

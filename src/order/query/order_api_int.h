@@ -31,9 +31,6 @@ typedef struct {
 /* Streamed pieces of the ids answer are about this large. */
 #define TOPIC_IDS_PIECE (256 * 1024)
 
-/* "key": "2026-11-25T14:00:00.123Z" */
-void order_api_put_time(jsonw *w, const char *key, int64_t ms);
-
 /* order_api_topics.c */
 void order_api_topics_ids(http_call *call);
 void order_api_topics_dlq_stats(http_call *call);

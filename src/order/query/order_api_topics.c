@@ -25,6 +25,7 @@
 #include "platform/base64.h"
 #include "platform/log.h"
 #include "query/idset.h"
+#include "query/order_render.h"
 #include "query/topic_index.h"
 #include "query/topic_pool.h"
 #include "query/topic_scan.h"
@@ -134,7 +135,7 @@ static void put_event(jsonw *w, const order_event *ev)
     jsonw_str(w, ev->type == ORDER_EVENT_CREATE ? "CREATE" : "UPDATE");
     jsonw_key(w, "orderId");
     jsonw_str(w, ev->order_id);
-    order_api_put_time(w, "timestamp", ev->timestamp_ms);
+    order_render_time(w, "timestamp", ev->timestamp_ms);
     jsonw_key(w, "payload");
     jsonw_obj_begin(w);
     if (ev->type == ORDER_EVENT_CREATE)
@@ -177,7 +178,7 @@ static void put_opt_int(jsonw *w, const dlq_info *d, unsigned flag, const char *
 static void put_opt_time(jsonw *w, const dlq_info *d, unsigned flag, const char *key, int64_t ms)
 {
     if (d->present & flag) {
-        order_api_put_time(w, key, ms);
+        order_render_time(w, key, ms);
     } else {
         jsonw_key(w, key);
         jsonw_null(w);
@@ -201,7 +202,7 @@ static int page_cb(void *arg, const scan_record *r)
     jsonw_key(w, "offset");
     jsonw_int(w, r->offset);
     if (r->timestamp_ms >= 0)
-        order_api_put_time(w, "timestamp", r->timestamp_ms);
+        order_render_time(w, "timestamp", r->timestamp_ms);
     jsonw_key(w, "key");
     if (r->key)
         jsonw_strn(w, r->key, r->key_len);

@@ -88,6 +88,73 @@ store_status store_count_orders(store *s, int64_t *count, char *err, size_t errl
     return s->be->count_orders(s, count, err, errlen);
 }
 
+/* A many-ids read's preconditions: outside a transaction, every id a valid orderId. */
+static int store_reads_ok(store *s, const char *what, const char *const *ids, size_t nids,
+                          char *err, size_t errlen)
+{
+    if (s->be->in_txn(s)) {
+        snprintf(err, errlen, "%s: called inside a transaction", what);
+        return 0;
+    }
+    for (size_t i = 0; i < nids; i++) {
+        if (!order_id_valid(ids[i], strlen(ids[i]))) {
+            snprintf(err, errlen, "%s: invalid orderId", what);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The fallback's history callback: the order goes to the sink before its first
+ * status change (store_get_order fills *out before it calls fn). */
+typedef struct {
+    const store_order_sink *sink;
+    size_t index;
+    const store_order *o;
+    int started;
+} store_one_order;
+
+static void store_one_start(store_one_order *h)
+{
+    if (!h->started)
+        h->sink->order(h->sink->arg, h->index, h->o);
+    h->started = 1;
+}
+
+static void store_one_history(void *arg, const char *status, int64_t at_ms)
+{
+    store_one_order *h = arg;
+    store_one_start(h);
+    h->sink->history(h->sink->arg, h->index, status, at_ms);
+}
+
+store_status store_get_orders(store *s, const char *const *ids, size_t nids,
+                              const store_order_sink *sink, char *err, size_t errlen)
+{
+    if (nids > STORE_GET_MANY_MAX) {
+        snprintf(err, errlen, "store_get_orders: more than %d ids", STORE_GET_MANY_MAX);
+        return STORE_ERR_INTERNAL;
+    }
+    if (!store_reads_ok(s, "store_get_orders", ids, nids, err, errlen))
+        return STORE_ERR_INTERNAL;
+    if (nids == 0)
+        return STORE_OK;
+    if (s->be->get_orders)
+        return s->be->get_orders(s, ids, nids, sink, err, errlen);
+    /* A local store (SQLite) has no round trip to save: one read per id. */
+    for (size_t i = 0; i < nids; i++) {
+        store_order o;
+        store_one_order h = {sink, i, &o, 0};
+        store_status st = s->be->get_order(s, ids[i], &o, store_one_history, &h, err, errlen);
+        if (st == STORE_NOT_FOUND)
+            continue;
+        if (st != STORE_OK)
+            return st;
+        store_one_start(&h);
+    }
+    return STORE_OK;
+}
+
 typedef struct {
     uint8_t *found;
     size_t nids;
@@ -113,17 +180,10 @@ store_status store_probe(store *s, const char *topic, const char *const *ids, si
         snprintf(err, errlen, "store_probe: more than %d ids or partitions", STORE_PROBE_MAX);
         return STORE_ERR_INTERNAL;
     }
-    if (s->be->in_txn(s)) {
-        snprintf(err, errlen, "store_probe: called inside a transaction");
-        return STORE_ERR_INTERNAL;
-    }
-    for (size_t i = 0; i < nids; i++) {
+    for (size_t i = 0; i < nids; i++)
         found[i] = 0;
-        if (!order_id_valid(ids[i], strlen(ids[i]))) {
-            snprintf(err, errlen, "store_probe: invalid orderId");
-            return STORE_ERR_INTERNAL;
-        }
-    }
+    if (!store_reads_ok(s, "store_probe", ids, nids, err, errlen))
+        return STORE_ERR_INTERNAL;
     for (size_t j = 0; j < nparts; j++)
         next[j] = -1;
     if (nids == 0 && nparts == 0)

@@ -17,8 +17,8 @@
  * zombie (STORE_FENCED) instead of letting it commit over the new owner.
  *
  * One store handle per thread. A read-only handle (HTTP threads) only serves
- * store_get_order(), store_count_orders(), store_get_position() and
- * store_probe().
+ * store_get_order(), store_get_orders(), store_count_orders(),
+ * store_get_position() and store_probe().
  */
 #ifndef STORE_H
 #define STORE_H
@@ -125,7 +125,7 @@ typedef struct {
     int64_t updated_at_ms; /* event time of the last applied event */
 } store_order;
 
-/* Called once per status change, oldest first. */
+/* Called once per status change, oldest first (after *out is filled). */
 typedef void (*store_history_fn)(void *arg, const char *status, int64_t at_ms);
 
 /*
@@ -136,6 +136,25 @@ store_status store_get_order(store *s, const char *order_id, store_order *out, s
                              void *arg, char *err, size_t errlen);
 
 store_status store_count_orders(store *s, int64_t *count, char *err, size_t errlen);
+
+/*
+ * Many orders in one round trip (the HTTP side's batched order-details, so a
+ * server store costs one round trip per batch, not per request). For each
+ * ids[i] that exists: sink->order(arg, i, &order), then sink->history(arg, i,
+ * status, at_ms) once per status change, oldest first, before the next id;
+ * nothing for an unknown id. An id asked twice comes back twice. Committed
+ * state, one statement (one snapshot: an order always agrees with its
+ * history). Outside a transaction; read-only handles too. At most
+ * STORE_GET_MANY_MAX ids, each a valid orderId.
+ */
+#define STORE_GET_MANY_MAX 4096
+typedef struct {
+    void *arg;
+    void (*order)(void *arg, size_t index, const store_order *o);
+    void (*history)(void *arg, size_t index, const char *status, int64_t at_ms);
+} store_order_sink;
+store_status store_get_orders(store *s, const char *const *ids, size_t nids,
+                              const store_order_sink *sink, char *err, size_t errlen);
 
 /*
  * Many readers' questions in one round trip (read-your-writes waiters): which

@@ -30,6 +30,9 @@ typedef struct {
     store_status (*get_order)(store *s, const char *order_id, store_order *out, store_history_fn fn,
                               void *arg, char *err, size_t errlen);
     store_status (*count_orders)(store *s, int64_t *count, char *err, size_t errlen);
+    /* store_get_orders (ids checked by store.c); NULL: one get_order per id */
+    store_status (*get_orders)(store *s, const char *const *ids, size_t nids,
+                               const store_order_sink *sink, char *err, size_t errlen);
     /* store_probe: ids_json and parts_json are JSON arrays (built by store.c);
      * row(arg, kind, index, value) once per existing id (kind 0, value unused)
      * and per stored position (kind 1, value next_offset) */

@@ -1,7 +1,8 @@
 /*
  * store_pg: the store API (store.h) on a PostgreSQL server, through libpq.
- * This file: connecting (and reconnecting), the schema, error classes and the
- * read calls; the write transaction is in store_pg_batch.c.
+ * This file: connecting (and reconnecting), the schema and error classes;
+ * the order reads are in store_pg_read.c, the write transaction in
+ * store_pg_batch.c.
  *
  * Choices, and why:
  * - The URL goes to libpq as is (postgresql://user@host:port/db?options), so
@@ -127,6 +128,14 @@ static const store_pg_stmt store_pg_stmts[] = {
      " o.shipping_cents, o.created_at, o.updated_at, o.created_status, h.status, h.at"
      " FROM orders o LEFT JOIN status_history h ON h.order_id = o.order_id"
      " WHERE o.order_id = $1::text ORDER BY h.seq",
+     1},
+    /* store_get_orders: q.n - 1 is the index into the caller's ids (asked twice: twice). */
+    {STORE_PG_ORD_MANY,
+     "SELECT q.n - 1, o.customer_id, o.order_date, o.items, o.total_cents, o.currency, o.status,"
+     " o.shipping_cents, o.created_at, o.updated_at, o.created_status, h.status, h.at"
+     " FROM unnest($1::text[]) WITH ORDINALITY AS q(id, n)"
+     " JOIN orders o ON o.order_id = q.id"
+     " LEFT JOIN status_history h ON h.order_id = o.order_id ORDER BY q.n, h.seq",
      1},
     {STORE_PG_ORD_COUNT, "SELECT count(*) FROM orders", 1},
     /* The partition's rows below the offset are past: dropped in the same statement. */
@@ -439,6 +448,7 @@ store *store_pg_open(const char *url, int flags, char *err, size_t errlen)
     s->base.be = &store_pg_backend;
     s->readonly = (flags & STORE_READONLY) != 0;
     jsonw_init(&s->items);
+    jsonw_init(&s->lit);
     store_describe(url, s->where, sizeof s->where);
     char *perr = NULL;
     PQconninfoOption *opts = PQconninfoParse(url, &perr);
@@ -472,6 +482,7 @@ static void store_pg_close(store *base)
     store_pg_batch_free(s);
     PQfinish(s->conn);
     jsonw_free(&s->items);
+    jsonw_free(&s->lit);
     free(s->url);
     free(s->pos);
     free(s->buf);
@@ -481,79 +492,6 @@ static void store_pg_close(store *base)
 static int store_pg_in_txn(const store *base)
 {
     return ((const store_pg *)base)->in_txn;
-}
-
-/* A non-negative integer column, or -1 (NULL or not a number). */
-static int64_t store_pg_int(const PGresult *r, int row, int col)
-{
-    if (PQgetisnull(r, row, col))
-        return -1;
-    char *end = NULL;
-    long long v = strtoll(PQgetvalue(r, row, col), &end, 10);
-    return end && *end == '\0' ? (int64_t)v : -1;
-}
-
-static void store_pg_copy(const PGresult *r, int row, int col, char *dst, size_t cap)
-{
-    snprintf(dst, cap, "%s", PQgetisnull(r, row, col) ? "" : PQgetvalue(r, row, col));
-}
-
-/* Fills out from row 0 of an ord_get / ord_hist result. */
-static store_status store_pg_fill(store_pg *s, const PGresult *r, const char *order_id,
-                                  store_order *out, char *created_status, char *err, size_t errlen)
-{
-    memset(out, 0, sizeof *out);
-    snprintf(out->order_id, sizeof out->order_id, "%s", order_id);
-    store_pg_copy(r, 0, 0, out->customer_id, sizeof out->customer_id);
-    store_pg_copy(r, 0, 1, out->order_date, sizeof out->order_date);
-    size_t ilen = (size_t)PQgetlength(r, 0, 2);
-    if (ilen + 1 > s->bufcap) {
-        char *nb = realloc(s->buf, ilen + 1);
-        if (!nb) {
-            snprintf(err, errlen, "out of memory");
-            return STORE_ERR_IO;
-        }
-        s->buf = nb;
-        s->bufcap = ilen + 1;
-    }
-    memcpy(s->buf, PQgetvalue(r, 0, 2), ilen);
-    s->buf[ilen] = '\0';
-    out->items_json = s->buf;
-    out->items_json_len = ilen;
-    out->total_cents = store_pg_int(r, 0, 3);
-    store_pg_copy(r, 0, 4, out->currency, sizeof out->currency);
-    store_pg_copy(r, 0, 5, out->status, sizeof out->status);
-    out->shipping_cents = store_pg_int(r, 0, 6);
-    out->created_at_ms = store_pg_int(r, 0, 7);
-    out->updated_at_ms = store_pg_int(r, 0, 8);
-    store_pg_copy(r, 0, 9, created_status, ORDER_STATUS_MAX + 1);
-    return STORE_OK;
-}
-
-static store_status store_pg_get_order(store *base, const char *order_id, store_order *out,
-                                       store_history_fn fn, void *arg, char *err, size_t errlen)
-{
-    store_pg *s = (store_pg *)base;
-    store_status st = s->in_txn ? STORE_OK : store_pg_ensure(s, err, errlen);
-    if (st != STORE_OK)
-        return st;
-    const char *vals[] = {order_id};
-    PGresult *r = store_pg_exec(s, fn ? STORE_PG_ORD_HIST : STORE_PG_ORD_GET, 1, vals);
-    if (!r || PQresultStatus(r) != PGRES_TUPLES_OK)
-        st = store_pg_fail(s, r, "read order", err, errlen);
-    else if (PQntuples(r) == 0)
-        st = STORE_NOT_FOUND;
-    char created_status[ORDER_STATUS_MAX + 1];
-    if (st == STORE_OK)
-        st = store_pg_fill(s, r, order_id, out, created_status, err, errlen);
-    if (st == STORE_OK && fn) {
-        fn(arg, created_status, out->created_at_ms);
-        for (int i = 0; i < PQntuples(r); i++)
-            if (!PQgetisnull(r, i, 10))
-                fn(arg, PQgetvalue(r, i, 10), store_pg_int(r, i, 11));
-    }
-    PQclear(r);
-    return st;
 }
 
 static store_status store_pg_count_orders(store *base, int64_t *count, char *err, size_t errlen)
@@ -566,7 +504,7 @@ static store_status store_pg_count_orders(store *base, int64_t *count, char *err
     if (!r || PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
         st = store_pg_fail(s, r, "count orders", err, errlen);
     else
-        *count = store_pg_int(r, 0, 0);
+        *count = store_pg_col_int(r, 0, 0);
     PQclear(r);
     return st;
 }
@@ -591,6 +529,7 @@ static const store_backend store_pg_backend = {
     .mark = store_pg_batch_mark,
     .get_position = store_pg_batch_position,
     .get_order = store_pg_get_order,
+    .get_orders = store_pg_get_orders,
     .count_orders = store_pg_count_orders,
     .probe = store_pg_probe,
     .limit_pages = store_pg_limit_pages,

@@ -1,7 +1,8 @@
 /*
  * store_pg_int: the PostgreSQL backend's handle, shared by its three files
  * and private to them:
- *   store_pg.c       connection, schema, error classes, the read calls;
+ *   store_pg.c       connection, schema, error classes;
+ *   store_pg_read.c  the order reads: one, and many in one round trip;
  *   store_pg_batch.c the write transaction: positions, order existence and
  *                    the effects buffered until the commit;
  *   store_pg_commit.c the commit: one pipeline, fenced by compare-and-set;
@@ -35,6 +36,7 @@
 #define STORE_PG_ORD_GET "ord_get"     /* $1 order_id -> the row */
 #define STORE_PG_ORD_SAME "ord_same"   /* a CREATE's fields -> 1 row if stored as is */
 #define STORE_PG_ORD_HIST "ord_hist"   /* $1 order_id -> the row joined with its history */
+#define STORE_PG_ORD_MANY "ord_many"   /* $1 text[] of order ids -> index, row, history */
 #define STORE_PG_ORD_COUNT "ord_count" /* -> count(*) */
 #define STORE_PG_ATT_PUT "att_put"     /* $1 topic, $2 partition, $3 offset, $4 attempts, $5 due */
 #define STORE_PG_ATT_GET "att_get"     /* $1 topic, $2 partition, $3 offset -> the row */
@@ -97,6 +99,7 @@ typedef struct {
     jsonw items; /* rendering buffer for CREATE items */
     char *buf;   /* copy of items JSON for store_get_order */
     size_t bufcap;
+    jsonw lit; /* store_get_orders' text[] literal */
 } store_pg;
 
 /* ---- store_pg.c ------------------------------------------------------- */
@@ -111,6 +114,15 @@ store_status store_pg_simple(store_pg *s, const char *sql, ExecStatusType want, 
                              char *err, size_t errlen);
 /* One prepared statement, waited for; NULL only when out of memory. */
 PGresult *store_pg_exec(store_pg *s, const char *stmt, int n, const char *const *vals);
+
+/* ---- store_pg_read.c --------------------------------------------------- */
+
+/* A non-negative integer column, or -1 (NULL or not a number). */
+int64_t store_pg_col_int(const PGresult *r, int row, int col);
+store_status store_pg_get_order(store *base, const char *order_id, store_order *out,
+                                store_history_fn fn, void *arg, char *err, size_t errlen);
+store_status store_pg_get_orders(store *base, const char *const *ids, size_t nids,
+                                 const store_order_sink *sink, char *err, size_t errlen);
 
 /* ---- store_pg_batch.c -------------------------------------------------- */
 

@@ -2,7 +2,8 @@
  * What only the PostgreSQL store does (the shared contract is in
  * test_order_store.c): fencing a zombie instance by compare-and-set on the
  * position, the schema created once when instances start together, a lost
- * connection reported as STORE_ERR_IO and then re-established, a batch far
+ * connection reported as STORE_ERR_IO and then re-established (for the
+ * batched read of many orders too), a batch far
  * larger than the socket buffers in one pipeline, the layout version check,
  * and no password in any message. Needs ORDERSTREAM_TEST_PG_URL (exit 77 =
  * skipped without it; scripts/with-stack.sh sets it).
@@ -217,6 +218,51 @@ START_TEST(test_lost_connection_is_io_then_recovers)
 }
 END_TEST
 
+static void count_found(void *arg, size_t index, const store_order *o)
+{
+    (void)index;
+    (void)o;
+    (*(int *)arg)++;
+}
+
+static void ignore_history(void *arg, size_t index, const char *status, int64_t at_ms)
+{
+    (void)arg;
+    (void)index;
+    (void)status;
+    (void)at_ms;
+}
+
+/* The batched read (store_get_orders) on a lost session: STORE_ERR_IO (the HTTP side answers
+ * 503), and the next call reconnects: what an order-details reader lives through when the
+ * server restarts. */
+START_TEST(test_get_orders_lost_connection_is_io_then_recovers)
+{
+    store *w = open_rw();
+    store *r = store_open(where, STORE_READONLY, err, sizeof err);
+    ck_assert_msg(r != NULL, "%s", err);
+    order_event a = make_create("MANY-1", 1);
+    ck_assert_int_eq(store_begin(w, err, sizeof err), STORE_OK);
+    apply_ok(w, 0, 0, &a);
+    ck_assert_int_eq(store_commit(w, err, sizeof err), STORE_OK);
+    const char *ids[] = {"MANY-1", "MANY-2", "MANY-1"};
+    int found = 0;
+    store_order_sink sink = {&found, count_found, ignore_history};
+    ck_assert_int_eq(store_get_orders(r, ids, 3, &sink, err, sizeof err), STORE_OK);
+    ck_assert_int_eq(found, 2);
+
+    kill_sessions();
+    found = 0;
+    store_status st = store_get_orders(r, ids, 3, &sink, err, sizeof err);
+    ck_assert_msg(st == STORE_ERR_IO, "%s: %s", store_status_name(st), err);
+    ck_assert_int_eq(found, 0);
+    ck_assert_int_eq(store_get_orders(r, ids, 3, &sink, err, sizeof err), STORE_OK);
+    ck_assert_int_eq(found, 2);
+    store_close(r);
+    store_close(w);
+}
+END_TEST
+
 START_TEST(test_large_batch_one_pipeline)
 {
     /* Far more statements than socket buffers hold: the pipeline must not stall. */
@@ -293,6 +339,7 @@ Suite *test_suite(int *rc)
     tcase_add_test(tc, test_zombie_commit_is_fenced);
     tcase_add_test(tc, test_schema_created_once_by_concurrent_starts);
     tcase_add_test(tc, test_lost_connection_is_io_then_recovers);
+    tcase_add_test(tc, test_get_orders_lost_connection_is_io_then_recovers);
     tcase_add_test(tc, test_large_batch_one_pipeline);
     tcase_add_test(tc, test_other_layout_version_refused);
     tcase_add_test(tc, test_no_password_in_messages);

@@ -122,6 +122,7 @@ static int order_setup(void *svc, struct event_base *base, service_front *front,
                            .topic = s->cfg.topic,
                            .max_waiters = s->cfg.read_wait_max,
                            .poll_ms = s->cfg.read_wait_poll_ms,
+                           .read_timeout_ms = s->cfg.store_read_timeout_ms,
                            .answer = order_api_wait_answer};
     s->app.waits = read_wait_new(&wc, err, errlen);
     if (!s->app.waits)
@@ -131,6 +132,7 @@ static int order_setup(void *svc, struct event_base *base, service_front *front,
         /* a server store: plain order-details reads are batched off the loops */
         order_reader_config oc = {.store_location = s->cfg.store_location,
                                   .max_inflight = s->cfg.read_queue_max,
+                                  .read_timeout_ms = s->cfg.store_read_timeout_ms,
                                   .answer = order_api_lookup_answer};
         s->app.reader = order_reader_new(&oc, err, errlen);
         if (!s->app.reader)

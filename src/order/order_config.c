@@ -27,6 +27,10 @@ static config_var vars[] = {
      "PostgreSQL instead of SQLite: postgresql://user[:password]@host:port/db[?options] "
      "(libpq URL; tables created at start-up; a password is never logged)",
      NULL, 0},
+    {"STORE_READ_TIMEOUT_MS", CONFIG_INT, "5000", 0, 600000, 0,
+     "PostgreSQL: longest a read statement may run (statement_timeout of the read-only "
+     "sessions); a read past it answers 503 (0: no bound)",
+     NULL, 0},
     {"STORE_READ_MMAP_MB", CONFIG_INT, "1024", 0, 65536, 0,
      "SQLite: MB of the store file each HTTP thread maps for reads (file-backed pages, counted in "
      "RssFile, not RssAnon; 0: reads copy pages with pread)",
@@ -226,6 +230,7 @@ int order_config_load(order_config *s, char *err, size_t errlen)
     s->store_url = STR("STORE_URL");
     s->store_location = *s->store_url ? s->store_url : s->store_path;
     s->store_read_mmap_mb = NUM("STORE_READ_MMAP_MB");
+    s->store_read_timeout_ms = (int)NUM("STORE_READ_TIMEOUT_MS");
     s->group_id = STR("CONSUMER_GROUP_ID");
     s->instance_id = STR("CONSUMER_INSTANCE_ID");
     s->test_commit_delay_ms = (int)NUM("ORDER_TEST_COMMIT_DELAY_MS");

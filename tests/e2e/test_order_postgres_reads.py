@@ -135,24 +135,56 @@ def lookups_in_flight(svc) -> int:
     raise AssertionError("order_read_lookups missing from /metrics")
 
 
-def test_lookups_in_flight_are_bounded(services, stack, postgres):
-    pg, ref, ids, schema = start_pair(services, stack, postgres, env={"READ_QUEUE_MAX": "2"})
-    want = reference(ref, ids[:2])
-    # Hold the history table: the reader's statement waits on the lock, so the
-    # two lookups the queue holds stay in flight until it is released.
+def _lock_history(postgres, schema):
+    """A psql session holding the history table exclusively until COMMIT is written."""
     locker = subprocess.Popen(
         [f"{PG_BIN}/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", postgres.url],
         stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    locker.stdin.write(f'BEGIN; LOCK TABLE "{schema}".status_history IN ACCESS EXCLUSIVE MODE;\n')
+    locker.stdin.flush()
+    wait_for(lambda: postgres.value(
+        "SELECT count(*) FROM pg_locks WHERE granted AND mode = 'AccessExclusiveLock'"
+        f" AND relation = '\"{schema}\".status_history'::regclass") == "1",
+        30, what="the history table locked")
+    return locker
+
+
+def _unlock(locker):
+    locker.stdin.write("COMMIT;\n")
+    locker.stdin.close()
+    locker.wait(30)
+
+
+def test_a_stuck_store_answers_503_after_the_read_timeout(services, stack, postgres):
+    pg, ref, ids, schema = start_pair(services, stack, postgres,
+                                      env={"STORE_READ_TIMEOUT_MS": "1000"})
+    want = reference(ref, ids[:1])
+    locker = _lock_history(postgres, schema)
+    try:
+        # the server never answers while the lock is held: the read must not wait for it
+        r = requests.get(pg.url + "/order-details", params={"orderId": ids[0]}, timeout=30)
+        assert r.status_code == 503, r.text
+        assert r.headers["Retry-After"] == "1"
+        assert locker.poll() is None  # still locked: the statement timed out, not the lock
+        assert pg.get("/health/live").status_code == 200
+    finally:
+        _unlock(locker)
+    r = wait_for(lambda: (lambda x: x if x.status_code == 200 else None)(
+        pg.get("/order-details", params={"orderId": ids[0]})), 30, what="the read answered again")
+    assert {ids[0]: (r.status_code, r.content)} == want
+
+
+def test_lookups_in_flight_are_bounded(services, stack, postgres):
+    # the two held reads must outlast the waits below: no statement timeout here
+    pg, ref, ids, schema = start_pair(services, stack, postgres,
+                                      env={"READ_QUEUE_MAX": "2", "STORE_READ_TIMEOUT_MS": "0"})
+    want = reference(ref, ids[:2])
+    # Hold the history table: the reader's statement waits on the lock, so the
+    # two lookups the queue holds stay in flight until it is released.
+    locker = _lock_history(postgres, schema)
     results = {}
     threads = []
     try:
-        locker.stdin.write(f'BEGIN; LOCK TABLE "{schema}".status_history IN ACCESS EXCLUSIVE MODE;\n')
-        locker.stdin.flush()
-        wait_for(lambda: postgres.value(
-            "SELECT count(*) FROM pg_locks WHERE granted AND mode = 'AccessExclusiveLock'"
-            f" AND relation = '\"{schema}\".status_history'::regclass") == "1",
-            30, what="the history table locked")
-
         def ask(oid):
             r = requests.get(pg.url + "/order-details", params={"orderId": oid}, timeout=60)
             results[oid] = (r.status_code, r.content)
@@ -168,9 +200,7 @@ def test_lookups_in_flight_are_bounded(services, stack, postgres):
         assert pg.get("/health/live").status_code == 200  # the loop is not held
         assert not results  # the two still wait for the store
     finally:
-        locker.stdin.write("COMMIT;\n")
-        locker.stdin.close()
-        locker.wait(30)
+        _unlock(locker)
         for t in threads:
             t.join(60)
     assert results == want

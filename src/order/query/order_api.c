@@ -30,8 +30,10 @@ void *order_api_thread_init(void *app, int index, char *err, size_t errlen)
     jsonw_init(&t->w);
     jsonw_init(&t->hist);
     t->st = store_open(a->cfg->store_location, STORE_READONLY, err, errlen);
-    if (!t->st || store_read_mmap(t->st, (int64_t)a->cfg->store_read_mmap_mb << 20, err, errlen) !=
-                      STORE_OK) {
+    if (!t->st ||
+        store_read_mmap(t->st, (int64_t)a->cfg->store_read_mmap_mb << 20, err, errlen) !=
+            STORE_OK ||
+        store_read_timeout(t->st, a->cfg->store_read_timeout_ms, err, errlen) != STORE_OK) {
         order_api_thread_free(t);
         return NULL;
     }

@@ -164,7 +164,7 @@ order_reader *order_reader_new(const order_reader_config *cfg, char *err, size_t
         return NULL;
     }
     r->st = store_open(cfg->store_location, STORE_READONLY, err, errlen);
-    if (!r->st) {
+    if (!r->st || store_read_timeout(r->st, cfg->read_timeout_ms, err, errlen) != STORE_OK) {
         order_reader_free(r);
         return NULL;
     }

@@ -51,6 +51,7 @@ typedef struct order_lookup {
 typedef struct {
     const char *store_location; /* store_open()'s argument: the thread's own connection */
     int max_inflight;           /* READ_QUEUE_MAX (>= 1): lookups taken and not yet released */
+    int read_timeout_ms;        /* STORE_READ_TIMEOUT_MS (store_read_timeout) */
     http_complete_fn answer;    /* completes every submitted call, arg the order_lookup */
 } order_reader_config;
 

@@ -139,7 +139,7 @@ read_wait *read_wait_new(const read_wait_config *cfg, char *err, size_t errlen)
         return NULL;
     }
     w->st = store_open(cfg->store_location, STORE_READONLY, err, errlen);
-    if (!w->st) {
+    if (!w->st || store_read_timeout(w->st, cfg->read_timeout_ms, err, errlen) != STORE_OK) {
         read_wait_free(w);
         return NULL;
     }

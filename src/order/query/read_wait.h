@@ -41,6 +41,7 @@ typedef struct {
     const char *topic;          /* whose positions after= names */
     int max_waiters;            /* READ_WAIT_MAX (>= 1) */
     int poll_ms;                /* READ_WAIT_POLL_MS */
+    int read_timeout_ms;        /* STORE_READ_TIMEOUT_MS (store_read_timeout) */
     http_complete_fn answer;    /* completes every parked call */
 } read_wait_config;
 

@@ -227,6 +227,15 @@ store_status store_read_mmap(store *s, int64_t mmap_bytes, char *err, size_t err
     return s->be->read_mmap ? s->be->read_mmap(s, mmap_bytes, err, errlen) : STORE_OK;
 }
 
+store_status store_read_timeout(store *s, int ms, char *err, size_t errlen)
+{
+    if (ms < 0) {
+        snprintf(err, errlen, "store_read_timeout: negative timeout");
+        return STORE_ERR_INTERNAL;
+    }
+    return s->be->read_timeout ? s->be->read_timeout(s, ms, err, errlen) : STORE_OK;
+}
+
 store_status store_cache_size(store *s, int64_t kib, char *err, size_t errlen)
 {
     if (kib < 1) {

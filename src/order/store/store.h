@@ -186,6 +186,15 @@ store_status store_read_mmap(store *s, int64_t mmap_bytes, char *err, size_t err
 store_status store_cache_size(store *s, int64_t kib, char *err, size_t errlen);
 
 /*
+ * Read-only handles on PostgreSQL: a statement running longer than ms is
+ * cancelled by the server (statement_timeout, set again after a reconnect)
+ * and fails with STORE_ERR_IO, so a server stuck on a lock bounds the wait of
+ * every lookup queued behind it. 0: no bound. A no-op for SQLite, whose
+ * readers never wait for the writer (WAL).
+ */
+store_status store_read_timeout(store *s, int ms, char *err, size_t errlen);
+
+/*
  * Caps the file at max_pages pages (never below its current size): writes
  * that need more fail with STORE_ERR_IO, exactly as on a full disk. Used by
  * the tests (ORDER_TEST_STORE_MAX_PAGES) to prove the store-failure path.

@@ -42,6 +42,7 @@ typedef struct {
     store_status (*limit_pages)(store *s, int64_t max_pages, char *err, size_t errlen);
     store_status (*read_mmap)(store *s, int64_t bytes, char *err, size_t errlen); /* may be NULL */
     store_status (*cache_size)(store *s, int64_t kib, char *err, size_t errlen);  /* may be NULL */
+    store_status (*read_timeout)(store *s, int ms, char *err, size_t errlen);     /* may be NULL */
     /* retry state (store.h); record, clear and dlq_mark are called outside a transaction */
     store_status (*attempt_record)(store *s, const char *topic, int32_t partition, int64_t offset,
                                    int attempts, int64_t due_ms, char *err, size_t errlen);

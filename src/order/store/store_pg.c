@@ -360,6 +360,25 @@ static store_status store_pg_prepare(store_pg *s, char *err, size_t errlen)
     return STORE_OK;
 }
 
+static store_status store_pg_set_timeout(store_pg *s, char *err, size_t errlen)
+{
+    char sql[64];
+    snprintf(sql, sizeof sql, "SET statement_timeout = %d", s->read_timeout_ms);
+    return store_pg_simple(s, sql, PGRES_COMMAND_OK, "read timeout", err, errlen);
+}
+
+static store_status store_pg_read_timeout(store *base, int ms, char *err, size_t errlen)
+{
+    store_pg *s = (store_pg *)base;
+    if (!s->readonly)
+        return STORE_OK; /* the writer's statements are bounded by their own retries */
+    s->read_timeout_ms = ms;
+    /* connected: now; else the next connect sets it */
+    if (s->conn && PQstatus(s->conn) == CONNECTION_OK && ms > 0)
+        return store_pg_set_timeout(s, err, errlen);
+    return STORE_OK;
+}
+
 /*
  * A fresh connection, set up for this handle, with its statements prepared
  * unless prepare is 0 (before the writer's migration: the tables may not
@@ -398,6 +417,8 @@ static store_status store_pg_connect(store_pg *s, int prepare, char *err, size_t
     if (st == STORE_OK && s->readonly)
         st = store_pg_simple(s, "SET default_transaction_read_only = on", PGRES_COMMAND_OK,
                              "read-only session", err, errlen);
+    if (st == STORE_OK && s->readonly && s->read_timeout_ms > 0)
+        st = store_pg_set_timeout(s, err, errlen);
     if (st == STORE_OK && prepare)
         st = store_pg_prepare(s, err, errlen);
     if (st != STORE_OK) {
@@ -530,6 +551,7 @@ static const store_backend store_pg_backend = {
     .get_position = store_pg_batch_position,
     .get_order = store_pg_get_order,
     .get_orders = store_pg_get_orders,
+    .read_timeout = store_pg_read_timeout,
     .count_orders = store_pg_count_orders,
     .probe = store_pg_probe,
     .limit_pages = store_pg_limit_pages,

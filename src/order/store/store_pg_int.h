@@ -87,6 +87,7 @@ typedef struct {
     char *url;                      /* as configured: may carry a password, never printed */
     char where[STORE_PG_WHERE_MAX]; /* the URL with its password masked */
     int readonly;
+    int read_timeout_ms; /* statement_timeout of a read-only session; 0: none */
     int in_txn;
     int failed; /* a commit failed: only store_rollback() is accepted */
     store_pg_pos *pos;

@@ -92,8 +92,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             size_t raw = n - end;
             int r1 = dechunk(in + end, raw, raw, work1, &a);
             int r2 = dechunk(in + end, raw, cut < raw ? cut : raw, work2, &b);
-            if (r1 != r2 || (r1 == 1 && (a.out != b.out || a.in != b.in ||
-                                         memcmp(work1, work2, a.out) != 0)))
+            if (r1 != r2 ||
+                (r1 == 1 && (a.out != b.out || a.in != b.in || memcmp(work1, work2, a.out) != 0)))
                 abort();
         }
     } else if (!h->error || h->status < 400 || h->status > 505) {

@@ -133,8 +133,8 @@ void http_call_ids(call_box *b)
     call->thread_ctx = th->ctx;
     b->route = -1;
     b->started = clock_mono_s();
-    const char *rid = b->head_ok && b->base ? http_head_field(&b->head, b->base, "X-Request-ID")
-                                            : NULL;
+    const char *rid =
+        b->head_ok && b->base ? http_head_field(&b->head, b->base, "X-Request-ID") : NULL;
     if (rid && request_id_ok(rid)) {
         size_t n = strlen(rid);
         memcpy(call->request_id, rid, n + 1);

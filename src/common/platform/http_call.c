@@ -90,8 +90,7 @@ void http_call_release(call_box *b)
         b->qblocks = q->next;
         free(q);
     }
-    assert(atomic_load(&th->srv->in_flight) > 0);
-    atomic_fetch_sub(&th->srv->in_flight, 1);
+    http_call_uncount(b);
     if (th->nfree < HTTP_FREE_CALLS_MAX) {
         b->next = th->free_calls;
         th->free_calls = b;
@@ -99,6 +98,15 @@ void http_call_release(call_box *b)
     } else {
         free(b);
     }
+}
+
+void http_call_uncount(call_box *b)
+{
+    if (!b->counted)
+        return;
+    b->counted = 0;
+    assert(atomic_load(&b->th->srv->in_flight) > 0);
+    atomic_fetch_sub(&b->th->srv->in_flight, 1);
 }
 
 call_box *http_call_get(http_thread *th)
@@ -124,6 +132,7 @@ call_box *http_call_get(http_thread *th)
     memset(&b->deferred, 0, sizeof *b - offsetof(call_box, deferred));
     b->th = th;
     b->route = -1;
+    b->counted = 1;
     atomic_fetch_add(&th->srv->in_flight, 1);
     return b;
 }
@@ -258,6 +267,7 @@ void http_reply_typed(http_call *call, int status, const char *content_type, con
     assert(status >= 100 && status <= 599);
     b->answered = 1;
     http_call_observe(b, status);
+    http_call_uncount(b); /* the client may see the answer (and count) before this returns */
     if (b->conn) {
         char head[512 + HTTP_EXTRA_HEADERS_MAX];
         size_t hn = http_call_head(b, status, content_type, (long long)len, head, sizeof head);

@@ -258,8 +258,7 @@ static http_conn *conn_new(http_thread *th, int fd)
     c->first = 1;
     c->state = CONN_IDLE;
     c->body_need = -1;
-    if (event_assign(&c->rd, th->base, fd, EV_READ | EV_PERSIST | EV_ET, http_io_on_read, c) !=
-            0 ||
+    if (event_assign(&c->rd, th->base, fd, EV_READ | EV_PERSIST | EV_ET, http_io_on_read, c) != 0 ||
         event_assign(&c->wr, th->base, fd, EV_WRITE | EV_PERSIST, http_io_on_write, c) != 0 ||
         event_assign(&c->timer, th->base, -1, 0, conn_on_timer, c) != 0 ||
         event_add(&c->rd, NULL) != 0) {

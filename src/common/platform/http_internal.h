@@ -22,10 +22,10 @@
 #include <sys/uio.h>
 #include <time.h>
 
-#define HTTP_FREE_CALLS_MAX 256 /* recycled calls kept per thread */
-#define HTTP_FREE_CONNS_MAX 1024 /* recycled connection records kept per thread */
-#define HTTP_BUF_SIZE 4096       /* a connection's input buffer, grown up to the limits */
-#define HTTP_FREE_BUFS_MAX 256   /* recycled input buffers kept per thread */
+#define HTTP_FREE_CALLS_MAX 256     /* recycled calls kept per thread */
+#define HTTP_FREE_CONNS_MAX 1024    /* recycled connection records kept per thread */
+#define HTTP_BUF_SIZE 4096          /* a connection's input buffer, grown up to the limits */
+#define HTTP_FREE_BUFS_MAX 256      /* recycled input buffers kept per thread */
 #define HTTP_EXTRA_HEADERS_MAX 1024 /* bytes of http_add_header lines per answer */
 #define HTTP_QUERY_INLINE 256       /* decoded query values kept in the call itself */
 
@@ -46,13 +46,14 @@ typedef struct call_box {
     http_conn *conn;       /* its connection; NULL once that went (the answer only releases) */
     int route;             /* index into the route table, -1 none */
     int answered;          /* the one answer was given (checked by assert) */
+    int counted;           /* still counted in the server's in_flight */
     int close_after;       /* the answer says Connection: close, and the connection closes */
     double started;        /* monotonic seconds, for the latency histogram */
     /* the request: its head parsed in place in the connection's buffer */
     http_head head;
-    char *base;       /* the request's first byte; NULL once the connection went */
-    int head_ok;      /* head parsed (else only ids are generated) */
-    size_t body_at;   /* body: base[body_at .. body_at + body_len) */
+    char *base;     /* the request's first byte; NULL once the connection went */
+    int head_ok;    /* head parsed (else only ids are generated) */
+    size_t body_at; /* body: base[body_at .. body_at + body_len) */
     size_t body_len;
     /* http_query's decoded values */
     char qinline[HTTP_QUERY_INLINE];
@@ -103,8 +104,8 @@ struct http_conn {
     /* input: in[off .. len) unconsumed; a request being read starts at off */
     char *in;
     size_t cap, off, len;
-    size_t scan;      /* head-end scan position (from off) */
-    size_t head_len;  /* CONN_BODY: the head's length */
+    size_t scan;         /* head-end scan position (from off) */
+    size_t head_len;     /* CONN_BODY: the head's length */
     long long body_need; /* CONN_BODY, Content-Length framing: body bytes */
     http_chunked chunk;  /* CONN_BODY, chunked framing */
     size_t req_len;      /* CONN_BUSY: bytes of the request in flight (consumed on its answer) */
@@ -186,6 +187,8 @@ struct http_server {
 call_box *http_call_get(http_thread *th);
 /* Returns the call to its thread's free list (answered, or its request never completed). */
 void http_call_release(call_box *b);
+/* No longer counted in flight (at its answer, before its bytes go out). */
+void http_call_uncount(call_box *b);
 /* Counts the answer in the metrics and writes the access line. */
 void http_call_observe(call_box *b, int status);
 /* The reason phrase of status. */

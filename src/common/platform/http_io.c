@@ -314,8 +314,7 @@ static int io_head(http_conn *c, size_t end)
         c->body_need = b->head.content_length > 0 ? b->head.content_length : 0;
         if ((unsigned long long)c->body_need > s->cfg.max_body_bytes) {
             char msg[96];
-            snprintf(msg, sizeof msg, "request body larger than %zu bytes",
-                     s->cfg.max_body_bytes);
+            snprintf(msg, sizeof msg, "request body larger than %zu bytes", s->cfg.max_body_bytes);
             io_refuse(c, 413, msg);
             return -1;
         }

@@ -62,10 +62,10 @@ static http_method method_of(const char *m, size_t n)
     static const struct {
         const char *name;
         http_method m;
-    } t[] = {{"GET", HTTP_METHOD_GET},         {"POST", HTTP_METHOD_POST},
-             {"PUT", HTTP_METHOD_PUT},         {"HEAD", HTTP_METHOD_HEAD},
-             {"DELETE", HTTP_METHOD_DELETE},   {"OPTIONS", HTTP_METHOD_OPTIONS},
-             {"PATCH", HTTP_METHOD_PATCH},     {"TRACE", HTTP_METHOD_TRACE},
+    } t[] = {{"GET", HTTP_METHOD_GET},        {"POST", HTTP_METHOD_POST},
+             {"PUT", HTTP_METHOD_PUT},        {"HEAD", HTTP_METHOD_HEAD},
+             {"DELETE", HTTP_METHOD_DELETE},  {"OPTIONS", HTTP_METHOD_OPTIONS},
+             {"PATCH", HTTP_METHOD_PATCH},    {"TRACE", HTTP_METHOD_TRACE},
              {"CONNECT", HTTP_METHOD_CONNECT}};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         if (strlen(t[i].name) == n && memcmp(t[i].name, m, n) == 0)
@@ -251,8 +251,12 @@ static int parse_rules(const char *base, http_head *h)
 
 int http_head_parse(char *buf, size_t head_len, http_head *h)
 {
+    /* the field table is filled as far as it goes; everything else starts cleared */
     memset(h, 0, offsetof(http_head, fields));
     h->content_length = -1;
+    h->chunked = h->keep_alive = h->expect_continue = 0;
+    h->status = 0;
+    h->error = NULL;
     char *p = buf, *e = buf + head_len;
     while (p < e && (*p == '\r' || *p == '\n'))
         p++; /* empty lines before the request line */

@@ -51,7 +51,7 @@ typedef struct {
     uint32_t target_at, target_len; /* the request target as sent (cut by the NULs below) */
     uint32_t path_at, path_len;     /* the path (origin form), NUL-terminated at its '?' or '#' */
     uint32_t query_at, query_len;   /* after '?', NUL-terminated at '#'; query_at 0 when none */
-    int minor;                    /* HTTP/1.<minor>: 0 or 1 */
+    int minor;                      /* HTTP/1.<minor>: 0 or 1 */
     size_t nfields;
     http_field fields[HTTP_PARSE_MAX_HEADERS];
     /* framing and connection rules, from the fields */
@@ -79,12 +79,12 @@ const char *http_head_field(const http_head *h, const char *base, const char *na
  * with the same state when more bytes came.
  */
 typedef struct {
-    size_t in;            /* raw bytes consumed (offset into buf) */
-    size_t out;           /* decoded bytes so far, at buf[0..out) */
+    size_t in;               /* raw bytes consumed (offset into buf) */
+    size_t out;              /* decoded bytes so far, at buf[0..out) */
     unsigned long long left; /* bytes left of the current chunk's data */
-    int phase;            /* internal */
-    int ext;              /* internal: inside a chunk extension */
-    size_t line;          /* length of the size or trailer line so far */
+    int phase;               /* internal */
+    int ext;                 /* internal: inside a chunk extension */
+    size_t line;             /* length of the size or trailer line so far */
 } http_chunked;
 
 /*

@@ -280,7 +280,7 @@ void http_server_free(http_server *s)
     for (int i = 0; i < s->nthreads; i++) {
         http_thread *th = &s->threads[i];
         atomic_store(&s->stopping, 1); /* closing connections must not resume accepting */
-        http_conn_thread_free(th);    /* closes the connections; their calls learn it */
+        http_conn_thread_free(th);     /* closes the connections; their calls learn it */
         if (th->listen_fd >= 0)
             close(th->listen_fd);
         th->listen_fd = -1;

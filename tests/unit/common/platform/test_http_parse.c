@@ -149,8 +149,8 @@ START_TEST(test_malformed_heads)
         {"POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400},
         {"POST / HTTP/1.1\r\nContent-Length: 1 2\r\n\r\n", 400},
         {"POST / HTTP/1.1\r\nContent-Length: 9999999999999999999\r\n\r\n", 400},
-        {"GET / HTTP/1.1\r\nX-A: a\r\n b\r\n\r\n", 400},  /* folding */
-        {"GET / HTTP/1.1\r\nX-A : a\r\n\r\n", 400},       /* space before the colon */
+        {"GET / HTTP/1.1\r\nX-A: a\r\n b\r\n\r\n", 400}, /* folding */
+        {"GET / HTTP/1.1\r\nX-A : a\r\n\r\n", 400},      /* space before the colon */
         {"GET / HTTP/1.1\r\nno colon\r\n\r\n", 400},
         {"GET / HTTP/1.1\r\n: empty name\r\n\r\n", 400},
         {"GET / HTTP/1.1\r\nX-A: a\x01b\r\n\r\n", 400},
@@ -225,8 +225,7 @@ START_TEST(test_chunked_bodies)
     ck_assert_int_eq(dechunk("200\r\n", 5, 1024, buf, &st), 0);
     static const char *const bad[] = {"x\r\n", "\r\n", "2\r\nabc\r\n", "2x\r\nab\r\n0\r\n\r\n"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        ck_assert_msg(dechunk(bad[i], strlen(bad[i]), 1024, buf, &st) == -1, "accepted %s",
-                      bad[i]);
+        ck_assert_msg(dechunk(bad[i], strlen(bad[i]), 1024, buf, &st) == -1, "accepted %s", bad[i]);
 }
 END_TEST
 

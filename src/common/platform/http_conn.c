@@ -258,7 +258,9 @@ static http_conn *conn_new(http_thread *th, int fd)
     c->first = 1;
     c->state = CONN_IDLE;
     c->body_need = -1;
-    if (event_assign(&c->rd, th->base, fd, EV_READ | EV_PERSIST | EV_ET, http_io_on_read, c) != 0 ||
+    /* EV_CLOSED where the backend has it: http_io.c may then stop reading at a short read */
+    short rd = EV_READ | EV_PERSIST | EV_ET | (th->early_close ? EV_CLOSED : 0);
+    if (event_assign(&c->rd, th->base, fd, rd, http_io_on_read, c) != 0 ||
         event_assign(&c->wr, th->base, fd, EV_WRITE | EV_PERSIST, http_io_on_write, c) != 0 ||
         event_assign(&c->timer, th->base, -1, 0, conn_on_timer, c) != 0 ||
         event_add(&c->rd, NULL) != 0) {
@@ -332,6 +334,7 @@ int http_conn_thread_setup(http_thread *th, char *err, size_t errlen)
     TAILQ_INIT(&th->idle);
     int share = (cfg->max_connections + th->srv->nthreads - 1) / th->srv->nthreads;
     th->max_conns = share > 0 ? share : 1;
+    th->early_close = (event_base_get_features(th->base) & EV_FEATURE_EARLY_CLOSE) != 0;
     th->accept_retry = event_new(th->base, -1, 0, conn_on_accept_retry, th);
     th->accept_ev = event_new(th->base, th->listen_fd, EV_READ | EV_PERSIST, conn_on_accept, th);
     if (!th->accept_retry || !th->accept_ev) {

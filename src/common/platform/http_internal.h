@@ -137,6 +137,7 @@ struct http_thread {
     int listen_fd; /* this thread's dup of the listening socket, -1 when stopped */
     struct event *accept_ev;
     int accept_on;
+    int early_close; /* the backend reports a peer's close (EV_CLOSED) */
     struct event *ctl;
     void *ctx;
     pthread_t tid;

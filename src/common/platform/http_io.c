@@ -437,7 +437,10 @@ static void io_eof(http_conn *c, int failed)
 void http_io_on_read(evutil_socket_t fd, short what, void *arg)
 {
     http_conn *c = arg;
-    (void)what;
+    /* A read shorter than the room emptied the socket: new bytes make a new
+     * edge, so the EAGAIN read that would confirm it is saved. Not when the
+     * client closed (EV_CLOSED): its EOF comes with no further edge. */
+    int may_stop = c->th->early_close && !(what & EV_CLOSED);
     if (c->dead)
         return;
     if (c->state == CONN_LINGER) {
@@ -471,7 +474,8 @@ void http_io_on_read(evutil_socket_t fd, short what, void *arg)
             }
             continue;
         }
-        ssize_t r = read(fd, c->in + c->len, c->cap - c->len);
+        size_t room = c->cap - c->len;
+        ssize_t r = read(fd, c->in + c->len, room);
         if (r > 0) {
             c->len += (size_t)r;
             got = 1;
@@ -479,6 +483,8 @@ void http_io_on_read(evutil_socket_t fd, short what, void *arg)
                 io_frame(c);
             if (c->dead || c->state == CONN_LINGER)
                 return;
+            if (may_stop && (size_t)r < room)
+                break;
             continue;
         }
         if (r < 0 && errno == EINTR)

@@ -156,10 +156,13 @@ void http_dispatch(call_box *b)
     http_call_ids(b);
     /* the handler's log lines carry the trace id; a deferred answer sets it again */
     char outer[TRACE_ID_HEX + 1];
-    snprintf(outer, sizeof outer, "%s", log_trace_get());
+    const char *was = log_trace_get();
+    size_t wn = strnlen(was, TRACE_ID_HEX); /* no printf per request */
+    memcpy(outer, was, wn);
+    outer[wn] = '\0';
     log_trace_set(b->call.traceparent + 3, TRACE_ID_HEX);
     http_route_call(b->th->srv, b);
-    log_trace_set(outer, strlen(outer));
+    log_trace_set(outer, wn);
 }
 
 void http_refuse(call_box *b, int status, const char *detail)

@@ -1,16 +1,19 @@
 /*
  * http_test_client: a raw-socket HTTP client for the HTTP layer's unit tests
  * (test_http.c, test_http_wire.c): connect, send, read until EOF, status and
- * body of an answer. Header-only (static functions): every test file is its
- * own binary.
+ * body of an answer, and the echo handler both use. Header-only (static functions): every test file
+ * is its own binary.
  */
 #ifndef HTTP_TEST_CLIENT_H
 #define HTTP_TEST_CLIENT_H
+
+#include "platform/http.h"
 
 #include <arpa/inet.h>
 #include <check.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -44,18 +47,37 @@ static inline void send_all(int fd, const char *p, size_t n)
     }
 }
 
-/* Reads until EOF (requests say Connection: close). Returns bytes read. */
-static inline size_t read_all(int fd, char *buf, size_t cap)
+/* Reads until buf holds want (NULL: until EOF); returns the bytes read. */
+static inline size_t read_until(int fd, char *buf, size_t cap, const char *want)
 {
     size_t len = 0;
-    while (len + 1 < cap) {
+    buf[0] = '\0';
+    while (len + 1 < cap && !(want && strstr(buf, want))) {
         ssize_t r = recv(fd, buf + len, cap - 1 - len, 0);
         if (r <= 0)
             break;
         len += (size_t)r;
+        buf[len] = '\0';
     }
-    buf[len] = '\0';
     return len;
+}
+
+/* Reads until EOF (requests say Connection: close). Returns bytes read. */
+static inline size_t read_all(int fd, char *buf, size_t cap)
+{
+    return read_until(fd, buf, cap, NULL);
+}
+
+/* A handler: the JSON object body, echoed with sorted keys. */
+static inline void test_h_echo(http_call *call)
+{
+    json_t *j = http_read_json_object(call);
+    if (!j)
+        return;
+    char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+    http_reply(call, 200, s, strlen(s));
+    free(s);
+    json_decref(j);
 }
 
 static inline int status_of(const char *resp)

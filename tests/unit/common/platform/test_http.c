@@ -46,17 +46,6 @@ static void h_sync(http_call *call)
     http_reply(call, 200, body, (size_t)n);
 }
 
-static void h_echo(http_call *call)
-{
-    json_t *j = http_read_json_object(call);
-    if (!j)
-        return;
-    char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
-    http_reply(call, 200, s, strlen(s));
-    free(s);
-    json_decref(j);
-}
-
 static void defer_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -114,7 +103,7 @@ static void h_item(http_call *call)
 
 static const http_route routes[] = {
     {"/sync", HTTP_M_GET, h_sync},   {"/items/{id}", HTTP_M_GET, h_item},
-    {"/items", HTTP_M_GET, h_item},  {"/echo", HTTP_M_POST | HTTP_M_PUT, h_echo},
+    {"/items", HTTP_M_GET, h_item},  {"/echo", HTTP_M_POST | HTTP_M_PUT, test_h_echo},
     {"/defer", HTTP_M_GET, h_defer}, {"/query", HTTP_M_GET, h_query},
 };
 

@@ -33,17 +33,6 @@ static void h_sync(http_call *call)
     http_reply(call, 200, ok, sizeof ok - 1);
 }
 
-static void h_echo(http_call *call)
-{
-    json_t *j = http_read_json_object(call);
-    if (!j)
-        return;
-    char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
-    http_reply(call, 200, s, strlen(s));
-    free(s);
-    json_decref(j);
-}
-
 static int pieces_left;
 static int stream_next(void *arg, jsonw *out)
 {
@@ -68,7 +57,7 @@ static void h_stream(http_call *call)
 
 static const http_route routes[] = {
     {"/sync", HTTP_M_GET, h_sync},
-    {"/echo", HTTP_M_POST | HTTP_M_PUT, h_echo},
+    {"/echo", HTTP_M_POST | HTTP_M_PUT, test_h_echo},
     {"/stream", HTTP_M_GET, h_stream},
 };
 
@@ -115,21 +104,6 @@ static int count(const char *hay, const char *needle)
     for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
         n++;
     return n;
-}
-
-/* Reads until buf holds want (or EOF); returns the bytes read. */
-static size_t read_until(int fd, char *buf, size_t cap, const char *want)
-{
-    size_t len = 0;
-    buf[0] = '\0';
-    while (len + 1 < cap && !strstr(buf, want)) {
-        ssize_t r = recv(fd, buf + len, cap - 1 - len, 0);
-        if (r <= 0)
-            break;
-        len += (size_t)r;
-        buf[len] = '\0';
-    }
-    return len;
 }
 
 START_TEST(test_many_pipelined_in_one_write)

@@ -14,7 +14,7 @@
 #include "platform/jsonw.h"
 
 #include <event2/event.h>
-#include <event2/event_struct.h>
+#include <event2/event_struct.h> /* events embedded in a connection: none allocated per accept */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>

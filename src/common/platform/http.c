@@ -1,15 +1,16 @@
 /*
- * http: request ids and dispatch over evhttp (libevent 2.1): every request
- * becomes a call, routed against the fixed table. What a handler does with
- * its call (read it, answer it) is in http_call.c; sockets, threads and the
- * server lifecycle are in http_server.c.
+ * http: request ids and dispatch: every complete request is a call, routed
+ * against the fixed table. What a handler does with its call (read it,
+ * answer it) is in http_call.c; reading and framing requests in http_io.c;
+ * sockets, threads and the server lifecycle in http_server.c.
  *
  * Why it looks like this:
- * - One gencb per evhttp routes against the fixed table, so unknown paths and
- *   wrong methods get our JSON 404/405 instead of evhttp's HTML pages; every
- *   method is allowed at the evhttp level for the same reason.
- * - Requests that would desync the connection (conflicting framing, a body
- *   evhttp does not read) are answered and the connection closed.
+ * - Unknown paths and wrong methods get our JSON 404/405 (with Allow).
+ * - A body sent with a method that takes none (GET, DELETE...) is read and
+ *   dropped, but the request is still answered with Connection: close: a
+ *   client that sends one may frame its requests differently from us.
+ * - Refused requests (malformed, too large) get a JSON answer too, with
+ *   fresh ids when their head could not be trusted, and close.
  */
 #include "platform/http.h"
 
@@ -21,7 +22,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/queue.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -63,14 +63,14 @@ static int request_id_ok(const char *s)
 
 /* ---- dispatch ---- */
 
-static unsigned method_bit(enum evhttp_cmd_type t)
+static unsigned method_bit(http_method m)
 {
-    switch (t) {
-    case EVHTTP_REQ_GET:
+    switch (m) {
+    case HTTP_METHOD_GET:
         return HTTP_M_GET;
-    case EVHTTP_REQ_POST:
+    case HTTP_METHOD_POST:
         return HTTP_M_POST;
-    case EVHTTP_REQ_PUT:
+    case HTTP_METHOD_PUT:
         return HTTP_M_PUT;
     default:
         return 0;
@@ -93,106 +93,51 @@ static void allow_header(unsigned methods, char *out, size_t cap)
 }
 
 /*
- * Request smuggling guard: evhttp takes the first Content-Length and prefers
- * chunked over Content-Length; a request that carries two different lengths,
- * or both, is refused rather than interpreted.
- */
-static int framing_ok(const struct evkeyvalq *h)
-{
-    const char *len = NULL;
-    int te = 0;
-    const struct evkeyval *kv;
-    TAILQ_FOREACH(kv, h, next)
-    {
-        if (strcasecmp(kv->key, "Content-Length") == 0) {
-            if (len && strcmp(len, kv->value) != 0)
-                return 0;
-            len = kv->value;
-        } else if (strcasecmp(kv->key, "Transfer-Encoding") == 0) {
-            te = 1;
-        }
-    }
-    return !(te && len);
-}
-
-/*
- * libevent 2.1 reads a body only for POST, PUT and PATCH. A body sent with any
- * other method stays in the stream and would be parsed as the next request on
- * that connection (a desync: the next request gets an HTML 400, or worse, is
- * smuggled). Such a request is still answered, then the connection is closed.
- */
-static int body_left_unread(struct evhttp_request *req)
-{
-    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-    if (cmd == EVHTTP_REQ_POST || cmd == EVHTTP_REQ_PUT || cmd == EVHTTP_REQ_PATCH)
-        return 0;
-    const struct evkeyvalq *h = evhttp_request_get_input_headers(req);
-    const char *len = evhttp_find_header(h, "Content-Length");
-    if (evhttp_find_header(h, "Transfer-Encoding"))
-        return 1;
-    return len && strspn(len, "0") != strlen(len);
-}
-
-static void http_route_call(http_server *s, call_box *b, struct evhttp_request *req,
-                            http_conn *conn);
-
-/*
  * The caller's trace context: exactly one valid `traceparent` header (the
  * spec has a repeated or invalid one ignored, and a new trace started).
  */
-static const trace_ctx *request_trace(const struct evkeyvalq *h, trace_ctx *parsed)
+static const trace_ctx *request_trace(const call_box *b, trace_ctx *parsed)
 {
     const char *tp = NULL;
-    const struct evkeyval *kv;
-    TAILQ_FOREACH(kv, h, next)
-    {
-        if (strcasecmp(kv->key, "traceparent") == 0) {
+    size_t n = 0;
+    for (size_t i = 0; i < b->head.nfields; i++) {
+        const http_field *f = &b->head.fields[i];
+        if (f->name_len == 11 && strcasecmp(b->base + f->name, "traceparent") == 0) {
             if (tp)
                 return NULL;
-            tp = kv->value;
+            tp = b->base + f->value;
+            n = f->value_len;
         }
     }
     if (!tp)
         return NULL;
-    /* evhttp keeps optional whitespace around the value; the spec allows it (OWS) */
-    while (*tp == ' ' || *tp == '\t')
-        tp++;
-    size_t n = strlen(tp);
-    while (n && (tp[n - 1] == ' ' || tp[n - 1] == '\t'))
-        n--;
     return trace_parse(tp, n, parsed) == 0 ? parsed : NULL;
 }
 
 /* An exact path, or one whose last segment is "{name}": any one non-empty segment there. */
-static int http_route_matches(const char *route, const char *path)
+static int http_route_matches(const char *route, const char *path, size_t len)
 {
     size_t n = http_route_param_at(route);
     if (n == 0)
-        return strcmp(route, path) == 0;
-    if (strncmp(route, path, n) != 0)
+        return strlen(route) == len && memcmp(route, path, len) == 0;
+    if (len <= n || strncmp(route, path, n) != 0)
         return 0;
-    return path[n] != '\0' && strchr(path + n, '/') == NULL;
+    return memchr(path + n, '/', len - n) == NULL;
 }
 
-void http_dispatch(struct evhttp_request *req, void *arg)
+void http_call_ids(call_box *b)
 {
-    http_thread *th = arg;
-    http_server *s = th->srv;
-    double started = clock_mono_s();
-    call_box *b = http_call_get(th);
-    if (!b) {
-        evhttp_send_error(req, 500, "out of memory");
-        return;
-    }
-    http_conn *conn = http_conn_request_begins(th, req);
+    http_thread *th = b->th;
     http_call *call = &b->call;
-    call->app = s->app;
+    call->app = th->srv->app;
     call->thread_ctx = th->ctx;
     b->route = -1;
-    b->started = started;
-    const char *rid = evhttp_find_header(evhttp_request_get_input_headers(req), "X-Request-ID");
+    b->started = clock_mono_s();
+    const char *rid =
+        b->head_ok && b->base ? http_head_field(&b->head, b->base, "X-Request-ID") : NULL;
     if (rid && request_id_ok(rid)) {
-        snprintf(call->request_id, sizeof call->request_id, "%s", rid);
+        size_t n = strlen(rid);
+        memcpy(call->request_id, rid, n + 1);
     } else {
         /* 32 hex digits without printf (every request without an id of its own) */
         numfmt_hex64(call->request_id, http_rand(th));
@@ -200,47 +145,48 @@ void http_dispatch(struct evhttp_request *req, void *arg)
         call->request_id[32] = '\0';
     }
     trace_ctx parent;
-    trace_start(request_trace(evhttp_request_get_input_headers(req), &parent), &call->trace);
+    trace_start(b->head_ok && b->base ? request_trace(b, &parent) : NULL, &call->trace);
     trace_format(&call->trace, call->traceparent);
+}
+
+static void http_route_call(http_server *s, call_box *b);
+
+void http_dispatch(call_box *b)
+{
+    http_call_ids(b);
     /* the handler's log lines carry the trace id; a deferred answer sets it again */
     char outer[TRACE_ID_HEX + 1];
-    snprintf(outer, sizeof outer, "%s", log_trace_get());
-    log_trace_set(call->traceparent + 3, TRACE_ID_HEX);
-    http_route_call(s, b, req, conn);
-    log_trace_set(outer, strlen(outer));
+    const char *was = log_trace_get();
+    size_t wn = strnlen(was, TRACE_ID_HEX); /* no printf per request */
+    memcpy(outer, was, wn);
+    outer[wn] = '\0';
+    log_trace_set(b->call.traceparent + 3, TRACE_ID_HEX);
+    http_route_call(b->th->srv, b);
+    log_trace_set(outer, wn);
+}
+
+void http_refuse(call_box *b, int status, const char *detail)
+{
+    http_call_ids(b);
+    b->close_after = 1;
+    http_reply_error(&b->call, status, detail);
 }
 
 /* Routes the call (its ids are set) and runs the handler, or answers it here. */
-static void http_route_call(http_server *s, call_box *b, struct evhttp_request *req,
-                            http_conn *conn)
+static void http_route_call(http_server *s, call_box *b)
 {
     http_call *call = &b->call;
-    http_call_attach(b, req, conn);
-    if (!conn) {
-        /* a connection without its record (out of memory at accept): nothing
-         * would notice it closing under a deferred answer, so answer now */
-        http_add_header(call, "Connection", "close");
-        http_reply_error(call, 503, "out of memory for the connection");
-        return;
-    }
-
-    if (!framing_ok(evhttp_request_get_input_headers(req))) {
-        /* the bytes after this request cannot be trusted: answer and close */
-        http_add_header(call, "Connection", "close");
-        http_reply_error(call, 400, "conflicting Content-Length / Transfer-Encoding headers");
-        return;
-    }
-    if (body_left_unread(req))
-        http_add_header(call, "Connection", "close");
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
-    if (!path) {
-        http_reply_error(call, 400, "malformed request target");
-        return;
-    }
+    const http_head *h = &b->head;
+    if (!h->keep_alive)
+        b->close_after = 1;
+    /* a body where none is taken: answered, then closed (see the top) */
+    if ((h->chunked || h->content_length > 0) && h->method != HTTP_METHOD_POST &&
+        h->method != HTTP_METHOD_PUT && h->method != HTTP_METHOD_PATCH)
+        b->close_after = 1;
+    const char *path = b->base + h->path_at;
     const http_route *route = NULL;
     for (size_t i = 0; i < s->nroutes; i++)
-        if (http_route_matches(s->routes[i].path, path)) {
+        if (http_route_matches(s->routes[i].path, path, h->path_len)) {
             route = &s->routes[i];
             b->route = (int)i;
             break;
@@ -249,7 +195,7 @@ static void http_route_call(http_server *s, call_box *b, struct evhttp_request *
         http_reply_error(call, 404, "not found");
         return;
     }
-    if (!(method_bit(evhttp_request_get_command(req)) & route->methods)) {
+    if (!(method_bit(h->method) & route->methods)) {
         char allow[32];
         allow_header(route->methods, allow, sizeof allow);
         http_add_header(call, "Allow", allow);

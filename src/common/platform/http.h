@@ -1,13 +1,15 @@
 /*
- * http: the HTTP front of both services, over libevent's evhttp.
+ * http: the HTTP front of both services: an HTTP/1.1 server of its own on
+ * libevent's event_base (keep-alive, pipelining, chunked bodies both ways).
  *
  * Routing is a fixed table: an unknown path answers 404, a known path with a
  * method it does not serve answers 405 with Allow. Every answer is JSON, carries
  * X-Request-ID (taken from the request, or generated) and `traceparent` (the
  * service's span, see http_call.trace) and is counted. Limits
- * (body and header size, idle timeout) are enforced before a handler runs
- * where evhttp allows, and answered with a JSON 413. Deadlines for the whole
- * request head and body, and the cap on open connections, are http_conn.c's.
+ * (body and head size, idle timeout) are enforced before a handler runs,
+ * with a JSON 413 or 431 (and the connection closed). Deadlines for the
+ * whole request head and body, and the cap on open connections, are
+ * http_conn.c's.
  *
  * A server may run several threads, each with its own event loop accepting
  * on the same listening socket; thread 0 runs on the caller's event_base and
@@ -69,7 +71,7 @@ typedef struct {
     const char *listen_addr; /* e.g. "0.0.0.0" */
     int port;
     size_t max_body_bytes;   /* larger bodies: 413 */
-    size_t max_header_bytes; /* larger headers: evhttp rejects */
+    size_t max_header_bytes; /* a larger request head: 431 (0: 16 KiB) */
     int idle_timeout_s;      /* a read waiting longer closes the connection (keep-alive idle) */
     int header_timeout_s;    /* a request head must be complete this long after it started
                                 (the connection opened, or a keep-alive request's first byte) */
@@ -83,9 +85,9 @@ typedef struct {
 
 /*
  * An event_base for a loop that serves HTTP (the caller's thread 0 and every
- * extra thread): epoll's changelist on, so the add/remove pairs evhttp makes
- * within one loop iteration cost one epoll_ctl instead of two (measured in
- * bench/profile-notes.md). NULL on failure.
+ * extra thread): epoll's changelist on, so an add and a remove of one
+ * descriptor within one loop iteration (a write event added and removed
+ * again) cost at most one epoll_ctl. NULL on failure.
  */
 struct event_base *http_base_new(void);
 
@@ -124,16 +126,15 @@ void http_call_complete(http_call *call, http_complete_fn fn, void *arg);
 
 /*
  * Noticing that a deferred call's client left while the call waits (a
- * long-poll): evhttp reads nothing from a connection whose request a handler
- * holds, so otherwise the call learns it only when it is answered. Call on
+ * long-poll): otherwise the call learns it only when it is answered. Call on
  * the call's loop thread, after http_call_defer(). gone(call, arg) then runs
  * at most once, on that thread, when the client closes the connection (or
  * shuts down its sending side: taken as leaving) or the server drops it. It
  * is only news: the call must still be completed exactly once (gone may
  * complete it itself). The watch ends when the completion runs. Returns 0,
- * or -1 when the connection cannot be watched (the event backend lacks
- * early-close detection, or the client already went): the call is then
- * completed as usual and its answer only releases it.
+ * or -1 when the client already went: the call is then completed as usual
+ * and its answer only releases it. Bytes of a pipelined request are not
+ * news (they wait for their turn).
  */
 typedef void (*http_gone_fn)(http_call *call, void *arg);
 int http_call_watch_gone(http_call *call, http_gone_fn gone, void *arg);

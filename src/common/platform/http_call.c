@@ -1,25 +1,19 @@
 /*
  * http_call: what a handler does with its call: read the request (JSON body,
- * query parameters) and answer it, now or later from the same thread's loop.
- * Also the call's lifetime, which the answer ends.
+ * query parameters, headers) and answer it, now or later from the same
+ * thread's loop. Also the call's lifetime, which the answer ends.
  *
  * Why it looks like this:
  * - Calls are recycled through a small per-thread free list: a busy server
  *   allocates no call structs in steady state, and no lock is needed.
- * - Deferred answers: evhttp keeps a request it has handed to us until we
- *   reply. While it waits, libevent 2.1.12 does not read the connection, so a
- *   client that left is noticed only when the answer is written: the write
- *   fails and evhttp frees connection and request itself, after our reply
- *   (test_http checks this under ASan). Should a connection go while its
- *   request is still ours (EOF or timeout seen by evhttp, which then detaches
- *   a request the user has not answered; the server freed), or evhttp answer
- *   a request itself, the connection's close callback and the request's
- *   completion callback (both owned by http_conn.c) clear the call's request,
- *   so the eventual reply only releases the call instead of touching freed
- *   memory.
- * - Bodies: evhttp's own limit is set to twice ours, so a body just over the
- *   documented limit gets our JSON 413; beyond that evhttp refuses it itself
- *   (its 413 page is HTML) without buffering it, which bounds memory.
+ * - The request stays where it was read (the connection's buffer, parsed in
+ *   place), so reading a header or the body copies nothing; only query values
+ *   are decoded, into the call itself (or a block it owns when long).
+ * - The answer head is built by hand (no printf), with the Date header
+ *   formatted once a second, and handed to the connection with the body in
+ *   one writev.
+ * - A call whose client left (its connection closed while a handler held
+ *   it) has no connection; answering it only releases it.
  */
 #include "platform/http.h"
 
@@ -28,9 +22,10 @@
 #include "platform/log.h"
 #include "platform/metrics.h"
 
+#include "platform/numfmt.h"
+
 #include <assert.h>
 #include <errno.h>
-#include <event2/buffer.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +35,8 @@
 const char *http_reason(int status)
 {
     switch (status) {
+    case 100:
+        return "Continue";
     case 200:
         return "OK";
     case 201:
@@ -68,24 +65,32 @@ const char *http_reason(int status)
         return "Too Many Requests";
     case 500:
         return "Internal Server Error";
+    case 417:
+        return "Expectation Failed";
+    case 431:
+        return "Request Header Fields Too Large";
     case 503:
         return "Service Unavailable";
+    case 505:
+        return "HTTP Version Not Supported";
     default:
-        return NULL; /* evhttp picks its own phrase */
+        return status < 300 ? "OK" : status < 500 ? "Client Error" : "Server Error";
     }
 }
 
 /* ---- call lifetime ---- */
 
-/* What happens to the request if the connection goes first: see http_conn.c. */
 void http_call_release(call_box *b)
 {
-    assert(!b->streaming && !b->deferred && b->gone_ev == NULL);
+    assert(!b->streaming && !b->deferred && b->gone_fn == NULL);
+    assert(b->conn == NULL || b->conn->call != b); /* the connection let go of it */
     http_thread *th = b->th;
-    if (b->query_parsed)
-        evhttp_clear_headers(&b->query);
-    assert(atomic_load(&th->srv->in_flight) > 0);
-    atomic_fetch_sub(&th->srv->in_flight, 1);
+    while (b->qblocks) {
+        http_qblock *q = b->qblocks;
+        b->qblocks = q->next;
+        free(q);
+    }
+    http_call_uncount(b);
     if (th->nfree < HTTP_FREE_CALLS_MAX) {
         b->next = th->free_calls;
         th->free_calls = b;
@@ -93,6 +98,15 @@ void http_call_release(call_box *b)
     } else {
         free(b);
     }
+}
+
+void http_call_uncount(call_box *b)
+{
+    if (!b->counted)
+        return;
+    b->counted = 0;
+    assert(atomic_load(&b->th->srv->in_flight) > 0);
+    atomic_fetch_sub(&b->th->srv->in_flight, 1);
 }
 
 call_box *http_call_get(http_thread *th)
@@ -106,28 +120,55 @@ call_box *http_call_get(http_thread *th)
         if (!b)
             return NULL;
     }
-    memset(b, 0, sizeof *b);
+    /* the head's field table is written by the parser: only the part before it is cleared */
+    memset(b, 0, offsetof(call_box, head));
+    memset(&b->head, 0, offsetof(http_head, fields));
+    b->base = NULL;
+    b->head_ok = 0;
+    b->body_at = b->body_len = 0;
+    b->qused = 0;
+    b->qblocks = NULL;
+    b->extra_len = 0;
+    memset(&b->deferred, 0, sizeof *b - offsetof(call_box, deferred));
     b->th = th;
-    TAILQ_INIT(&b->query);
+    b->route = -1;
+    b->counted = 1;
     atomic_fetch_add(&th->srv->in_flight, 1);
     return b;
 }
 
-void http_call_attach(call_box *b, struct evhttp_request *req, http_conn *conn)
+/* ---- replies ---- */
+
+static size_t put(char *out, size_t at, size_t cap, const char *s, size_t n)
 {
-    b->req = req;
-    if (conn)
-        http_conn_attach_call(conn, b, req);
+    if (at + n > cap)
+        return cap + 1; /* marks overflow: every later put fails too */
+    memcpy(out + at, s, n);
+    return at + n;
 }
 
-/* ---- replies ---- */
+#define PUTS(lit) (at = put(out, at, cap, lit, sizeof lit - 1))
 
 void http_add_header(http_call *call, const char *name, const char *value)
 {
     call_box *b = (call_box *)call;
     assert(!b->answered && !b->deferred); /* headers go with the one answer */
-    if (b->req)
-        evhttp_add_header(evhttp_request_get_output_headers(b->req), name, value);
+    size_t nn = strlen(name), vn = strlen(value);
+    if (strpbrk(value, "\r\n") || strpbrk(name, "\r\n: ")) {
+        log_msg(LOG_ERROR, "http", call->request_id, "header %.40s: not a valid field", name);
+        return;
+    }
+    size_t cap = sizeof b->extra, at = b->extra_len;
+    char *out = b->extra;
+    at = put(out, at, cap, name, nn);
+    PUTS(": ");
+    at = put(out, at, cap, value, vn);
+    PUTS("\r\n");
+    if (at > cap) {
+        log_msg(LOG_ERROR, "http", call->request_id, "header %.40s: no room left", name);
+        return;
+    }
+    b->extra_len = at;
 }
 
 void http_reply(http_call *call, int status, const char *json, size_t len)
@@ -135,26 +176,9 @@ void http_reply(http_call *call, int status, const char *json, size_t len)
     http_reply_typed(call, status, "application/json", json, len);
 }
 
-static const char *http_method_name(enum evhttp_cmd_type cmd)
+static const char *http_method_name(const call_box *b)
 {
-    switch (cmd) {
-    case EVHTTP_REQ_GET:
-        return "GET";
-    case EVHTTP_REQ_POST:
-        return "POST";
-    case EVHTTP_REQ_PUT:
-        return "PUT";
-    case EVHTTP_REQ_DELETE:
-        return "DELETE";
-    case EVHTTP_REQ_HEAD:
-        return "HEAD";
-    case EVHTTP_REQ_OPTIONS:
-        return "OPTIONS";
-    case EVHTTP_REQ_PATCH:
-        return "PATCH";
-    default:
-        return "OTHER";
-    }
+    return b->base && b->head_ok ? b->base + b->head.method_at : "-";
 }
 
 void http_call_observe(call_box *b, int status)
@@ -168,20 +192,18 @@ void http_call_observe(call_box *b, int status)
         char outer[TRACE_ID_HEX + 1];
         snprintf(outer, sizeof outer, "%s", log_trace_get());
         log_trace_set(call->traceparent + 3, TRACE_ID_HEX);
-        const char *uri = b->req ? evhttp_request_get_uri(b->req) : NULL;
-        log_msg(level, "http", call->request_id, "%s %.200s -> %d in %.3f ms",
-                b->req ? http_method_name(evhttp_request_get_command(b->req)) : "-",
-                uri ? uri : "(client gone)", status, (clock_mono_s() - b->started) * 1e3);
+        int has = b->base && b->head_ok;
+        const char *path = has ? b->base + b->head.path_at : "(client gone)";
+        const char *q = has && b->head.query_at ? b->base + b->head.query_at : NULL;
+        log_msg(level, "http", call->request_id, "%s %.200s%s%.200s -> %d in %.3f ms",
+                http_method_name(b), path, q ? "?" : "", q ? q : "", status,
+                (clock_mono_s() - b->started) * 1e3);
         log_trace_set(outer, strlen(outer));
     }
 }
 
-/*
- * The Date header, formatted once per second per thread: evhttp would add it
- * itself, with gmtime and printf on every answer (3 % of a create's
- * instructions, bench/profile-notes.md), and skips that when one is present.
- */
-static const char *http_date(http_thread *th)
+/* The Date header, formatted once per second per thread (gmtime and strftime are not cheap). */
+static const char *http_date(http_thread *th, size_t *len)
 {
     time_t now = time(NULL);
     if (now != th->date_at || !th->date[0]) {
@@ -189,9 +211,49 @@ static const char *http_date(http_thread *th)
         if (!gmtime_r(&now, &tm) ||
             strftime(th->date, sizeof th->date, "%a, %d %b %Y %H:%M:%S GMT", &tm) == 0)
             th->date[0] = '\0';
+        th->date_len = strlen(th->date);
         th->date_at = now;
     }
+    *len = th->date_len;
     return th->date[0] ? th->date : NULL;
+}
+
+size_t http_call_head(call_box *b, int status, const char *content_type, long long body_len,
+                      char *out, size_t cap)
+{
+    size_t at = 0;
+    char num[NUMFMT_U64_MAX];
+    PUTS("HTTP/1.1 ");
+    at = put(out, at, cap, num, numfmt_u64(num, (uint64_t)status));
+    PUTS(" ");
+    const char *reason = http_reason(status);
+    at = put(out, at, cap, reason, strlen(reason));
+    PUTS("\r\nContent-Type: ");
+    at = put(out, at, cap, content_type, strlen(content_type));
+    if (body_len >= 0) {
+        PUTS("\r\nContent-Length: ");
+        at = put(out, at, cap, num, numfmt_u64(num, (uint64_t)body_len));
+    } else if (b->stream_chunked) {
+        PUTS("\r\nTransfer-Encoding: chunked");
+    }
+    PUTS("\r\nX-Request-ID: ");
+    at = put(out, at, cap, b->call.request_id, strlen(b->call.request_id));
+    size_t dlen;
+    const char *date = http_date(b->th, &dlen);
+    if (date) {
+        PUTS("\r\nDate: ");
+        at = put(out, at, cap, date, dlen);
+    }
+    PUTS("\r\ntraceparent: ");
+    at = put(out, at, cap, b->call.traceparent, TRACE_PARENT_LEN);
+    PUTS("\r\n");
+    at = put(out, at, cap, b->extra, b->extra_len);
+    if (b->close_after)
+        PUTS("Connection: close\r\n");
+    else if (b->head.minor == 0)
+        PUTS("Connection: keep-alive\r\n");
+    PUTS("\r\n");
+    return at > cap ? 0 : at;
 }
 
 void http_reply_typed(http_call *call, int status, const char *content_type, const char *body,
@@ -199,29 +261,22 @@ void http_reply_typed(http_call *call, int status, const char *content_type, con
 {
     call_box *b = (call_box *)call;
     /* Exactly one answer per call: a second one would write to a recycled
-     * call (or a freed request) and answer someone else's request. A deferred
-     * call is answered only from its completion, on its own loop thread. */
+     * call and answer someone else's request. A deferred call is answered
+     * only from its completion, on its own loop thread. */
     assert(!b->answered && !b->deferred);
     assert(status >= 100 && status <= 599);
     b->answered = 1;
     http_call_observe(b, status);
-    http_conn_detach_call(b);
-    if (b->req) {
-        struct evhttp_request *req = b->req;
-        struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-        evhttp_add_header(h, "Content-Type", content_type);
-        evhttp_add_header(h, "X-Request-ID", call->request_id);
-        const char *date = http_date(b->th);
-        if (date)
-            evhttp_add_header(h, "Date", date);
-        evhttp_add_header(h, "traceparent", call->traceparent);
-        if (evbuffer_add(evhttp_request_get_output_buffer(req), body, len) != 0) {
-            log_msg(LOG_ERROR, "http", call->request_id, "out of memory for the reply body");
-            status = 500;
-        }
-        /* Frees req if the client already left (libevent detached it). */
-        evhttp_send_reply(req, status, http_reason(status), NULL);
-        b->req = NULL;
+    http_call_uncount(b); /* the client may see the answer (and count) before this returns */
+    if (b->conn) {
+        char head[512 + HTTP_EXTRA_HEADERS_MAX];
+        size_t hn = http_call_head(b, status, content_type, (long long)len, head, sizeof head);
+        assert(hn > 0); /* the fixed part fits; extra headers are bounded by their own room */
+        struct iovec iov[2] = {{head, hn}, {(void *)body, len}};
+        /* a HEAD request gets the head only */
+        int n = b->head.method == HTTP_METHOD_HEAD || len == 0 ? 1 : 2;
+        (void)http_io_send(b->conn, iov, n); /* a failure closes the connection later */
+        http_io_answered(b);
     }
     http_call_release(b);
 }
@@ -287,19 +342,18 @@ static int content_type_is_json(const char *ct)
 
 json_t *http_read_json_object(http_call *call)
 {
-    http_thread *th = ((call_box *)call)->th;
-    struct evhttp_request *req = ((call_box *)call)->req;
-    if (!req) {
+    call_box *b = (call_box *)call;
+    http_thread *th = b->th;
+    if (!b->base) {
         http_reply_error(call, 400, "request gone");
         return NULL;
     }
-    const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
+    const char *ct = http_head_field(&b->head, b->base, "Content-Type");
     if (!content_type_is_json(ct)) {
         http_reply_error(call, 415, "Content-Type must be application/json");
         return NULL;
     }
-    struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    size_t len = evbuffer_get_length(in);
+    size_t len = b->body_len;
     if (len > th->srv->cfg.max_body_bytes) {
         char msg[96];
         snprintf(msg, sizeof msg, "request body larger than %zu bytes",
@@ -311,14 +365,9 @@ json_t *http_read_json_object(http_call *call)
         http_reply_error(call, 400, "malformed JSON: empty body");
         return NULL;
     }
-    const char *data = (const char *)evbuffer_pullup(in, -1);
-    if (!data) {
-        http_reply_error(call, 500, "out of memory reading the body");
-        return NULL;
-    }
     json_error_t jerr;
     /* jansson rejects invalid UTF-8 and \u0000, and bounds nesting depth */
-    json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *root = json_loadb(b->base + b->body_at, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
         char msg[256];
         snprintf(msg, sizeof msg, "malformed JSON: %s (line %d, column %d)", jerr.text, jerr.line,
@@ -340,39 +389,44 @@ const char *http_header(http_call *call, const char *name)
 {
     call_box *b = (call_box *)call;
     assert(!b->deferred); /* as http_query: copy before deferring */
-    return b->req ? evhttp_find_header(evhttp_request_get_input_headers(b->req), name) : NULL;
+    return b->base && b->head_ok ? http_head_field(&b->head, b->base, name) : NULL;
+}
+
+/* Room for n bytes of decoded values that live as long as the call. */
+static char *query_room(call_box *b, size_t n)
+{
+    if (sizeof b->qinline - b->qused >= n) {
+        char *p = b->qinline + b->qused;
+        return p;
+    }
+    http_qblock *q = malloc(sizeof *q + n);
+    if (!q)
+        return NULL;
+    q->next = b->qblocks;
+    b->qblocks = q;
+    return q->data;
 }
 
 const char *http_query(http_call *call, const char *key)
 {
     call_box *b = (call_box *)call;
     assert(!b->deferred); /* a worker must not touch the request: copy before deferring */
-    if (!b->query_parsed) {
-        b->query_parsed = 1;
-        if (!b->req)
-            return NULL;
-        const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(b->req);
-        const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
-        /* libevent decodes %00 into a NUL that silently cuts the value
-         * ("orderId=A%00B" would read as "A"); as %01 the control byte stays
-         * in the value, so the handler's validation refuses it (400). */
-        char *copy = NULL;
-        if (q && strstr(q, "%00")) {
-            copy = strdup(q);
-            if (!copy) {
-                log_msg(LOG_WARN, "http", call->request_id, "query copy: out of memory");
-                return NULL;
-            }
-            for (char *p = copy; (p = strstr(p, "%00")) != NULL; p += 3)
-                p[2] = '1';
-            q = copy;
-        }
-        /* a malformed query string leaves the list as far as it got */
-        if (q && evhttp_parse_query_str(q, &b->query) != 0)
-            log_msg(LOG_DEBUG, "http", call->request_id, "malformed query string");
-        free(copy);
+    if (!b->base || !b->head_ok || !b->head.query_at)
+        return NULL;
+    const char *q = b->base + b->head.query_at;
+    size_t qn = b->head.query_len;
+    /* a value is never longer than the query it came from */
+    char *out = query_room(b, qn + 1);
+    if (!out) {
+        log_msg(LOG_WARN, "http", call->request_id, "query value: out of memory");
+        return NULL;
     }
-    return evhttp_find_header(&b->query, key);
+    long n = http_query_find(q, qn, key, out, qn + 1);
+    if (n < 0)
+        return NULL;
+    if (out >= b->qinline && out < b->qinline + sizeof b->qinline)
+        b->qused += (size_t)n + 1;
+    return out;
 }
 
 size_t http_route_param_at(const char *route)
@@ -388,12 +442,10 @@ const char *http_path_tail(http_call *call)
 {
     call_box *b = (call_box *)call;
     assert(!b->deferred);
-    if (!b->req || b->route < 0)
+    if (!b->base || !b->head_ok || b->route < 0)
         return NULL;
     size_t n = http_route_param_at(b->th->srv->routes[b->route].path);
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(b->req);
-    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
-    return n && path && strlen(path) > n ? path + n : NULL;
+    return n && b->head.path_len > n ? b->base + b->head.path_at + n : NULL;
 }
 
 int http_parse_uint(const char *s, long long def, long long min, long long max, long long *out)

@@ -3,7 +3,7 @@
  * back onto the call's own loop thread (the contract is in http.h).
  *
  * Why it looks like this:
- * - evhttp and a call's request belong to one loop thread; a worker never
+ * - A call and its connection belong to one loop thread; a worker never
  *   touches them. It only posts (call, fn, arg) to that thread's queue, and
  *   fn runs there, where answering is the ordinary, single-threaded reply.
  * - The wake-up is a self-pipe, not event_active(): it is safe from any
@@ -13,12 +13,11 @@
  * - The queue is intrusive (a link in the call), so posting cannot fail and
  *   is bounded by the calls in flight.
  * - A client that leaves while a worker runs is handled by the connection's
- *   close callback (http_conn.c), which clears the call's request; the
- *   completion's answer then only releases the call.
- * - A call that waits long (a long-poll) may watch its client: evhttp has
- *   disabled reading, so an EV_CLOSED event on the descriptor is the only
- *   thing that notices a client leaving. It is freed before the completion
- *   runs and before evhttp closes the descriptor (the close callback).
+ *   close (http_conn.c), which detaches the call; the completion's answer
+ *   then only releases the call.
+ * - A call that waits long (a long-poll) may watch its client: the
+ *   connection keeps reading while a handler holds its request (http_io.c),
+ *   so its EOF, or its close, is the news; the watch is only a callback.
  */
 #include "platform/http.h"
 
@@ -27,7 +26,6 @@
 
 #include <assert.h>
 #include <errno.h>
-#include <event2/bufferevent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,44 +90,17 @@ void http_call_complete(http_call *call, http_complete_fn fn, void *arg)
 /* Ends the call's watch on its client (on its loop thread); nothing if none. */
 static void defer_unwatch(call_box *b)
 {
-    if (b->gone_ev)
-        event_free(b->gone_ev);
-    b->gone_ev = NULL;
     b->gone_fn = NULL;
     b->gone_arg = NULL;
-}
-
-/* The client's side of the connection closed: the watch fires once. */
-static void defer_on_gone(evutil_socket_t fd, short what, void *arg)
-{
-    call_box *b = arg;
-    (void)fd;
-    (void)what;
-    http_gone_fn fn = b->gone_fn;
-    void *fn_arg = b->gone_arg;
-    defer_unwatch(b);
-    fn(&b->call, fn_arg);
 }
 
 int http_call_watch_gone(http_call *call, http_gone_fn gone, void *arg)
 {
     call_box *b = (call_box *)call;
     assert(b->deferred && !b->answered && b->post_fn == NULL && gone != NULL);
-    assert(b->gone_ev == NULL); /* one watch per call */
-    /* EV_CLOSED (EPOLLRDHUP) fires on the peer's close only: bytes of a
-     * pipelined request, which evhttp leaves unread, do not wake it */
-    if (!b->req || !(event_base_get_features(b->th->base) & EV_FEATURE_EARLY_CLOSE))
-        return -1;
-    struct evhttp_connection *evcon = evhttp_request_get_connection(b->req);
-    struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
-    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
-    if (fd < 0)
-        return -1;
-    b->gone_ev = event_new(b->th->base, fd, EV_CLOSED, defer_on_gone, b);
-    if (!b->gone_ev || event_add(b->gone_ev, NULL) != 0) {
-        defer_unwatch(b);
-        return -1;
-    }
+    assert(b->gone_fn == NULL); /* one watch per call */
+    if (!b->conn || b->conn->peer_eof || b->conn->dead)
+        return -1; /* the client already went */
     b->gone_fn = gone;
     b->gone_arg = arg;
     return 0;
@@ -137,11 +108,11 @@ int http_call_watch_gone(http_call *call, http_gone_fn gone, void *arg)
 
 void http_defer_conn_gone(call_box *b)
 {
-    if (!b->gone_ev)
+    if (!b->gone_fn)
         return;
     http_gone_fn fn = b->gone_fn;
     void *fn_arg = b->gone_arg;
-    defer_unwatch(b); /* before the descriptor closes */
+    defer_unwatch(b);
     fn(&b->call, fn_arg);
 }
 

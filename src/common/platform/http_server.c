@@ -1,8 +1,8 @@
 /*
- * http_server: the listening socket, the per-thread evhttp instances and the
- * server's lifecycle (see http.h). Each extra thread has its own event_base
- * and evhttp accepting on a dup() of the listening socket (every evhttp closes
- * the socket it was given); control (stop accepting, quit) reaches a thread
+ * http_server: the listening socket, the per-thread loops and the server's
+ * lifecycle (see http.h). Each extra thread has its own event_base accepting
+ * on a dup() of the listening socket (so stopping one thread's accepting
+ * closes only its copy); control (stop accepting, quit) reaches a thread
  * through an event activated from outside, the only cross-thread libevent
  * call, which evthread_use_pthreads() makes safe.
  */
@@ -29,10 +29,11 @@ struct event_base *http_base_new(void)
     struct event_config *cfg = event_config_new();
     if (!cfg)
         return NULL;
-    /* libevent retries a changed MOD/DEL as ADD when a descriptor number was
-     * closed and reused within one iteration; descriptors that share one
-     * open file (dup) are never in one base here: each loop has its own copy
-     * of the listening socket */
+    /* the changelist folds an add and a delete of one descriptor within a loop
+     * turn into nothing; libevent retries a changed MOD/DEL as ADD when a
+     * descriptor number was closed and reused within one iteration;
+     * descriptors that share one open file (dup) are never in one base here:
+     * each loop has its own copy of the listening socket */
     struct event_base *b = event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST) == 0
                                ? event_base_new_with_config(cfg)
                                : NULL;
@@ -40,15 +41,23 @@ struct event_base *http_base_new(void)
     return b ? b : event_base_new();
 }
 
+/* Closes th's copy of the listening socket (on th's loop thread). */
+static void thread_stop_accepting(http_thread *th)
+{
+    http_conn_listen(th); /* sees stopping: the accept event goes */
+    if (th->listen_fd >= 0) {
+        close(th->listen_fd);
+        th->listen_fd = -1;
+    }
+}
+
 static void thread_ctl_cb(evutil_socket_t fd, short what, void *arg)
 {
     http_thread *th = arg;
     (void)fd;
     (void)what;
-    if (atomic_load(&th->srv->stopping) && th->bound) {
-        evhttp_del_accept_socket(th->http, th->bound);
-        th->bound = NULL;
-    }
+    if (atomic_load(&th->srv->stopping))
+        thread_stop_accepting(th);
     if (atomic_load(&th->srv->quitting))
         event_base_loopbreak(th->base);
 }
@@ -57,28 +66,7 @@ static int thread_setup(http_thread *th, int fd, char *err, size_t errlen)
 {
     const http_config *c = &th->srv->cfg;
     http_seed(th);
-    th->http = evhttp_new(th->base);
-    if (!th->http) {
-        snprintf(err, errlen, "evhttp_new failed");
-        return -1;
-    }
-    /* body cap above the documented limit: see the comment at the top of http_call.c */
-    size_t cap = c->max_body_bytes > SIZE_MAX / 2 ? SIZE_MAX : c->max_body_bytes * 2;
-    evhttp_set_max_body_size(th->http, (ev_ssize_t)(cap > 0x7fffffff ? 0x7fffffff : cap));
-    if (c->max_header_bytes > 0)
-        evhttp_set_max_headers_size(th->http, (ev_ssize_t)c->max_header_bytes);
-    if (c->idle_timeout_s > 0)
-        evhttp_set_timeout(th->http, c->idle_timeout_s);
-    evhttp_set_allowed_methods(th->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
-                                             EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-                                             EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
-                                             EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
-    evhttp_set_gencb(th->http, http_dispatch, th);
-    th->bound = evhttp_accept_socket_with_handle(th->http, fd);
-    if (!th->bound) {
-        snprintf(err, errlen, "evhttp_accept_socket failed");
-        return -1;
-    }
+    th->listen_fd = fd;
     if (http_conn_thread_setup(th, err, errlen) != 0)
         return -1;
     th->ctl = event_new(th->base, -1, 0, thread_ctl_cb, th);
@@ -204,6 +192,7 @@ http_server *http_server_new(struct event_base *base, const http_config *cfg,
     for (int i = 0; i < s->nthreads; i++) {
         s->threads[i].srv = s;
         s->threads[i].index = i;
+        s->threads[i].listen_fd = -1;
     }
     s->fd =
         listen_socket(cfg->listen_addr ? cfg->listen_addr : "127.0.0.1", cfg->port, err, errlen);
@@ -213,14 +202,11 @@ http_server *http_server_new(struct event_base *base, const http_config *cfg,
     }
     http_thread *t0 = &s->threads[0];
     t0->base = base;
-    http_conn_thread_enter(t0); /* the caller dispatches base on this thread */
-    /* thread 0's evhttp gets a dup: every evhttp closes its own socket */
+    /* thread 0 gets a dup too: each thread closes its own copy when it stops accepting */
     int fd0 = dup(s->fd);
+    if (fd0 < 0)
+        snprintf(err, errlen, "dup: %s", strerror(errno));
     if (fd0 < 0 || thread_setup(t0, fd0, err, errlen) != 0) {
-        if (fd0 >= 0 && !t0->bound)
-            close(fd0);
-        if (fd0 < 0)
-            snprintf(err, errlen, "dup: %s", strerror(errno));
         http_server_free(s);
         return NULL;
     }
@@ -230,7 +216,6 @@ http_server *http_server_new(struct event_base *base, const http_config *cfg,
 static void *thread_main(void *arg)
 {
     http_thread *th = arg;
-    http_conn_thread_enter(th);
     event_base_loop(th->base, EVLOOP_NO_EXIT_ON_EMPTY);
     return NULL;
 }
@@ -250,11 +235,8 @@ int http_server_start(http_server *s, char *err, size_t errlen)
             snprintf(err, errlen, "dup: %s", strerror(errno));
             return -1;
         }
-        if (thread_setup(th, fd, err, errlen) != 0) {
-            if (!th->bound)
-                close(fd);
-            return -1;
-        }
+        if (thread_setup(th, fd, err, errlen) != 0)
+            return -1; /* th owns fd now: closed when the server is freed */
         int rc = pthread_create(&th->tid, NULL, thread_main, th);
         if (rc != 0) {
             snprintf(err, errlen, "pthread_create: %s", strerror(rc));
@@ -270,11 +252,7 @@ void http_server_stop_accepting(http_server *s)
     if (!s)
         return;
     atomic_store(&s->stopping, 1);
-    http_thread *t0 = &s->threads[0];
-    if (t0->bound) {
-        evhttp_del_accept_socket(t0->http, t0->bound);
-        t0->bound = NULL;
-    }
+    thread_stop_accepting(&s->threads[0]);
     for (int i = 1; i < s->nthreads; i++)
         if (s->threads[i].running)
             event_active(s->threads[i].ctl, 0, 0);
@@ -300,10 +278,11 @@ void http_server_free(http_server *s)
     }
     for (int i = 0; i < s->nthreads; i++) {
         http_thread *th = &s->threads[i];
-        th->bound = NULL; /* freed by evhttp_free: closing connections must not re-enable it */
-        if (th->http)
-            evhttp_free(th->http); /* closes its socket and connections */
-        http_conn_thread_free(th);
+        atomic_store(&s->stopping, 1); /* closing connections must not resume accepting */
+        http_conn_thread_free(th);     /* closes the connections; their calls learn it */
+        if (th->listen_fd >= 0)
+            close(th->listen_fd);
+        th->listen_fd = -1;
         http_defer_thread_free(th); /* after the connections: queued answers only release */
         if (th->ctl)
             event_free(th->ctl);

@@ -3,13 +3,13 @@
  * a large answer never exists whole in memory.
  *
  * Why it looks like this:
- * - Back-pressure: the next piece is rendered only from evhttp's write
- *   callback, which fires once the previous piece left the output buffer;
- *   a slow reader holds about one piece, not the answer.
+ * - Back-pressure: the next piece is rendered only once the socket took the
+ *   previous one. A piece the socket takes at once is followed by the next in
+ *   a later loop turn (the write event activated by hand), so one long
+ *   answer to a fast reader does not starve the loop's other connections.
  * - The call stays attached to its connection for the whole stream (a plain
- *   answer detaches at once): when the client leaves, evhttp calls no write
- *   callback again, and only the connection's close callback (http_conn.c)
- *   can end the stream, through http_stream_conn_gone.
+ *   answer detaches at once): when the client leaves, the connection's close
+ *   (http_conn.c) ends the stream through http_stream_conn_gone.
  * - HTTP/1.0 has no chunked encoding: such a client gets the bytes as they
  *   come and the end of the answer is the connection closing.
  */
@@ -19,8 +19,7 @@
 #include "platform/log.h"
 
 #include <assert.h>
-#include <event2/buffer.h>
-#include <event2/http_struct.h>
+#include <stdio.h>
 
 /* Frees what the stream holds and releases the call; b is gone after. */
 static void stream_end(call_box *b)
@@ -29,59 +28,62 @@ static void stream_end(call_box *b)
     void *arg = b->stream_arg;
     b->streaming = 0;
     jsonw_free(&b->stream_w);
-    if (b->stream_buf)
-        evbuffer_free(b->stream_buf);
-    b->stream_buf = NULL;
     http_call_release(b);
     done(arg);
 }
 
-static void stream_on_written(struct evhttp_connection *evcon, void *arg);
+/* One piece, framed as a chunk when chunked (n 0: the last chunk). */
+static int stream_send(call_box *b, const char *p, size_t n, int last)
+{
+    char size[24];
+    struct iovec iov[4];
+    int k = 0;
+    if (b->stream_chunked && n > 0) {
+        int sn = snprintf(size, sizeof size, "%zx\r\n", n);
+        iov[k++] = (struct iovec){size, (size_t)sn};
+    }
+    if (n > 0)
+        iov[k++] = (struct iovec){(void *)p, n};
+    if (b->stream_chunked && n > 0)
+        iov[k++] = (struct iovec){"\r\n", 2};
+    if (b->stream_chunked && last)
+        iov[k++] = (struct iovec){"0\r\n\r\n", 5};
+    return k ? http_io_send(b->conn, iov, k) : 0;
+}
 
-/* Sends pieces until one is in flight or the last one went. */
+/* Sends the next piece; the end when that was the last. */
 static void stream_pump(call_box *b)
 {
-    struct evhttp_request *req = b->req;
-    assert(b->streaming && req != NULL);
+    assert(b->streaming && b->conn != NULL);
+    http_conn *c = b->conn;
     for (;;) {
         jsonw_reset(&b->stream_w);
         int more = b->stream_next(b->stream_arg, &b->stream_w);
-        if (more < 0 || !jsonw_ok(&b->stream_w) ||
-            evbuffer_add(b->stream_buf, b->stream_w.buf, b->stream_w.len) != 0) {
+        if (more < 0 || !jsonw_ok(&b->stream_w)) {
             log_msg(LOG_ERROR, "http", b->call.request_id,
                     "streamed answer failed: closing the connection");
-            struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-            if (evcon) {
-                evhttp_connection_free(evcon); /* its close callback ends the stream */
-            } else {
-                b->req = NULL;
-                http_conn_detach_call(b);
-                evhttp_send_reply_end(req); /* a detached request: only frees it */
-                stream_end(b);
-            }
+            c->dead = 1;
+            event_active(&c->wr, EV_WRITE, 0); /* its close ends the stream */
             return;
         }
+        if (stream_send(b, b->stream_w.buf, b->stream_w.len, !more) != 0)
+            return; /* the connection closes and ends the stream */
         if (!more) {
-            if (evbuffer_get_length(b->stream_buf) > 0)
-                evhttp_send_reply_chunk(req, b->stream_buf);
-            b->req = NULL;
-            http_conn_detach_call(b);
-            evhttp_send_reply_end(req); /* evhttp frees req once written */
+            http_io_answered(b);
             stream_end(b);
             return;
         }
-        if (evbuffer_get_length(b->stream_buf) > 0) {
-            evhttp_send_reply_chunk_with_cb(req, b->stream_buf, stream_on_written, b);
+        if (b->stream_w.len > 0) {
+            if (c->out_len == c->out_off)
+                event_active(&c->wr, EV_WRITE, 0); /* taken at once: the next in a later turn */
             return;
         }
     }
 }
 
-static void stream_on_written(struct evhttp_connection *evcon, void *arg)
+void http_stream_flushed(call_box *b)
 {
-    (void)evcon;
-    call_box *b = arg;
-    if (b->streaming && b->req)
+    if (b->streaming && b->conn)
         stream_pump(b);
 }
 
@@ -94,41 +96,37 @@ void http_reply_stream(http_call *call, int status, http_stream_next_fn next,
     assert(status >= 100 && status <= 599);
     b->answered = 1;
     http_call_observe(b, status);
-    b->stream_buf = b->req ? evbuffer_new() : NULL;
-    if (!b->stream_buf) {
-        if (b->req) {
-            log_msg(LOG_ERROR, "http", call->request_id, "out of memory for a streamed answer");
-            http_conn_detach_call(b);
-            evhttp_send_error(b->req, 500, NULL);
-            b->req = NULL;
-        }
-        http_call_release(b);
+    if (!b->conn) {
+        http_call_release(b); /* the client left */
         done(arg);
         return;
     }
-    struct evhttp_request *req = b->req;
     b->streaming = 1;
     b->stream_next = next;
     b->stream_done = done;
     b->stream_arg = arg;
+    b->stream_chunked = b->head.minor >= 1;
+    if (!b->stream_chunked)
+        b->close_after = 1;
     jsonw_init(&b->stream_w);
-    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-    evhttp_add_header(h, "Content-Type", "application/json");
-    evhttp_add_header(h, "X-Request-ID", call->request_id);
-    evhttp_add_header(h, "traceparent", call->traceparent);
-    if (req->major == 1 && req->minor == 0)
-        evhttp_add_header(h, "Connection", "close");
-    evhttp_send_reply_start(req, status, http_reason(status));
+    char head[512 + HTTP_EXTRA_HEADERS_MAX];
+    size_t hn = http_call_head(b, status, "application/json", -1, head, sizeof head);
+    assert(hn > 0);
+    struct iovec v = {head, hn};
+    if (http_io_send(b->conn, &v, 1) != 0)
+        return; /* the connection closes and ends the stream */
+    if (b->head.method == HTTP_METHOD_HEAD) {
+        http_io_answered(b);
+        stream_end(b);
+        return;
+    }
     stream_pump(b);
 }
 
 void http_stream_conn_gone(call_box *b)
 {
     assert(b->streaming);
-    struct evhttp_request *req = b->req;
-    b->req = NULL;
     b->conn = NULL;
-    if (req)
-        evhttp_send_reply_end(req); /* detached from its connection: only frees it */
+    b->base = NULL;
     stream_end(b);
 }

@@ -1,12 +1,13 @@
 /*
  * Unit tests for http (http.c, http_call.c, http_server.c) against a real listening socket and raw
  * client sockets: routing (404/405 + Allow), request ids, JSON body checks (415/400/422/413),
- * evhttp's own limits (huge body, huge header), deferred replies when the client left first (the
+ * the framing limits (huge body, huge header), deferred replies when the client left first (the
  * request must stay valid; replying releases it), pipelined requests, idle timeout, several server
  * threads, many connections at once, and stop_accepting.
  */
 #include "platform/http.h"
 
+#include "http_test_client.h"
 #include "test_main.h"
 
 #include <arpa/inet.h>
@@ -43,17 +44,6 @@ static void h_sync(http_call *call)
     char body[64];
     int n = snprintf(body, sizeof body, "{\"ok\":true,\"thread\":%d}", tag);
     http_reply(call, 200, body, (size_t)n);
-}
-
-static void h_echo(http_call *call)
-{
-    json_t *j = http_read_json_object(call);
-    if (!j)
-        return;
-    char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
-    http_reply(call, 200, s, strlen(s));
-    free(s);
-    json_decref(j);
 }
 
 static void defer_cb(evutil_socket_t fd, short what, void *arg)
@@ -113,7 +103,7 @@ static void h_item(http_call *call)
 
 static const http_route routes[] = {
     {"/sync", HTTP_M_GET, h_sync},   {"/items/{id}", HTTP_M_GET, h_item},
-    {"/items", HTTP_M_GET, h_item},  {"/echo", HTTP_M_POST | HTTP_M_PUT, h_echo},
+    {"/items", HTTP_M_GET, h_item},  {"/echo", HTTP_M_POST | HTTP_M_PUT, test_h_echo},
     {"/defer", HTTP_M_GET, h_defer}, {"/query", HTTP_M_GET, h_query},
 };
 
@@ -175,85 +165,6 @@ static void stop_server(server *s)
     event_base_free(s->base);
 }
 
-static int connect_to(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_ge(fd, 0);
-    struct timeval tv = {10, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-static void send_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w <= 0)
-            return; /* the server may close early on purpose */
-        p += w;
-        n -= (size_t)w;
-    }
-}
-
-/* Reads until EOF (requests say Connection: close). Returns bytes read. */
-static size_t read_all(int fd, char *buf, size_t cap)
-{
-    size_t len = 0;
-    while (len + 1 < cap) {
-        ssize_t r = recv(fd, buf + len, cap - 1 - len, 0);
-        if (r <= 0)
-            break;
-        len += (size_t)r;
-    }
-    buf[len] = '\0';
-    return len;
-}
-
-static int status_of(const char *resp)
-{
-    int st = 0;
-    if (sscanf(resp, "HTTP/1.%*d %d", &st) != 1)
-        return 0;
-    return st;
-}
-
-static int request(int port, const char *raw, size_t rawlen, char *resp, size_t cap)
-{
-    int fd = connect_to(port);
-    ck_assert_int_ge(fd, 0);
-    send_all(fd, raw, rawlen);
-    read_all(fd, resp, cap);
-    close(fd);
-    return status_of(resp);
-}
-
-static int simple(int port, const char *method, const char *path, const char *ctype,
-                  const char *body, char *resp, size_t cap)
-{
-    char raw[4096];
-    size_t blen = body ? strlen(body) : 0;
-    int n = snprintf(raw, sizeof raw,
-                     "%s %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n%s%s%sContent-Length: "
-                     "%zu\r\n\r\n%s",
-                     method, path, ctype ? "Content-Type: " : "", ctype ? ctype : "",
-                     ctype ? "\r\n" : "", blen, body ? body : "");
-    return request(port, raw, (size_t)n, resp, cap);
-}
-
-static const char *body_of(const char *resp)
-{
-    const char *p = strstr(resp, "\r\n\r\n");
-    return p ? p + 4 : "";
-}
-
 START_TEST(test_routing_and_request_ids)
 {
     server s;
@@ -266,7 +177,7 @@ START_TEST(test_routing_and_request_ids)
     ck_assert_ptr_nonnull(rid);
     ck_assert_int_eq((int)strcspn(rid + 14, "\r"), 32);
     ck_assert_int_eq((int)strspn(rid + 14, "0123456789abcdef"), 32); /* generated: hex */
-    /* one Date header (ours: evhttp adds none when one is there), RFC 1123, now */
+    /* one Date header, RFC 1123, now */
     const char *date = strstr(resp, "\r\nDate: ");
     ck_assert_ptr_nonnull(date);
     ck_assert_ptr_null(strstr(date + 1, "\r\nDate: "));
@@ -374,7 +285,7 @@ START_TEST(test_json_bodies)
     ck_assert_ptr_nonnull(strstr(body_of(resp), "\"detail\""));
     free(big);
 
-    /* far over it: evhttp refuses without reading it all */
+    /* far over it: refused from the Content-Length, without reading the body */
     char hdr[256];
     int n = snprintf(hdr, sizeof hdr,
                      "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"

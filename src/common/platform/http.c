@@ -155,14 +155,10 @@ void http_dispatch(call_box *b)
 {
     http_call_ids(b);
     /* the handler's log lines carry the trace id; a deferred answer sets it again */
-    char outer[TRACE_ID_HEX + 1];
-    const char *was = log_trace_get();
-    size_t wn = strnlen(was, TRACE_ID_HEX); /* no printf per request */
-    memcpy(outer, was, wn);
-    outer[wn] = '\0';
-    log_trace_set(b->call.traceparent + 3, TRACE_ID_HEX);
+    log_trace_saved outer;
+    log_trace_enter(&outer, b->call.traceparent + 3, TRACE_ID_HEX);
     http_route_call(b->th->srv, b);
-    log_trace_set(outer, wn);
+    log_trace_leave(&outer);
 }
 
 void http_refuse(call_box *b, int status, const char *detail)

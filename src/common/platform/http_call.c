@@ -189,16 +189,15 @@ void http_call_observe(call_box *b, int status)
     log_level level = status >= 500 ? LOG_WARN : LOG_DEBUG;
     if (log_enabled(level)) {
         /* answered from the handler or later (a delivery report): the call's trace either way */
-        char outer[TRACE_ID_HEX + 1];
-        snprintf(outer, sizeof outer, "%s", log_trace_get());
-        log_trace_set(call->traceparent + 3, TRACE_ID_HEX);
+        log_trace_saved outer;
+        log_trace_enter(&outer, call->traceparent + 3, TRACE_ID_HEX);
         int has = b->base && b->head_ok;
         const char *path = has ? b->base + b->head.path_at : "(client gone)";
         const char *q = has && b->head.query_at ? b->base + b->head.query_at : NULL;
         log_msg(level, "http", call->request_id, "%s %.200s%s%.200s -> %d in %.3f ms",
                 http_method_name(b), path, q ? "?" : "", q ? q : "", status,
                 (clock_mono_s() - b->started) * 1e3);
-        log_trace_set(outer, strlen(outer));
+        log_trace_leave(&outer);
     }
 }
 

@@ -496,8 +496,10 @@ void apply_batch(apply_ctx *a, const apply_record *recs, int n)
         if (!recs[i].err && recs[i].key)
             store_hint_order(a->st, recs[i].key, recs[i].key_len);
     /* A record suspected of killing the process is decoded only once its
-     * attempt is counted (isolate_record): no decoding ahead in such a batch. */
-    ahead = a->ahead && !suspect_partitions(a);
+     * attempt is counted (isolate_record): no decoding ahead in such a batch.
+     * Nor in a small one: handing a few records to the helper and waiting
+     * for them costs two thread wake-ups, more than decoding them here. */
+    ahead = a->ahead && n >= a->ahead_min_batch && !suspect_partitions(a);
     if (ahead)
         decode_ahead_start(a->ahead, recs, n);
     for (int i = 0; i < n; i++) {

@@ -90,6 +90,8 @@ typedef struct {
     /* NULL: each record is decoded inline; else a helper thread decodes the
      * batch ahead of the records being applied (decode_ahead.h) */
     struct decode_ahead *ahead;
+    /* batches smaller than this are decoded inline (0: every batch goes to the helper) */
+    int ahead_min_batch;
     apply_ops ops;
     /* How ORDER_TEST_CRASH_PREFIX ends the process: NULL is _exit(); a unit
      * test supplies one that never returns either (longjmp). */

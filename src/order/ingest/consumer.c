@@ -180,17 +180,21 @@ static void poll_batch(order_consumer *c)
     int64_t first = 0;
     while (c->nbatch < c->cfg.batch_max && !atomic_load(&c->stop)) {
         /* Idle: wake up now and then for resumes and shutdown. Filling: take
-         * what is queued without waiting, and only when the queue runs dry
-         * wait out the rest of the batch wait (no clock read per record). */
+         * what is queued without waiting. When the queue runs dry the batch
+         * is applied at once (CONSUMER_BATCH_WAIT_MS 0, the default): a
+         * backlog keeps librdkafka's queue full, so catch-up batches stay at
+         * CONSUMER_BATCH_MAX, while a trickle is committed as it comes instead
+         * of waiting out an interval (end-to-end latency, issue 15). A
+         * positive wait trades that latency for fewer, larger transactions. */
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, c->nbatch == 0 ? 100 : 0);
-        if (!m && c->nbatch > 0) {
+        if (!m && c->nbatch > 0 && c->cfg.batch_wait_ms > 0) {
             int64_t left = first + c->cfg.batch_wait_ms - clock_mono_ms();
             if (left > 0)
                 m = rd_kafka_consumer_poll(c->rk, (int)left);
         }
         if (!m)
             break;
-        if (c->nbatch == 0)
+        if (c->nbatch == 0 && c->cfg.batch_wait_ms > 0)
             first = clock_mono_ms();
         c->batch[c->nbatch++] = m; /* a rebalance inside poll may have emptied the batch */
     }
@@ -477,6 +481,7 @@ order_consumer *consumer_new(const order_config *cfg, order_status_board *board,
         goto fail;
     if (cfg->decode_thread && !(c->ap.ahead = decode_ahead_new(c->ap.dec, err, errlen)))
         goto fail;
+    c->ap.ahead_min_batch = DECODE_AHEAD_MIN_BATCH;
 
     const char *const cprops[][2] = {
         {"group.id", cfg->group_id},

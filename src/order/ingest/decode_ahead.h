@@ -26,6 +26,9 @@
 #include <stddef.h>
 
 #define DECODE_AHEAD_SLOTS 64
+/* Batches smaller than this are decoded inline (apply.c): a live trickle of
+ * one or two records would wait on two thread wake-ups for no overlap. */
+#define DECODE_AHEAD_MIN_BATCH 16
 
 typedef struct decode_ahead decode_ahead;
 

@@ -9,6 +9,9 @@
  * of the create itself (sent -> 201) beside it, and counts.
  *
  * usage: e2e_latency CART_HOST CART_PORT ORDER_HOST ORDER_PORT RATE SECONDS PREFIX
+ * E2E_TRACE=FILE also writes a line per order: id, wall-clock microseconds of
+ * the create sent, its 201 and the read's 200 (to join with the services'
+ * own timestamps when splitting the latency, bench/profile-notes.md).
  *
  * Open loop: requests are sent on schedule whatever the answers, over pools
  * of keep-alive connections, all on one libevent loop. A waiting request
@@ -24,20 +27,21 @@
 #include <string.h>
 #include <time.h>
 
-#define POOL 64
+#define POOL 256        /* creates in flight at most without queueing */
 #define ORDER_POOL 1024 /* waiting reads in flight at most without queueing */
 #define WAIT_MS 10000   /* the read's waitMs: far above any latency measured */
 
 typedef struct {
     char id[80];
     double sent, acked;
+    long long sent_us, acked_us;
     long partition, offset;
-    int conn; /* the order_pool connection of the read */
+    int conn; /* the connection of the request in flight (cart_pool, then order_pool) */
 } pending;
 
 static struct event_base *base;
 static struct evhttp_connection *cart_pool[POOL], *order_pool[ORDER_POOL];
-static int order_busy[ORDER_POOL];
+static int cart_busy[POOL], order_busy[ORDER_POOL];
 static unsigned cart_rr, order_rr;
 static long sent, acked, visible, create_errors, poll_errors, target;
 static double t_start, duration;
@@ -47,6 +51,14 @@ typedef struct {
 } samples;
 static samples lat, create_lat;
 static const char *prefix;
+static FILE *trace;
+
+static long long wall_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 static double now_s(void)
 {
@@ -77,6 +89,8 @@ static void read_done(struct evhttp_request *req, void *arg)
     if (code == 200) {
         add_sample(&lat, now_s() - p->acked);
         visible++;
+        if (trace)
+            fprintf(trace, "%s %lld %lld %lld\n", p->id, p->sent_us, p->acked_us, wall_us());
     } else {
         if (poll_errors++ < 5)
             fprintf(stderr, "order-details %s after=%ld:%ld: HTTP %d\n", p->id, p->partition,
@@ -85,15 +99,20 @@ static void read_done(struct evhttp_request *req, void *arg)
     free(p);
 }
 
-/* A connection with no read in flight (round robin from the last), else the next one. */
-static int pick_order_conn(void)
+/* A connection of the pool with no request in flight (round robin from the
+ * last), else the next one; marked busy. */
+static int pick_conn(int *busy, int n, unsigned *rr)
 {
-    for (int k = 0; k < ORDER_POOL; k++) {
-        int i = (int)(order_rr++ % ORDER_POOL);
-        if (!order_busy[i])
-            return i;
+    int i = (int)(*rr % (unsigned)n);
+    for (int k = 0; k < n; k++) {
+        int j = (int)((*rr)++ % (unsigned)n);
+        if (!busy[j]) {
+            i = j;
+            break;
+        }
     }
-    return (int)(order_rr++ % ORDER_POOL);
+    busy[i] = 1;
+    return i;
 }
 
 static void read_order(pending *p)
@@ -103,8 +122,7 @@ static void read_order(pending *p)
              p->partition, p->offset, WAIT_MS);
     struct evhttp_request *r = evhttp_request_new(read_done, p);
     evhttp_add_header(evhttp_request_get_output_headers(r), "Host", "localhost");
-    p->conn = pick_order_conn();
-    order_busy[p->conn] = 1;
+    p->conn = pick_conn(order_busy, ORDER_POOL, &order_rr);
     if (evhttp_make_request(order_pool[p->conn], r, EVHTTP_REQ_GET, uri) != 0) {
         order_busy[p->conn] = 0;
         poll_errors++;
@@ -133,6 +151,7 @@ static int ack_position(struct evhttp_request *req, long *partition, long *offse
 static void create_done(struct evhttp_request *req, void *arg)
 {
     pending *p = arg;
+    cart_busy[p->conn] = 0;
     if (!req || evhttp_request_get_response_code(req) != 201 ||
         ack_position(req, &p->partition, &p->offset) != 0) {
         create_errors++;
@@ -141,6 +160,7 @@ static void create_done(struct evhttp_request *req, void *arg)
     }
     acked++;
     p->acked = now_s();
+    p->acked_us = trace ? wall_us() : 0;
     add_sample(&create_lat, p->acked - p->sent);
     read_order(p);
 }
@@ -154,6 +174,7 @@ static void send_create(void)
     }
     snprintf(p->id, sizeof p->id, "%s%ld", prefix, sent);
     p->sent = now_s();
+    p->sent_us = trace ? wall_us() : 0;
     struct evhttp_request *r = evhttp_request_new(create_done, p);
     struct evkeyvalq *h = evhttp_request_get_output_headers(r);
     evhttp_add_header(h, "Host", "localhost");
@@ -161,7 +182,9 @@ static void send_create(void)
     evbuffer_add_printf(evhttp_request_get_output_buffer(r),
                         "{\"orderId\":\"%s\",\"itemsCount\":3}", p->id);
     sent++;
-    if (evhttp_make_request(cart_pool[cart_rr++ % POOL], r, EVHTTP_REQ_POST, "/create-order")) {
+    p->conn = pick_conn(cart_busy, POOL, &cart_rr);
+    if (evhttp_make_request(cart_pool[p->conn], r, EVHTTP_REQ_POST, "/create-order")) {
+        cart_busy[p->conn] = 0;
         create_errors++;
         free(p);
     }
@@ -212,6 +235,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "RATE and SECONDS must be > 0\n");
         return 2;
     }
+    const char *tf = getenv("E2E_TRACE");
+    if (tf && *tf && !(trace = fopen(tf, "w"))) {
+        perror(tf);
+        return 2;
+    }
     base = event_base_new();
     if (!base)
         return 1;
@@ -230,6 +258,8 @@ int main(int argc, char **argv)
     event_add(t, &every);
     t_start = now_s();
     event_base_dispatch(base);
+    if (trace)
+        fclose(trace);
     double p50, p99, mx, c50, c99, cmx;
     quantiles(&lat, &p50, &p99, &mx);
     quantiles(&create_lat, &c50, &c99, &cmx);

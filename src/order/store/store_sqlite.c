@@ -274,6 +274,7 @@ static void store_sqlite_close(store *base)
         store_sqlite_rollback(&s->base);
     for (int i = 0; i < ST__N; i++)
         sqlite3_finalize(s->st[i]);
+    sqlite3_finalize(s->probe);
     sqlite3_close(s->db);
     jsonw_free(&s->items);
     free(s->pos);

@@ -394,7 +394,8 @@ def main():
       f"`wrk -t2 -c{conns}` ({runs} runs) and `-c1000` (one) with `bench/update_order.lua` (a random stored order, the next "
       "status of a cycle; 200 from the delivery report). End-to-end: "
       f"`bench-e2e_latency 127.0.0.1 17000 127.0.0.1 17001 {e2e_rate} {e2e_secs} PREFIX`: open loop at a fixed rate; "
-      "for each 201, polls `/order-details` every 1 ms until 200; latency = visible − 201.")
+      "for each 201, one `/order-details?orderId=..&after=P:O&waitMs=10000` (the 201's partition and offset: "
+      "order-service answers once its consumer has committed the event); latency = that 200 − the 201.")
     w(f"4. catch-up: `bench-loader` writes {int(events):,} CREATE events (the project's own codec) into a 3-partition topic; "
       "order-service then starts on an empty store with a new group; time from process start until /health reports every order stored.")
     w(f"5. reads: `wrk -t2 -c{conns} -d{duration}s -s bench/get_path.lua` on `/order-details?orderId=L<random>` over the {int(events):,} stored orders.")

@@ -51,8 +51,10 @@ static config_var vars[] = {
      "1: a helper thread decodes each batch ahead of the records being applied (catch-up uses "
      "two cores); 0: the consumer thread decodes each record itself",
      NULL, 0},
-    {"CONSUMER_BATCH_WAIT_MS", CONFIG_INT, "5", 0, 1000, 0,
-     "how long a batch may wait to fill before it is applied", NULL, 0},
+    {"CONSUMER_BATCH_WAIT_MS", CONFIG_INT, "0", 0, 1000, 0,
+     "how long a batch may wait to fill before it is applied (0: applied as soon as the fetched "
+     "records run out; a backlog still fills batches to CONSUMER_BATCH_MAX)",
+     NULL, 0},
     {"TOPIC_SCAN_TIMEOUT_MS", CONFIG_INT, "30000", 100, 600000, 0,
      "bound of one topic read for getAllOrderIdsFromTopic and the /dlq endpoints", NULL, 0},
     {"TOPIC_READ_WORKERS", CONFIG_INT, "2", 1, 16, 0,

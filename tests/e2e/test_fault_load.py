@@ -414,7 +414,11 @@ def test_store_failure_commits_no_offset_past_unapplied(services, stack):
     every store write fails, the group's committed offsets stay where they
     were (nothing past an unapplied event); once writes succeed they reach
     the end of each partition and every event is applied once."""
+    # one batch takes every event written (CONSUMER_BATCH_WAIT_MS): a first
+    # batch of a record or two, applied as soon as the fetched ones run out,
+    # could fit in the capped file's free space, and then not every write fails
     order = services.start("order", env={"ORDER_TEST_STORE_MAX_PAGES": "1",
+                                         "CONSUMER_BATCH_WAIT_MS": "1000",
                                          "RETRY_BACKOFF_MS": "100,200"})
     w = EventWriter(stack, services.topic)
     ids = [f"SF-{i:04d}" for i in range(300)]

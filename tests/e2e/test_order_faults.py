@@ -246,7 +246,11 @@ def test_store_full_retries_without_dlq_then_recovers(services, stack):
     """Store writes failing (the file capped at its size, SQLITE_FULL like a
     full disk): events are retried, never dead-lettered, no position moves
     past them, /health says 503; with space back every event applies once."""
+    # one batch takes every event written (CONSUMER_BATCH_WAIT_MS): a first
+    # batch of a record or two, applied as soon as the fetched ones run out,
+    # could fit in the capped file's free space, and then not every write fails
     order = services.start("order", env={"ORDER_TEST_STORE_MAX_PAGES": "1",
+                                         "CONSUMER_BATCH_WAIT_MS": "1000",
                                          "RETRY_BACKOFF_MS": "100,200"})
     w = EventWriter(stack, services.topic)
     ids = [f"FULL-{i:04d}" for i in range(500)]

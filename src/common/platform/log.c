@@ -20,9 +20,30 @@ static volatile int log_min_level = LOG_INFO;
 
 /* One per thread: each thread handles one request or event at a time. */
 static _Thread_local char log_trace[33];
+/* log_trace_defer's source, resolved at the thread's next line (or get) */
+static _Thread_local void (*log_trace_fn)(void *arg);
+static _Thread_local void *log_trace_arg;
+
+/* Installs the deferred trace id, if any, now. */
+static void log_trace_resolve(void)
+{
+    void (*fn)(void *) = log_trace_fn;
+    if (!fn)
+        return;
+    log_trace_fn = NULL; /* before the call: fn sets the id with log_trace_set */
+    fn(log_trace_arg);
+}
+
+void log_trace_defer(void (*fn)(void *arg), void *arg)
+{
+    log_trace[0] = '\0';
+    log_trace_fn = fn;
+    log_trace_arg = arg;
+}
 
 void log_trace_set(const char *id, size_t len)
 {
+    log_trace_fn = NULL;
     if (!id)
         len = 0;
     if (len > sizeof log_trace - 1)
@@ -34,12 +55,14 @@ void log_trace_set(const char *id, size_t len)
 
 const char *log_trace_get(void)
 {
+    log_trace_resolve();
     return log_trace;
 }
 
 void log_trace_enter(log_trace_saved *outer, const char *id, size_t len)
 {
     _Static_assert(sizeof outer->id == sizeof log_trace, "saved id fits the thread's id");
+    log_trace_resolve(); /* a deferred id is saved as the id it stands for */
     memcpy(outer->id, log_trace, sizeof log_trace);
     log_trace_set(id, len);
 }
@@ -158,6 +181,7 @@ void log_msg(log_level l, const char *sub, const char *request_id, const char *f
         len = log_append(line, len, cap, "\",\"request_id\":\"");
         len = log_escape(line, len, cap, request_id);
     }
+    log_trace_resolve();
     if (log_trace[0]) {
         len = log_append(line, len, cap, "\",\"trace_id\":\"");
         len = log_escape(line, len, cap, log_trace);

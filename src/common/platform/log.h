@@ -39,6 +39,14 @@ void log_msg(log_level l, const char *sub, const char *request_id, const char *f
 void log_trace_set(const char *id, size_t len);
 /* What log_trace_set installed, "" for none. */
 const char *log_trace_get(void);
+/*
+ * As log_trace_set, but the id is found only if a line is written: fn(arg)
+ * (which calls log_trace_set) runs at this thread's next line or
+ * log_trace_get, at most once; arg must stay valid until then or until the
+ * next log_trace_set / log_trace_defer (NULL cancels). For work that rarely
+ * logs (a consumed event), where finding the id costs more than the work.
+ */
+void log_trace_defer(void (*fn)(void *arg), void *arg);
 
 /*
  * A nested use (an access line written from a delivery report, a handler

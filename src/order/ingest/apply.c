@@ -169,6 +169,20 @@ static handle_result store_failed_at(apply_ctx *a, const apply_record *r, store_
     return H_STORE_FAIL;
 }
 
+/* r's traceparent header: as the record carries it, else looked up now. */
+static const char *record_traceparent(const apply_ctx *a, const apply_record *r, size_t *len)
+{
+    *len = r->traceparent_len;
+    if (r->traceparent || !a->ops.traceparent)
+        return r->traceparent;
+    const char *tp = NULL;
+    if (a->ops.traceparent(a->ops.arg, r, &tp, len) != 0) {
+        *len = 0;
+        return NULL;
+    }
+    return tp;
+}
+
 /* 1 if r's dead letter was acknowledged before (by this process, or one the store remembers). */
 static int dead_letter_known(apply_ctx *a, apply_part *ps, const apply_record *r)
 {
@@ -204,7 +218,9 @@ static handle_result dead_letter(apply_ctx *a, const apply_record *r, const char
         dlq_info_init(&d, category, reason, message, retries, a->cfg->topic, r->partition,
                       r->offset, r->timestamp_ms, clock_wall_ms());
         trace_ctx t;
-        if (r->traceparent && trace_parse(r->traceparent, r->traceparent_len, &t) == 0)
+        size_t tplen = 0;
+        const char *tp = record_traceparent(a, r, &tplen);
+        if (tp && trace_parse(tp, tplen, &t) == 0)
             trace_format(&t, d.traceparent); /* as received, normalised to version 00 */
         if (a->ops.dead_letter(a->ops.arg, r, &d, err, sizeof err) != 0) {
             part_fail(a, r->partition, r->offset, r->offset, 1, err);
@@ -269,19 +285,32 @@ static const order_event *decode(apply_ctx *a, const apply_record *r, int i, int
 
 static handle_result handle_record(apply_ctx *a, const apply_record *r, int i, int ahead);
 
+typedef struct {
+    const apply_ctx *a;
+    const apply_record *r;
+} trace_source;
+
+static void trace_from_record(void *arg)
+{
+    const trace_source *t = arg;
+    size_t len = 0;
+    const char *tp = record_traceparent(t->a, t->r, &len);
+    trace_ctx c;
+    if (tp && trace_parse(tp, len, &c) == 0)
+        log_trace_set(tp + 3, TRACE_ID_HEX);
+}
+
 /*
  * The record's log lines (applied, retried, dead-lettered) carry the trace id
  * of its valid `traceparent` header, so they join the cart's request lines.
+ * Found only when a line is written (log_trace_defer): most records log none.
  */
 static handle_result handle(apply_ctx *a, const apply_record *r, int i, int ahead)
 {
-    trace_ctx t;
-    int traced = r->traceparent && trace_parse(r->traceparent, r->traceparent_len, &t) == 0;
-    if (traced)
-        log_trace_set(r->traceparent + 3, TRACE_ID_HEX);
+    trace_source t = {a, r};
+    log_trace_defer(trace_from_record, &t);
     handle_result h = handle_record(a, r, i, ahead);
-    if (traced)
-        log_trace_set(NULL, 0);
+    log_trace_set(NULL, 0);
     return h;
 }
 
@@ -496,8 +525,10 @@ void apply_batch(apply_ctx *a, const apply_record *recs, int n)
         if (!recs[i].err && recs[i].key)
             store_hint_order(a->st, recs[i].key, recs[i].key_len);
     /* A record suspected of killing the process is decoded only once its
-     * attempt is counted (isolate_record): no decoding ahead in such a batch. */
-    ahead = a->ahead && !suspect_partitions(a);
+     * attempt is counted (isolate_record): no decoding ahead in such a batch.
+     * Nor in a small one: handing a few records to the helper and waiting
+     * for them costs two thread wake-ups, more than decoding them here. */
+    ahead = a->ahead && n >= a->ahead_min_batch && !suspect_partitions(a);
     if (ahead)
         decode_ahead_start(a->ahead, recs, n);
     for (int i = 0; i < n; i++) {

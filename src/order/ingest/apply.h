@@ -58,9 +58,11 @@ typedef struct {
     size_t key_len;
     const void *value;
     size_t value_len;
-    /* its `traceparent` header (not validated, not NUL-terminated), or NULL */
+    /* its `traceparent` header (not validated, not NUL-terminated), or NULL:
+     * then ops.traceparent looks it up in src when it is needed */
     const char *traceparent;
     size_t traceparent_len;
+    const void *src; /* the caller's message (consumer.c: librdkafka's), for ops.traceparent */
 } apply_record;
 
 /* The Kafka side of applying, supplied by the caller. */
@@ -80,6 +82,12 @@ typedef struct {
     void (*kafka_error)(void *arg, const apply_record *r);
     /* Records the last error for the status ("store: disk full"); what may be NULL. */
     void (*set_error)(void *arg, const char *what, const char *detail);
+    /* r's `traceparent` header when r->traceparent is NULL, looked up only
+     * when needed (a log line of the record, its dead letter): parsing a
+     * record's headers costs more than a log-free apply spends elsewhere on
+     * the consumer thread. 0 + *tp, *len (valid as long as r), or -1: none.
+     * NULL: records carry theirs in r->traceparent. */
+    int (*traceparent)(void *arg, const apply_record *r, const char **tp, size_t *len);
     void *arg;
 } apply_ops;
 
@@ -90,6 +98,8 @@ typedef struct {
     /* NULL: each record is decoded inline; else a helper thread decodes the
      * batch ahead of the records being applied (decode_ahead.h) */
     struct decode_ahead *ahead;
+    /* batches smaller than this are decoded inline (0: every batch goes to the helper) */
+    int ahead_min_batch;
     apply_ops ops;
     /* How ORDER_TEST_CRASH_PREFIX ends the process: NULL is _exit(); a unit
      * test supplies one that never returns either (longjmp). */

@@ -122,6 +122,24 @@ static void op_kafka_error(void *arg, const apply_record *r)
     }
 }
 
+/* The cart's trace context (apply.c validates it), from the record's headers:
+ * librdkafka parses them all into a list (a calloc and ~1,000 instructions),
+ * so only for a record that logs a line or is dead-lettered. */
+static int op_traceparent(void *arg, const apply_record *r, const char **tp, size_t *len)
+{
+    (void)arg;
+    const rd_kafka_message_t *m = r->src;
+    rd_kafka_headers_t *h = NULL;
+    const void *v = NULL;
+    size_t n = 0;
+    if (!m || m->err || rd_kafka_message_headers(m, &h) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        rd_kafka_header_get_last(h, "traceparent", &v, &n) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return -1;
+    *tp = v;
+    *len = n;
+    return 0;
+}
+
 static void op_set_error(void *arg, const char *what, const char *detail)
 {
     consumer_set_error(arg, what, detail);
@@ -180,17 +198,21 @@ static void poll_batch(order_consumer *c)
     int64_t first = 0;
     while (c->nbatch < c->cfg.batch_max && !atomic_load(&c->stop)) {
         /* Idle: wake up now and then for resumes and shutdown. Filling: take
-         * what is queued without waiting, and only when the queue runs dry
-         * wait out the rest of the batch wait (no clock read per record). */
+         * what is queued without waiting. When the queue runs dry the batch
+         * is applied at once (CONSUMER_BATCH_WAIT_MS 0, the default): a
+         * backlog keeps librdkafka's queue full, so catch-up batches stay at
+         * CONSUMER_BATCH_MAX, while a trickle is committed as it comes instead
+         * of waiting out an interval (end-to-end latency, issue 15). A
+         * positive wait trades that latency for fewer, larger transactions. */
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, c->nbatch == 0 ? 100 : 0);
-        if (!m && c->nbatch > 0) {
+        if (!m && c->nbatch > 0 && c->cfg.batch_wait_ms > 0) {
             int64_t left = first + c->cfg.batch_wait_ms - clock_mono_ms();
             if (left > 0)
                 m = rd_kafka_consumer_poll(c->rk, (int)left);
         }
         if (!m)
             break;
-        if (c->nbatch == 0)
+        if (c->nbatch == 0 && c->cfg.batch_wait_ms > 0)
             first = clock_mono_ms();
         c->batch[c->nbatch++] = m; /* a rebalance inside poll may have emptied the batch */
     }
@@ -213,16 +235,7 @@ static const apply_record *to_records(order_consumer *c)
         r->key_len = m->key_len;
         r->value = m->payload;
         r->value_len = m->len;
-        /* the cart's trace context (apply.c validates it); parsing a record's
-         * headers is librdkafka's, once per record, only when it has any */
-        rd_kafka_headers_t *h = NULL;
-        const void *tp = NULL;
-        size_t tplen = 0;
-        if (!m->err && rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-            rd_kafka_header_get_last(h, "traceparent", &tp, &tplen) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-            r->traceparent = tp;
-            r->traceparent_len = tplen;
-        }
+        r->src = m; /* its headers are parsed only if apply.c asks (op_traceparent) */
     }
     return c->recs;
 }
@@ -452,6 +465,7 @@ order_consumer *consumer_new(const order_config *cfg, order_status_board *board,
                     .before_commit = cfg->test_commit_delay_ms > 0 ? op_before_commit : NULL,
                     .kafka_error = op_kafka_error,
                     .set_error = op_set_error,
+                    .traceparent = op_traceparent,
                     .arg = c};
     atomic_init(&c->stop, 0);
     c->batch = calloc((size_t)cfg->batch_max, sizeof *c->batch);
@@ -477,6 +491,7 @@ order_consumer *consumer_new(const order_config *cfg, order_status_board *board,
         goto fail;
     if (cfg->decode_thread && !(c->ap.ahead = decode_ahead_new(c->ap.dec, err, errlen)))
         goto fail;
+    c->ap.ahead_min_batch = DECODE_AHEAD_MIN_BATCH;
 
     const char *const cprops[][2] = {
         {"group.id", cfg->group_id},

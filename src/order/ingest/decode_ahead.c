@@ -3,6 +3,7 @@
 
 #include <assert.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,8 +23,11 @@ struct decode_ahead {
     /* under mu: */
     const apply_record *recs;
     int n;
-    int active;   /* a batch is handed over and not finished */
-    int decoded;  /* records [0, decoded) have their results */
+    int active; /* a batch is handed over and not finished */
+    /* records [0, decoded) have their results; written under mu by the
+     * helper, read without it by decode_ahead_get's fast path (release /
+     * acquire: a slot is complete before the count that covers it) */
+    atomic_int decoded;
     int released; /* the consumer thread is done with [0, released) */
     int cancel;   /* stop the batch now */
     int quit;
@@ -39,21 +43,23 @@ static void *da_main(void *arg)
             pthread_cond_wait(&d->work, &d->mu);
         if (d->quit)
             break;
-        while (d->decoded < d->n && !d->cancel) {
-            if (d->decoded - d->released >= DECODE_AHEAD_SLOTS) {
+        int next;
+        while ((next = atomic_load_explicit(&d->decoded, memory_order_relaxed)) < d->n &&
+               !d->cancel) {
+            if (next - d->released >= DECODE_AHEAD_SLOTS) {
                 d->helper_waits = 1;
                 pthread_cond_wait(&d->work, &d->mu);
                 d->helper_waits = 0;
                 continue;
             }
-            int i = d->decoded;
+            int i = next;
             const apply_record *r = &d->recs[i];
             da_slot *s = &d->slots[i % DECODE_AHEAD_SLOTS];
             pthread_mutex_unlock(&d->mu);
             if (!r->err)
                 order_decoder_decode(d->dec, r->value, r->value_len, &s->ev, &s->v);
             pthread_mutex_lock(&d->mu);
-            d->decoded++;
+            atomic_store_explicit(&d->decoded, i + 1, memory_order_release);
             if (d->main_waits)
                 pthread_cond_signal(&d->done);
         }
@@ -117,7 +123,7 @@ void decode_ahead_start(decode_ahead *d, const apply_record *recs, int n)
     assert(!d->active); /* one batch at a time: the slots belong to it */
     d->recs = recs;
     d->n = n;
-    d->decoded = 0;
+    atomic_store_explicit(&d->decoded, 0, memory_order_relaxed);
     d->released = 0;
     d->cancel = 0;
     d->active = n > 0;
@@ -127,15 +133,21 @@ void decode_ahead_start(decode_ahead *d, const apply_record *recs, int n)
 
 const order_event *decode_ahead_get(decode_ahead *d, int i, order_decoder_result *out)
 {
-    pthread_mutex_lock(&d->mu);
-    assert(i >= d->released && i < d->n); /* a released slot may hold a later record */
-    while (d->decoded <= i && d->active) {
-        d->main_waits = 1;
-        pthread_cond_wait(&d->done, &d->mu);
-        d->main_waits = 0;
+    /* n and released are written by this (the consumer) thread only. */
+    assert(i >= d->released && i < d->n);
+    /* Fast path, the usual one in catch-up (decoding is the faster half): the
+     * helper is past i already, no lock taken. */
+    int ready = atomic_load_explicit(&d->decoded, memory_order_acquire) > i;
+    if (!ready) {
+        pthread_mutex_lock(&d->mu);
+        while (atomic_load_explicit(&d->decoded, memory_order_relaxed) <= i && d->active) {
+            d->main_waits = 1;
+            pthread_cond_wait(&d->done, &d->mu);
+            d->main_waits = 0;
+        }
+        ready = atomic_load_explicit(&d->decoded, memory_order_relaxed) > i;
+        pthread_mutex_unlock(&d->mu);
     }
-    int ready = d->decoded > i;
-    pthread_mutex_unlock(&d->mu);
     if (!ready)
         return NULL;
     /* The helper writes only slots of records >= released + SLOTS: not this one. */
@@ -146,12 +158,14 @@ const order_event *decode_ahead_get(decode_ahead *d, int i, order_decoder_result
 
 void decode_ahead_release(decode_ahead *d, int upto)
 {
+    /* Every few records only (a lock each): the helper may run up to SLOTS
+     * ahead of the last release, which stays within RELEASE_EVERY of upto. */
+    if (upto - d->released < DECODE_AHEAD_RELEASE_EVERY)
+        return;
     pthread_mutex_lock(&d->mu);
-    if (upto > d->released) {
-        d->released = upto;
-        if (d->helper_waits)
-            pthread_cond_signal(&d->work);
-    }
+    d->released = upto;
+    if (d->helper_waits)
+        pthread_cond_signal(&d->work);
     pthread_mutex_unlock(&d->mu);
 }
 

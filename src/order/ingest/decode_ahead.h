@@ -26,6 +26,10 @@
 #include <stddef.h>
 
 #define DECODE_AHEAD_SLOTS 64
+/* Batches smaller than this are decoded inline (apply.c): a live trickle of
+ * one or two records would wait on two thread wake-ups for no overlap. */
+#define DECODE_AHEAD_MIN_BATCH 16
+#define DECODE_AHEAD_RELEASE_EVERY 16 /* below DECODE_AHEAD_SLOTS */
 
 typedef struct decode_ahead decode_ahead;
 
@@ -39,13 +43,16 @@ void decode_ahead_free(decode_ahead *d);
 void decode_ahead_start(decode_ahead *d, const apply_record *recs, int n);
 
 /*
- * Waits for record i (i >= every index released so far) and returns its
+ * Waits for record i (i >= every index released so far: see
+ * decode_ahead_release) and returns its
  * event, with its verdict copied into *out; NULL if the helper gave up on the
  * batch (the caller then decodes inline, which is safe: the helper is idle).
  */
 const order_event *decode_ahead_get(decode_ahead *d, int i, order_decoder_result *out);
 
-/* The consumer thread is done with every record below upto: their slots are free. */
+/* The consumer thread is done with every record below upto: their slots are
+ * free. Taken into account every DECODE_AHEAD_RELEASE_EVERY records (one lock
+ * each), so the helper runs SLOTS - RELEASE_EVERY records ahead at least. */
 void decode_ahead_release(decode_ahead *d, int upto);
 
 /* Ends the batch early or on time: the helper stops and is idle when this returns. */

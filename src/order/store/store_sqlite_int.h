@@ -62,6 +62,7 @@ typedef struct {
     int readonly;
     int in_txn;
     sqlite3_stmt *st[ST__N];
+    sqlite3_stmt *probe; /* the read-your-writes probe, prepared at its first use */
     store_pos *pos;
     size_t npos;
     jsonw items; /* rendering buffer for CREATE items */

@@ -187,6 +187,34 @@ START_TEST(test_log_trace_nests)
 }
 END_TEST
 
+static int deferred_calls;
+static void deferred_id(void *arg)
+{
+    deferred_calls++;
+    log_trace_set(arg, TRACE_ID_HEX);
+}
+
+/* log_trace_defer: the id is looked up only when asked for, once; a set or a
+ * new defer cancels a pending one. */
+START_TEST(test_log_trace_defer_looks_up_once_when_asked)
+{
+    static char id[TRACE_ID_HEX + 1] = "4bf92f3577b34da6a3ce929d0e0e4736";
+    deferred_calls = 0;
+    log_trace_defer(deferred_id, id);
+    ck_assert_int_eq(deferred_calls, 0);
+    ck_assert_str_eq(log_trace_get(), "4bf92f3577b34da6a3ce929d0e0e4736");
+    ck_assert_str_eq(log_trace_get(), "4bf92f3577b34da6a3ce929d0e0e4736");
+    ck_assert_int_eq(deferred_calls, 1);
+    log_trace_defer(deferred_id, id);
+    log_trace_set(NULL, 0); /* the record logged nothing: never looked up */
+    ck_assert_str_eq(log_trace_get(), "");
+    log_trace_defer(deferred_id, id);
+    log_trace_defer(NULL, NULL);
+    ck_assert_str_eq(log_trace_get(), "");
+    ck_assert_int_eq(deferred_calls, 1);
+}
+END_TEST
+
 Suite *test_suite(int *rc)
 {
     (void)rc;
@@ -200,6 +228,7 @@ Suite *test_suite(int *rc)
     tcase_add_test(tc, test_threads_have_their_own_generator);
     tcase_add_test(tc, test_log_trace_is_per_thread_and_bounded);
     tcase_add_test(tc, test_log_trace_nests);
+    tcase_add_test(tc, test_log_trace_defer_looks_up_once_when_asked);
     suite_add_tcase(s, tc);
     return s;
 }

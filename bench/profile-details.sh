@@ -29,6 +29,7 @@ RUN=D$(date +%s)
 TOPIC=profile-details-$RUN
 STORE=$OUT/details-$RUN.db
 say() { printf '[profile-details] %s\n' "$*"; }
+. bench/wait_up.sh
 
 OPID=
 stop_order() {
@@ -45,13 +46,7 @@ start_order() { # [wrapper...]
         DLQ_TOPIC=$TOPIC-dlq CONSUMER_GROUP_ID=$TOPIC HTTP_THREADS=1 \
         "$@" "$BIN/order-service" >>"$OUT/order.log" 2>&1 &
     OPID=$!
-    for _ in $(seq 1 1200); do
-        curl -fsS -o /dev/null "$URL/health" 2>/dev/null && return 0
-        kill -0 "$OPID" 2>/dev/null || { say "order-service died; see $OUT/order.log"; exit 1; }
-        sleep 0.1
-    done
-    say "order-service not healthy"
-    exit 1
+    wait_up "$URL/health" "$OPID" order-service "$OUT/order.log"
 }
 stored() { curl -fsS "$URL/health" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("ordersStored", 0))'; }
 answered() { curl -fsS "$URL/metrics" | awk '/http_requests_total\{route="\/order-details",status="200"\}/ {printf "%d", $2}'; }

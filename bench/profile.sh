@@ -32,6 +32,7 @@ mkdir -p "$OUT"
 URL=http://127.0.0.1:$PORT
 RUN=P$(date +%s)
 say() { printf '[profile] %s\n' "$*"; }
+. bench/wait_up.sh
 
 CPID=
 stop_cart() {
@@ -47,13 +48,7 @@ start_cart() { # [wrapper...]
     env HTTP_PORT=$PORT LOG_LEVEL=warn HTTP_THREADS=${PROFILE_THREADS:-1} \
         "$@" "$BIN/cart-service" >>"$OUT/cart.log" 2>&1 &
     CPID=$!
-    for _ in $(seq 1 1200); do
-        curl -fsS -o /dev/null "$URL/health" 2>/dev/null && return 0
-        kill -0 "$CPID" 2>/dev/null || { say "cart-service died; see $OUT/cart.log"; exit 1; }
-        sleep 0.1
-    done
-    say "cart-service not healthy"
-    exit 1
+    wait_up "$URL/health" "$CPID" cart-service "$OUT/cart.log"
 }
 # the pid of the cart-service process itself (under strace/valgrind, a child)
 cart_pid() { pgrep -f -n "$BIN/cart-service" -P "$CPID" || echo "$CPID"; }

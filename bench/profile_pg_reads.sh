@@ -38,6 +38,7 @@ OUT=$(cd "$OUT" && pwd)
 export STACK_DIR=$OUT/stack
 URL=http://127.0.0.1:$PORT
 say() { printf '[profile-pg] %s\n' "$*"; }
+. bench/wait_up.sh
 part() { case " $PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
 per() { python3 -c "import sys; n=float(sys.argv[2]); print(f'{float(sys.argv[1])/n:.2f}' if n else 'nan')" "$1" "$2"; }
 
@@ -65,13 +66,7 @@ start_order() { # [wrapper...]
     env KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$((PB + 1)) SCHEMA_REGISTRY_URL=http://127.0.0.1:$((PB + 2)) \
         HTTP_PORT=$PORT LOG_LEVEL=error STORE_URL="$STORE" "$@" "$BIN/order-service" >>"$OUT/order.log" 2>&1 &
     OPID=$!
-    for _ in $(seq 1 1200); do
-        curl -fsS -o /dev/null "$URL/health/live" 2>/dev/null && return 0
-        kill -0 "$OPID" 2>/dev/null || { say "order-service died; see $OUT/order.log"; exit 1; }
-        sleep 0.1
-    done
-    say "order-service not live"
-    exit 1
+    wait_up "$URL/health/live" "$OPID" order-service "$OUT/order.log"
 }
 order_pid() { pgrep -n -P "$OPID" 2>/dev/null || echo "$OPID"; } # under valgrind/strace: the child
 answered() { curl -fsS "$URL/metrics" | awk '/^http_requests_total\{route="\/order-details"/ {n+=$2} END {printf "%d", n}'; }

@@ -50,6 +50,7 @@ PY=${BENCH_PYTHON:-$ROOT/.venv/bin/python} # matplotlib for the plot (bench/requ
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 say() { printf '[bench] %s\n' "$*"; }
+. bench/wait_up.sh
 PIDS=()
 cleanup() {
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -73,13 +74,7 @@ start_service() {
         "$BIN/$name" >>"$BDIR/$name-$port.log" 2>&1 &
     LAST_PID=$!
     PIDS+=("$LAST_PID")
-    for _ in $(seq 1 600); do
-        curl -fsS -o /dev/null "http://127.0.0.1:$port/health" 2>/dev/null && return 0
-        kill -0 "$LAST_PID" 2>/dev/null || { say "$name died; see $BDIR/$name-$port.log"; exit 1; }
-        sleep 0.1
-    done
-    say "$name not healthy after 60 s"
-    exit 1
+    wait_up "http://127.0.0.1:$port/health" "$LAST_PID" "$name" "$BDIR/$name-$port.log" 600
 }
 stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 hwm_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }

@@ -10,6 +10,7 @@
 #include "store/store.h"
 
 #include "order/store/pg_fixture.h"
+#include "order/store/store_events.h"
 #include "test_main.h"
 
 #include <check.h>
@@ -57,23 +58,9 @@ static void teardown(void)
 
 static order_event make_create(const char *id, int64_t ts)
 {
-    order_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.type = ORDER_EVENT_CREATE;
-    snprintf(ev.order_id, sizeof ev.order_id, "%s", id);
-    ev.timestamp_ms = ts;
-    snprintf(ev.customer_id, sizeof ev.customer_id, "CUST-7");
-    snprintf(ev.order_date, sizeof ev.order_date, "2026-11-25T14:00:00.123Z");
-    ev.item_count = 2;
-    snprintf(ev.items[0].item_id, sizeof ev.items[0].item_id, "ITEM-\"1\"");
-    ev.items[0].quantity = 3;
-    ev.items[0].price_cents = 1999; /* 19.99 */
-    snprintf(ev.items[1].item_id, sizeof ev.items[1].item_id, "ITEM-2");
-    ev.items[1].quantity = 1;
-    ev.items[1].price_cents = 5;   /* 0.05 */
-    ev.total_cents = 3 * 1999 + 5; /* 60.02 */
-    snprintf(ev.currency, sizeof ev.currency, "USD");
-    snprintf(ev.status, sizeof ev.status, "new");
+    order_event ev = stev_create(id, ts, "CUST-7", "2026-11-25T14:00:00.123Z");
+    stev_item(&ev, "ITEM-\"1\"", 3, 1999); /* 19.99 */
+    stev_item(&ev, "ITEM-2", 1, 5);        /* 0.05: 60.02 in all */
     return ev;
 }
 
@@ -87,13 +74,7 @@ static order_event make_other_create(const char *id, int64_t ts)
 
 static order_event make_update(const char *id, const char *status, int64_t ts)
 {
-    order_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.type = ORDER_EVENT_UPDATE;
-    snprintf(ev.order_id, sizeof ev.order_id, "%s", id);
-    ev.timestamp_ms = ts;
-    snprintf(ev.status, sizeof ev.status, "%s", status);
-    return ev;
+    return stev_update(id, status, ts);
 }
 
 static store *open_rw(void)

@@ -9,6 +9,7 @@
  */
 #include "store/store.h"
 
+#include "order/store/store_events.h"
 #include "order/store/store_fixture.h"
 #include "test_main.h"
 
@@ -24,32 +25,17 @@ static char err[256];
 
 static order_event make_create(const char *id, int64_t ts)
 {
-    order_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.type = ORDER_EVENT_CREATE;
-    snprintf(ev.order_id, sizeof ev.order_id, "%s", id);
-    ev.timestamp_ms = ts;
-    snprintf(ev.customer_id, sizeof ev.customer_id, "CUST-%lld", (long long)ts);
-    snprintf(ev.order_date, sizeof ev.order_date, "2026-11-25T14:00:00.123Z");
-    ev.item_count = 1;
-    snprintf(ev.items[0].item_id, sizeof ev.items[0].item_id, "ITEM-\"%lld\"", (long long)ts);
-    ev.items[0].quantity = 3;
-    ev.items[0].price_cents = 1999;
-    ev.total_cents = 3 * 1999;
-    snprintf(ev.currency, sizeof ev.currency, "USD");
-    snprintf(ev.status, sizeof ev.status, "new");
+    char cust[32], item[32];
+    snprintf(cust, sizeof cust, "CUST-%lld", (long long)ts);
+    snprintf(item, sizeof item, "ITEM-\"%lld\"", (long long)ts);
+    order_event ev = stev_create(id, ts, cust, "2026-11-25T14:00:00.123Z");
+    stev_item(&ev, item, 3, 1999);
     return ev;
 }
 
 static order_event make_update(const char *id, const char *status, int64_t ts)
 {
-    order_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.type = ORDER_EVENT_UPDATE;
-    snprintf(ev.order_id, sizeof ev.order_id, "%s", id);
-    ev.timestamp_ms = ts;
-    snprintf(ev.status, sizeof ev.status, "%s", status);
-    return ev;
+    return stev_update(id, status, ts);
 }
 
 /* One order as a read returned it: its fields and history, flattened to text. */

@@ -11,6 +11,7 @@
 #include "store/store.h"
 
 #include "order/store/pg_fixture.h"
+#include "order/store/store_events.h"
 #include "test_main.h"
 
 #include <check.h>
@@ -37,20 +38,8 @@ static void teardown(void)
 
 static order_event make_create(const char *id, int64_t ts)
 {
-    order_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.type = ORDER_EVENT_CREATE;
-    snprintf(ev.order_id, sizeof ev.order_id, "%s", id);
-    ev.timestamp_ms = ts;
-    snprintf(ev.customer_id, sizeof ev.customer_id, "CUST-1");
-    snprintf(ev.order_date, sizeof ev.order_date, "2026-11-25T14:00:00.000Z");
-    ev.item_count = 1;
-    snprintf(ev.items[0].item_id, sizeof ev.items[0].item_id, "ITEM-1");
-    ev.items[0].quantity = 2;
-    ev.items[0].price_cents = 1000;
-    ev.total_cents = 2000;
-    snprintf(ev.currency, sizeof ev.currency, "USD");
-    snprintf(ev.status, sizeof ev.status, "new");
+    order_event ev = stev_create(id, ts, "CUST-1", "2026-11-25T14:00:00.000Z");
+    stev_item(&ev, "ITEM-1", 2, 1000);
     return ev;
 }
 

@@ -4,16 +4,16 @@
  * which must outlive what a batch does not: a rolled-back batch, a closed
  * handle (a crashed process), another handle on the same store (another
  * instance); and redelivered copies (STORE_REDELIVERED), recognised within a
- * batch, across batches and by a new handle. And the DLQ replay marks (store_replay_*: counted, durable, outside any
- * batch, writable handles only). And store_probe(), the one
- * query read-your-writes asks per tick for all its waiters (which orders
- * exist, how far each partition is applied: committed state only, from a
- * read-only handle as from the writer). Run against every backend, as
- * test_order_store.c: SQLite always, PostgreSQL when ORDERSTREAM_TEST_PG_URL
- * is set (pg_fixture.h).
+ * batch, across batches and by a new handle. And the DLQ replay marks (store_replay_*: counted,
+ * durable, outside any batch, writable handles only). And store_probe(), the one query
+ * read-your-writes asks per tick for all its waiters (which orders exist, how far each partition is
+ * applied: committed state only, from a read-only handle as from the writer). Run against every
+ * backend, as test_order_store.c: SQLite always, PostgreSQL when ORDERSTREAM_TEST_PG_URL is set
+ * (pg_fixture.h).
  */
 #include "store/store.h"
 
+#include "order/store/store_events.h"
 #include "order/store/store_fixture.h"
 #include "test_main.h"
 
@@ -29,20 +29,8 @@ static char err[256];
 
 static order_event make_create(const char *id, int64_t ts)
 {
-    order_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.type = ORDER_EVENT_CREATE;
-    snprintf(ev.order_id, sizeof ev.order_id, "%s", id);
-    ev.timestamp_ms = ts;
-    snprintf(ev.customer_id, sizeof ev.customer_id, "CUST-7");
-    snprintf(ev.order_date, sizeof ev.order_date, "2026-11-25T14:00:00.123Z");
-    ev.item_count = 1;
-    snprintf(ev.items[0].item_id, sizeof ev.items[0].item_id, "ITEM-1");
-    ev.items[0].quantity = 1;
-    ev.items[0].price_cents = 5;
-    ev.total_cents = 5;
-    snprintf(ev.currency, sizeof ev.currency, "USD");
-    snprintf(ev.status, sizeof ev.status, "new");
+    order_event ev = stev_create(id, ts, "CUST-7", "2026-11-25T14:00:00.123Z");
+    stev_item(&ev, "ITEM-1", 0, 0);
     return ev;
 }
 
@@ -166,13 +154,7 @@ END_TEST
 
 static order_event make_update(const char *id, const char *status, int64_t ts)
 {
-    order_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.type = ORDER_EVENT_UPDATE;
-    snprintf(ev.order_id, sizeof ev.order_id, "%s", id);
-    ev.timestamp_ms = ts;
-    snprintf(ev.status, sizeof ev.status, "%s", status);
-    return ev;
+    return stev_update(id, status, ts);
 }
 
 static store_status apply_st(store *s, int64_t off, const order_event *ev)

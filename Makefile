@@ -24,7 +24,7 @@ FUZZ_DIR ?= build-fuzz
 MEMCHECK_DIR ?= build-memcheck
 # libFuzzer seconds per target: `make fuzz` (longer tier) and inside `make test`
 FUZZ_SECONDS ?= 60
-TEST_FUZZ_SECONDS ?= 30
+TEST_FUZZ_SECONDS ?= 20
 VENV ?= .venv
 PYTEST_ARGS ?=
 CMAKE ?= cmake

@@ -235,6 +235,7 @@ bench_create_sweep
 wait_applied
 record "bench=create_order_check orders_stored=$(health_field $ORDER_PORT ordersStored)"
 bench_update
+wait_applied # the update runs' backlog is applied before end-to-end is timed
 bench_e2e
 record "bench=rss service=cart-service hwm_kb=$(hwm_kb $CART_PID)"
 stop_pid $CART_PID

@@ -35,7 +35,13 @@ struct cart_pending {
     int maybe_written;
     int32_t partition;
     int64_t offset;
-    order_event ev;
+    /* what the answer needs of the event (built in the thread's scratch
+     * event): the answer itself is rendered up to its partition when queued,
+     * so a write waiting for Kafka holds a few hundred bytes, not the ~8 KiB
+     * of a whole order_event (1,000 connections: 1,000 of them at once) */
+    order_event_type type;
+    char order_id[ORDER_ID_MAX + 1];
+    jsonw ans;
 };
 
 /* Produce metrics (issue 7): acknowledged events by type, failures by reason,
@@ -64,6 +70,12 @@ void cart_app_init(cart_app *a, const cart_config *cfg, cart_bootstrap *boot)
     atomic_init(&a->shutting_down, 0);
 }
 
+static void pending_destroy(cart_pending *p)
+{
+    jsonw_free(&p->ans);
+    free(p);
+}
+
 void *cart_thread_init(void *app, int index, char *err, size_t errlen)
 {
     (void)app;
@@ -90,7 +102,7 @@ void cart_thread_free(void *thread_ctx)
     while (t->free_pending) {
         cart_pending *p = t->free_pending;
         t->free_pending = p->next;
-        free(p);
+        pending_destroy(p);
     }
     jsonw_free(&t->out);
     codec_free(t->codec);
@@ -107,6 +119,7 @@ static cart_pending *pending_get(cart_thread *t)
         p = malloc(sizeof *p);
         if (!p)
             return NULL;
+        jsonw_init(&p->ans);
     }
     p->th = t;
     return p;
@@ -121,7 +134,7 @@ static void pending_put(cart_pending *p)
         t->free_pending = p;
         t->nfree++;
     } else {
-        free(p);
+        pending_destroy(p);
     }
 }
 
@@ -188,14 +201,51 @@ static void answer_not_queued_posted(http_call *call, void *arg)
     pending_put(p);
 }
 
-/* Encodes and queues p->ev; on failure answers the call and recycles p. */
+/* The 2xx answer up to its topic: known before Kafka acknowledges. */
+static void render_ack_head(jsonw *w, const order_event *ev, const char *topic)
+{
+    jsonw_reset(w);
+    jsonw_obj_begin(w);
+    jsonw_key(w, "message");
+    if (ev->type == ORDER_EVENT_CREATE) {
+        jsonw_str(w, "Order created");
+        jsonw_key(w, "order");
+        jsonw_obj_begin(w);
+        jsonw_key(w, "orderId");
+        jsonw_str(w, ev->order_id);
+        order_json_create_fields(w, ev);
+        jsonw_key(w, "status");
+        jsonw_str(w, ev->status);
+        jsonw_obj_end(w);
+    } else {
+        jsonw_str(w, "Order status updated");
+        jsonw_key(w, "orderId");
+        jsonw_str(w, ev->order_id);
+        jsonw_key(w, "status");
+        jsonw_str(w, ev->status);
+    }
+    jsonw_key(w, "topic");
+    jsonw_str(w, topic);
+}
+
+/* ... and the rest, from the acknowledgement. */
+static void render_ack_tail(jsonw *w, int32_t partition, int64_t offset)
+{
+    jsonw_key(w, "partition");
+    jsonw_int(w, partition);
+    jsonw_key(w, "offset");
+    jsonw_int(w, offset);
+    jsonw_obj_end(w);
+}
+
+/* Encodes and queues the thread's event (t->ev); on failure answers the call and recycles p. */
 static void publish(cart_app *a, http_call *call, cart_pending *p, uint32_t schema_id)
 {
     cart_thread *t = p->th;
     char err[256];
     size_t len = 0;
     codec_status cs =
-        codec_encode(t->codec, schema_id, &p->ev, t->frame, sizeof t->frame, &len, err, sizeof err);
+        codec_encode(t->codec, schema_id, &t->ev, t->frame, sizeof t->frame, &len, err, sizeof err);
     if (cs != CODEC_OK) {
         char msg[320];
         snprintf(msg, sizeof msg, "event cannot be serialized: %s", err);
@@ -206,6 +256,9 @@ static void publish(cart_app *a, http_call *call, cart_pending *p, uint32_t sche
         return;
     }
     p->call = call;
+    p->type = t->ev.type;
+    memcpy(p->order_id, t->ev.order_id, sizeof p->order_id);
+    render_ack_head(&p->ans, &t->ev, a->cfg->topic);
     p->queued_at = clock_mono_s();
     /* another thread's report may come back before send returns: deferred first */
     int deferred = t->index != 0;
@@ -213,8 +266,8 @@ static void publish(cart_app *a, http_call *call, cart_pending *p, uint32_t sche
         http_call_defer(call);
     atomic_fetch_add(&a->pending, 1);
     cart_headers h = {call->traceparent, p->idem_key, p->idem_len};
-    rd_kafka_resp_err_t e = cart_producer_send(a->producer, a->cfg->topic, p->ev.order_id,
-                                               strlen(p->ev.order_id), t->frame, len, &h, p);
+    rd_kafka_resp_err_t e = cart_producer_send(a->producer, a->cfg->topic, p->order_id,
+                                               strlen(p->order_id), t->frame, len, &h, p);
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
         return;
     atomic_fetch_sub(&a->pending, 1);
@@ -279,7 +332,7 @@ static void handle_create(http_call *call)
     cart_gen_rng rng;
     cart_gen_seed(&rng, cart_gen_request_seed(v.order_id, v.items_count,
                                               p->idem_len ? p->idem_key : NULL, p->idem_len));
-    if (cart_gen_create(&rng, v.order_id, v.items_count, clock_wall_ms(), &p->ev, err,
+    if (cart_gen_create(&rng, v.order_id, v.items_count, clock_wall_ms(), &p->th->ev, err,
                         sizeof err) != 0) {
         pending_put(p);
         http_reply_error(call, 500, err);
@@ -297,44 +350,13 @@ static void handle_update(http_call *call)
     if (!p)
         return;
     char err[128];
-    if (cart_gen_update(v.order_id, v.order_status, clock_wall_ms(), &p->ev, err, sizeof err) !=
+    if (cart_gen_update(v.order_id, v.order_status, clock_wall_ms(), &p->th->ev, err, sizeof err) !=
         0) {
         pending_put(p);
         http_reply_error(call, 500, err);
         return;
     }
     publish(a, call, p, id);
-}
-
-static void render_ack(jsonw *w, const order_event *ev, const char *topic, int32_t partition,
-                       int64_t offset)
-{
-    jsonw_obj_begin(w);
-    jsonw_key(w, "message");
-    if (ev->type == ORDER_EVENT_CREATE) {
-        jsonw_str(w, "Order created");
-        jsonw_key(w, "order");
-        jsonw_obj_begin(w);
-        jsonw_key(w, "orderId");
-        jsonw_str(w, ev->order_id);
-        order_json_create_fields(w, ev);
-        jsonw_key(w, "status");
-        jsonw_str(w, ev->status);
-        jsonw_obj_end(w);
-    } else {
-        jsonw_str(w, "Order status updated");
-        jsonw_key(w, "orderId");
-        jsonw_str(w, ev->order_id);
-        jsonw_key(w, "status");
-        jsonw_str(w, ev->status);
-    }
-    jsonw_key(w, "topic");
-    jsonw_str(w, topic);
-    jsonw_key(w, "partition");
-    jsonw_int(w, partition);
-    jsonw_key(w, "offset");
-    jsonw_int(w, offset);
-    jsonw_obj_end(w);
 }
 
 static int retryable(rd_kafka_resp_err_t e)
@@ -370,16 +392,14 @@ static void answer_delivered(cart_app *a, http_call *call, cart_pending *p)
     log_trace_enter(&outer, call->traceparent + 3, TRACE_ID_HEX);
     rd_kafka_resp_err_t err = p->err;
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        metrics_add(&m_produced[p->ev.type == ORDER_EVENT_CREATE ? 0 : 1], 1);
+        metrics_add(&m_produced[p->type == ORDER_EVENT_CREATE ? 0 : 1], 1);
         metrics_observe(&m_produce_latency, clock_mono_s() - p->queued_at);
         cart_bootstrap_kafka_up(a->boot);
-        jsonw *w = &p->th->out;
-        jsonw_reset(w);
-        render_ack(w, &p->ev, a->cfg->topic, p->partition, p->offset);
-        http_reply_jsonw(call, p->ev.type == ORDER_EVENT_CREATE ? 201 : 200, w);
+        render_ack_tail(&p->ans, p->partition, p->offset);
+        http_reply_jsonw(call, p->type == ORDER_EVENT_CREATE ? 201 : 200, &p->ans);
     } else {
         char msg[256];
-        log_msg(LOG_WARN, "cart", call->request_id, "delivery of %s failed: %s", p->ev.order_id,
+        log_msg(LOG_WARN, "cart", call->request_id, "delivery of %s failed: %s", p->order_id,
                 rd_kafka_err2str(err));
         if (err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT) {
             metrics_add(&m_produce_errors[PRODUCE_ERR_TIMEOUT], 1);
@@ -423,7 +443,7 @@ void cart_on_delivery(void *msg_opaque, rd_kafka_resp_err_t err, int maybe_writt
     atomic_fetch_sub(&a->pending, 1);
     if (a->http_gone) {
         /* the threads' pools are gone with the server: not recycled */
-        free(p);
+        pending_destroy(p);
         return;
     }
     p->err = err;

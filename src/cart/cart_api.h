@@ -49,7 +49,8 @@ typedef struct {
     codec *codec; /* a codec is not thread-safe: one per thread */
     cart_pending *free_pending;
     size_t nfree;
-    jsonw out; /* reused response writer */
+    jsonw out;      /* reused response writer */
+    order_event ev; /* the event being built, then encoded into frame */
     uint8_t frame[CODEC_MAX_ENCODED];
 } cart_thread;
 

@@ -192,7 +192,7 @@ def test_processing_failure_heals_within_retries(services, stack):
 def test_other_partitions_flow_while_one_waits(services, stack):
     order = services.start("order", env={"ORDER_TEST_FAIL_PREFIX": "SLOW-",
                                          "ORDER_TEST_FAIL_TIMES": "1",
-                                         "RETRY_BACKOFF_MS": "60000"})
+                                         "RETRY_BACKOFF_MS": "25000"})
     w = EventWriter(stack, services.topic)
     w.send(create_event("SLOW-1", [("I", 1, "1.00")]), partition=0)
     w.send(create_event("P0-AFTER", [("I", 1, "1.00")]), partition=0)

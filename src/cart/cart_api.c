@@ -359,11 +359,12 @@ static void handle_update(http_call *call)
     publish(a, call, p, id);
 }
 
-static int retryable(rd_kafka_resp_err_t e)
+int cart_error_retryable(rd_kafka_resp_err_t e)
 {
     switch (e) {
     case RD_KAFKA_RESP_ERR__MSG_TIMED_OUT:
     case RD_KAFKA_RESP_ERR__TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__TIMED_OUT_QUEUE:
     case RD_KAFKA_RESP_ERR__TRANSPORT:
     case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
     case RD_KAFKA_RESP_ERR__PURGE_QUEUE:
@@ -378,6 +379,13 @@ static int retryable(rd_kafka_resp_err_t e)
     case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND:
     case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
     case RD_KAFKA_RESP_ERR_NETWORK_EXCEPTION:
+    case RD_KAFKA_RESP_ERR_KAFKA_STORAGE_ERROR:
+    /* The idempotent producer's state against a new leader after a broker
+     * died (seen in the three-broker SIGKILL test): the event is refused and
+     * the producer resets its sequence; the same request, retried, is safe. */
+    case RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_PRODUCER_ID:
+    case RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH:
         return 1;
     default:
         return 0;
@@ -409,7 +417,7 @@ static void answer_delivered(cart_app *a, http_call *call, cart_pending *p)
                      p->maybe_written ? "it may have been written: retry the same request"
                                       : "it was not written: retry the same request");
             reply_503(call, msg);
-        } else if (retryable(err)) {
+        } else if (cart_error_retryable(err)) {
             metrics_add(&m_produce_errors[PRODUCE_ERR_UNAVAILABLE], 1);
             snprintf(msg, sizeof msg, "Kafka unavailable: %s", rd_kafka_err2str(err));
             reply_503(call, msg);

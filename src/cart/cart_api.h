@@ -61,6 +61,13 @@ void cart_thread_free(void *thread_ctx);
 /* The route table: /create-order, /update-order, /health. */
 const http_route *cart_routes(size_t *n);
 
+/*
+ * Whether a failed delivery is one a retry of the same request can fix
+ * (answered 503 with Retry-After), as opposed to a refusal (400) or the
+ * unexpected (500). A retried create is safe either way (cart_gen.h).
+ */
+int cart_error_retryable(rd_kafka_resp_err_t e);
+
 /* cart_producer callbacks (on thread 0's loop); app is the cart_app. */
 void cart_on_delivery(void *msg_opaque, rd_kafka_resp_err_t err, int maybe_written,
                       const char *topic, int32_t partition, int64_t offset, void *app);

@@ -8,6 +8,15 @@
  *   one second below the configured bound. With every broker down it only
  *   scans when it tries to reconnect, hence reconnect.backoff.max.ms = 1 s
  *   (the default 10 s let a 3 s timeout become 10 s; it also speeds recovery).
+ * - max.in.flight.requests.per.connection = 1 (idempotence allows up to 5):
+ *   with 3 or more, librdkafka 2.0.2's broker thread busy-polls (poll() with
+ *   a zero timeout, about 150,000 calls a second at 20,000 creates/s) while
+ *   a ready batch waits for a free request slot, which took a quarter of a
+ *   core from a box shared with the broker. With one request in flight the
+ *   next batch grows while the last is acknowledged and the thread sleeps;
+ *   1 gave more creates/s and a lower p99 than 2 at 64 and 1,000 clients
+ *   (bench/profile-notes.md). KAFKA_PROP_* still overrides it, e.g. for many
+ *   partitions per broker, whose batches then wait in turn.
  * - A fatal error (the idempotent producer lost its guarantees) cannot be
  *   recovered in place: the handle is purged (every waiting client gets a
  *   503), destroyed and created again, from a timer on the loop thread.
@@ -88,6 +97,7 @@ static rd_kafka_t *create_handle(cart_producer *p, char *err, size_t errlen)
     snprintf(linger, sizeof linger, "%d", c->linger_ms);
     const char *const props[][2] = {{"enable.idempotence", "true"},
                                     {"acks", "all"},
+                                    {"max.in.flight.requests.per.connection", "1"},
                                     {"linger.ms", linger},
                                     {"message.timeout.ms", timeout},
                                     {"request.timeout.ms", timeout},

@@ -224,6 +224,34 @@ START_TEST(test_delivery_reports_then_fatal_error_recovery)
 }
 END_TEST
 
+/* One produce request in flight (see cart_producer.c), unless an operator's
+ * KAFKA_PROP_* says otherwise. */
+static void expect_in_flight(const char *want)
+{
+    char err[512], got[32];
+    size_t len = sizeof got;
+    dr_state st = {0};
+    st.base = event_base_new();
+    cart_config cfg = config_for("127.0.0.1:1", "nowhere", 2000);
+    cart_producer *p = cart_producer_new(st.base, &cfg, on_dr, NULL, &st, err, sizeof err);
+    ck_assert_msg(p != NULL, "%s", err);
+    ck_assert_int_eq(rd_kafka_conf_get(rd_kafka_conf(cart_producer_rk(p)),
+                                       "max.in.flight.requests.per.connection", got, &len),
+                     RD_KAFKA_CONF_OK);
+    ck_assert_str_eq(got, want);
+    cart_producer_free(p, 0);
+    event_base_free(st.base);
+}
+
+START_TEST(test_one_request_in_flight_unless_overridden)
+{
+    expect_in_flight("1");
+    setenv("KAFKA_PROP_MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION", "3", 1);
+    expect_in_flight("3");
+    unsetenv("KAFKA_PROP_MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION");
+}
+END_TEST
+
 START_TEST(test_unreachable_broker_fails_each_message)
 {
     char err[512];
@@ -283,6 +311,7 @@ Suite *test_suite(int *rc)
     tcase_add_test(tc, test_topics_ensure_reports_unreachable_broker);
     tcase_add_test(tc, test_bad_property_is_reported);
     tcase_add_test(tc, test_delivery_reports_then_fatal_error_recovery);
+    tcase_add_test(tc, test_one_request_in_flight_unless_overridden);
     tcase_add_test(tc, test_unreachable_broker_fails_each_message);
     tcase_add_test(tc, test_purge_answers_waiting_messages);
     suite_add_tcase(s, tc);

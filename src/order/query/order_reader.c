@@ -26,6 +26,8 @@
 
 #define ORDER_READER_BATCH 512          /* ids per statement at most */
 #define ORDER_READER_LOG_EVERY_MS 10000 /* store failures are logged at most this often */
+_Static_assert((1 << (ORDER_READER_BUCKETS - 1)) >= ORDER_READER_BATCH,
+               "the last batch-size bucket holds the largest batch");
 
 struct order_reader {
     order_reader_config cfg;
@@ -116,7 +118,8 @@ static void reader_count_batch(order_reader_stats *s, size_t n, double seconds)
 static void *reader_main(void *arg)
 {
     order_reader *r = arg;
-    pthread_setname_np(pthread_self(), "order-reader"); /* its own line in per-thread profiles */
+    /* its own line in per-thread profiles; without a name it only shares the process's */
+    (void)pthread_setname_np(pthread_self(), "order-reader");
     pthread_mutex_lock(&r->mu);
     for (;;) {
         while (!r->head && !r->stopping) {

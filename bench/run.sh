@@ -334,6 +334,13 @@ for inst in 1 3; do
         fi
     done
     if [ "$inst" = 1 ]; then
+        # The reads measure a settled store: right after a 1M-order load, autovacuum's
+        # VACUUM ANALYZE of orders starts within its naptime and, while it runs, halves the
+        # reads and lifts their p99 to ~100 ms (bench/profile-notes.md). Done here, timed.
+        t0=$(date +%s.%N)
+        PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 \
+            -p "$PG_PORT" -U postgres -d "catchup_1_$RUNS" -c "VACUUM ANALYZE"
+        record "bench=pg_settle seconds=$(python3 -c "import time; print(f'{time.time() - $t0:.1f}')")"
         mem_watch $PG_PID
         for r in $(seq 1 "$RUNS"); do
             wrk_run order_details_pg "http://127.0.0.1:$ORDER_PORT" bench/get_path.lua \

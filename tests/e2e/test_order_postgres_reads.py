@@ -4,8 +4,9 @@ every lookup queued meanwhile). What must hold:
 
 - every answer of a burst of concurrent requests is the order asked for, byte
   for byte what a SQLite instance fed the same events answers (statuses,
-  history, 404 bodies for unknown ids), and read-your-writes (waitMs) still
-  works;
+  history, 404 bodies for unknown ids; the history is read only for orders
+  that have one), and read-your-writes (waitMs) still works; the reader's
+  /metrics count every read of the burst in its statements;
 - PostgreSQL stopped: every lookup is answered, a JSON 503 with Retry-After
   (no hang, no crash, the service stays live), and the answers are right
   again once the server is back;
@@ -91,9 +92,18 @@ def test_concurrent_reads_answer_each_its_own_order(services, stack, postgres):
     assert want["PGR-0000"][0] == 200 and want["PGR-NONE-0"][0] == 404
     assert [h["status"] for h in jloads(want["PGR-0003"][1])["statusHistory"]] == \
         ["new", "confirmed", "shipped"]
+    before = reader_metrics(pg)
     got = burst(pg, asked, BURST, seed=15)
     wrong = [(oid, code, body[:120]) for oid, code, body, _ in got if (code, body) != want[oid]]
     assert not wrong, f"{len(wrong)} of {BURST} answers differ from SQLite's, e.g. {wrong[:3]}"
+    # the reader's own counts: every read of the burst went through one of its statements
+    after = reader_metrics(pg)
+    assert after["sum"] - before["sum"] == BURST
+    statements = after["count"] - before["count"]
+    assert 1 <= statements <= BURST
+    assert after["seconds"] > before["seconds"]
+    les = [after[k] for k in sorted((k for k in after if isinstance(k, int)))]
+    assert les == sorted(les) and les[-1] <= after["+Inf"] == after["count"]
     # read-your-writes still works on PostgreSQL (the wait path)
     w = EventWriter(stack, services.topic)
     w.send(create_event("PGR-LATE", [("I-1", 1, "1.00")]))
@@ -126,6 +136,25 @@ def test_store_outage_is_503_then_recovers(services, stack, postgres):
     got = burst(pg, ids, 500, seed=17)
     wrong = [(oid, code) for oid, code, body, _ in got if (code, body) != want[oid]]
     assert not wrong, f"wrong answers after the outage: {wrong[:3]}"
+
+
+def reader_metrics(svc) -> dict:
+    """The order reader's families in /metrics: batch-size buckets by bound (int, and "+Inf"),
+    "sum" (lookups), "count" (statements), "seconds" (time in its statements)."""
+    out = {}
+    for line in svc.get("/metrics").text.splitlines():
+        name, _, value = line.rpartition(" ")
+        if name.startswith('order_read_batch_size_bucket{le="'):
+            le = name.split('"')[1]
+            out[le if le == "+Inf" else int(le)] = float(value)
+        elif name == "order_read_batch_size_sum":
+            out["sum"] = float(value)
+        elif name == "order_read_batch_size_count":
+            out["count"] = float(value)
+        elif name == "order_read_batch_seconds_total":
+            out["seconds"] = float(value)
+    assert {"sum", "count", "seconds", "+Inf", 1, 512} <= set(out), out
+    return out
 
 
 def lookups_in_flight(svc) -> int:

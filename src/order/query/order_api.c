@@ -397,6 +397,28 @@ typedef struct {
     order_status *s;
 } metrics_arg;
 
+/* The batching reader's round trips and batch sizes (a server store only). */
+static void render_reader_metrics(metrics_text *t, order_reader *r)
+{
+    order_reader_stats s;
+    order_reader_stats_read(r, &s);
+    metrics_text_family(t, "order_read_batch_size", "histogram",
+                        "order-details reads answered per statement on a server store");
+    unsigned long long cum = 0;
+    for (int i = 0; i < ORDER_READER_BUCKETS; i++) {
+        char le[32];
+        cum += s.batch_le[i];
+        snprintf(le, sizeof le, "le=\"%d\"", 1 << i);
+        metrics_text_sample(t, "order_read_batch_size_bucket", le, (double)cum);
+    }
+    metrics_text_sample(t, "order_read_batch_size_bucket", "le=\"+Inf\"", (double)s.statements);
+    metrics_text_sample(t, "order_read_batch_size_sum", NULL, (double)s.lookups);
+    metrics_text_sample(t, "order_read_batch_size_count", NULL, (double)s.statements);
+    metrics_text_family(t, "order_read_batch_seconds_total", "counter",
+                        "time the order reader spent in its statements: round trips and rendering");
+    metrics_text_sample(t, "order_read_batch_seconds_total", NULL, s.seconds);
+}
+
 /* The consume side's families, then the query side's own. */
 static void render_metrics(metrics_text *t, void *arg)
 {
@@ -409,6 +431,8 @@ static void render_metrics(metrics_text *t, void *arg)
                         "order-details reads queued or running on a server store (READ_QUEUE_MAX)");
     metrics_text_sample(t, "order_read_lookups", NULL,
                         m->a->reader ? order_reader_count(m->a->reader) : 0);
+    if (m->a->reader)
+        render_reader_metrics(t, m->a->reader);
     topic_index_metrics_render(t);
 }
 

@@ -26,6 +26,8 @@
 
 #define ORDER_READER_BATCH 512          /* ids per statement at most */
 #define ORDER_READER_LOG_EVERY_MS 10000 /* store failures are logged at most this often */
+_Static_assert((1 << (ORDER_READER_BUCKETS - 1)) >= ORDER_READER_BATCH,
+               "the last batch-size bucket holds the largest batch");
 
 struct order_reader {
     order_reader_config cfg;
@@ -45,6 +47,7 @@ struct order_reader {
     order_lookup *batch[ORDER_READER_BATCH];
     const char *ids[ORDER_READER_BATCH];
     int64_t failed_log_at;
+    order_reader_stats stats; /* under mu */
 };
 
 static void reader_sink_order(void *arg, size_t index, const store_order *o)
@@ -101,9 +104,22 @@ static void reader_run_batch(order_reader *r, size_t n)
     }
 }
 
+static void reader_count_batch(order_reader_stats *s, size_t n, double seconds)
+{
+    s->statements++;
+    s->lookups += n;
+    s->seconds += seconds;
+    size_t b = 0;
+    while (b + 1 < ORDER_READER_BUCKETS && ((size_t)1 << b) < n)
+        b++;
+    s->batch_le[b]++;
+}
+
 static void *reader_main(void *arg)
 {
     order_reader *r = arg;
+    /* its own line in per-thread profiles; without a name it only shares the process's */
+    (void)pthread_setname_np(pthread_self(), "order-reader");
     pthread_mutex_lock(&r->mu);
     for (;;) {
         while (!r->head && !r->stopping) {
@@ -122,8 +138,11 @@ static void *reader_main(void *arg)
         if (!r->head)
             r->tail = NULL;
         pthread_mutex_unlock(&r->mu);
+        double t0 = clock_mono_s();
         reader_run_batch(r, n);
+        double spent = clock_mono_s() - t0;
         pthread_mutex_lock(&r->mu);
+        reader_count_batch(&r->stats, n, spent);
     }
     pthread_mutex_unlock(&r->mu);
     return NULL;
@@ -234,6 +253,13 @@ int order_reader_count(order_reader *r)
     int n = r->taken;
     pthread_mutex_unlock(&r->mu);
     return n;
+}
+
+void order_reader_stats_read(order_reader *r, order_reader_stats *out)
+{
+    pthread_mutex_lock(&r->mu);
+    *out = r->stats;
+    pthread_mutex_unlock(&r->mu);
 }
 
 void order_reader_stop(order_reader *r)

@@ -73,6 +73,18 @@ void order_reader_release(order_lookup *l);
 /* Lookups taken and not yet released (for /metrics and tests). */
 int order_reader_count(order_reader *r);
 
+/* Batches read so far (for /metrics): statements is the round trips to the server. */
+#define ORDER_READER_BUCKETS 10 /* batch sizes <= 1, 2, 4, ... 512 (the most a batch holds) */
+typedef struct {
+    unsigned long long statements, lookups;
+    /* batch_le[i]: batches of more than 2^(i-1) and at most 2^i lookups (not cumulative) */
+    unsigned long long batch_le[ORDER_READER_BUCKETS];
+    /* wall time in the batches: the round trip, the rendering and the completions posted
+     * (less the thread's CPU time: what it waited for the server and for a core) */
+    double seconds;
+} order_reader_stats;
+void order_reader_stats_read(order_reader *r, order_reader_stats *out);
+
 /*
  * Refuses new lookups, completes the queued ones as stopping (503), lets
  * the round trip in progress finish and joins the thread. Call before the

@@ -91,6 +91,31 @@ int store_in_txn(const store *s);
 store_status store_apply(store *s, const char *topic, int32_t partition, int64_t offset,
                          const order_event *ev, char *err, size_t errlen);
 
+/* One event of a store_apply_creates() run. */
+typedef struct {
+    int32_t partition;
+    int64_t offset;
+    const order_event *ev; /* a CREATE that passed order_event_validate() */
+} store_create;
+
+#define STORE_CREATES_MAX 32 /* events of one store_apply_creates() call */
+
+/*
+ * A run of n (1..STORE_CREATES_MAX) CREATEs read from topic, in the order
+ * given (offsets ascending within a partition), inside the open transaction,
+ * in fewer statements than n store_apply() calls where the backend can
+ * (SQLite: one multi-row INSERT). All or nothing: STORE_OK when every one is
+ * new and applies as store_apply() would say STORE_OK (applied, positions
+ * moved); STORE_SKIPPED when any would say anything else (a position, an
+ * existing orderId) or a statement failed without ending the transaction:
+ * then nothing of the run is done and the caller applies them one by one
+ * with store_apply(), which gives each its own answer. STORE_ERR_*: the
+ * transaction must be rolled back. A backend without a faster way answers
+ * STORE_SKIPPED at once.
+ */
+store_status store_apply_creates(store *s, const char *topic, const store_create *c, size_t n,
+                                 char *err, size_t errlen);
+
 /*
  * Optional hint, inside the open transaction: an apply for order_id (len
  * bytes, e.g. a record's key) is coming. A server backend looks all hinted

@@ -82,6 +82,9 @@ static const char *const store_sql[ST__N] = {
                     " WHERE leases.holder = excluded.holder OR leases.expires_at <= ?3",
     [ST_LSE_GET] = "SELECT holder, expires_at - ?2 FROM leases WHERE name = ?1",
     [ST_LSE_DROP] = "DELETE FROM leases WHERE name = ?1 AND holder = ?2",
+    /* store_sqlite_creates.c: a multi-row INSERT's rows are those above the old highest rowid */
+    [ST_MAX_ROWID] = "SELECT max(rowid) FROM orders",
+    [ST_UNDO_ROWS] = "DELETE FROM orders WHERE rowid > ?1",
 };
 
 /* Statements a read-only handle needs (the others touch the file for writing). */
@@ -287,10 +290,13 @@ static void store_sqlite_close(store *base)
     for (int i = 0; i < ST__N; i++)
         sqlite3_finalize(s->st[i]);
     sqlite3_finalize(s->probe);
+    for (int i = 0; i <= STORE_CREATES_MAX; i++)
+        sqlite3_finalize(s->creates[i]);
     sqlite3_close(s->db);
     jsonw_free(&s->items);
     free(s->pos);
     free(s->buf);
+    free(s->runbuf);
     free(s);
 }
 
@@ -494,6 +500,7 @@ static const store_backend store_sqlite_backend = {
     .rollback = store_sqlite_rollback,
     .in_txn = store_sqlite_in_txn,
     .apply = store_sqlite_apply,
+    .apply_creates = store_sqlite_apply_creates,
     .mark = store_sqlite_mark,
     .get_position = store_sqlite_get_position,
     .get_order = store_sqlite_get_order,

@@ -1,7 +1,8 @@
 /*
  * store_sqlite_int: what the two files of the SQLite store share:
  * store_sqlite.c (the file, transactions, positions) and
- * store_sqlite_orders.c (orders and their history), store_sqlite_retry.c
+ * store_sqlite_orders.c (orders and their history), store_sqlite_creates.c
+ * (runs of CREATEs in one statement), store_sqlite_retry.c
  * (retry state, outside the batch transaction) and store_sqlite_index.c
  * (the query side's topic indexes), store_sqlite_lease.c (leases). Not for use elsewhere:
  * everyone else sees store.h.
@@ -53,6 +54,8 @@ enum {
     ST_LSE_TAKE,
     ST_LSE_GET,
     ST_LSE_DROP,
+    ST_MAX_ROWID,
+    ST_UNDO_ROWS,
     ST__N
 };
 
@@ -68,6 +71,10 @@ typedef struct {
     jsonw items; /* rendering buffer for CREATE items */
     char *buf;   /* copy of items JSON for store_get_order */
     size_t bufcap;
+    /* store_sqlite_creates.c: the INSERT of n rows at [n], prepared at first use */
+    sqlite3_stmt *creates[STORE_CREATES_MAX + 1];
+    char *runbuf; /* the run's items JSON, one after another */
+    size_t runcap;
 } store_sqlite;
 
 /* sqlite3 result code -> store_status: constraint, too big, mismatch and range are the
@@ -86,6 +93,9 @@ void store_sqlite_pos_advance(store_pos *p, int64_t offset);
 /* The backend entries that live in store_sqlite_orders.c (see store_backend.h). */
 store_status store_sqlite_apply(store *base, const char *topic, int32_t partition, int64_t offset,
                                 const order_event *ev, char *err, size_t errlen);
+/* ... and in store_sqlite_creates.c. */
+store_status store_sqlite_apply_creates(store *base, const char *topic, const store_create *c,
+                                        size_t n, char *err, size_t errlen);
 store_status store_sqlite_get_order(store *base, const char *order_id, store_order *out,
                                     store_history_fn fn, void *arg, char *err, size_t errlen);
 store_status store_sqlite_count_orders(store *base, int64_t *count, char *err, size_t errlen);

@@ -125,6 +125,30 @@ store_status store_apply_creates(store *s, const char *topic, const store_create
  */
 void store_hint_order(store *s, const void *order_id, size_t len);
 
+/*
+ * SQLite writer: WAL checkpoints on a helper thread with its own connection
+ * instead of inside the COMMIT that crosses SQLite's threshold
+ * (store_sqlite_ckpt.c): a PASSIVE checkpoint once the WAL holds soft_pages
+ * or more; a commit that finds it at hard_pages still checkpoints itself,
+ * so the WAL stays bounded if the helper falls behind or fails. 1 <=
+ * soft_pages <= hard_pages. Stopped by store_close(). A no-op (STORE_OK)
+ * for PostgreSQL.
+ */
+store_status store_checkpointer_start(store *s, int64_t soft_pages, int64_t hard_pages, char *err,
+                                      size_t errlen);
+
+/* What the checkpointing did so far (SQLite writer). */
+typedef struct {
+    int64_t wal_pages;          /* the WAL's size after the last commit */
+    int64_t runs;               /* helper checkpoints */
+    int64_t failures;           /* ... that failed (other than busy) */
+    int64_t incomplete;         /* ... that could not copy every page (a reader's snapshot) */
+    int64_t commit_checkpoints; /* checkpoints inside a commit (the hard bound) */
+} store_ckpt_stats;
+
+/* STORE_OK with *out; STORE_NOT_FOUND (with what the commits saw) if no helper runs. */
+store_status store_checkpoint_stats(store *s, store_ckpt_stats *out);
+
 /* Moves the position past offset without an effect (event dead-lettered). */
 store_status store_mark(store *s, const char *topic, int32_t partition, int64_t offset, char *err,
                         size_t errlen);

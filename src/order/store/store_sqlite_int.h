@@ -2,7 +2,8 @@
  * store_sqlite_int: what the two files of the SQLite store share:
  * store_sqlite.c (the file, transactions, positions) and
  * store_sqlite_orders.c (orders and their history), store_sqlite_creates.c
- * (runs of CREATEs in one statement), store_sqlite_retry.c
+ * (runs of CREATEs in one statement), store_sqlite_ckpt.c (WAL checkpoints
+ * off the committing thread), store_sqlite_retry.c
  * (retry state, outside the batch transaction) and store_sqlite_index.c
  * (the query side's topic indexes), store_sqlite_lease.c (leases). Not for use elsewhere:
  * everyone else sees store.h.
@@ -75,7 +76,13 @@ typedef struct {
     sqlite3_stmt *creates[STORE_CREATES_MAX + 1];
     char *runbuf; /* the run's items JSON, one after another */
     size_t runcap;
+    /* store_sqlite_ckpt.c: the checkpointer, and what the WAL hook saw */
+    struct store_sqlite_ckpt *ckpt;
+    int64_t wal_pages;
+    int64_t commit_checkpoints;
 } store_sqlite;
+
+typedef struct store_sqlite_ckpt store_sqlite_ckpt;
 
 /* sqlite3 result code -> store_status: constraint, too big, mismatch and range are the
  * event's (STORE_ERR_INTERNAL); everything else, corruption included, the store's. */
@@ -118,6 +125,16 @@ store_status store_sqlite_replay_get(store *base, const char *dlq_topic, int32_t
                                      int64_t offset, store_replay *out, char *err, size_t errlen);
 store_status store_sqlite_replay_mark(store *base, const char *dlq_topic, int32_t partition,
                                       int64_t offset, int64_t at_ms, char *err, size_t errlen);
+
+/* ... and in store_sqlite_ckpt.c (stop: before the writer's connection closes). */
+store_status store_sqlite_checkpointer_start(store *base, int64_t soft_pages, int64_t hard_pages,
+                                             char *err, size_t errlen);
+store_status store_sqlite_checkpoint_stats(store *base, store_ckpt_stats *out);
+void store_sqlite_checkpointer_stop(store_sqlite *s);
+/* The writer's WAL hook (sqlite3_wal_hook, arg the store): replaces SQLite's
+ * automatic checkpoint, which is the same at STORE_WAL_AUTOCHECKPOINT pages. */
+#define STORE_WAL_AUTOCHECKPOINT 1000
+int store_sqlite_wal_hook(void *arg, sqlite3 *db, const char *name, int pages);
 
 /* ... and in store_sqlite_lease.c. */
 store_status store_sqlite_lease_take(store *base, const char *name, const char *holder,

@@ -9,8 +9,6 @@
  */
 #include "order/ingest/apply_fixture.h"
 
-#include "ingest/decode_ahead.h"
-
 enum { N = 100 };
 
 static built recs_b[N];
@@ -132,21 +130,6 @@ START_TEST(test_batch_starting_below_the_position)
     ck_assert_int_eq(position(1), N / 2);
 }
 END_TEST
-
-static void setup_ahead(void)
-{
-    setup();
-    char err[256];
-    ap.ahead = decode_ahead_new(ap.dec, err, sizeof err);
-    ck_assert_msg(ap.ahead != NULL, "%s", err);
-}
-
-static void teardown_ahead(void)
-{
-    decode_ahead_free(ap.ahead);
-    ap.ahead = NULL;
-    teardown();
-}
 
 static void add_tests(TCase *tc)
 {

@@ -24,13 +24,6 @@
 static char err[256];
 static int64_t next_offset;
 
-static store *open_rw(void)
-{
-    store *s = store_open(where, 0, err, sizeof err);
-    ck_assert_msg(s != NULL, "store_open: %s", err);
-    return s;
-}
-
 /* One transaction of PER_COMMIT new orders; the WAL's size after it. */
 static int64_t commit_some(store *s)
 {
@@ -49,17 +42,10 @@ static int64_t commit_some(store *s)
     return cs.wal_pages;
 }
 
-static int64_t stored(store *s)
-{
-    int64_t n = -1;
-    ck_assert_int_eq(store_count_orders(s, &n, err, sizeof err), STORE_OK);
-    return n;
-}
-
 START_TEST(test_helper_checkpoints_and_commits_do_not)
 {
     next_offset = 0;
-    store *s = open_rw();
+    store *s = stfx_open_rw();
     ck_assert_int_eq(store_checkpointer_start(s, 8, 1000000, err, sizeof err), STORE_OK);
     store_ckpt_stats cs = {0};
     /* commits go on until the helper has checkpointed a few times (bounded by the loop) */
@@ -74,8 +60,8 @@ START_TEST(test_helper_checkpoints_and_commits_do_not)
     ck_assert_int_eq(cs.commit_checkpoints, 0); /* none in a commit */
     int64_t n = next_offset;
     store_close(s); /* joins the helper */
-    s = open_rw();
-    ck_assert_int_eq(stored(s), n);
+    s = stfx_open_rw();
+    ck_assert_int_eq(stfx_count(s), n);
     store_close(s);
 }
 END_TEST
@@ -83,7 +69,7 @@ END_TEST
 START_TEST(test_commits_checkpoint_at_the_bound)
 {
     next_offset = 0;
-    store *s = open_rw();
+    store *s = stfx_open_rw();
     enum { BOUND = 16 };
     /* the helper's threshold above the bound: as if it never kept up */
     ck_assert_int_eq(store_checkpointer_start(s, BOUND, BOUND, err, sizeof err), STORE_OK);
@@ -100,8 +86,8 @@ START_TEST(test_commits_checkpoint_at_the_bound)
      * so it never holds much more than the bound and one commit */
     ck_assert_msg(most <= BOUND + 4 * first_size + 8, "WAL grew to %lld pages", (long long)most);
     store_close(s);
-    s = open_rw();
-    ck_assert_int_eq(stored(s), next_offset);
+    s = stfx_open_rw();
+    ck_assert_int_eq(stfx_count(s), next_offset);
     store_close(s);
 }
 END_TEST
@@ -109,7 +95,7 @@ END_TEST
 START_TEST(test_without_helper_commits_count_their_checkpoints)
 {
     next_offset = 0;
-    store *s = open_rw();
+    store *s = stfx_open_rw();
     store_ckpt_stats cs;
     commit_some(s);
     /* no helper: NOT_FOUND, with what the commits saw */
@@ -122,7 +108,7 @@ END_TEST
 
 START_TEST(test_checkpointer_misuse_refused)
 {
-    store *s = open_rw();
+    store *s = stfx_open_rw();
     ck_assert_int_eq(store_checkpointer_start(s, 0, 10, err, sizeof err), STORE_ERR_INTERNAL);
     ck_assert_int_eq(store_checkpointer_start(s, 10, 9, err, sizeof err), STORE_ERR_INTERNAL);
     ck_assert_int_eq(store_checkpointer_start(s, 10, 10, err, sizeof err), STORE_OK);

@@ -30,26 +30,9 @@ static order_event make_create(const char *id, int64_t ts)
     return ev;
 }
 
-static store *open_rw(void)
-{
-    store *s = store_open(where, 0, err, sizeof err);
-    ck_assert_msg(s != NULL, "store_open: %s", err);
-    return s;
-}
-
 static int runs_apply(const store *s)
 {
     return strcmp(store_kind(s), "sqlite") == 0;
-}
-
-static int64_t position(store *s, int32_t part)
-{
-    int64_t next = -1;
-    store_status st = store_get_position(s, TOPIC, part, &next, err, sizeof err);
-    if (st == STORE_NOT_FOUND)
-        return -1;
-    ck_assert_msg(st == STORE_OK, "position: %s", err);
-    return next;
 }
 
 static int exists(store *s, const char *id)
@@ -76,7 +59,7 @@ static store_status run(store *s, const order_event *evs, const int32_t *parts, 
 
 START_TEST(test_run_of_new_creates_applies_all)
 {
-    store *s = open_rw();
+    store *s = stfx_open_rw();
     order_event evs[STORE_CREATES_MAX];
     int32_t parts[STORE_CREATES_MAX];
     int64_t offs[STORE_CREATES_MAX];
@@ -98,8 +81,8 @@ START_TEST(test_run_of_new_creates_applies_all)
     }
     ck_assert_msg(st == STORE_OK, "run: %s %s", store_status_name(st), err);
     ck_assert_int_eq(store_commit(s, err, sizeof err), STORE_OK);
-    ck_assert_int_eq(position(s, 0), 10 + STORE_CREATES_MAX - 2 + 1);
-    ck_assert_int_eq(position(s, 1), 10 + STORE_CREATES_MAX - 1 + 1);
+    ck_assert_int_eq(stfx_position(s, TOPIC, 0), 10 + STORE_CREATES_MAX - 2 + 1);
+    ck_assert_int_eq(stfx_position(s, TOPIC, 1), 10 + STORE_CREATES_MAX - 1 + 1);
     /* each order as store_apply would have stored it */
     store_order o;
     ck_assert_int_eq(store_get_order(s, "RUN-7", &o, NULL, NULL, err, sizeof err), STORE_OK);
@@ -108,15 +91,12 @@ START_TEST(test_run_of_new_creates_applies_all)
     ck_assert_int_eq(o.created_at_ms, 1007);
     ck_assert_str_eq(o.status, "new");
     ck_assert(strstr(o.items_json, "ITEM-\\\"1\\\"") != NULL);
-    int64_t count = 0;
-    ck_assert_int_eq(store_count_orders(s, &count, err, sizeof err), STORE_OK);
-    ck_assert_int_eq(count, STORE_CREATES_MAX);
+    ck_assert_int_eq(stfx_count(s), STORE_CREATES_MAX);
     /* the same run again is below the positions now: nothing done */
     ck_assert_int_eq(store_begin(s, err, sizeof err), STORE_OK);
     ck_assert_int_eq(run(s, evs, parts, offs, 4), STORE_SKIPPED);
     ck_assert_int_eq(store_commit(s, err, sizeof err), STORE_OK);
-    ck_assert_int_eq(store_count_orders(s, &count, err, sizeof err), STORE_OK);
-    ck_assert_int_eq(count, STORE_CREATES_MAX);
+    ck_assert_int_eq(stfx_count(s), STORE_CREATES_MAX);
     store_close(s);
 }
 END_TEST
@@ -126,12 +106,12 @@ static void assert_nothing_of(store *s, const char *const *ids, size_t n, int64_
 {
     for (size_t i = 0; i < n; i++)
         ck_assert_msg(!exists(s, ids[i]), "%s stored by a refused run", ids[i]);
-    ck_assert_int_eq(position(s, 0), pos0);
+    ck_assert_int_eq(stfx_position(s, TOPIC, 0), pos0);
 }
 
 START_TEST(test_run_with_existing_order_leaves_nothing)
 {
-    store *s = open_rw();
+    store *s = stfx_open_rw();
     order_event old = make_create("OLD", 1);
     ck_assert_int_eq(store_begin(s, err, sizeof err), STORE_OK);
     ck_assert_int_eq(store_apply(s, TOPIC, 0, 0, &old, err, sizeof err), STORE_OK);
@@ -147,17 +127,15 @@ START_TEST(test_run_with_existing_order_leaves_nothing)
     ck_assert_int_eq(store_apply(s, TOPIC, 0, 2, &evs[1], err, sizeof err), STORE_REDELIVERED);
     ck_assert_int_eq(store_apply(s, TOPIC, 0, 3, &evs[2], err, sizeof err), STORE_OK);
     ck_assert_int_eq(store_commit(s, err, sizeof err), STORE_OK);
-    ck_assert_int_eq(position(s, 0), 4);
-    int64_t count = 0;
-    ck_assert_int_eq(store_count_orders(s, &count, err, sizeof err), STORE_OK);
-    ck_assert_int_eq(count, 3);
+    ck_assert_int_eq(stfx_position(s, TOPIC, 0), 4);
+    ck_assert_int_eq(stfx_count(s), 3);
     store_close(s);
 }
 END_TEST
 
 START_TEST(test_run_with_an_order_twice_leaves_nothing)
 {
-    store *s = open_rw();
+    store *s = stfx_open_rw();
     order_event other = make_create("TWICE", 3);
     snprintf(other.customer_id, sizeof other.customer_id, "CUST-8"); /* another order */
     order_event evs[3] = {make_create("FIRST", 1), make_create("TWICE", 2), other};
@@ -174,14 +152,14 @@ START_TEST(test_run_with_an_order_twice_leaves_nothing)
     store_order o;
     ck_assert_int_eq(store_get_order(s, "TWICE", &o, NULL, NULL, err, sizeof err), STORE_OK);
     ck_assert_str_eq(o.customer_id, "CUST-7");
-    ck_assert_int_eq(position(s, 0), 2);
+    ck_assert_int_eq(stfx_position(s, TOPIC, 0), 2);
     store_close(s);
 }
 END_TEST
 
 START_TEST(test_run_with_old_or_unordered_offsets_leaves_nothing)
 {
-    store *s = open_rw();
+    store *s = stfx_open_rw();
     order_event first = make_create("AT-5", 1);
     ck_assert_int_eq(store_begin(s, err, sizeof err), STORE_OK);
     ck_assert_int_eq(store_apply(s, TOPIC, 0, 5, &first, err, sizeof err), STORE_OK);
@@ -198,19 +176,19 @@ START_TEST(test_run_with_old_or_unordered_offsets_leaves_nothing)
     store_status st = run(s, evs, parts, gap, 2);
     ck_assert_int_eq(st, runs_apply(s) ? STORE_OK : STORE_SKIPPED);
     if (st == STORE_OK)
-        ck_assert_int_eq(position(s, 0), 13);
+        ck_assert_int_eq(stfx_position(s, TOPIC, 0), 13);
     /* rolled back: the run's orders and positions go with the transaction */
     store_rollback(s);
     ck_assert(!exists(s, "X-1"));
     ck_assert(!exists(s, "AT-5"));
-    ck_assert_int_eq(position(s, 0), -1);
+    ck_assert_int_eq(stfx_position(s, TOPIC, 0), -1);
     store_close(s);
 }
 END_TEST
 
 START_TEST(test_run_misuse_refused)
 {
-    store *s = open_rw();
+    store *s = stfx_open_rw();
     order_event evs[2] = {make_create("M-1", 1), stev_update("M-1", "paid", 2)};
     int32_t parts[2] = {0, 0};
     int64_t offs[2] = {0, 1};
@@ -235,7 +213,7 @@ END_TEST
  * one-by-one path then names the record that fails; the space back, it applies. */
 START_TEST(test_run_on_full_file_applies_nothing)
 {
-    store *s = open_rw();
+    store *s = stfx_open_rw();
     ck_assert_int_eq(store_limit_pages(s, 1, err, sizeof err), STORE_OK);
     order_event evs[STORE_CREATES_MAX];
     int32_t parts[STORE_CREATES_MAX];
@@ -262,7 +240,7 @@ START_TEST(test_run_on_full_file_applies_nothing)
     ck_assert_int_eq(store_begin(s, err, sizeof err), STORE_OK);
     ck_assert_int_eq(run(s, evs, parts, offs, STORE_CREATES_MAX), STORE_OK);
     ck_assert_int_eq(store_commit(s, err, sizeof err), STORE_OK);
-    ck_assert_int_eq(position(s, 0), STORE_CREATES_MAX);
+    ck_assert_int_eq(stfx_position(s, TOPIC, 0), STORE_CREATES_MAX);
     store_close(s);
 }
 END_TEST

@@ -268,30 +268,6 @@ static handle_result processing_failed(apply_ctx *a, const apply_record *r, cons
     return dead_letter(a, r, DLQ_RETRY_THEN, DLQ_R_PROCESSING, why, a->cfg->max_retries);
 }
 
-/* Test-only failure injection (ORDER_TEST_FAIL_PREFIX / ORDER_TEST_FAIL_TIMES). */
-static int inject_failure(const apply_ctx *a, const order_event *ev, const apply_part *ps,
-                          int64_t offset)
-{
-    const char *prefix = a->cfg->test_fail_prefix;
-    if (!prefix || !*prefix || strncmp(ev->order_id, prefix, strlen(prefix)) != 0)
-        return 0;
-    int failed_before = ps->fail_offset == offset ? ps->attempts : 0;
-    return failed_before < a->cfg->test_fail_times;
-}
-
-/* 1 if ev's order id has the test-only crash prefix (ORDER_TEST_CRASH_PREFIX). */
-static int crash_requested(const apply_ctx *a, const order_event *ev)
-{
-    const char *crash = a->cfg->test_crash_prefix;
-    return crash && *crash && strncmp(ev->order_id, crash, strlen(crash)) == 0;
-}
-
-int apply_test_hooked(const apply_ctx *a, const order_event *ev, const apply_part *ps,
-                      int64_t offset)
-{
-    return inject_failure(a, ev, ps, offset) || crash_requested(a, ev);
-}
-
 /* Record i's event and verdict: from the helper when it decodes the batch, else here. */
 static const order_event *decode(apply_ctx *a, const apply_record *r, int i, int ahead,
                                  order_decoder_result *v)
@@ -373,11 +349,11 @@ static handle_result handle_record(apply_ctx *a, const apply_record *r, int i, i
     }
     order_decoder_result v;
     const order_event *ev = decode(a, r, i, ahead, &v);
-    if (v.kind == ORDER_DECODER_EVENT && inject_failure(a, ev, ps, r->offset)) {
+    if (v.kind == ORDER_DECODER_EVENT && apply_inject_failure(a, ev, ps, r->offset)) {
         v.kind = ORDER_DECODER_FAILED;
         snprintf(v.message, sizeof v.message, "injected test failure (ORDER_TEST_FAIL_PREFIX)");
     }
-    if (v.kind == ORDER_DECODER_EVENT && crash_requested(a, ev)) {
+    if (v.kind == ORDER_DECODER_EVENT && apply_crash_requested(a, ev)) {
         log_error("TEST-ONLY: exiting while processing %s (ORDER_TEST_CRASH_PREFIX)", ev->order_id);
         if (a->test_crash)
             a->test_crash(70);

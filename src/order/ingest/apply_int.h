@@ -39,7 +39,12 @@ void apply_part_succeeded(apply_part *ps, int64_t offset);
 void apply_record_applied(apply_ctx *a, apply_part *ps, const apply_record *r,
                           const order_event *ev);
 
-/* 1 if a test-only hook (failure injection, crash prefix) applies to ev. */
+/* Test-only hooks (apply_run.c): failure injection (ORDER_TEST_FAIL_PREFIX /
+ * ORDER_TEST_FAIL_TIMES) due for ev at offset; ev's id has the crash prefix
+ * (ORDER_TEST_CRASH_PREFIX); either of them. */
+int apply_inject_failure(const apply_ctx *a, const order_event *ev, const apply_part *ps,
+                         int64_t offset);
+int apply_crash_requested(const apply_ctx *a, const order_event *ev);
 int apply_test_hooked(const apply_ctx *a, const order_event *ev, const apply_part *ps,
                       int64_t offset);
 

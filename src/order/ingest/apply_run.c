@@ -19,6 +19,31 @@
 #include "ingest/decode_ahead.h"
 
 #include <stdio.h>
+#include <string.h>
+
+/* Test-only failure injection (ORDER_TEST_FAIL_PREFIX / ORDER_TEST_FAIL_TIMES). */
+int apply_inject_failure(const apply_ctx *a, const order_event *ev, const apply_part *ps,
+                         int64_t offset)
+{
+    const char *prefix = a->cfg->test_fail_prefix;
+    if (!prefix || !*prefix || strncmp(ev->order_id, prefix, strlen(prefix)) != 0)
+        return 0;
+    int failed_before = ps->fail_offset == offset ? ps->attempts : 0;
+    return failed_before < a->cfg->test_fail_times;
+}
+
+/* 1 if ev's order id has the test-only crash prefix (ORDER_TEST_CRASH_PREFIX). */
+int apply_crash_requested(const apply_ctx *a, const order_event *ev)
+{
+    const char *crash = a->cfg->test_crash_prefix;
+    return crash && *crash && strncmp(ev->order_id, crash, strlen(crash)) == 0;
+}
+
+int apply_test_hooked(const apply_ctx *a, const order_event *ev, const apply_part *ps,
+                      int64_t offset)
+{
+    return apply_inject_failure(a, ev, ps, offset) || apply_crash_requested(a, ev);
+}
 
 /* The records from i on that may form a run; their events into c[]. */
 static int run_collect(apply_ctx *a, const apply_record *recs, int i, int n, store_create *c)

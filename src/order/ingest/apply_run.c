@@ -65,6 +65,7 @@ static int run_collect(apply_ctx *a, const apply_record *recs, int i, int n, sto
         c[k].partition = r->partition;
         c[k].offset = r->offset;
         c[k].ev = ev;
+        c[k].items_json = decode_ahead_items(a->ahead, j, &c[k].items_len);
         k++;
     }
     return k;

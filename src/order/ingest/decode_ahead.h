@@ -50,6 +50,11 @@ void decode_ahead_start(decode_ahead *d, const apply_record *recs, int n);
  */
 const order_event *decode_ahead_get(decode_ahead *d, int i, order_decoder_result *out);
 
+/* Record i's items JSON (order_json_items), rendered by the helper when i
+ * decoded to a CREATE, or NULL (then *len is 0); valid as decode_ahead_get's
+ * event. Call only after decode_ahead_get(i) returned an event. */
+const char *decode_ahead_items(decode_ahead *d, int i, size_t *len);
+
 /* The consumer thread is done with every record below upto: their slots are
  * free. Taken into account every DECODE_AHEAD_RELEASE_EVERY records (one lock
  * each), so the helper runs SLOTS - RELEASE_EVERY records ahead at least. */

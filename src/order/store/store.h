@@ -96,6 +96,9 @@ typedef struct {
     int32_t partition;
     int64_t offset;
     const order_event *ev; /* a CREATE that passed order_event_validate() */
+    /* order_json_items(ev) rendered already (e.g. on another thread), or NULL */
+    const char *items_json;
+    size_t items_len;
 } store_create;
 
 #define STORE_CREATES_MAX 32 /* events of one store_apply_creates() call */

@@ -21,6 +21,8 @@
 
 #include "event/order_json.h"
 
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,12 +73,20 @@ static int creates_step_int(store_sqlite *s, int idx, int64_t *out)
     return rc;
 }
 
-/* Renders every event's items into s->runbuf, one after another; their
- * offsets and lengths into at[] and len[]. 0, or -1 (out of memory). */
+/* Renders every event's items the caller did not render into s->runbuf, one
+ * after another; their offsets (SIZE_MAX: the caller's text) and lengths
+ * into at[] and len[]. 0, or -1 (out of memory). */
 static int creates_render(store_sqlite *s, const store_create *c, size_t n, size_t *at, size_t *len)
 {
     size_t used = 0;
     for (size_t i = 0; i < n; i++) {
+        if (c[i].items_json) { /* rendered by the caller: bound where it is */
+            if (c[i].items_len > INT_MAX)
+                return -1;
+            at[i] = SIZE_MAX;
+            len[i] = c[i].items_len;
+            continue;
+        }
         jsonw_reset(&s->items);
         order_json_items(&s->items, c[i].ev);
         if (!jsonw_ok(&s->items))
@@ -110,7 +120,8 @@ static int creates_bind(sqlite3_stmt *q, const store_sqlite *s, const store_crea
         rc = sqlite3_bind_text(q, b + 1, ev->order_id, -1, SQLITE_STATIC);
         rc |= sqlite3_bind_text(q, b + 2, ev->customer_id, -1, SQLITE_STATIC);
         rc |= sqlite3_bind_text(q, b + 3, ev->order_date, -1, SQLITE_STATIC);
-        rc |= sqlite3_bind_text(q, b + 4, s->runbuf + at[i], (int)len[i], SQLITE_STATIC);
+        const char *items = at[i] == SIZE_MAX ? c[i].items_json : s->runbuf + at[i];
+        rc |= sqlite3_bind_text(q, b + 4, items, (int)len[i], SQLITE_STATIC);
         rc |= sqlite3_bind_int64(q, b + 5, ev->total_cents);
         rc |= sqlite3_bind_text(q, b + 6, ev->currency, -1, SQLITE_STATIC);
         rc |= sqlite3_bind_text(q, b + 7, ev->status, -1, SQLITE_STATIC);

@@ -9,6 +9,9 @@
  */
 #include "order/ingest/apply_fixture.h"
 
+#include "event/order_json.h"
+#include "platform/jsonw.h"
+
 enum { N = 100 };
 
 static built recs_b[N];
@@ -52,6 +55,15 @@ START_TEST(test_batch_of_new_creates_applies_every_one)
     store_order o;
     ck_assert_int_eq(stored("RUN-99", &o), STORE_OK);
     ck_assert_int_eq(o.total_cents, 4498);
+    /* its items as the store renders them (decode-ahead renders them on its thread) */
+    jsonw w;
+    jsonw_init(&w);
+    order_event ev = create_event("RUN-99");
+    order_json_items(&w, &ev);
+    ck_assert(jsonw_ok(&w));
+    ck_assert_uint_eq(o.items_json_len, w.len);
+    ck_assert(memcmp(o.items_json, w.buf, w.len) == 0);
+    jsonw_free(&w);
     /* the batch again: below the positions, nothing applied twice */
     run_batch();
     ck_assert_int_eq(ap.orders, N);

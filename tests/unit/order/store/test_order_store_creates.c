@@ -49,6 +49,7 @@ static store_status run(store *s, const order_event *evs, const int32_t *parts, 
 {
     store_create c[STORE_CREATES_MAX];
     ck_assert_uint_le(n, STORE_CREATES_MAX);
+    memset(c, 0, sizeof c); /* no items JSON of the caller's: the store renders it */
     for (size_t i = 0; i < n; i++) {
         c[i].partition = parts[i];
         c[i].offset = offs[i];
@@ -97,6 +98,39 @@ START_TEST(test_run_of_new_creates_applies_all)
     ck_assert_int_eq(run(s, evs, parts, offs, 4), STORE_SKIPPED);
     ck_assert_int_eq(store_commit(s, err, sizeof err), STORE_OK);
     ck_assert_int_eq(stfx_count(s), STORE_CREATES_MAX);
+    store_close(s);
+}
+END_TEST
+
+START_TEST(test_run_stores_the_callers_items_json)
+{
+    store *s = stfx_open_rw();
+    order_event evs[2] = {make_create("JS-1", 1), make_create("JS-2", 2)};
+    store_create c[2];
+    memset(c, 0, sizeof c);
+    const char *given = "[{\"itemId\":\"GIVEN\",\"quantity\":1,\"price\":1.00}]";
+    for (int i = 0; i < 2; i++) {
+        c[i].partition = 0;
+        c[i].offset = i;
+        c[i].ev = &evs[i];
+    }
+    c[1].items_json = given; /* the second one's, rendered by the caller */
+    c[1].items_len = strlen(given);
+    ck_assert_int_eq(store_begin(s, err, sizeof err), STORE_OK);
+    store_status st = store_apply_creates(s, TOPIC, c, 2, err, sizeof err);
+    if (!runs_apply(s)) {
+        ck_assert_int_eq(st, STORE_SKIPPED);
+        store_rollback(s);
+        store_close(s);
+        return;
+    }
+    ck_assert_msg(st == STORE_OK, "%s", err);
+    ck_assert_int_eq(store_commit(s, err, sizeof err), STORE_OK);
+    store_order o;
+    ck_assert_int_eq(store_get_order(s, "JS-2", &o, NULL, NULL, err, sizeof err), STORE_OK);
+    ck_assert_str_eq(o.items_json, given);
+    ck_assert_int_eq(store_get_order(s, "JS-1", &o, NULL, NULL, err, sizeof err), STORE_OK);
+    ck_assert(strstr(o.items_json, "ITEM-2") != NULL); /* rendered by the store */
     store_close(s);
 }
 END_TEST
@@ -193,9 +227,9 @@ START_TEST(test_run_misuse_refused)
     int32_t parts[2] = {0, 0};
     int64_t offs[2] = {0, 1};
     ck_assert_int_eq(run(s, evs, parts, offs, 0), STORE_ERR_INTERNAL); /* empty */
-    store_create c[STORE_CREATES_MAX + 1];
-    memset(c, 0, sizeof c);
-    ck_assert_int_eq(store_apply_creates(s, TOPIC, c, STORE_CREATES_MAX + 1, err, sizeof err),
+    store_create big[STORE_CREATES_MAX + 1];
+    memset(big, 0, sizeof big);
+    ck_assert_int_eq(store_apply_creates(s, TOPIC, big, STORE_CREATES_MAX + 1, err, sizeof err),
                      STORE_ERR_INTERNAL);
     if (runs_apply(s)) {
         /* outside a transaction; an UPDATE in the run */
@@ -248,6 +282,7 @@ END_TEST
 static void add_contract(TCase *tc)
 {
     tcase_add_test(tc, test_run_of_new_creates_applies_all);
+    tcase_add_test(tc, test_run_stores_the_callers_items_json);
     tcase_add_test(tc, test_run_with_existing_order_leaves_nothing);
     tcase_add_test(tc, test_run_with_an_order_twice_leaves_nothing);
     tcase_add_test(tc, test_run_with_old_or_unordered_offsets_leaves_nothing);

@@ -13,7 +13,9 @@
  * decode_ahead_stop): the consumer thread must not call order_decoder_*
  * between the two. Results live in a ring of DECODE_AHEAD_SLOTS slots: the
  * helper runs at most that many records ahead (bounded memory, ~10 KB a
- * slot), and record i's slot stays valid until decode_ahead_release(i + 1).
+ * slot, plus a CREATE's items JSON, which the helper renders too so the
+ * consume thread does not: decode_ahead_items), and record i's slot stays
+ * valid until decode_ahead_release(i + 1).
  */
 #ifndef DECODE_AHEAD_H
 #define DECODE_AHEAD_H

@@ -51,6 +51,15 @@ static config_var vars[] = {
      "1: a helper thread decodes each batch ahead of the records being applied (catch-up uses "
      "two cores); 0: the consumer thread decodes each record itself",
      NULL, 0},
+    {"STORE_WAL_CHECKPOINT_PAGES", CONFIG_INT, "1000", 0, 1000000, 0,
+     "SQLite: a helper thread checkpoints the WAL once it holds this many pages, off the "
+     "committing thread (0: no helper; each commit past 1000 pages checkpoints itself, as "
+     "SQLite does by default)",
+     NULL, 0},
+    {"STORE_WAL_MAX_PAGES", CONFIG_INT, "10000", 1, 10000000, 0,
+     "SQLite, with the helper: a commit that finds the WAL this large checkpoints itself (the "
+     "bound if the helper falls behind or fails; at least STORE_WAL_CHECKPOINT_PAGES)",
+     NULL, 0},
     {"CONSUMER_BATCH_WAIT_MS", CONFIG_INT, "0", 0, 1000, 0,
      "how long a batch may wait to fill before it is applied (0: applied as soon as the fetched "
      "records run out; a backlog still fills batches to CONSUMER_BATCH_MAX)",
@@ -240,6 +249,10 @@ int order_config_load(order_config *s, char *err, size_t errlen)
     s->batch_max = (int)NUM("CONSUMER_BATCH_MAX");
     s->batch_wait_ms = (int)NUM("CONSUMER_BATCH_WAIT_MS");
     s->decode_thread = (int)NUM("CONSUMER_DECODE_THREAD");
+    s->wal_checkpoint_pages = NUM("STORE_WAL_CHECKPOINT_PAGES");
+    s->wal_max_pages = NUM("STORE_WAL_MAX_PAGES");
+    if (s->wal_max_pages < s->wal_checkpoint_pages)
+        s->wal_max_pages = s->wal_checkpoint_pages;
     s->scan_timeout_ms = (int)NUM("TOPIC_SCAN_TIMEOUT_MS");
     s->topic_read_workers = (int)NUM("TOPIC_READ_WORKERS");
     s->topic_read_queue = (int)NUM("TOPIC_READ_QUEUE");

@@ -63,6 +63,8 @@ typedef struct {
     int store_read_timeout_ms;
     /* CONSUMER_DECODE_THREAD: a helper thread decodes each batch ahead. */
     int decode_thread;
+    /* STORE_WAL_CHECKPOINT_PAGES (0: no checkpointer thread), STORE_WAL_MAX_PAGES. */
+    long long wal_checkpoint_pages, wal_max_pages;
     /* ORDER_READER_SCHEMA_FILE's text (NULL: the compiled-in schema). */
     const char *reader_schema_json;
     /* Test-only failure injection (see order_config.c). */

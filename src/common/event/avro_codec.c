@@ -63,6 +63,7 @@ typedef struct {
     int compatible;
     avro_schema_t schema;
     avplan *plan;            /* writer -> reader resolution, compiled once */
+    int direct;              /* equal to the shipped reader layout: avdirect_decode */
     char msg[CODEC_MSG_MAX]; /* why it is incompatible */
 } writer_entry;
 
@@ -246,6 +247,25 @@ static writer_entry *cache_slot(codec *c)
 
 /* Compiles the writer schema's resolution plan; on failure fills e->msg and
  * returns -1. */
+/* 1 if both schemas' eventType enums have the same symbols in the same order
+ * (the direct decoder reads the writer's index as the reader's). */
+static int same_symbols(avro_schema_t w, avro_schema_t r)
+{
+    avro_schema_t we = NULL, re = NULL;
+    if (avlayout_field(avlayout_deref(w), "eventType", AVRO_ENUM, &we) < 0 ||
+        avlayout_field(avlayout_deref(r), "eventType", AVRO_ENUM, &re) < 0)
+        return 0;
+    int n = avro_schema_enum_number_of_symbols(we);
+    if (n <= 0 || n != avro_schema_enum_number_of_symbols(re))
+        return 0;
+    for (int i = 0; i < n; i++) {
+        const char *a = avro_schema_enum_get(we, i), *b = avro_schema_enum_get(re, i);
+        if (!a || !b || strcmp(a, b) != 0)
+            return 0;
+    }
+    return 1;
+}
+
 static int entry_resolve(codec *c, writer_entry *e, const char *schema_json)
 {
     avjs *wj = avjs_new(e->schema, schema_json, e->msg, sizeof e->msg);
@@ -254,6 +274,8 @@ static int entry_resolve(codec *c, writer_entry *e, const char *schema_json)
     e->plan = avres_compile(e->schema, wj, c->rschema, c->rjson, e->msg, sizeof e->msg);
     /* The plan keeps only the reader's JSON: the writer's can go. */
     avjs_free(wj);
+    e->direct = e->plan != NULL && c->direct && same_symbols(e->schema, c->rschema) &&
+                avro_schema_equal(e->schema, c->rschema);
     return e->plan != NULL ? 0 : -1;
 }
 
@@ -480,6 +502,12 @@ int codec_encodes_directly(const codec *c)
     return c && c->direct;
 }
 
+int codec_decodes_directly(const codec *c, uint32_t id)
+{
+    const writer_entry *e = c ? cache_find(c, id) : NULL;
+    return e && e->compatible && e->direct;
+}
+
 codec_status codec_encode(codec *c, uint32_t id, const order_event *ev, uint8_t *buf, size_t cap,
                           size_t *len, char *err, size_t errlen)
 {
@@ -490,6 +518,12 @@ codec_status codec_encode(codec *c, uint32_t id, const order_event *ev, uint8_t 
 
 codec_status codec_decode(codec *c, const uint8_t *buf, size_t len, uint32_t *schema_id,
                           order_event *out, char *err, size_t errlen)
+{
+    return codec_decode_path(c, buf, len, schema_id, out, 0, err, errlen);
+}
+
+codec_status codec_decode_path(codec *c, const uint8_t *buf, size_t len, uint32_t *schema_id,
+                               order_event *out, int generic, char *err, size_t errlen)
 {
     const writer_entry *e;
     uint32_t id;
@@ -516,6 +550,12 @@ codec_status codec_decode(codec *c, const uint8_t *buf, size_t len, uint32_t *sc
     if (avwalk_datum(e->schema, buf + CODEC_WIRE_HEADER, len - CODEC_WIRE_HEADER, why,
                      sizeof why) != 0)
         return cfail(CODEC_ERR_MALFORMED, err, errlen, "schema %u: %s", (unsigned)id, why);
+    /* The shipped layout on both sides: straight into *out. Anything it does
+     * not accept goes the generic way, which names what is wrong. */
+    if (e->direct && !generic &&
+        avdirect_decode(&c->L, c->enum_map, c->enum_count, buf + CODEC_WIRE_HEADER,
+                        len - CODEC_WIRE_HEADER, out))
+        return CODEC_OK;
     if (avro_value_reset(&c->dvalue) != 0)
         return cfail(CODEC_ERR_INTERNAL, err, errlen, "reset: %s", avro_strerror());
     /* The walk proved the bytes well-formed; what can still fail is a writer

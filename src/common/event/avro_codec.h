@@ -62,6 +62,12 @@ codec_status codec_encode_path(codec *c, uint32_t id, const order_event *ev, uin
  */
 codec_status codec_decode(codec *c, const uint8_t *buf, size_t len, uint32_t *schema_id,
                           order_event *out, char *err, size_t errlen);
+/* 1 if frames written under schema id decode directly (avro_direct.h): the
+ * writer schema equals the shipped reader layout; 0 otherwise or unknown. */
+int codec_decodes_directly(const codec *c, uint32_t id);
+/* codec_decode, through libavro whatever the schemas when generic != 0 (tests compare the two). */
+codec_status codec_decode_path(codec *c, const uint8_t *buf, size_t len, uint32_t *schema_id,
+                               order_event *out, int generic, char *err, size_t errlen);
 
 const char *codec_status_name(codec_status s);
 

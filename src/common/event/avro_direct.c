@@ -7,6 +7,7 @@
  */
 #include "event/avro_direct.h"
 
+#include <stdint.h>
 #include <string.h>
 
 typedef struct {
@@ -113,4 +114,129 @@ size_t avdirect_encode(const avlayout *L, const order_event *ev, const avdirect_
         put_bytes(&o, ev->status, n->status);
     }
     return o.full ? 0 : (size_t)(o.p - buf);
+}
+
+/* ---- decoding ----------------------------------------------------------- */
+
+typedef struct {
+    const uint8_t *p, *end;
+    int bad; /* ran past the end or read something the generic path would refuse */
+} in_buf;
+
+static int64_t get_long(in_buf *in)
+{
+    uint64_t z = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (in->p >= in->end)
+            break;
+        uint8_t b = *in->p++;
+        z |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            return (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
+    }
+    in->bad = 1;
+    return 0;
+}
+
+typedef struct {
+    const uint8_t *s;
+    size_t n;
+} span;
+
+static span get_span(in_buf *in)
+{
+    span r = {NULL, 0};
+    int64_t n = get_long(in);
+    if (in->bad || n < 0 || (uint64_t)n > (uint64_t)(in->end - in->p)) {
+        in->bad = 1;
+        return r;
+    }
+    r.s = in->p;
+    r.n = (size_t)n;
+    in->p += n;
+    return r;
+}
+
+/* A string into dst (cap bytes + NUL), as avvalues_extract's get_str accepts it. */
+static int take_str(span v, char *dst, size_t cap)
+{
+    if (v.n > cap || (v.n > 0 && memchr(v.s, '\0', v.n) != NULL))
+        return -1;
+    if (v.n > 0)
+        memcpy(dst, v.s, v.n);
+    dst[v.n] = '\0';
+    return 0;
+}
+
+static int take_decimal(span v, int digits, int64_t *out)
+{
+    return avlayout_dec_decode(v.s, v.n, out) == 0 && avlayout_within_digits(*out, digits) ? 0 : -1;
+}
+
+static int decode_create(const avlayout *L, in_buf *in, order_event *out)
+{
+    span customer = get_span(in), date = get_span(in);
+    size_t count = 0;
+    for (;;) { /* the items array: blocks of (count[, byte size]) items, then 0 */
+        int64_t block = get_long(in);
+        if (in->bad || block == 0)
+            break;
+        if (block < -(int64_t)ORDER_ITEMS_MAX || block > (int64_t)ORDER_ITEMS_MAX)
+            return -1; /* more items than allowed (and no negation of INT64_MIN) */
+        if (block < 0) {
+            block = -block;
+            (void)get_long(in); /* the block's byte size */
+        }
+        for (int64_t k = 0; k < block && !in->bad; k++, count++) {
+            if (count >= ORDER_ITEMS_MAX)
+                return -1;
+            order_item *it = &out->items[count];
+            span id = get_span(in);
+            int64_t q = get_long(in);
+            span price = get_span(in);
+            if (in->bad || q < INT32_MIN || q > INT32_MAX ||
+                take_str(id, it->item_id, ORDER_ITEM_ID_MAX) != 0 ||
+                take_decimal(price, L->price_digits, &it->price_cents) != 0)
+                return -1;
+            it->quantity = (int32_t)q;
+        }
+    }
+    span total = get_span(in), currency = get_span(in), status = get_span(in);
+    if (in->bad || take_str(customer, out->customer_id, ORDER_CUSTOMER_ID_MAX) != 0 ||
+        take_str(date, out->order_date, ORDER_DATE_MAX) != 0 ||
+        take_str(currency, out->currency, ORDER_CURRENCY_MAX) != 0 ||
+        take_str(status, out->status, ORDER_STATUS_MAX) != 0 ||
+        take_decimal(total, L->total_digits, &out->total_cents) != 0)
+        return -1;
+    out->item_count = count;
+    return 0;
+}
+
+int avdirect_decode(const avlayout *L, const int8_t *enum_map, size_t enum_count,
+                    const uint8_t *body, size_t len, order_event *out)
+{
+    in_buf in = {body, body + len, 0};
+    out->order_id[0] = out->customer_id[0] = out->order_date[0] = '\0';
+    out->currency[0] = out->status[0] = '\0';
+    out->item_count = 0;
+    out->total_cents = 0;
+    int64_t sym = get_long(&in);
+    if (in.bad || sym < 0 || (uint64_t)sym >= enum_count || enum_map[sym] < 0)
+        return 0;
+    out->type = (order_event_type)enum_map[sym];
+    if (take_str(get_span(&in), out->order_id, ORDER_ID_MAX) != 0 || in.bad)
+        return 0;
+    out->timestamp_ms = get_long(&in);
+    int64_t branch = get_long(&in);
+    if (in.bad)
+        return 0;
+    int rc;
+    if (branch == L->br_create)
+        rc = decode_create(L, &in, out);
+    else if (branch == L->br_update)
+        rc = take_str(get_span(&in), out->status, ORDER_STATUS_MAX);
+    else
+        return 0;
+    /* every byte read, none left over: what the walk proved of a datum */
+    return rc == 0 && !in.bad && in.p == in.end;
 }

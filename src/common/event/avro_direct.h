@@ -8,6 +8,9 @@
  * and copies. The encoding is fixed by the schema's field order, so it is
  * used only when avdirect_fits() finds exactly the shipped layout; any other
  * reader schema keeps the libavro path. Unit tests compare both byte for byte.
+ * Decoding likewise (avdirect_decode): libavro's generic value, its field
+ * lookups and copies were ~8,000 of the ~14,700 instructions of a decoded
+ * CREATE (bench/profile-notes.md).
  */
 #ifndef AVRO_DIRECT_H
 #define AVRO_DIRECT_H
@@ -41,5 +44,18 @@ int avdirect_fits(avro_schema_t rschema, const avlayout *L);
  */
 size_t avdirect_encode(const avlayout *L, const order_event *ev, const avdirect_lens *n,
                        uint8_t *buf, size_t cap);
+
+/*
+ * The decoding side, for a writer schema equal to that reader schema (so
+ * resolution is the identity): reads body (len bytes, no wire header, already
+ * proved well-formed by avwalk_datum) straight into *out. 1 when the event
+ * decoded and passed every check the generic path (avplan_read, then
+ * avvalues_extract) applies, with the same result; 0 when anything is off
+ * (a bound, a NUL, a decimal, the item count, an unknown symbol or branch):
+ * then *out is unspecified and the caller decodes through the generic path,
+ * which names the failure. enum_map as avvalues_extract's.
+ */
+int avdirect_decode(const avlayout *L, const int8_t *enum_map, size_t enum_count,
+                    const uint8_t *body, size_t len, order_event *out);
 
 #endif

@@ -133,7 +133,7 @@ static int part_fail(apply_ctx *a, int32_t p, int64_t fail_offset, int64_t seek_
     return 1;
 }
 
-static void part_succeeded(apply_part *ps, int64_t offset)
+void apply_part_succeeded(apply_part *ps, int64_t offset)
 {
     ps->next = offset + 1;
     ps->moved = 1;
@@ -157,15 +157,21 @@ static void txn_committed(apply_ctx *a)
     a->txn_applied = 0;
 }
 
-/* The batch's store work failed at record r: the caller rolls the batch back. */
-static handle_result store_failed_at(apply_ctx *a, const apply_record *r, store_status s,
-                                     int internal, const char *err)
+void apply_note_store_failure(apply_ctx *a, const apply_record *r, store_status s, int internal,
+                              const char *err)
 {
     a->store_fail_part = r->partition;
     a->store_fail_offset = r->offset;
     a->store_fail_internal = internal;
     a->store_fenced = s == STORE_FENCED;
     snprintf(a->store_err, sizeof a->store_err, "%s", err);
+}
+
+/* The batch's store work failed at record r: the caller rolls the batch back. */
+static handle_result store_failed_at(apply_ctx *a, const apply_record *r, store_status s,
+                                     int internal, const char *err)
+{
+    apply_note_store_failure(a, r, s, internal, err);
     return H_STORE_FAIL;
 }
 
@@ -251,7 +257,7 @@ static handle_result dead_letter(apply_ctx *a, const apply_record *r, const char
     s = store_mark(a->st, a->cfg->topic, r->partition, r->offset, err, sizeof err);
     if (s != STORE_OK && s != STORE_SKIPPED)
         return store_failed_at(a, r, s, 0, err);
-    part_succeeded(ps, r->offset);
+    apply_part_succeeded(ps, r->offset);
     return H_NEXT;
 }
 
@@ -260,16 +266,6 @@ static handle_result processing_failed(apply_ctx *a, const apply_record *r, cons
     if (part_fail(a, r->partition, r->offset, r->offset, 0, why))
         return H_PART_WAIT;
     return dead_letter(a, r, DLQ_RETRY_THEN, DLQ_R_PROCESSING, why, a->cfg->max_retries);
-}
-
-/* Test-only failure injection (ORDER_TEST_FAIL_PREFIX / ORDER_TEST_FAIL_TIMES). */
-static int inject_failure(apply_ctx *a, const order_event *ev, const apply_part *ps, int64_t offset)
-{
-    const char *prefix = a->cfg->test_fail_prefix;
-    if (!prefix || !*prefix || strncmp(ev->order_id, prefix, strlen(prefix)) != 0)
-        return 0;
-    int failed_before = ps->fail_offset == offset ? ps->attempts : 0;
-    return failed_before < a->cfg->test_fail_times;
 }
 
 /* Record i's event and verdict: from the helper when it decodes the batch, else here. */
@@ -314,6 +310,24 @@ static handle_result handle(apply_ctx *a, const apply_record *r, int i, int ahea
     return h;
 }
 
+void apply_record_applied(apply_ctx *a, apply_part *ps, const apply_record *r,
+                          const order_event *ev)
+{
+    if (log_enabled(LOG_DEBUG)) { /* with r's trace id, also when a run applied it */
+        trace_source t = {a, r};
+        log_trace_defer(trace_from_record, &t);
+        log_debug("%s[%d] offset %lld: applied %s %s", a->cfg->topic, r->partition,
+                  (long long)r->offset, ev->type == ORDER_EVENT_CREATE ? "CREATE" : "UPDATE",
+                  ev->order_id);
+        log_trace_set(NULL, 0);
+    }
+    apply_part_succeeded(ps, r->offset);
+    ingest_metrics_event_applied(ev->timestamp_ms, clock_wall_ms());
+    a->txn_applied++;
+    if (ev->type == ORDER_EVENT_CREATE)
+        a->txn_orders++;
+}
+
 static handle_result handle_record(apply_ctx *a, const apply_record *r, int i, int ahead)
 {
     part_check(a, r->partition);
@@ -335,13 +349,11 @@ static handle_result handle_record(apply_ctx *a, const apply_record *r, int i, i
     }
     order_decoder_result v;
     const order_event *ev = decode(a, r, i, ahead, &v);
-    if (v.kind == ORDER_DECODER_EVENT && inject_failure(a, ev, ps, r->offset)) {
+    if (v.kind == ORDER_DECODER_EVENT && apply_inject_failure(a, ev, ps, r->offset)) {
         v.kind = ORDER_DECODER_FAILED;
         snprintf(v.message, sizeof v.message, "injected test failure (ORDER_TEST_FAIL_PREFIX)");
     }
-    const char *crash = a->cfg->test_crash_prefix;
-    if (v.kind == ORDER_DECODER_EVENT && crash && *crash &&
-        strncmp(ev->order_id, crash, strlen(crash)) == 0) {
+    if (v.kind == ORDER_DECODER_EVENT && apply_crash_requested(a, ev)) {
         log_error("TEST-ONLY: exiting while processing %s (ORDER_TEST_CRASH_PREFIX)", ev->order_id);
         if (a->test_crash)
             a->test_crash(70);
@@ -363,15 +375,7 @@ static handle_result handle_record(apply_ctx *a, const apply_record *r, int i, i
         store_apply(a->st, a->cfg->topic, r->partition, r->offset, ev, err, sizeof err);
     switch (s) {
     case STORE_OK:
-        if (log_enabled(LOG_DEBUG))
-            log_debug("%s[%d] offset %lld: applied %s %s", a->cfg->topic, r->partition,
-                      (long long)r->offset, ev->type == ORDER_EVENT_CREATE ? "CREATE" : "UPDATE",
-                      ev->order_id);
-        part_succeeded(ps, r->offset);
-        ingest_metrics_event_applied(ev->timestamp_ms, clock_wall_ms());
-        a->txn_applied++;
-        if (ev->type == ORDER_EVENT_CREATE)
-            a->txn_orders++;
+        apply_record_applied(a, ps, r, ev);
         return H_NEXT;
     case STORE_SKIPPED:
         a->skipped++;
@@ -379,7 +383,7 @@ static handle_result handle_record(apply_ctx *a, const apply_record *r, int i, i
     case STORE_REDELIVERED:
         /* The stored state already says what it says: a producer retry that landed
          * twice, or a client retrying a request (same content, another event time). */
-        part_succeeded(ps, r->offset);
+        apply_part_succeeded(ps, r->offset);
         a->redelivered++;
         ingest_metrics_duplicate_redelivered();
         log_info("%s[%d] offset %lld: %s %s is already applied (a redelivered copy or a "
@@ -531,10 +535,22 @@ void apply_batch(apply_ctx *a, const apply_record *recs, int n)
     ahead = a->ahead && n >= a->ahead_min_batch && !suspect_partitions(a);
     if (ahead)
         decode_ahead_start(a->ahead, recs, n);
+    int runs_from = 0; /* a run that fell back is applied one by one up to here */
     for (int i = 0; i < n; i++) {
         const apply_record *r = &recs[i];
         if (ahead)
             decode_ahead_release(a->ahead, i);
+        if (ahead && i >= runs_from) {
+            int k = apply_run(a, recs, i, n, &runs_from);
+            if (k < 0) {
+                store_failure(a);
+                goto out;
+            }
+            if (k > 0) {
+                i += k - 1;
+                continue;
+            }
+        }
         if (r->err) {
             a->ops.kafka_error(a->ops.arg, r);
             continue;

@@ -30,4 +30,35 @@ void apply_retry_after_batch(apply_ctx *a);
 /* The batch was rolled back: nothing it applied is past after all. */
 void apply_retry_rolled_back(apply_ctx *a);
 
+/* ---- shared by apply.c and apply_run.c ---- */
+
+/* Record r (partition state ps) is past: its partition's next offset moves. */
+void apply_part_succeeded(apply_part *ps, int64_t offset);
+
+/* The store applied r's event ev (STORE_OK): positions, counts and metrics. */
+void apply_record_applied(apply_ctx *a, apply_part *ps, const apply_record *r,
+                          const order_event *ev);
+
+/* Test-only hooks (apply_run.c): failure injection (ORDER_TEST_FAIL_PREFIX /
+ * ORDER_TEST_FAIL_TIMES) due for ev at offset; ev's id has the crash prefix
+ * (ORDER_TEST_CRASH_PREFIX); either of them. */
+int apply_inject_failure(const apply_ctx *a, const order_event *ev, const apply_part *ps,
+                         int64_t offset);
+int apply_crash_requested(const apply_ctx *a, const order_event *ev);
+int apply_test_hooked(const apply_ctx *a, const order_event *ev, const apply_part *ps,
+                      int64_t offset);
+
+/* Notes a store failure at record r for store_failure() (apply.c). */
+void apply_note_store_failure(apply_ctx *a, const apply_record *r, store_status s, int internal,
+                              const char *err);
+
+/*
+ * apply_run.c: records i.. of a batch decoded ahead that are new CREATEs,
+ * nothing special about their partitions, go to the store as one run
+ * (store_apply_creates). Returns how many were applied (0: none, apply
+ * record i the usual way; then *runs_from may move past records that are
+ * to be applied one by one), or -1 on a store failure (noted: roll back).
+ */
+int apply_run(apply_ctx *a, const apply_record *recs, int i, int n, int *runs_from);
+
 #endif

@@ -479,6 +479,11 @@ order_consumer *consumer_new(const order_config *cfg, order_status_board *board,
         goto fail;
     if (store_count_orders(c->ap.st, &c->ap.orders, err, errlen) != STORE_OK)
         goto fail;
+    /* checkpoints off the commits that make events visible (store_sqlite_ckpt.c) */
+    if (cfg->wal_checkpoint_pages > 0 &&
+        store_checkpointer_start(c->ap.st, cfg->wal_checkpoint_pages, cfg->wal_max_pages, err,
+                                 errlen) != STORE_OK)
+        goto fail;
     if (cfg->test_store_max_pages > 0) {
         log_warn("TEST-ONLY: store capped at %lld pages (ORDER_TEST_STORE_MAX_PAGES)",
                  cfg->test_store_max_pages);

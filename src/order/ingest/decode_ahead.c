@@ -1,6 +1,9 @@
 /* decode_ahead: see decode_ahead.h. */
 #include "ingest/decode_ahead.h"
 
+#include "event/order_json.h"
+#include "platform/jsonw.h"
+
 #include <assert.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -11,6 +14,7 @@
 typedef struct {
     order_event ev;
     order_decoder_result v;
+    jsonw items; /* a decoded CREATE's items JSON, rendered here (off the consume thread) */
 } da_slot;
 
 struct decode_ahead {
@@ -56,8 +60,12 @@ static void *da_main(void *arg)
             const apply_record *r = &d->recs[i];
             da_slot *s = &d->slots[i % DECODE_AHEAD_SLOTS];
             pthread_mutex_unlock(&d->mu);
-            if (!r->err)
+            if (!r->err) {
                 order_decoder_decode(d->dec, r->value, r->value_len, &s->ev, &s->v);
+                jsonw_reset(&s->items);
+                if (s->v.kind == ORDER_DECODER_EVENT && s->ev.type == ORDER_EVENT_CREATE)
+                    order_json_items(&s->items, &s->ev);
+            }
             pthread_mutex_lock(&d->mu);
             atomic_store_explicit(&d->decoded, i + 1, memory_order_release);
             if (d->main_waits)
@@ -79,6 +87,8 @@ decode_ahead *decode_ahead_new(order_decoder *dec, char *err, size_t errlen)
         return NULL;
     }
     d->dec = dec;
+    for (int i = 0; i < DECODE_AHEAD_SLOTS; i++)
+        jsonw_init(&d->slots[i].items);
     int rc = pthread_mutex_init(&d->mu, NULL);
     if (rc == 0 && (rc = pthread_cond_init(&d->work, NULL)) != 0)
         pthread_mutex_destroy(&d->mu);
@@ -93,6 +103,8 @@ decode_ahead *decode_ahead_new(order_decoder *dec, char *err, size_t errlen)
     }
     if (rc != 0) {
         snprintf(err, errlen, "decode thread: %s", strerror(rc));
+        for (int i = 0; i < DECODE_AHEAD_SLOTS; i++)
+            jsonw_free(&d->slots[i].items);
         free(d->slots);
         free(d);
         return NULL;
@@ -113,6 +125,8 @@ void decode_ahead_free(decode_ahead *d)
     pthread_cond_destroy(&d->done);
     pthread_cond_destroy(&d->work);
     pthread_mutex_destroy(&d->mu);
+    for (int i = 0; i < DECODE_AHEAD_SLOTS; i++)
+        jsonw_free(&d->slots[i].items);
     free(d->slots);
     free(d);
 }
@@ -181,4 +195,16 @@ void decode_ahead_stop(decode_ahead *d)
     }
     d->cancel = 0;
     pthread_mutex_unlock(&d->mu);
+}
+
+const char *decode_ahead_items(decode_ahead *d, int i, size_t *len)
+{
+    /* Valid for record i between decode_ahead_get(i) and its release, as the event. */
+    const jsonw *w = &d->slots[i % DECODE_AHEAD_SLOTS].items;
+    if (w->len == 0 || !jsonw_ok(w)) {
+        *len = 0;
+        return NULL;
+    }
+    *len = w->len;
+    return w->buf;
 }

@@ -13,7 +13,9 @@
  * decode_ahead_stop): the consumer thread must not call order_decoder_*
  * between the two. Results live in a ring of DECODE_AHEAD_SLOTS slots: the
  * helper runs at most that many records ahead (bounded memory, ~10 KB a
- * slot), and record i's slot stays valid until decode_ahead_release(i + 1).
+ * slot, plus a CREATE's items JSON, which the helper renders too so the
+ * consume thread does not: decode_ahead_items), and record i's slot stays
+ * valid until decode_ahead_release(i + 1).
  */
 #ifndef DECODE_AHEAD_H
 #define DECODE_AHEAD_H
@@ -49,6 +51,11 @@ void decode_ahead_start(decode_ahead *d, const apply_record *recs, int n);
  * batch (the caller then decodes inline, which is safe: the helper is idle).
  */
 const order_event *decode_ahead_get(decode_ahead *d, int i, order_decoder_result *out);
+
+/* Record i's items JSON (order_json_items), rendered by the helper when i
+ * decoded to a CREATE, or NULL (then *len is 0); valid as decode_ahead_get's
+ * event. Call only after decode_ahead_get(i) returned an event. */
+const char *decode_ahead_items(decode_ahead *d, int i, size_t *len);
 
 /* The consumer thread is done with every record below upto: their slots are
  * free. Taken into account every DECODE_AHEAD_RELEASE_EVERY records (one lock

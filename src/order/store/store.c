@@ -65,6 +65,35 @@ store_status store_apply(store *s, const char *topic, int32_t partition, int64_t
     return s->be->apply(s, topic, partition, offset, ev, err, errlen);
 }
 
+store_status store_apply_creates(store *s, const char *topic, const store_create *c, size_t n,
+                                 char *err, size_t errlen)
+{
+    if (n == 0 || n > STORE_CREATES_MAX) {
+        snprintf(err, errlen, "store_apply_creates: %zu events (1..%d)", n, STORE_CREATES_MAX);
+        return STORE_ERR_INTERNAL;
+    }
+    if (!s->be->apply_creates)
+        return STORE_SKIPPED;
+    return s->be->apply_creates(s, topic, c, n, err, errlen);
+}
+
+store_status store_checkpointer_start(store *s, int64_t soft_pages, int64_t hard_pages, char *err,
+                                      size_t errlen)
+{
+    if (!s->be->checkpointer_start)
+        return STORE_OK;
+    return s->be->checkpointer_start(s, soft_pages, hard_pages, err, errlen);
+}
+
+store_status store_checkpoint_stats(store *s, store_ckpt_stats *out)
+{
+    if (!s->be->checkpoint_stats) {
+        memset(out, 0, sizeof *out);
+        return STORE_NOT_FOUND;
+    }
+    return s->be->checkpoint_stats(s, out);
+}
+
 store_status store_mark(store *s, const char *topic, int32_t partition, int64_t offset, char *err,
                         size_t errlen)
 {

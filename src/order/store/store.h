@@ -91,6 +91,34 @@ int store_in_txn(const store *s);
 store_status store_apply(store *s, const char *topic, int32_t partition, int64_t offset,
                          const order_event *ev, char *err, size_t errlen);
 
+/* One event of a store_apply_creates() run. */
+typedef struct {
+    int32_t partition;
+    int64_t offset;
+    const order_event *ev; /* a CREATE that passed order_event_validate() */
+    /* order_json_items(ev) rendered already (e.g. on another thread), or NULL */
+    const char *items_json;
+    size_t items_len;
+} store_create;
+
+#define STORE_CREATES_MAX 32 /* events of one store_apply_creates() call */
+
+/*
+ * A run of n (1..STORE_CREATES_MAX) CREATEs read from topic, in the order
+ * given (offsets ascending within a partition), inside the open transaction,
+ * in fewer statements than n store_apply() calls where the backend can
+ * (SQLite: one multi-row INSERT). All or nothing: STORE_OK when every one is
+ * new and applies as store_apply() would say STORE_OK (applied, positions
+ * moved); STORE_SKIPPED when any would say anything else (a position, an
+ * existing orderId) or a statement failed without ending the transaction:
+ * then nothing of the run is done and the caller applies them one by one
+ * with store_apply(), which gives each its own answer. STORE_ERR_*: the
+ * transaction must be rolled back. A backend without a faster way answers
+ * STORE_SKIPPED at once.
+ */
+store_status store_apply_creates(store *s, const char *topic, const store_create *c, size_t n,
+                                 char *err, size_t errlen);
+
 /*
  * Optional hint, inside the open transaction: an apply for order_id (len
  * bytes, e.g. a record's key) is coming. A server backend looks all hinted
@@ -99,6 +127,30 @@ store_status store_apply(store *s, const char *topic, int32_t partition, int64_t
  * up on its own). Invalid ids are ignored. No-op for SQLite.
  */
 void store_hint_order(store *s, const void *order_id, size_t len);
+
+/*
+ * SQLite writer: WAL checkpoints on a helper thread with its own connection
+ * instead of inside the COMMIT that crosses SQLite's threshold
+ * (store_sqlite_ckpt.c): a PASSIVE checkpoint once the WAL holds soft_pages
+ * or more; a commit that finds it at hard_pages still checkpoints itself,
+ * so the WAL stays bounded if the helper falls behind or fails. 1 <=
+ * soft_pages <= hard_pages. Stopped by store_close(). A no-op (STORE_OK)
+ * for PostgreSQL.
+ */
+store_status store_checkpointer_start(store *s, int64_t soft_pages, int64_t hard_pages, char *err,
+                                      size_t errlen);
+
+/* What the checkpointing did so far (SQLite writer). */
+typedef struct {
+    int64_t wal_pages;          /* the WAL's size after the last commit */
+    int64_t runs;               /* helper checkpoints */
+    int64_t failures;           /* ... that failed (other than busy) */
+    int64_t incomplete;         /* ... that could not copy every page (a reader's snapshot) */
+    int64_t commit_checkpoints; /* checkpoints inside a commit (the hard bound) */
+} store_ckpt_stats;
+
+/* STORE_OK with *out; STORE_NOT_FOUND (with what the commits saw) if no helper runs. */
+store_status store_checkpoint_stats(store *s, store_ckpt_stats *out);
 
 /* Moves the position past offset without an effect (event dead-lettered). */
 store_status store_mark(store *s, const char *topic, int32_t partition, int64_t offset, char *err,

@@ -23,6 +23,13 @@ typedef struct {
     void (*hint_order)(store *s, const void *order_id, size_t len); /* may be NULL */
     store_status (*apply)(store *s, const char *topic, int32_t partition, int64_t offset,
                           const order_event *ev, char *err, size_t errlen);
+    /* store_apply_creates (n checked by store.c); may be NULL: one apply per event */
+    store_status (*apply_creates)(store *s, const char *topic, const store_create *c, size_t n,
+                                  char *err, size_t errlen);
+    /* store_checkpointer_start / store_checkpoint_stats; may be NULL (nothing to do) */
+    store_status (*checkpointer_start)(store *s, int64_t soft_pages, int64_t hard_pages, char *err,
+                                       size_t errlen);
+    store_status (*checkpoint_stats)(store *s, store_ckpt_stats *out);
     store_status (*mark)(store *s, const char *topic, int32_t partition, int64_t offset, char *err,
                          size_t errlen);
     store_status (*get_position)(store *s, const char *topic, int32_t partition, int64_t *next,

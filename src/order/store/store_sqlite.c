@@ -20,6 +20,9 @@
  */
 #include "store/store_sqlite_int.h"
 
+#include "platform/clock.h"
+#include "platform/log.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -82,6 +85,9 @@ static const char *const store_sql[ST__N] = {
                     " WHERE leases.holder = excluded.holder OR leases.expires_at <= ?3",
     [ST_LSE_GET] = "SELECT holder, expires_at - ?2 FROM leases WHERE name = ?1",
     [ST_LSE_DROP] = "DELETE FROM leases WHERE name = ?1 AND holder = ?2",
+    /* store_sqlite_creates.c: a multi-row INSERT's rows are those above the old highest rowid */
+    [ST_MAX_ROWID] = "SELECT max(rowid) FROM orders",
+    [ST_UNDO_ROWS] = "DELETE FROM orders WHERE rowid > ?1",
 };
 
 /* Statements a read-only handle needs (the others touch the file for writing). */
@@ -126,6 +132,9 @@ static const char store_schema_sql[] =
     " name TEXT PRIMARY KEY NOT NULL, holder TEXT NOT NULL, expires_at INTEGER NOT NULL)"
     " WITHOUT ROWID;"
     "PRAGMA user_version = 2;";
+
+/* A commit this slow is logged with its WAL's size and whether it checkpointed. */
+#define STORE_SLOW_COMMIT_MS 20
 
 /* Layout version written by store_schema_sql; 1 was a pre-release layout. */
 #define STORE_SCHEMA_VERSION 2
@@ -252,6 +261,8 @@ store *store_sqlite_open(const char *path, int flags, char *err, size_t errlen)
         }
         rc = sqlite3_exec(s->db, store_schema_sql, NULL, NULL, NULL);
     }
+    if (rc == SQLITE_OK && !s->readonly) /* counts checkpoints (store_sqlite_ckpt.c) */
+        sqlite3_wal_hook(s->db, store_sqlite_wal_hook, s);
     if (rc != SQLITE_OK) {
         store_sqlite_fail(s, rc, "init", err, errlen);
         store_sqlite_close(&s->base);
@@ -284,13 +295,17 @@ static void store_sqlite_close(store *base)
         return;
     if (s->in_txn)
         store_sqlite_rollback(&s->base);
+    store_sqlite_checkpointer_stop(s);
     for (int i = 0; i < ST__N; i++)
         sqlite3_finalize(s->st[i]);
     sqlite3_finalize(s->probe);
+    for (int i = 0; i <= STORE_CREATES_MAX; i++)
+        sqlite3_finalize(s->creates[i]);
     sqlite3_close(s->db);
     jsonw_free(&s->items);
     free(s->pos);
     free(s->buf);
+    free(s->runbuf);
     free(s);
 }
 
@@ -353,9 +368,16 @@ static store_status store_sqlite_commit(store *base, char *err, size_t errlen)
         if (rc != SQLITE_OK)
             return store_sqlite_fail(s, rc, "write position", err, errlen);
     }
+    int64_t t0 = clock_mono_ms(), ckpts = s->commit_checkpoints;
     int rc = store_sqlite_step_done(s, ST_COMMIT);
     if (rc != SQLITE_OK)
         return store_sqlite_fail(s, rc, "commit", err, errlen);
+    int64_t ms = clock_mono_ms() - t0;
+    if (ms >= STORE_SLOW_COMMIT_MS)
+        log_warn("store: slow commit, %lld ms (WAL %lld pages, %s)", (long long)ms,
+                 (long long)s->wal_pages,
+                 s->commit_checkpoints != ckpts ? "checkpointed in the commit"
+                                                : "no checkpoint in it");
     s->in_txn = 0;
     for (size_t i = 0; i < s->npos; i++)
         s->pos[i].dirty = 0;
@@ -494,6 +516,9 @@ static const store_backend store_sqlite_backend = {
     .rollback = store_sqlite_rollback,
     .in_txn = store_sqlite_in_txn,
     .apply = store_sqlite_apply,
+    .apply_creates = store_sqlite_apply_creates,
+    .checkpointer_start = store_sqlite_checkpointer_start,
+    .checkpoint_stats = store_sqlite_checkpoint_stats,
     .mark = store_sqlite_mark,
     .get_position = store_sqlite_get_position,
     .get_order = store_sqlite_get_order,

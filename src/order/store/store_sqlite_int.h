@@ -1,7 +1,9 @@
 /*
  * store_sqlite_int: what the two files of the SQLite store share:
  * store_sqlite.c (the file, transactions, positions) and
- * store_sqlite_orders.c (orders and their history), store_sqlite_retry.c
+ * store_sqlite_orders.c (orders and their history), store_sqlite_creates.c
+ * (runs of CREATEs in one statement), store_sqlite_ckpt.c (WAL checkpoints
+ * off the committing thread), store_sqlite_retry.c
  * (retry state, outside the batch transaction) and store_sqlite_index.c
  * (the query side's topic indexes), store_sqlite_lease.c (leases). Not for use elsewhere:
  * everyone else sees store.h.
@@ -53,6 +55,8 @@ enum {
     ST_LSE_TAKE,
     ST_LSE_GET,
     ST_LSE_DROP,
+    ST_MAX_ROWID,
+    ST_UNDO_ROWS,
     ST__N
 };
 
@@ -68,7 +72,17 @@ typedef struct {
     jsonw items; /* rendering buffer for CREATE items */
     char *buf;   /* copy of items JSON for store_get_order */
     size_t bufcap;
+    /* store_sqlite_creates.c: the INSERT of n rows at [n], prepared at first use */
+    sqlite3_stmt *creates[STORE_CREATES_MAX + 1];
+    char *runbuf; /* the run's items JSON, one after another */
+    size_t runcap;
+    /* store_sqlite_ckpt.c: the checkpointer, and what the WAL hook saw */
+    struct store_sqlite_ckpt *ckpt;
+    int64_t wal_pages;
+    int64_t commit_checkpoints;
 } store_sqlite;
+
+typedef struct store_sqlite_ckpt store_sqlite_ckpt;
 
 /* sqlite3 result code -> store_status: constraint, too big, mismatch and range are the
  * event's (STORE_ERR_INTERNAL); everything else, corruption included, the store's. */
@@ -86,6 +100,9 @@ void store_sqlite_pos_advance(store_pos *p, int64_t offset);
 /* The backend entries that live in store_sqlite_orders.c (see store_backend.h). */
 store_status store_sqlite_apply(store *base, const char *topic, int32_t partition, int64_t offset,
                                 const order_event *ev, char *err, size_t errlen);
+/* ... and in store_sqlite_creates.c. */
+store_status store_sqlite_apply_creates(store *base, const char *topic, const store_create *c,
+                                        size_t n, char *err, size_t errlen);
 store_status store_sqlite_get_order(store *base, const char *order_id, store_order *out,
                                     store_history_fn fn, void *arg, char *err, size_t errlen);
 store_status store_sqlite_count_orders(store *base, int64_t *count, char *err, size_t errlen);
@@ -108,6 +125,16 @@ store_status store_sqlite_replay_get(store *base, const char *dlq_topic, int32_t
                                      int64_t offset, store_replay *out, char *err, size_t errlen);
 store_status store_sqlite_replay_mark(store *base, const char *dlq_topic, int32_t partition,
                                       int64_t offset, int64_t at_ms, char *err, size_t errlen);
+
+/* ... and in store_sqlite_ckpt.c (stop: before the writer's connection closes). */
+store_status store_sqlite_checkpointer_start(store *base, int64_t soft_pages, int64_t hard_pages,
+                                             char *err, size_t errlen);
+store_status store_sqlite_checkpoint_stats(store *base, store_ckpt_stats *out);
+void store_sqlite_checkpointer_stop(store_sqlite *s);
+/* The writer's WAL hook (sqlite3_wal_hook, arg the store): replaces SQLite's
+ * automatic checkpoint, which is the same at STORE_WAL_AUTOCHECKPOINT pages. */
+#define STORE_WAL_AUTOCHECKPOINT 1000
+int store_sqlite_wal_hook(void *arg, sqlite3 *db, const char *name, int pages);
 
 /* ... and in store_sqlite_lease.c. */
 store_status store_sqlite_lease_take(store *base, const char *name, const char *holder,

@@ -33,7 +33,8 @@ static store_status store_insert_history(store_sqlite *s, const char *order_id, 
     return rc == SQLITE_OK ? STORE_OK : store_sqlite_fail(s, rc, "insert history", err, errlen);
 }
 
-static store_status store_create(store_sqlite *s, const order_event *ev, char *err, size_t errlen)
+static store_status store_create_one(store_sqlite *s, const order_event *ev, char *err,
+                                     size_t errlen)
 {
     if (store_render_items(s, ev) != 0) {
         snprintf(err, errlen, "rendering items failed");
@@ -117,7 +118,7 @@ store_status store_sqlite_apply(store *base, const char *topic, int32_t partitio
     store_status st = store_sqlite_pos_check(s, topic, partition, offset, &p, err, errlen);
     if (st != STORE_OK)
         return st;
-    st = ev->type == ORDER_EVENT_CREATE ? store_create(s, ev, err, errlen)
+    st = ev->type == ORDER_EVENT_CREATE ? store_create_one(s, ev, err, errlen)
                                         : store_update(s, ev, err, errlen);
     if (st == STORE_OK || st == STORE_REDELIVERED)
         store_sqlite_pos_advance(p, offset);

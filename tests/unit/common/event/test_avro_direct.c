@@ -4,6 +4,10 @@
  * ORDER_ITEMS_MAX items, the longest strings, decimal and varint edges, and
  * updates; it decodes back; a too small buffer fails cleanly; and a reader
  * schema with another field order is not encoded directly (libavro does it).
+ * Decoding: frames of the shipped layout decode directly to what libavro's
+ * generic path gives, with the same verdict and message for damaged frames,
+ * arrays in several blocks, wide decimals and every refusal; another layout
+ * is not decoded directly.
  */
 #include "event/avro_codec.h"
 #include "event/order_schema.h"
@@ -110,6 +114,189 @@ START_TEST(test_same_bytes_as_libavro)
 }
 END_TEST
 
+/* Decodes frame b both ways (direct where the codec can, and libavro's
+ * generic path): the same status, the same message, the same event. */
+static codec_status same_decode(codec *c, const uint8_t *b, size_t n, const char *what)
+{
+    static order_event d, g;
+    char ed[256] = "", eg[256] = "";
+    uint32_t sd = 0, sg = 0;
+    memset(&d, 0x5a, sizeof d); /* whatever the paths leave alone must not matter */
+    memset(&g, 0x5a, sizeof g);
+    codec_status rd = codec_decode_path(c, b, n, &sd, &d, 0, ed, sizeof ed);
+    codec_status rg = codec_decode_path(c, b, n, &sg, &g, 1, eg, sizeof eg);
+    ck_assert_msg(rd == rg, "%s: direct %s (%s), generic %s (%s)", what, codec_status_name(rd), ed,
+                  codec_status_name(rg), eg);
+    if (rd != CODEC_OK) {
+        ck_assert_str_eq(ed, eg);
+        return rd;
+    }
+    ck_assert_int_eq(d.type, g.type);
+    ck_assert_str_eq(d.order_id, g.order_id);
+    ck_assert_int_eq(d.timestamp_ms, g.timestamp_ms);
+    ck_assert_str_eq(d.status, g.status);
+    if (d.type != ORDER_EVENT_CREATE && g.item_count == 0)
+        return rd;
+    ck_assert_str_eq(d.customer_id, g.customer_id);
+    ck_assert_str_eq(d.order_date, g.order_date);
+    ck_assert_str_eq(d.currency, g.currency);
+    ck_assert_int_eq(d.total_cents, g.total_cents);
+    ck_assert_uint_eq(d.item_count, g.item_count);
+    for (size_t i = 0; i < d.item_count; i++) {
+        ck_assert_str_eq(d.items[i].item_id, g.items[i].item_id);
+        ck_assert_int_eq(d.items[i].quantity, g.items[i].quantity);
+        ck_assert_int_eq(d.items[i].price_cents, g.items[i].price_cents);
+    }
+    return rd;
+}
+
+START_TEST(test_decodes_directly_as_libavro)
+{
+    codec *c = codec_for(order_schema_json);
+    ck_assert_int_eq(codec_decodes_directly(c, ID), 1);
+    ck_assert_int_eq(codec_decodes_directly(c, ID + 1), 0); /* unknown id */
+    static uint8_t b[CODEC_MAX_ENCODED];
+    static order_event ev;
+    char err[256], what[64];
+    for (int k = 0; k < 2000; k++) {
+        make_event(&ev, k);
+        size_t n = 0;
+        ck_assert_int_eq(codec_encode(c, ID, &ev, b, sizeof b, &n, err, sizeof err), CODEC_OK);
+        snprintf(what, sizeof what, "event %d", k);
+        same_decode(c, b, n, what);
+        /* damaged copies: a byte changed, or cut short; same verdict both ways */
+        for (int m = 0; m < 4; m++) {
+            uint8_t saved;
+            size_t at = CODEC_WIRE_HEADER + (size_t)(rnd() % (n - CODEC_WIRE_HEADER));
+            saved = b[at];
+            b[at] = (uint8_t)rnd();
+            snprintf(what, sizeof what, "event %d, byte %zu changed", k, at);
+            same_decode(c, b, n, what);
+            b[at] = saved;
+            snprintf(what, sizeof what, "event %d, cut at %zu", k, at);
+            same_decode(c, b, at, what);
+        }
+    }
+    codec_free(c);
+}
+END_TEST
+
+/* Avro binary by hand, for what the encoder never writes. */
+typedef struct {
+    uint8_t b[4096];
+    size_t n;
+} frame;
+
+static void f_long(frame *f, int64_t v)
+{
+    uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+    while (z >= 0x80) {
+        f->b[f->n++] = (uint8_t)(z | 0x80);
+        z >>= 7;
+    }
+    f->b[f->n++] = (uint8_t)z;
+}
+
+static void f_bytes(frame *f, const void *p, size_t n)
+{
+    f_long(f, (int64_t)n);
+    memcpy(f->b + f->n, p, n);
+    f->n += n;
+}
+
+static void f_str(frame *f, const char *s)
+{
+    f_bytes(f, s, strlen(s));
+}
+
+/* Header, CREATE, orderId, timestamp, branch 0, customer, date. */
+static void f_create_head(frame *f, const char *id)
+{
+    f->n = 0;
+    const uint8_t hdr[5] = {0, (ID >> 24) & 0xff, (ID >> 16) & 0xff, (ID >> 8) & 0xff, ID & 0xff};
+    memcpy(f->b, hdr, 5);
+    f->n = 5;
+    f_long(f, 0);
+    f_str(f, id);
+    f_long(f, 1764079200123LL);
+    f_long(f, 0);
+    f_str(f, "CUST-1");
+    f_str(f, "2026-11-25T14:00:00.123Z");
+}
+
+static void f_item(frame *f, const char *id, int64_t quantity, const void *price, size_t plen)
+{
+    f_str(f, id);
+    f_long(f, quantity);
+    f_bytes(f, price, plen);
+}
+
+static void f_create_tail(frame *f, const void *total, size_t tlen, const char *currency)
+{
+    f_bytes(f, total, tlen);
+    f_str(f, currency);
+    f_str(f, "new");
+}
+
+START_TEST(test_direct_decode_of_odd_frames)
+{
+    codec *c = codec_for(order_schema_json);
+    frame f;
+    const uint8_t p100[] = {0x64}, total[] = {0x01, 0x2c};                         /* 1.00, 3.00 */
+    const uint8_t wide[] = {0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x64}; /* 9 bytes */
+    const uint8_t huge[] = {0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    const uint8_t digits[] = {0x00, 0xe8, 0xd4, 0xa5, 0x10, 0x00}; /* 10^12: past decimal(12,2) */
+    /* items in two blocks, the first with a negative count and its byte size */
+    f_create_head(&f, "ODD-1");
+    f_long(&f, -2);
+    f_long(&f, 14); /* two items of 7 bytes */
+    f_item(&f, "I-1", 1, p100, 1);
+    f_item(&f, "I-2", 2, p100, 1);
+    f_long(&f, 1);
+    f_item(&f, "I-3", 0, p100, 1);
+    f_long(&f, 0);
+    f_create_tail(&f, total, 2, "USD");
+    ck_assert_int_eq(same_decode(c, f.b, f.n, "blocks"), CODEC_OK);
+    /* a price written in more bytes than it needs (sign extension) */
+    f_create_head(&f, "ODD-2");
+    f_long(&f, 1);
+    f_item(&f, "I-1", 1, wide, sizeof wide);
+    f_long(&f, 0);
+    f_create_tail(&f, total, 2, "USD");
+    ck_assert_int_eq(same_decode(c, f.b, f.n, "wide decimal"), CODEC_OK);
+    /* what the generic path refuses: each the same verdict directly */
+    const char *cases[] = {"price > 64 bits",  "price digits",     "empty price",
+                           "NUL in currency",  "orderId too long", "too many items",
+                           "quantity past int"};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        char id[80] = "ODD-3";
+        if (k == 4) {
+            memset(id, 'L', ORDER_ID_MAX + 1);
+            id[ORDER_ID_MAX + 1] = '\0';
+        }
+        f_create_head(&f, id);
+        int items = k == 5 ? ORDER_ITEMS_MAX + 1 : 1;
+        const uint8_t *price = k == 0 ? huge : k == 1 ? digits : p100;
+        size_t plen = k == 0 ? sizeof huge : k == 1 ? sizeof digits : k == 2 ? 0 : 1;
+        f_long(&f, items);
+        for (int i = 0; i < items; i++)
+            f_item(&f, "I-1", k == 6 ? 4294967296LL : 1, price, plen);
+        f_long(&f, 0);
+        if (k == 3) {
+            f_bytes(&f, total, 2);
+            f_bytes(&f, "U\0S", 3);
+            f_str(&f, "new");
+        } else {
+            f_create_tail(&f, total, 2, "USD");
+        }
+        codec_status st = same_decode(c, f.b, f.n, cases[k]);
+        if (k != 6) /* the walk decides about an int's range */
+            ck_assert_msg(st != CODEC_OK, "%s: decoded", cases[k]);
+    }
+    codec_free(c);
+}
+END_TEST
+
 START_TEST(test_small_buffer)
 {
     codec *c = codec_for(order_schema_json);
@@ -159,6 +346,7 @@ START_TEST(test_other_layout_uses_libavro)
     strcpy(s + pre + olen + (size_t)(oid - at), oid_end);
     codec *c = codec_for(s);
     ck_assert_int_eq(codec_encodes_directly(c), 0);
+    ck_assert_int_eq(codec_decodes_directly(c, ID), 0);
     static order_event ev, back;
     uint8_t b[CODEC_MAX_ENCODED];
     char err[256];
@@ -183,6 +371,8 @@ Suite *test_suite(int *rc)
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_same_bytes_as_libavro);
+    tcase_add_test(tc, test_decodes_directly_as_libavro);
+    tcase_add_test(tc, test_direct_decode_of_odd_frames);
     tcase_add_test(tc, test_small_buffer);
     tcase_add_test(tc, test_other_layout_uses_libavro);
     suite_add_tcase(s, tc);

@@ -10,6 +10,7 @@
 #define APPLY_FIXTURE_H
 
 #include "ingest/apply.h"
+#include "ingest/decode_ahead.h"
 
 #include "event/avro_codec.h"
 #include "platform/clock.h"
@@ -167,6 +168,15 @@ static inline void setup(void)
     setup_on(dbpath);
 }
 
+/* setup() with the batch decoded ahead on the helper thread (decode_ahead.h). */
+static inline void setup_ahead(void)
+{
+    setup();
+    char err[256];
+    ap.ahead = decode_ahead_new(ap.dec, err, sizeof err);
+    ck_assert_msg(ap.ahead != NULL, "%s", err);
+}
+
 static inline void setup_pg(void)
 {
     tmpdir[0] = '\0';
@@ -193,6 +203,13 @@ static inline void teardown(void)
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0)
         fprintf(stderr, "cannot remove %s\n", tmpdir);
+}
+
+static inline void teardown_ahead(void)
+{
+    decode_ahead_free(ap.ahead);
+    ap.ahead = NULL;
+    teardown();
 }
 
 /* ---- records ------------------------------------------------------------ */

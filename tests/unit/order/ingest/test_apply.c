@@ -10,8 +10,6 @@
  */
 #include "order/ingest/apply_fixture.h"
 
-#include "ingest/decode_ahead.h"
-
 /* ---- tests -------------------------------------------------------------- */
 
 START_TEST(test_valid_create_then_update_are_applied)
@@ -452,22 +450,6 @@ START_TEST(test_fenced_commit_drops_the_batch_and_reseeks)
     ck_assert_int_le(ap.parts[0].resume_at_ms, clock_mono_ms());
 }
 END_TEST
-
-/* The same decisions with the batch decoded ahead on the helper thread (decode_ahead.h). */
-static void setup_ahead(void)
-{
-    setup();
-    char err[256];
-    ap.ahead = decode_ahead_new(ap.dec, err, sizeof err);
-    ck_assert_msg(ap.ahead != NULL, "%s", err);
-}
-
-static void teardown_ahead(void)
-{
-    decode_ahead_free(ap.ahead);
-    ap.ahead = NULL;
-    teardown();
-}
 
 /* Every per-record decision of the batch, in each setup. */
 static void add_decision_tests(TCase *tc)

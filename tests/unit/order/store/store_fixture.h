@@ -9,6 +9,7 @@
 #define STORE_FIXTURE_H
 
 #include "order/store/pg_fixture.h"
+#include "store/store.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -42,6 +43,35 @@ static void stfx_setup_pg(void)
 static void stfx_teardown_pg(void)
 {
     pgfx_teardown(stfx_schema);
+}
+
+/* A writer on `where`. */
+static inline store *stfx_open_rw(void)
+{
+    char err[256];
+    store *s = store_open(where, 0, err, sizeof err);
+    ck_assert_msg(s != NULL, "store_open: %s", err);
+    return s;
+}
+
+/* The next offset stored for (topic, part), -1 if none. */
+static inline int64_t stfx_position(store *s, const char *topic, int32_t part)
+{
+    char err[256];
+    int64_t next = -1;
+    store_status st = store_get_position(s, topic, part, &next, err, sizeof err);
+    if (st == STORE_NOT_FOUND)
+        return -1;
+    ck_assert_msg(st == STORE_OK, "position: %s", err);
+    return next;
+}
+
+static inline int64_t stfx_count(store *s)
+{
+    char err[256];
+    int64_t n = -1;
+    ck_assert_msg(store_count_orders(s, &n, err, sizeof err) == STORE_OK, "count: %s", err);
+    return n;
 }
 
 /* Suite name: add_contract's tests on SQLite, then (if configured) on PostgreSQL. */

@@ -514,6 +514,13 @@ order_consumer *consumer_new(const order_config *cfg, order_status_board *board,
         /* Prefetch per partition: 16 MiB keeps catch-up fed (decoding is the
          * bottleneck) without librdkafka's 64 MiB-per-partition default. */
         {"queued.max.messages.kbytes", "16384"},
+        /* librdkafka 2.0.2 stops fetching a partition whose queue holds
+         * queued.min.messages (default 100,000, about 12 MB of creates) and
+         * looks again only at its broker thread's next wake-up, up to 1 s
+         * later: catch-up ran in bursts at ~111,000 events/s. At 400,000 the
+         * kbytes bound above decides instead: 145,000-180,000 events/s,
+         * RssAnon 105 -> 128 MB (bench/profile-notes.md). */
+        {"queued.min.messages", "400000"},
     };
     rd_kafka_conf_t *conf = kafka_conf_new(cfg->bootstrap, "order-service", cprops,
                                            sizeof cprops / sizeof cprops[0], err, errlen);

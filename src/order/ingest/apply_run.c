@@ -21,6 +21,12 @@
 #include <stdio.h>
 #include <string.h>
 
+/* A run holds the events of records i..i+STORE_CREATES_MAX-1 at once, while the
+ * consumer has released only up to i - (DECODE_AHEAD_RELEASE_EVERY - 1): the
+ * helper must be free to decode that far ahead, or decode_ahead_get() waits forever. */
+_Static_assert(STORE_CREATES_MAX + DECODE_AHEAD_RELEASE_EVERY - 1 <= DECODE_AHEAD_SLOTS,
+               "a run must fit in the decode-ahead window");
+
 /* Test-only failure injection (ORDER_TEST_FAIL_PREFIX / ORDER_TEST_FAIL_TIMES). */
 int apply_inject_failure(const apply_ctx *a, const order_event *ev, const apply_part *ps,
                          int64_t offset)
@@ -84,8 +90,9 @@ int apply_run(apply_ctx *a, const apply_record *recs, int i, int n, int *runs_fr
         return 0;
     }
     if (s != STORE_OK) {
-        /* Only a failure that ended the transaction gets here (any other one
-         * answers STORE_SKIPPED): the store's, whichever record it hit. */
+        /* A failure the one-by-one path cannot sidestep (the store ended the
+         * transaction, a position read failed, no memory): the batch is rolled
+         * back and retried like any store failure, named at the run's first record. */
         apply_note_store_failure(a, &recs[i], s, 0, err);
         return -1;
     }

@@ -21,7 +21,6 @@
 
 #include "event/order_json.h"
 
-#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,8 +80,6 @@ static int creates_render(store_sqlite *s, const store_create *c, size_t n, size
     size_t used = 0;
     for (size_t i = 0; i < n; i++) {
         if (c[i].items_json) { /* rendered by the caller: bound where it is */
-            if (c[i].items_len > INT_MAX)
-                return -1;
             at[i] = SIZE_MAX;
             len[i] = c[i].items_len;
             continue;
@@ -115,18 +112,8 @@ static int creates_bind(sqlite3_stmt *q, const store_sqlite *s, const store_crea
 {
     int rc = SQLITE_OK;
     for (size_t i = 0; i < n && rc == SQLITE_OK; i++) {
-        const order_event *ev = c[i].ev;
-        int b = (int)(i * CREATES_PARAMS);
-        rc = sqlite3_bind_text(q, b + 1, ev->order_id, -1, SQLITE_STATIC);
-        rc |= sqlite3_bind_text(q, b + 2, ev->customer_id, -1, SQLITE_STATIC);
-        rc |= sqlite3_bind_text(q, b + 3, ev->order_date, -1, SQLITE_STATIC);
         const char *items = at[i] == SIZE_MAX ? c[i].items_json : s->runbuf + at[i];
-        rc |= sqlite3_bind_text(q, b + 4, items, (int)len[i], SQLITE_STATIC);
-        rc |= sqlite3_bind_int64(q, b + 5, ev->total_cents);
-        rc |= sqlite3_bind_text(q, b + 6, ev->currency, -1, SQLITE_STATIC);
-        rc |= sqlite3_bind_text(q, b + 7, ev->status, -1, SQLITE_STATIC);
-        rc |= sqlite3_bind_int64(q, b + 8, order_shipping_cents(ev->total_cents));
-        rc |= sqlite3_bind_int64(q, b + 9, ev->timestamp_ms);
+        rc = store_sqlite_bind_create(q, (int)(i * CREATES_PARAMS), c[i].ev, items, len[i]);
     }
     return rc;
 }

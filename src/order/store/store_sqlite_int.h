@@ -91,6 +91,12 @@ store_status store_sqlite_map_rc(int rc);
 store_status store_sqlite_fail(store_sqlite *s, int rc, const char *what, char *err, size_t errlen);
 /* Steps a statement that returns no row and resets it: SQLITE_OK or the error. */
 int store_sqlite_step_done(store_sqlite *s, int idx);
+/* Binds one CREATE's nine order columns at parameters base+1..base+9 (order_id,
+ * customer_id, order_date, items, total_cents, currency, status, shipping,
+ * timestamp), the texts SQLITE_STATIC: the one-row INSERT and each row of a
+ * run's INSERT. SQLITE_OK or the first failure's code. */
+int store_sqlite_bind_create(sqlite3_stmt *q, int base, const order_event *ev, const char *items,
+                             size_t items_len);
 /* Checks the position; STORE_OK means offset is new, *pp is its slot. */
 store_status store_sqlite_pos_check(store_sqlite *s, const char *topic, int32_t partition,
                                     int64_t offset, store_pos **pp, char *err, size_t errlen);

@@ -8,6 +8,7 @@
 
 #include "event/order_json.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,31 @@ static store_status store_insert_history(store_sqlite *s, const char *order_id, 
     return rc == SQLITE_OK ? STORE_OK : store_sqlite_fail(s, rc, "insert history", err, errlen);
 }
 
+int store_sqlite_bind_create(sqlite3_stmt *q, int base, const order_event *ev, const char *items,
+                             size_t items_len)
+{
+    if (items_len > INT_MAX)
+        return SQLITE_TOOBIG;
+    int rc = sqlite3_bind_text(q, base + 1, ev->order_id, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(q, base + 2, ev->customer_id, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(q, base + 3, ev->order_date, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(q, base + 4, items, (int)items_len, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(q, base + 5, ev->total_cents);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(q, base + 6, ev->currency, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(q, base + 7, ev->status, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(q, base + 8, order_shipping_cents(ev->total_cents));
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(q, base + 9, ev->timestamp_ms);
+    return rc;
+}
+
 static store_status store_create_one(store_sqlite *s, const order_event *ev, char *err,
                                      size_t errlen)
 {
@@ -41,15 +67,7 @@ static store_status store_create_one(store_sqlite *s, const order_event *ev, cha
         return STORE_ERR_INTERNAL;
     }
     sqlite3_stmt *q = s->st[ST_INS_ORDER];
-    int rc = sqlite3_bind_text(q, 1, ev->order_id, -1, SQLITE_STATIC);
-    rc |= sqlite3_bind_text(q, 2, ev->customer_id, -1, SQLITE_STATIC);
-    rc |= sqlite3_bind_text(q, 3, ev->order_date, -1, SQLITE_STATIC);
-    rc |= sqlite3_bind_text(q, 4, s->items.buf, (int)s->items.len, SQLITE_STATIC);
-    rc |= sqlite3_bind_int64(q, 5, ev->total_cents);
-    rc |= sqlite3_bind_text(q, 6, ev->currency, -1, SQLITE_STATIC);
-    rc |= sqlite3_bind_text(q, 7, ev->status, -1, SQLITE_STATIC);
-    rc |= sqlite3_bind_int64(q, 8, order_shipping_cents(ev->total_cents));
-    rc |= sqlite3_bind_int64(q, 9, ev->timestamp_ms);
+    int rc = store_sqlite_bind_create(q, 0, ev, s->items.buf, s->items.len);
     if (rc == SQLITE_OK)
         rc = store_sqlite_step_done(s, ST_INS_ORDER);
     if (rc != SQLITE_OK)

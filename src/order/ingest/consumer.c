@@ -4,7 +4,8 @@
  * apply_records and serves apply_ops (dead-letter writes, pause + rewind,
  * offset commits). The per-record decisions, retries and the batch
  * transaction live in apply.c; group membership (rebalances, the group's
- * description, the one-SQLite-instance check) in consumer_group.c.
+ * description, the one-SQLite-instance check) in consumer_group.c; the
+ * Kafka clients' settings in consumer_kafka.c.
  *
  * Batching: records are first collected (up to CONSUMER_BATCH_MAX, waiting
  * at most CONSUMER_BATCH_WAIT_MS), then applied in one transaction. A
@@ -175,20 +176,6 @@ void consumer_drop_batch(order_consumer *c)
     for (int i = 0; i < c->nbatch; i++)
         rd_kafka_message_destroy(c->batch[i]);
     c->nbatch = 0;
-}
-
-/* Served from rd_kafka_consumer_poll on the consumer thread (poll_set_consumer). */
-static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
-{
-    order_consumer *c = opaque;
-    (void)rk;
-    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
-        c->brokers_down = 1;
-    else if (err == RD_KAFKA_RESP_ERR__TRANSPORT)
-        c->brokers_suspect = 1;
-    consumer_set_error(c, "kafka", reason);
-    log_msg(err == RD_KAFKA_RESP_ERR__TRANSPORT ? LOG_WARN : LOG_ERROR, "kafka", NULL,
-            "consumer: %s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
 }
 
 /* ---- the loop ------------------------------------------------------------ */
@@ -498,65 +485,7 @@ order_consumer *consumer_new(const order_config *cfg, order_status_board *board,
         goto fail;
     c->ap.ahead_min_batch = DECODE_AHEAD_MIN_BATCH;
 
-    const char *const cprops[][2] = {
-        {"group.id", cfg->group_id},
-        {"enable.auto.commit", "false"},
-        {"enable.auto.offset.store", "false"},
-        {"auto.offset.reset", "earliest"},
-        {"enable.partition.eof", "false"},
-        /* Low fetch wait: an idle partition answers within 10 ms (end-to-end latency). */
-        {"fetch.wait.max.ms", "10"},
-        /* A crashed instance's partitions move on within 10 s, not the default 45 s. */
-        {"session.timeout.ms", "10000"},
-        {"heartbeat.interval.ms", "2000"},
-        /* A rebalance moves only the partitions that must move (see rebalance_cb). */
-        {"partition.assignment.strategy", "cooperative-sticky"},
-        /* Prefetch per partition: 16 MiB keeps catch-up fed (decoding is the
-         * bottleneck) without librdkafka's 64 MiB-per-partition default. */
-        {"queued.max.messages.kbytes", "16384"},
-        /* librdkafka 2.0.2 stops fetching a partition whose queue holds
-         * queued.min.messages (default 100,000, about 12 MB of creates) and
-         * looks again only at its broker thread's next wake-up, up to 1 s
-         * later: catch-up ran in bursts at ~111,000 events/s. At 400,000 the
-         * kbytes bound above decides instead: 145,000-180,000 events/s,
-         * RssAnon 105 -> 128 MB (bench/profile-notes.md). */
-        {"queued.min.messages", "400000"},
-    };
-    rd_kafka_conf_t *conf = kafka_conf_new(cfg->bootstrap, "order-service", cprops,
-                                           sizeof cprops / sizeof cprops[0], err, errlen);
-    if (!conf)
-        goto fail;
-    if (*cfg->instance_id) {
-        char cerr[256];
-        if (rd_kafka_conf_set(conf, "group.instance.id", cfg->instance_id, cerr, sizeof cerr) !=
-            RD_KAFKA_CONF_OK) {
-            rd_kafka_conf_destroy(conf);
-            snprintf(err, errlen, "CONSUMER_INSTANCE_ID: %s", cerr);
-            goto fail;
-        }
-    }
-    rd_kafka_conf_set_opaque(conf, c);
-    rd_kafka_conf_set_rebalance_cb(conf, consumer_group_rebalance_cb);
-    rd_kafka_conf_set_error_cb(conf, error_cb);
-    char kerr[256];
-    c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, kerr, sizeof kerr);
-    if (!c->rk) {
-        rd_kafka_conf_destroy(conf);
-        snprintf(err, errlen, "consumer: %s", kerr);
-        goto fail;
-    }
-    rd_kafka_resp_err_t e = rd_kafka_poll_set_consumer(c->rk);
-    if (e) {
-        snprintf(err, errlen, "consumer: %s", rd_kafka_err2str(e));
-        goto fail;
-    }
-    rd_kafka_conf_t *pconf =
-        kafka_conf_new(cfg->bootstrap, "order-service-dlq", NULL, 0, err, errlen);
-    if (!pconf)
-        goto fail;
-    c->dlq = dlq_writer_new(pconf, cfg->dlq_topic, CONSUMER_DLQ_TIMEOUT_MS, cfg->test_dlq_fatal,
-                            err, errlen);
-    if (!c->dlq)
+    if (consumer_kafka_open(c, err, errlen) != 0)
         goto fail;
     publish_status(c);
     return c;

@@ -1,8 +1,9 @@
 /*
- * consumer_int: what the two files of the consume loop share: consumer.c
- * (the loop, the apply_ops, the lifecycle) and consumer_group.c (group
+ * consumer_int: what the files of the consume loop share: consumer.c
+ * (the loop, the apply_ops, the lifecycle), consumer_group.c (group
  * membership: rebalances, the group's description, the one-SQLite-instance
- * check). Not for use elsewhere: everyone else sees consumer.h.
+ * check) and consumer_kafka.c (the Kafka clients' settings). Not for use elsewhere: everyone else
+ * sees consumer.h.
  */
 #ifndef CONSUMER_INT_H
 #define CONSUMER_INT_H
@@ -65,6 +66,11 @@ void consumer_kafka_commit(order_consumer *c, int async);
 void consumer_drop_batch(order_consumer *c);
 /* Sleeps ms, waking early when the consumer is stopped. */
 void consumer_sleep_ms(order_consumer *c, int64_t ms);
+
+/* Creates c->rk (subscribed to nothing yet, its queue served by
+ * rd_kafka_consumer_poll) and c->dlq from c->cfg (consumer_kafka.c); -1 + err
+ * otherwise, leaving what was made for consumer_free. */
+int consumer_kafka_open(order_consumer *c, char *err, size_t errlen);
 
 /* The rebalance callback (consumer_group.c): cooperative or eager. */
 void consumer_group_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,

@@ -49,7 +49,14 @@ struct store_sqlite_ckpt {
     int quit;    /* under mu */
     int64_t soft_pages, hard_pages;
     atomic_llong runs, failures, busy; /* busy: a run that could not copy every frame */
+    /* the committing thread's alone (the WAL hook runs in the commit) */
+    int64_t bound_logged_ms; /* when the bound was last logged; 0: never */
+    int64_t bound_unlogged;  /* commits at the bound since that line */
 };
+
+/* During a catch-up the bound is reached about once a second, and that is
+ * expected: one line per minute, with the count, says the same thing. */
+#define CKPT_BOUND_LOG_EVERY_MS 60000
 
 static void *ckpt_main(void *arg)
 {
@@ -110,10 +117,18 @@ int store_sqlite_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
     if (k)
         pthread_mutex_unlock(&k->run_mu);
     s->commit_checkpoints++;
-    if (k)
-        log_warn("store: the WAL reached %d pages (bound %lld): checkpointed in the commit "
-                 "(%lld ms, rc %d)",
-                 pages, (long long)bound, (long long)(clock_mono_ms() - t0), rc);
+    if (k) {
+        int64_t now = clock_mono_ms();
+        k->bound_unlogged++;
+        if (!k->bound_logged_ms || now - k->bound_logged_ms >= CKPT_BOUND_LOG_EVERY_MS) {
+            log_warn("store: the WAL reached %d pages (bound %lld): checkpointed in the commit "
+                     "(%lld ms, rc %d; %lld commit(s) did so since the last such line)",
+                     pages, (long long)bound, (long long)(now - t0), rc,
+                     (long long)k->bound_unlogged);
+            k->bound_logged_ms = now > 0 ? now : 1;
+            k->bound_unlogged = 0;
+        }
+    }
     return SQLITE_OK; /* a failed checkpoint does not fail the commit: the next one retries */
 }
 

@@ -180,9 +180,36 @@ void consumer_drop_batch(order_consumer *c)
 
 /* ---- the loop ------------------------------------------------------------ */
 
+/*
+ * The fetched queue ran dry right after a full batch: catch-up outran the
+ * prefetch. librdkafka 2.0.2 stops fetching a partition whose queue reached
+ * queued.max.messages.kbytes and fetches it again only at its broker
+ * thread's next wake-up (2.1's fetch.queue.backoff.ms bounds that wait), so
+ * the consumer would sit idle with the backlog on the broker
+ * (bench/profile-notes.md). A watermark query is a small request that the
+ * partition leader's broker thread handles: it wakes that thread, which then
+ * fetches. The answer is not needed; a failure changes nothing (the periodic
+ * wake-up still comes). Once per such batch: at most one round trip per
+ * partition per CONSUMER_BATCH_MAX records, and never for a live trickle,
+ * whose batches are not full.
+ */
+static void wake_fetchers(order_consumer *c)
+{
+    for (int p = 0; p < c->ap.nparts; p++) {
+        const apply_part *ps = &c->ap.parts[p];
+        if (!ps->assigned || ps->waiting)
+            continue;
+        int64_t lo, hi;
+        (void)rd_kafka_query_watermark_offsets(c->rk, c->cfg.topic, p, &lo, &hi,
+                                               CONSUMER_WAKE_TIMEOUT_MS);
+        c->fetch_wakes++;
+    }
+}
+
 static void poll_batch(order_consumer *c)
 {
     int64_t first = 0;
+    int after_full = c->last_batch_full;
     while (c->nbatch < c->cfg.batch_max && !atomic_load(&c->stop)) {
         /* Idle: wake up now and then for resumes and shutdown. Filling: take
          * what is queued without waiting. When the queue runs dry the batch
@@ -197,12 +224,16 @@ static void poll_batch(order_consumer *c)
             if (left > 0)
                 m = rd_kafka_consumer_poll(c->rk, (int)left);
         }
-        if (!m)
+        if (!m) {
+            if (after_full && c->nbatch > 0)
+                wake_fetchers(c);
             break;
+        }
         if (c->nbatch == 0 && c->cfg.batch_wait_ms > 0)
             first = clock_mono_ms();
         c->batch[c->nbatch++] = m; /* a rebalance inside poll may have emptied the batch */
     }
+    c->last_batch_full = c->nbatch >= c->cfg.batch_max;
 }
 
 /* The batch as plain records (pointers into the messages, valid until drop_batch). */
@@ -294,6 +325,7 @@ static void publish_status(order_consumer *c)
     s.skipped = c->ap.skipped;
     s.dead_lettered = c->ap.dead_lettered;
     s.retries = c->ap.retries;
+    s.fetch_wakes = (uint64_t)c->fetch_wakes;
     s.fenced = c->ap.fenced;
     snprintf(s.group_state, sizeof s.group_state, "%s", c->group_state);
     s.group_members = c->group_members;

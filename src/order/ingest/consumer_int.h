@@ -23,6 +23,7 @@
 #define CONSUMER_SEEK_TIMEOUT_MS 5000
 #define CONSUMER_REGISTRY_PROBE_MS 5000 /* re-check a failing registry this often */
 #define CONSUMER_WATERMARK_TIMEOUT_MS 2000
+#define CONSUMER_WAKE_TIMEOUT_MS 100 /* a watermark query that wakes a fetcher (wake_fetchers) */
 #define CONSUMER_GROUP_EVERY_MS 5000
 /* a crashed member is listed for session.timeout.ms (10 s) at most */
 #define CONSUMER_SQLITE_WAIT_MS 12000
@@ -55,7 +56,9 @@ struct order_consumer {
     char group_state[32];
     int group_members;
     int64_t next_group_ms;
-    order_stall stall; /* lag without progress, for /health/ready */
+    order_stall stall;   /* lag without progress, for /health/ready */
+    int last_batch_full; /* the last batch reached batch_max (catch-up) */
+    int64_t fetch_wakes; /* watermark queries sent by wake_fetchers */
 };
 
 /* Records the last error for /health; what: a short prefix ("store", "kafka"), or NULL. */

@@ -70,6 +70,11 @@ void ingest_metrics_render(metrics_text *t, void *status)
     }
     metric(t, "order_event_retries_total", "counter", "Retries scheduled after failures.",
            (double)s->retries);
+    metric(t, "order_consumer_fetch_wakes_total", "counter",
+           "Watermark queries sent to wake a partition's fetcher when the fetched queue ran dry "
+           "after a full batch (catch-up; librdkafka 2.0.2 would resume it only at its next "
+           "wake-up).",
+           (double)s->fetch_wakes);
     metric(t, "order_retry_wait_seconds_total", "counter",
            "Backoff time scheduled for retries (a partition waits, others flow).",
            (double)atomic_load_explicit(&m_retry_wait_ms.v, memory_order_relaxed) / 1000.0);

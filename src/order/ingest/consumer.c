@@ -217,15 +217,18 @@ static void poll_batch(order_consumer *c)
          * backlog keeps librdkafka's queue full, so catch-up batches stay at
          * CONSUMER_BATCH_MAX, while a trickle is committed as it comes instead
          * of waiting out an interval (end-to-end latency, issue 15). A
-         * positive wait trades that latency for fewer, larger transactions. */
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, c->nbatch == 0 ? 100 : 0);
+         * positive wait trades that latency for fewer, larger transactions.
+         * Right after a full batch even the first look does not wait: a
+         * queue that the full batch emptied wakes the fetchers at once. */
+        int wait_ms = c->nbatch == 0 && !after_full ? 100 : 0;
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, wait_ms);
         if (!m && c->nbatch > 0 && c->cfg.batch_wait_ms > 0) {
             int64_t left = first + c->cfg.batch_wait_ms - clock_mono_ms();
             if (left > 0)
                 m = rd_kafka_consumer_poll(c->rk, (int)left);
         }
         if (!m) {
-            if (after_full && c->nbatch > 0)
+            if (after_full)
                 wake_fetchers(c);
             break;
         }

@@ -2,8 +2,8 @@
  * consumer_int: what the files of the consume loop share: consumer.c
  * (the loop, the apply_ops, the lifecycle), consumer_group.c (group
  * membership: rebalances, the group's description, the one-SQLite-instance
- * check) and consumer_kafka.c (the Kafka clients' settings). Not for use elsewhere: everyone else
- * sees consumer.h.
+ * check) and consumer_kafka.c (the Kafka clients' settings). Not for use
+ * elsewhere: everyone else sees consumer.h.
  */
 #ifndef CONSUMER_INT_H
 #define CONSUMER_INT_H

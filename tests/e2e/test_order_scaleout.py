@@ -4,7 +4,8 @@ hits today, each reproduced against the real broker and registry.
 - a second instance on SQLite in the same group is refused with an error that
   names the PostgreSQL backend (an SQLite file is one instance's store);
 - a store that was moved away is rebuilt from Kafka (no stored position =
-  start at the beginning of the partition, not at the group's offset);
+  start at the beginning of the partition, not at the group's offset), also
+  when retention already deleted the partition's first records;
 - a partition that was waiting for a retry resumes after a rebalance that
   gave it back to the same instance.
 
@@ -15,6 +16,7 @@ import os
 import time
 
 import pytest
+from confluent_kafka import TopicPartition
 
 from order_e2e import (EventWriter, create_event, health, order_details, update_event, wait_for,
                        wait_order)
@@ -72,6 +74,33 @@ def test_moved_away_store_rebuilds_from_kafka(services, stack):
         code, body = order_details(order, oid)
         assert code == 200, (oid, code)
         assert body["status"] == ("shipped" if ids.index(oid) % 3 == 0 else "new")
+
+
+def test_rebuild_after_retention_starts_at_first_kept_offset(services, stack):
+    """A store with no position starts at the first offset the partition
+    still holds (its low watermark, read at assignment) when retention has
+    deleted the ones before: each kept event is applied once, the deleted
+    ones are absent, /health names the gap and nothing is dead-lettered."""
+    stack.create_topic(services.topic, partitions=1)
+    w = EventWriter(stack, services.topic)
+    ids = [f"RT-{i:03d}" for i in range(40)]
+    for oid in ids:
+        w.send(create_event(oid, [("I", 1, "2.00")]), partition=0)
+    w.flush()
+    # what retention does to the oldest segment: offsets 0..14 are gone
+    admin = stack.admin()  # kept: the futures resolve only while the client lives
+    for fut in admin.delete_records([TopicPartition(services.topic, 0, 15)]).values():
+        fut.result(30)
+    order = services.start("order")
+    wait_for(lambda: health(order)["ordersStored"] == 25 and health(order)["lag"] == 0, 60,
+             what="the 25 kept events applied")
+    h = health(order)
+    assert h["partitions"][0].get("historyDeletedBelow") == 15, h
+    assert h["eventsApplied"] == 25 and h["eventsDeadLettered"] == 0, h
+    for oid in ids[:15]:
+        assert order_details(order, oid)[0] == 404, oid
+    for oid in ids[15:]:
+        assert order_details(order, oid)[0] == 200, oid
 
 
 def test_waiting_partition_resumes_after_rebalance(services, stack):

@@ -66,7 +66,6 @@ static void assign_one(order_consumer *c, rd_kafka_topic_partition_t *tp, int *r
     store_status s = store_get_position(c->ap.st, c->cfg.topic, tp->partition, &next, e, sizeof e);
     if (s != STORE_OK && s != STORE_NOT_FOUND)
         log_error("assign: reading position: %s", e);
-    tp->offset = s == STORE_OK ? next : RD_KAFKA_OFFSET_BEGINNING;
     int keep = s == STORE_OK && ps->fail_offset == next && ps->waiting;
     apply_part fresh = {.assigned = 1,
                         .next = s == STORE_OK ? next : -1,
@@ -97,6 +96,12 @@ static void assign_one(order_consumer *c, rd_kafka_topic_partition_t *tp, int *r
     } else {
         fresh.low = fresh.high = -1;
     }
+    /* No stored position: start at the beginning we just read rather than at
+     * the logical BEGINNING, which librdkafka resolves with an offset query of
+     * its own; the resume below bumps the partition's version, so that
+     * query's answer was discarded and asked again 500 ms later (every
+     * rebuild from Kafka started half a second late). */
+    tp->offset = s == STORE_OK ? next : (fresh.low >= 0 ? fresh.low : RD_KAFKA_OFFSET_BEGINNING);
     /* Attempts counted by a previous owner (or a previous life of this one) continue. */
     if (!keep && (s == STORE_OK || s == STORE_NOT_FOUND))
         *repause = apply_part_restore(&c->ap, tp->partition, &fresh);
@@ -274,6 +279,19 @@ int consumer_group_refuse_second_sqlite(order_consumer *c, char *err, size_t err
         return 0;
     int64_t until = clock_mono_ms() + CONSUMER_SQLITE_WAIT_MS;
     int members = 0;
+    /* rd_kafka_list_groups() first waits for the client's first metadata,
+     * and librdkafka 2.0.2 ends that wait only at a broker state change: a
+     * start-up often lost 1 s there. A metadata request returns with its
+     * answer, and then the wait is over at once. */
+    const rd_kafka_metadata_t *md = NULL;
+    rd_kafka_resp_err_t me = rd_kafka_metadata(c->rk, 0, NULL, &md, 5000);
+    if (me != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        log_warn("cannot check whether group %s already has members (metadata: %s): joining "
+                 "anyway",
+                 c->cfg.group_id, rd_kafka_err2str(me));
+        return 0;
+    }
+    rd_kafka_metadata_destroy(md);
     for (;;) {
         char state[32], e[256];
         if (describe_group(c, 5000, &members, state, sizeof state, e, sizeof e) != 0) {

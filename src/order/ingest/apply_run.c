@@ -24,8 +24,8 @@
 /* A run holds the events of records i..i+STORE_CREATES_MAX-1 at once, while the
  * consumer has released only up to i - (DECODE_AHEAD_RELEASE_EVERY - 1): the
  * helper must be free to decode that far ahead, or decode_ahead_get() waits forever. */
-_Static_assert(STORE_CREATES_MAX + DECODE_AHEAD_RELEASE_EVERY - 1 <= DECODE_AHEAD_SLOTS,
-               "a run must fit in the decode-ahead window");
+_Static_assert(STORE_CREATES_MAX + DECODE_AHEAD_RELEASE_EVERY - 1 <= DECODE_AHEAD_RESUME_AT,
+               "a run must fit under the decode-ahead window's resume mark");
 
 /* Test-only failure injection (ORDER_TEST_FAIL_PREFIX / ORDER_TEST_FAIL_TIMES). */
 int apply_inject_failure(const apply_ctx *a, const order_event *ev, const apply_part *ps,

@@ -17,26 +17,76 @@ typedef struct {
     jsonw items; /* a decoded CREATE's items JSON, rendered here (off the consume thread) */
 } da_slot;
 
+/*
+ * The two threads meet through two counters, not the lock: the helper
+ * publishes `decoded` after each record, the consumer `released` every
+ * DECODE_AHEAD_RELEASE_EVERY records, and each side sleeps (under mu, on its
+ * condition) only when it cannot go on, announcing it in its *_waits flag.
+ * Every one of these is seq_cst: a side stores its counter and then reads
+ * the other's flag, the sleeper stores its flag and then reads the counter,
+ * so at least one of the two sees the other and no wake-up is lost.
+ *
+ * Why not a lock per record (as before): the consumer's release and the
+ * helper's publish contended for it, and the helper, waking for every 16
+ * released slots, preempted the consumer thread about 16,000 times a second
+ * during catch-up (bench/profile-notes.md). A full window now puts the
+ * helper to sleep until DECODE_AHEAD_SLOTS - DECODE_AHEAD_RESUME_AT slots
+ * are free: one wake-up per that many records.
+ */
 struct decode_ahead {
     order_decoder *dec;
     da_slot *slots; /* DECODE_AHEAD_SLOTS */
     pthread_t thread;
     pthread_mutex_t mu;
-    pthread_cond_t work; /* the helper waits here: a batch, a free slot, or quit */
-    pthread_cond_t done; /* the consumer thread waits here: a result, or the helper idle */
-    /* under mu: */
+    pthread_cond_t work; /* the helper sleeps here: a batch, free slots, or quit */
+    pthread_cond_t done; /* the consumer thread sleeps here: a result, or the helper idle */
+    /* under mu; recs and n are constant while a batch runs: */
     const apply_record *recs;
     int n;
     int active; /* a batch is handed over and not finished */
-    /* records [0, decoded) have their results; written under mu by the
-     * helper, read without it by decode_ahead_get's fast path (release /
-     * acquire: a slot is complete before the count that covers it) */
-    atomic_int decoded;
-    int released; /* the consumer thread is done with [0, released) */
-    int cancel;   /* stop the batch now */
     int quit;
-    int main_waits, helper_waits; /* signal only a side that sleeps */
+    uint64_t sleeps;     /* the helper slept on a full window (decode_ahead_sleeps) */
+    atomic_int decoded;  /* records [0, decoded) have results; the helper writes it */
+    atomic_int released; /* the consumer is done with [0, released); it writes it */
+    atomic_int cancel;   /* stop the batch now */
+    atomic_int main_waits, helper_waits;
 };
+
+/* The helper is done with this batch's window when it returns (full, or all
+ * of it decoded, or cancelled). */
+static void da_run(decode_ahead *d, const apply_record *recs, int n)
+{
+    for (int i = atomic_load(&d->decoded); i < n; i++) {
+        if (atomic_load(&d->cancel))
+            return;
+        if (i - atomic_load(&d->released) >= DECODE_AHEAD_SLOTS) {
+            pthread_mutex_lock(&d->mu);
+            atomic_store(&d->helper_waits, 1);
+            while (i - atomic_load(&d->released) > DECODE_AHEAD_RESUME_AT &&
+                   !atomic_load(&d->cancel))
+                pthread_cond_wait(&d->work, &d->mu);
+            atomic_store(&d->helper_waits, 0);
+            d->sleeps++;
+            pthread_mutex_unlock(&d->mu);
+            if (atomic_load(&d->cancel))
+                return;
+        }
+        const apply_record *r = &recs[i];
+        da_slot *s = &d->slots[i % DECODE_AHEAD_SLOTS];
+        if (!r->err) {
+            order_decoder_decode(d->dec, r->value, r->value_len, &s->ev, &s->v);
+            jsonw_reset(&s->items);
+            if (s->v.kind == ORDER_DECODER_EVENT && s->ev.type == ORDER_EVENT_CREATE)
+                order_json_items(&s->items, &s->ev);
+        }
+        atomic_store(&d->decoded, i + 1); /* the slot is complete before this */
+        if (atomic_load(&d->main_waits)) {
+            pthread_mutex_lock(&d->mu);
+            pthread_cond_signal(&d->done);
+            pthread_mutex_unlock(&d->mu);
+        }
+    }
+}
 
 static void *da_main(void *arg)
 {
@@ -47,30 +97,11 @@ static void *da_main(void *arg)
             pthread_cond_wait(&d->work, &d->mu);
         if (d->quit)
             break;
-        int next;
-        while ((next = atomic_load_explicit(&d->decoded, memory_order_relaxed)) < d->n &&
-               !d->cancel) {
-            if (next - d->released >= DECODE_AHEAD_SLOTS) {
-                d->helper_waits = 1;
-                pthread_cond_wait(&d->work, &d->mu);
-                d->helper_waits = 0;
-                continue;
-            }
-            int i = next;
-            const apply_record *r = &d->recs[i];
-            da_slot *s = &d->slots[i % DECODE_AHEAD_SLOTS];
-            pthread_mutex_unlock(&d->mu);
-            if (!r->err) {
-                order_decoder_decode(d->dec, r->value, r->value_len, &s->ev, &s->v);
-                jsonw_reset(&s->items);
-                if (s->v.kind == ORDER_DECODER_EVENT && s->ev.type == ORDER_EVENT_CREATE)
-                    order_json_items(&s->items, &s->ev);
-            }
-            pthread_mutex_lock(&d->mu);
-            atomic_store_explicit(&d->decoded, i + 1, memory_order_release);
-            if (d->main_waits)
-                pthread_cond_signal(&d->done);
-        }
+        const apply_record *recs = d->recs;
+        int n = d->n;
+        pthread_mutex_unlock(&d->mu);
+        da_run(d, recs, n);
+        pthread_mutex_lock(&d->mu);
         d->active = 0;
         pthread_cond_signal(&d->done);
     }
@@ -118,7 +149,7 @@ void decode_ahead_free(decode_ahead *d)
         return;
     pthread_mutex_lock(&d->mu);
     d->quit = 1;
-    d->cancel = 1;
+    atomic_store(&d->cancel, 1);
     pthread_cond_signal(&d->work);
     pthread_mutex_unlock(&d->mu);
     pthread_join(d->thread, NULL);
@@ -137,9 +168,9 @@ void decode_ahead_start(decode_ahead *d, const apply_record *recs, int n)
     assert(!d->active); /* one batch at a time: the slots belong to it */
     d->recs = recs;
     d->n = n;
-    atomic_store_explicit(&d->decoded, 0, memory_order_relaxed);
-    d->released = 0;
-    d->cancel = 0;
+    atomic_store(&d->decoded, 0);
+    atomic_store(&d->released, 0);
+    atomic_store(&d->cancel, 0);
     d->active = n > 0;
     pthread_cond_signal(&d->work);
     pthread_mutex_unlock(&d->mu);
@@ -147,19 +178,22 @@ void decode_ahead_start(decode_ahead *d, const apply_record *recs, int n)
 
 const order_event *decode_ahead_get(decode_ahead *d, int i, order_decoder_result *out)
 {
-    /* n and released are written by this (the consumer) thread only. */
-    assert(i >= d->released && i < d->n);
+    /* n and released are written by this (the consumer) thread only. A
+     * record past the resume mark could wait for a helper that sleeps until
+     * the consumer releases more: both would wait forever. */
+    int released = atomic_load_explicit(&d->released, memory_order_relaxed);
+    assert(i >= released && i < d->n && i - released <= DECODE_AHEAD_RESUME_AT);
+    (void)released; /* read for the assertion only */
     /* Fast path, the usual one in catch-up (decoding is the faster half): the
      * helper is past i already, no lock taken. */
-    int ready = atomic_load_explicit(&d->decoded, memory_order_acquire) > i;
+    int ready = atomic_load(&d->decoded) > i;
     if (!ready) {
         pthread_mutex_lock(&d->mu);
-        while (atomic_load_explicit(&d->decoded, memory_order_relaxed) <= i && d->active) {
-            d->main_waits = 1;
+        atomic_store(&d->main_waits, 1);
+        while (atomic_load(&d->decoded) <= i && d->active)
             pthread_cond_wait(&d->done, &d->mu);
-            d->main_waits = 0;
-        }
-        ready = atomic_load_explicit(&d->decoded, memory_order_relaxed) > i;
+        atomic_store(&d->main_waits, 0);
+        ready = atomic_load(&d->decoded) > i;
         pthread_mutex_unlock(&d->mu);
     }
     if (!ready)
@@ -172,29 +206,41 @@ const order_event *decode_ahead_get(decode_ahead *d, int i, order_decoder_result
 
 void decode_ahead_release(decode_ahead *d, int upto)
 {
-    /* Every few records only (a lock each): the helper may run up to SLOTS
-     * ahead of the last release, which stays within RELEASE_EVERY of upto. */
-    if (upto - d->released < DECODE_AHEAD_RELEASE_EVERY)
+    /* Every few records only: the helper may run up to SLOTS ahead of the
+     * last release, which stays within RELEASE_EVERY of upto. */
+    if (upto - atomic_load_explicit(&d->released, memory_order_relaxed) <
+        DECODE_AHEAD_RELEASE_EVERY)
         return;
-    pthread_mutex_lock(&d->mu);
-    d->released = upto;
-    if (d->helper_waits)
+    atomic_store(&d->released, upto);
+    /* Woken only once the window it sleeps on is free down to the resume
+     * mark (its test in da_run, on the same two counters). */
+    if (atomic_load(&d->helper_waits) &&
+        atomic_load(&d->decoded) - upto <= DECODE_AHEAD_RESUME_AT) {
+        pthread_mutex_lock(&d->mu);
         pthread_cond_signal(&d->work);
-    pthread_mutex_unlock(&d->mu);
+        pthread_mutex_unlock(&d->mu);
+    }
 }
 
 void decode_ahead_stop(decode_ahead *d)
 {
     pthread_mutex_lock(&d->mu);
-    d->cancel = 1;
+    atomic_store(&d->cancel, 1);
     pthread_cond_signal(&d->work);
-    while (d->active) {
-        d->main_waits = 1;
+    atomic_store(&d->main_waits, 1);
+    while (d->active)
         pthread_cond_wait(&d->done, &d->mu);
-        d->main_waits = 0;
-    }
-    d->cancel = 0;
+    atomic_store(&d->main_waits, 0);
+    atomic_store(&d->cancel, 0);
     pthread_mutex_unlock(&d->mu);
+}
+
+uint64_t decode_ahead_sleeps(decode_ahead *d)
+{
+    pthread_mutex_lock(&d->mu);
+    uint64_t n = d->sleeps;
+    pthread_mutex_unlock(&d->mu);
+    return n;
 }
 
 const char *decode_ahead_items(decode_ahead *d, int i, size_t *len)

@@ -26,12 +26,20 @@
 #include "event/order_model.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
-#define DECODE_AHEAD_SLOTS 64
+#define DECODE_AHEAD_SLOTS 256
+/* The helper, its window full, sleeps until no more than this many decoded
+ * records wait for the consumer: one wake-up per SLOTS - RESUME_AT records.
+ * decode_ahead_get() may look this far past the last release, no further. */
+#define DECODE_AHEAD_RESUME_AT 128
 /* Batches smaller than this are decoded inline (apply.c): a live trickle of
  * one or two records would wait on two thread wake-ups for no overlap. */
 #define DECODE_AHEAD_MIN_BATCH 16
-#define DECODE_AHEAD_RELEASE_EVERY 16 /* below DECODE_AHEAD_SLOTS */
+#define DECODE_AHEAD_RELEASE_EVERY 16 /* below DECODE_AHEAD_RESUME_AT */
+_Static_assert(DECODE_AHEAD_RELEASE_EVERY < DECODE_AHEAD_RESUME_AT &&
+                   DECODE_AHEAD_RESUME_AT < DECODE_AHEAD_SLOTS,
+               "release steps fit under the resume mark, which is inside the window");
 
 typedef struct decode_ahead decode_ahead;
 
@@ -58,11 +66,15 @@ const order_event *decode_ahead_get(decode_ahead *d, int i, order_decoder_result
 const char *decode_ahead_items(decode_ahead *d, int i, size_t *len);
 
 /* The consumer thread is done with every record below upto: their slots are
- * free. Taken into account every DECODE_AHEAD_RELEASE_EVERY records (one lock
- * each), so the helper runs SLOTS - RELEASE_EVERY records ahead at least. */
+ * free. Taken into account every DECODE_AHEAD_RELEASE_EVERY records (an
+ * atomic store; a wake-up only for a helper asleep on a full window). */
 void decode_ahead_release(decode_ahead *d, int upto);
 
 /* Ends the batch early or on time: the helper stops and is idle when this returns. */
 void decode_ahead_stop(decode_ahead *d);
+
+/* How many times the helper has slept on a full window (tests: the wake-ups
+ * per batch stay one per SLOTS - RESUME_AT records). */
+uint64_t decode_ahead_sleeps(decode_ahead *d);
 
 #endif

@@ -37,21 +37,27 @@ static void da_teardown(void)
     teardown();
 }
 
-/* Record i as the helper left it: a decoded CREATE of DA-<i> with its items. */
-static void check_record(int i)
+/* Record i of the batch as the helper left it: a decoded CREATE of
+ * DA-<first + i> (first: the batch's first record in recs) with its items. */
+static void check_record_of(int first, int i)
 {
     order_decoder_result v;
     const order_event *ev = decode_ahead_get(da, i, &v);
     ck_assert_ptr_nonnull(ev);
     ck_assert_int_eq(v.kind, ORDER_DECODER_EVENT);
     char id[32];
-    snprintf(id, sizeof id, "DA-%d", i);
+    snprintf(id, sizeof id, "DA-%d", first + i);
     ck_assert_str_eq(ev->order_id, id);
     ck_assert_int_eq(ev->type, ORDER_EVENT_CREATE);
     size_t len = 0;
     const char *items = decode_ahead_items(da, i, &len);
     ck_assert_ptr_nonnull(items);
     ck_assert_uint_gt(len, 0);
+}
+
+static void check_record(int i)
+{
+    check_record_of(0, i);
 }
 
 START_TEST(test_every_record_in_order_one_by_one)
@@ -119,12 +125,7 @@ START_TEST(test_stopped_batch_then_the_next)
     decode_ahead_start(da, recs + 1000, 500);
     for (int i = 0; i < 500; i++) {
         decode_ahead_release(da, i);
-        order_decoder_result v;
-        const order_event *ev = decode_ahead_get(da, i, &v);
-        ck_assert_ptr_nonnull(ev);
-        char id[32];
-        snprintf(id, sizeof id, "DA-%d", 1000 + i);
-        ck_assert_str_eq(ev->order_id, id);
+        check_record_of(1000, i);
     }
     decode_ahead_stop(da);
 }

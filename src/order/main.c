@@ -106,6 +106,11 @@ static int order_setup(void *svc, struct event_base *base, service_front *front,
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    /* before any store handle opens: every one of the process uses the same */
+    if (store_sqlite_exclusive(s->cfg.store_sqlite_exclusive) != 0) {
+        snprintf(err, errlen, "STORE_SQLITE_EXCLUSIVE: a store handle is open already");
+        return -1;
+    }
     s->consumer = consumer_new(&s->cfg, s->status, err, errlen);
     if (!s->consumer)
         return -1;

@@ -35,6 +35,11 @@ static config_var vars[] = {
      "SQLite: MB of the store file each HTTP thread maps for reads (file-backed pages, counted in "
      "RssFile, not RssAnon; 0: reads copy pages with pread)",
      NULL, 0},
+    {"STORE_SQLITE_EXCLUSIVE", CONFIG_INT, "1", 0, 1, 0,
+     "SQLite: 1: order-service holds the store file for itself (no other process can open it "
+     "while it runs; reads take no file lock: faster order-details); 0: other processes (the "
+     "sqlite3 shell, a backup) may open it meanwhile",
+     NULL, 0},
     {"CONSUMER_GROUP_ID", CONFIG_STR, "order-service", 0, 0, 0, "Kafka consumer group", NULL, 0},
     {"CONSUMER_INSTANCE_ID", CONFIG_STR, "", 0, 0, 0,
      "static group membership (group.instance.id), unique per instance: a restart within the "
@@ -241,6 +246,7 @@ int order_config_load(order_config *s, char *err, size_t errlen)
     s->store_url = STR("STORE_URL");
     s->store_location = *s->store_url ? s->store_url : s->store_path;
     s->store_read_mmap_mb = NUM("STORE_READ_MMAP_MB");
+    s->store_sqlite_exclusive = (int)NUM("STORE_SQLITE_EXCLUSIVE");
     s->store_read_timeout_ms = (int)NUM("STORE_READ_TIMEOUT_MS");
     s->group_id = STR("CONSUMER_GROUP_ID");
     s->instance_id = STR("CONSUMER_INSTANCE_ID");

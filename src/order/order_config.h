@@ -60,6 +60,7 @@ typedef struct {
     int replay_timeout_ms;    /* delivery timeout and stall bound of a replay */
     /* STORE_READ_MMAP_MB: SQLite readers' mmap_size, in MB. */
     long long store_read_mmap_mb;
+    int store_sqlite_exclusive; /* STORE_SQLITE_EXCLUSIVE (store_sqlite_exclusive) */
     int store_read_timeout_ms;
     /* CONSUMER_DECODE_THREAD: a helper thread decodes each batch ahead. */
     int decode_thread;

@@ -49,6 +49,40 @@ def test_second_sqlite_instance_refused(services, stack):
     wait_order(first, "SQ-2")
 
 
+def test_second_process_on_the_same_sqlite_file_refused(services, stack):
+    """Another order-service (another group, so the group check cannot see
+    it) on the file the first one holds cannot open it: it exits with an
+    error that says so, and the first keeps applying. With
+    STORE_SQLITE_EXCLUSIVE=0 on both, a second process may open the file."""
+    first = services.start("order")
+    w = EventWriter(stack, services.topic)
+    w.send(create_event("SF-1", [("I", 1, "1.00")]))
+    w.flush()
+    wait_order(first, "SF-1")
+    store = first.env["STORE_PATH"]
+    second = services.start("order", wait=False,
+                            env={"STORE_PATH": store, "CONSUMER_GROUP_ID": services.group + "-b"})
+    deadline = time.monotonic() + 30
+    while second.alive() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    rc = second.proc.poll()
+    if rc is None:
+        second.kill()
+    assert rc not in (None, 0), "a second process opened the SQLite file the first holds"
+    second._killed = True  # its non-zero exit is the expected outcome
+    assert "open in another process" in second.log_text(), second.log_text()[-2000:]
+    w.send(create_event("SF-2", [("I", 1, "1.00")]))
+    w.flush()
+    wait_order(first, "SF-2")
+    first.stop()
+    # shared: both processes may open the file (the second one only reads it here)
+    shared = {"STORE_SQLITE_EXCLUSIVE": "0", "STORE_PATH": store}
+    a = services.start("order", env=shared)
+    b = services.start("order", env=shared | {"CONSUMER_GROUP_ID": services.group + "-c"})
+    assert order_details(a, "SF-2")[0] == 200
+    assert order_details(b, "SF-2")[0] == 200
+
+
 def test_moved_away_store_rebuilds_from_kafka(services, stack):
     order = services.start("order")
     w = EventWriter(stack, services.topic)

@@ -221,6 +221,16 @@ store_status store_probe(store *s, const char *topic, const char *const *ids, si
                          char *err, size_t errlen);
 
 /*
+ * SQLite only, once per process before the first store_open(): 1 (the
+ * default) holds the store file for this process alone (other processes
+ * cannot open it while it runs; read transactions take no file lock); 0
+ * lets other processes (the sqlite3 shell, a backup) open it meanwhile.
+ * Every handle of a process uses the same, so changing it after a handle
+ * opened fails (-1).
+ */
+int store_sqlite_exclusive(int exclusive);
+
+/*
  * Read-only handles: map up to mmap_bytes of the store file into memory, so
  * reads copy no pages (SQLite's mmap_size; 0 turns it off). The mapped pages
  * are the file's: they count in RssFile, shared and reclaimable, never in

@@ -157,7 +157,8 @@ store_status store_sqlite_checkpointer_start(store *base, int64_t soft_pages, in
     }
     k->soft_pages = soft_pages;
     k->hard_pages = hard_pages;
-    int rc = sqlite3_open_v2(path, &k->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    int rc = sqlite3_open_v2(path, &k->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                             store_sqlite_vfs());
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(k->db, "PRAGMA synchronous = NORMAL;", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {

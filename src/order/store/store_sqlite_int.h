@@ -86,6 +86,9 @@ typedef struct store_sqlite_ckpt store_sqlite_ckpt;
 
 /* sqlite3 result code -> store_status: constraint, too big, mismatch and range are the
  * event's (STORE_ERR_INTERNAL); everything else, corruption included, the store's. */
+/* The VFS name for sqlite3_open_v2 (store_sqlite_exclusive; NULL: the default). */
+const char *store_sqlite_vfs(void);
+
 store_status store_sqlite_map_rc(int rc);
 /* Formats "sqlite WHAT: message (rc)" into err; returns the mapped status. */
 store_status store_sqlite_fail(store_sqlite *s, int rc, const char *what, char *err, size_t errlen);

@@ -24,6 +24,20 @@ from order_e2e import (EventWriter, create_event, health, order_details, update_
 pytestmark = pytest.mark.slow
 
 
+def refused(svc, what: str) -> str:
+    """Waits up to 30 s for svc to exit non-zero (killed and failed with
+    `what` if it keeps running) and returns its log."""
+    deadline = time.monotonic() + 30
+    while svc.alive() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    rc = svc.proc.poll()
+    if rc is None:
+        svc.kill()
+    assert rc not in (None, 0), what
+    svc._killed = True  # its non-zero exit is the expected outcome
+    return svc.log_text()
+
+
 def test_second_sqlite_instance_refused(services, stack):
     first = services.start("order")
     w = EventWriter(stack, services.topic)
@@ -32,16 +46,7 @@ def test_second_sqlite_instance_refused(services, stack):
     wait_order(first, "SQ-1")
     # same group, its own SQLite file: the partitions would split between two
     # stores that cannot see each other
-    second = services.start("order", wait=False)
-    deadline = time.monotonic() + 30
-    while second.alive() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    rc = second.proc.poll()
-    if rc is None:
-        second.kill()
-    assert rc not in (None, 0), "the second SQLite instance kept running"
-    second._killed = True  # its non-zero exit is the expected outcome
-    text = second.log_text()
+    text = refused(services.start("order", wait=False), "the second SQLite instance kept running")
     assert "STORE_URL" in text and "PostgreSQL" in text, text[-2000:]
     # the first one keeps every partition and keeps applying
     w.send(create_event("SQ-2", [("I", 1, "1.00")]))
@@ -62,15 +67,8 @@ def test_second_process_on_the_same_sqlite_file_refused(services, stack):
     store = first.env["STORE_PATH"]
     second = services.start("order", wait=False,
                             env={"STORE_PATH": store, "CONSUMER_GROUP_ID": services.group + "-b"})
-    deadline = time.monotonic() + 30
-    while second.alive() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    rc = second.proc.poll()
-    if rc is None:
-        second.kill()
-    assert rc not in (None, 0), "a second process opened the SQLite file the first holds"
-    second._killed = True  # its non-zero exit is the expected outcome
-    assert "open in another process" in second.log_text(), second.log_text()[-2000:]
+    text = refused(second, "a second process opened the SQLite file the first holds")
+    assert "open in another process" in text, text[-2000:]
     w.send(create_event("SF-2", [("I", 1, "1.00")]))
     w.flush()
     wait_order(first, "SF-2")

@@ -235,7 +235,7 @@ int store_sqlite_exclusive(int exclusive)
  * The VFS of every handle: "unix-excl" holds the file for this process (an
  * exclusive lock, released when the process ends, kill -9 included) and
  * keeps the WAL index in its memory, so a read transaction takes no fcntl
- * lock (1.5 per order-details read before; ~20 % more reads a second,
+ * lock (1.5 per order-details read before; a third more reads a second,
  * bench/profile-notes.md). The handles in the process still lock each other
  * out as before, only no other process may open the file meanwhile.
  */

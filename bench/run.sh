@@ -241,7 +241,7 @@ start_service cart-service $CART_PORT
 CART_PID=$LAST_PID
 bench_create_sweep
 wait_applied
-record "bench=create_order_check orders_stored=$(health_field $ORDER_PORT ordersStored)"
+record "bench=create_order_check orders_stored=$(stored_count $ORDER_PORT)"
 bench_update
 wait_applied # the update runs' backlog is applied before end-to-end is timed
 bench_e2e

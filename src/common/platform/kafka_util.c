@@ -116,6 +116,12 @@ static int fetch_state(rd_kafka_t *rk, const kafka_topic_spec *specs, size_t n, 
     return 0;
 }
 
+void kafka_wake_fetcher(rd_kafka_t *rk, const char *topic, int32_t partition, int timeout_ms)
+{
+    int64_t lo, hi;
+    (void)rd_kafka_query_watermark_offsets(rk, topic, partition, &lo, &hi, timeout_ms);
+}
+
 int kafka_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms, char *err,
                            size_t errlen)
 {

@@ -54,6 +54,18 @@ int kafka_topics_ensure(rd_kafka_t *rk, const kafka_topic_spec *specs, size_t n,
                         char *err, size_t errlen);
 
 /*
+ * Wakes the broker thread that fetches topic[partition]: librdkafka 2.0.2
+ * stops fetching a partition whose local queue reached its bound and looks
+ * at it again only at that thread's next periodic wake-up (2.1's
+ * fetch.queue.backoff.ms bounds the wait), so a consumer that drained the
+ * queue would sit idle with the backlog on the broker. A watermark query is
+ * a small request queued to the partition leader's broker thread, which then
+ * fetches too. Waits up to timeout_ms for the answer, which is not needed: a
+ * failure changes nothing (the periodic wake-up still comes).
+ */
+void kafka_wake_fetcher(rd_kafka_t *rk, const char *topic, int32_t partition, int timeout_ms);
+
+/*
  * Partition count of a topic from metadata: > 0, 0 if the topic does not
  * exist, -1 with err if the broker could not be asked.
  */

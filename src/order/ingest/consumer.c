@@ -182,14 +182,9 @@ void consumer_drop_batch(order_consumer *c)
 
 /*
  * The fetched queue ran dry right after a full batch: catch-up outran the
- * prefetch. librdkafka 2.0.2 stops fetching a partition whose queue reached
- * queued.max.messages.kbytes and fetches it again only at its broker
- * thread's next wake-up (2.1's fetch.queue.backoff.ms bounds that wait), so
- * the consumer would sit idle with the backlog on the broker
- * (bench/profile-notes.md). A watermark query is a small request that the
- * partition leader's broker thread handles: it wakes that thread, which then
- * fetches. The answer is not needed; a failure changes nothing (the periodic
- * wake-up still comes). Once per such batch: at most one round trip per
+ * prefetch (queued.max.messages.kbytes), and librdkafka would fetch the
+ * stopped partitions again only at its next wake-up (kafka_wake_fetcher;
+ * bench/profile-notes.md). Once per such batch: at most one round trip per
  * partition per CONSUMER_BATCH_MAX records, and never for a live trickle,
  * whose batches are not full.
  */
@@ -199,9 +194,7 @@ static void wake_fetchers(order_consumer *c)
         const apply_part *ps = &c->ap.parts[p];
         if (!ps->assigned || ps->waiting)
             continue;
-        int64_t lo, hi;
-        (void)rd_kafka_query_watermark_offsets(c->rk, c->cfg.topic, p, &lo, &hi,
-                                               CONSUMER_WAKE_TIMEOUT_MS);
+        kafka_wake_fetcher(c->rk, c->cfg.topic, p, CONSUMER_WAKE_TIMEOUT_MS);
         c->fetch_wakes++;
     }
 }

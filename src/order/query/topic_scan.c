@@ -74,22 +74,16 @@ static rd_kafka_t *scan_client(const scan_request *req, char *err, size_t errlen
     return rk;
 }
 
-/*
- * The consumer queue ran dry: wakes the broker threads of the partitions
- * still read, so one that stopped fetching at the queue's bound fetches again
- * now rather than at its next periodic wake-up. A watermark query is a small
- * request queued to the partition leader's broker thread; its answer is not
- * needed and a failure changes nothing (the periodic wake-up still comes).
- */
+/* The consumer queue ran dry: wakes the fetchers of the partitions still
+ * read (kafka_wake_fetcher), within the scan's deadline. */
 static void scan_wake(rd_kafka_t *rk, const char *topic, const scan_range *r, int np,
                       int64_t deadline)
 {
     for (int p = 0; p < np; p++) {
         if (r[p].done)
             continue;
-        int64_t lo, hi;
         int left = scan_left(deadline);
-        (void)rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, left < 1000 ? left : 1000);
+        kafka_wake_fetcher(rk, topic, p, left < 1000 ? left : 1000);
     }
 }
 

@@ -129,3 +129,32 @@ def dlq_messages(svc, limit: int = 1000, offset: int = 0) -> list[dict]:
     r = svc.get("/dlq/messages", params={"limit": limit, "offset": offset})
     assert r.status_code == 200, r.text
     return jloads(r.text)["messages"]
+
+
+def metric(svc, name: str) -> float:
+    """An unlabelled sample of the service's /metrics."""
+    for line in svc.get("/metrics").text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"no metric {name}")
+
+
+def partition_ends(stack, topic: str, partitions: int = 3) -> dict[int, int]:
+    from confluent_kafka import TopicPartition
+    c = stack.consumer()
+    try:
+        return {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                for p in range(partitions)}
+    finally:
+        c.close()
+
+
+def committed_offsets(stack, group: str, topic: str, partitions: int = 3) -> dict[int, int]:
+    """The group's offsets as Kafka holds them (negative: none committed)."""
+    from confluent_kafka import TopicPartition
+    c = stack.consumer(group=group)
+    try:
+        parts = [TopicPartition(topic, p) for p in range(partitions)]
+        return {tp.partition: tp.offset for tp in c.committed(parts, timeout=30)}
+    finally:
+        c.close()

@@ -39,8 +39,8 @@ import pytest
 import requests
 
 from conftest import ROOT, unique
-from order_e2e import (EventWriter, create_event, dlq_messages, health, jloads,
-                       order_details, wait_for, wait_order)
+from order_e2e import (EventWriter, committed_offsets, create_event, dlq_messages, health,
+                       jloads, order_details, partition_ends, wait_for, wait_order)
 from test_order_faults import dlq_total, evolved_schema, respawn
 
 pytestmark = pytest.mark.slow
@@ -399,16 +399,6 @@ def test_registry_down_under_load(services, stack, rss):
     report("registry_down", figures)
 
 
-def committed_offsets(stack, group: str, topic: str) -> dict[int, int]:
-    from confluent_kafka import TopicPartition
-    c = stack.consumer(group=group)
-    try:
-        parts = [TopicPartition(topic, p) for p in range(3)]
-        return {tp.partition: tp.offset for tp in c.committed(parts, timeout=30)}
-    finally:
-        c.close()
-
-
 def test_store_failure_commits_no_offset_past_unapplied(services, stack):
     """Complements test_order_faults' store-full test at the broker: while
     every store write fails, the group's committed offsets stay where they
@@ -436,14 +426,7 @@ def test_store_failure_commits_no_offset_past_unapplied(services, stack):
     order.restart(env={"ORDER_TEST_STORE_MAX_PAGES": "0"})
     wait_for(lambda: health(order)["ordersStored"] == len(ids) and health(order)["lag"] == 0,
              90, 0.5, what="every order once writes succeed")
-    ends = {}
-    c = stack.consumer()
-    try:
-        from confluent_kafka import TopicPartition
-        for p in range(3):
-            ends[p] = c.get_watermark_offsets(TopicPartition(services.topic, p), timeout=10)[1]
-    finally:
-        c.close()
+    ends = partition_ends(stack, services.topic)
     wait_for(lambda: committed_offsets(stack, services.group, services.topic) == ends, 30, 0.5,
              what="committed offsets at the partition ends")
     assert dlq_total(order) == 0

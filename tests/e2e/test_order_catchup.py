@@ -8,16 +8,9 @@ applied once. How fast that is, make bench measures (bench/profile-notes.md);
 this test asserts no time."""
 
 from conftest import unique
-from order_e2e import EventWriter, create_event, health, wait_drained, wait_order
+from order_e2e import EventWriter, create_event, health, metric, wait_drained, wait_order
 
 EVENTS = 12000
-
-
-def metric(order, name: str) -> float:
-    for line in order.get("/metrics").text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    raise AssertionError(f"{name} missing from /metrics")
 
 
 def test_backlog_past_the_prefetch_bound_wakes_the_fetchers(services, stack):

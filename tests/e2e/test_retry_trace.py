@@ -22,7 +22,7 @@ import pytest
 import requests
 
 from conftest import unique
-from order_e2e import dlq_messages, jloads, wait_for, wait_order
+from order_e2e import dlq_messages, jloads, metric, wait_for, wait_order
 
 pytestmark = pytest.mark.slow
 
@@ -31,13 +31,6 @@ CLIENT_BOUND_S = DELIVERY_TIMEOUT_MS / 1000 + 5
 TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 GIVEN = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 GIVEN_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
-
-
-def metric(svc, name: str) -> float:
-    for line in svc.get("/metrics").text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.rsplit(" ", 1)[1])
-    raise AssertionError(f"no metric {name}")
 
 
 def dlq_total(order) -> int:

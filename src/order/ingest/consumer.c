@@ -38,7 +38,15 @@ void consumer_set_error(order_consumer *c, const char *what, const char *detail)
              detail);
 }
 
-/* Commits the positions that moved; async in the loop, sync when leaving. */
+/*
+ * Commits the positions that moved to Kafka; async in the loop, sync when
+ * leaving or giving partitions up. The store holds the truth (every start
+ * seeks to the store's position), so Kafka's copy is for operators and their
+ * lag tools only: the loop sends it at most every CONSUMER_COMMIT_EVERY_MS,
+ * not per batch. Per batch, a live trickle made one OffsetCommit per
+ * transaction (450 a second under create load), each a write to
+ * __consumer_offsets on the broker sharing the box (bench/profile-notes.md).
+ */
 void consumer_kafka_commit(order_consumer *c, int async)
 {
     rd_kafka_topic_partition_list_t *l = NULL;
@@ -54,6 +62,7 @@ void consumer_kafka_commit(order_consumer *c, int async)
     if (!l)
         return;
     rd_kafka_resp_err_t e = rd_kafka_commit(c->rk, l, async);
+    c->offset_commits++;
     /* Not fatal: the store holds the truth; Kafka's offsets only help a fresh store. */
     if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
         log_warn("offset commit: %s", rd_kafka_err2str(e));
@@ -98,7 +107,6 @@ static void op_commit(void *arg)
 {
     order_consumer *c = arg;
     order_status_committed(c->board); /* readers waiting for these writes look now */
-    consumer_kafka_commit(c, 1);
 }
 
 /* Test-only (ORDER_TEST_COMMIT_DELAY_MS): holds the batch before its commit. */
@@ -322,6 +330,7 @@ static void publish_status(order_consumer *c)
     s.dead_lettered = c->ap.dead_lettered;
     s.retries = c->ap.retries;
     s.fetch_wakes = (uint64_t)c->fetch_wakes;
+    s.offset_commits = (uint64_t)c->offset_commits;
     s.fenced = c->ap.fenced;
     snprintf(s.group_state, sizeof s.group_state, "%s", c->group_state);
     s.group_members = c->group_members;
@@ -432,6 +441,10 @@ static void *consumer_main(void *arg)
                 consumer_set_error(c, "kafka fatal", fe);
             }
             int64_t now = clock_mono_ms();
+            if (now >= c->next_commit_ms) {
+                consumer_kafka_commit(c, 1);
+                c->next_commit_ms = now + CONSUMER_COMMIT_EVERY_MS;
+            }
             if ((c->brokers_down || c->brokers_suspect) && now >= c->next_tick_ms)
                 probe_brokers(c);
             if (order_decoder_registry_problem(c->ap.dec) && now >= c->next_registry_probe_ms)

@@ -25,6 +25,8 @@
 #define CONSUMER_WATERMARK_TIMEOUT_MS 2000
 #define CONSUMER_WAKE_TIMEOUT_MS 100 /* a watermark query that wakes a fetcher (wake_fetchers) */
 #define CONSUMER_GROUP_EVERY_MS 5000
+/* Kafka's copy of the positions is sent at most this often (consumer_kafka_commit) */
+#define CONSUMER_COMMIT_EVERY_MS 1000
 /* a crashed member is listed for session.timeout.ms (10 s) at most */
 #define CONSUMER_SQLITE_WAIT_MS 12000
 
@@ -43,6 +45,7 @@ struct order_consumer {
     int nbatch;
 
     int64_t next_tick_ms;
+    int64_t next_commit_ms; /* when Kafka's copy of the positions may be sent again */
     int subscribed, kafka_ok;
     int ever_assigned; /* an assignment arrived since subscribe (see consumer_free) */
     int brokers_down;  /* all brokers down (reported or probed); cleared only by a probe */
@@ -59,6 +62,7 @@ struct order_consumer {
     order_stall stall;   /* lag without progress, for /health/ready */
     int last_batch_full; /* the last batch reached batch_max (catch-up) */
     int64_t fetch_wakes; /* watermark queries sent by wake_fetchers */
+    int64_t offset_commits; /* commits of positions sent to Kafka (consumer_kafka_commit) */
 };
 
 /* Records the last error for /health; what: a short prefix ("store", "kafka"), or NULL. */

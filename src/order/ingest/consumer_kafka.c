@@ -35,8 +35,15 @@ int consumer_kafka_open(order_consumer *c, char *err, size_t errlen)
         {"enable.auto.offset.store", "false"},
         {"auto.offset.reset", "earliest"},
         {"enable.partition.eof", "false"},
-        /* Low fetch wait: an idle partition answers within 10 ms (end-to-end latency). */
-        {"fetch.wait.max.ms", "10"},
+        /* A fetch waits for 64 KiB or 5 ms, whichever comes first. Each fetch
+         * costs the broker sharing the box CPU of its own: answered at the
+         * first byte (fetch.min.bytes 1), a live stream made ~800 fetches a
+         * second under create load, most of the broker's time per create
+         * (bench/profile-notes.md). Now at most 200 a second, whatever the
+         * rate; the price is up to 5 ms more end-to-end latency when events
+         * trickle (KAFKA_PROP_FETCH_MIN_BYTES=1 takes it back). */
+        {"fetch.min.bytes", "65536"},
+        {"fetch.wait.max.ms", "5"},
         /* A crashed instance's partitions move on within 10 s, not the default 45 s. */
         {"session.timeout.ms", "10000"},
         {"heartbeat.interval.ms", "2000"},

@@ -75,6 +75,10 @@ void ingest_metrics_render(metrics_text *t, void *status)
            "after a full batch (catch-up; librdkafka 2.0.2 would resume it only at its next "
            "wake-up).",
            (double)s->fetch_wakes);
+    metric(t, "order_consumer_offset_commits_total", "counter",
+           "Commits of the consumer's positions to Kafka (a copy for lag tools: the store "
+           "decides where to start), at most one a second while positions move.",
+           (double)s->offset_commits);
     metric(t, "order_retry_wait_seconds_total", "counter",
            "Backoff time scheduled for retries (a partition waits, others flow).",
            (double)atomic_load_explicit(&m_retry_wait_ms.v, memory_order_relaxed) / 1000.0);

@@ -1,0 +1,38 @@
+"""Kafka's copy of order-service's positions. The store decides where a
+partition starts (every assignment seeks to the store's position), so the
+group's committed offsets are only what operators' lag tools read. They used
+to be committed after every batch: a trickle of events, each its own batch,
+sent the broker one OffsetCommit per event (about 450 a second under create
+load). They are now sent at most once a second while positions move, and
+still reach the partitions' ends once the trickle stops."""
+
+import time
+
+from conftest import unique
+from order_e2e import (EventWriter, committed_offsets, create_event, health, metric,
+                       partition_ends, wait_for, wait_order)
+
+EVENTS = 40
+
+
+def test_a_trickle_commits_to_kafka_once_a_second_not_per_batch(services, stack):
+    order = services.start("order")
+    commits0 = metric(order, "order_consumer_offset_commits_total")
+    w = EventWriter(stack, services.topic)
+    prefix = unique("OC")
+    t0 = time.monotonic()
+    for i in range(EVENTS):
+        oid = f"{prefix}-{i:03d}"
+        w.send(create_event(oid, [("A", 1, "1.00")]))
+        w.flush()
+        wait_order(order, oid, timeout=30)  # applied before the next is sent: its own batch
+    elapsed = time.monotonic() - t0
+    commits = metric(order, "order_consumer_offset_commits_total") - commits0
+    # one a second, and one more for the second that was running when it began
+    assert commits <= elapsed + 2, (commits, elapsed)
+    assert health(order)["eventsApplied"] == EVENTS
+
+    ends = partition_ends(stack, services.topic)
+    assert sum(ends.values()) == EVENTS
+    wait_for(lambda: committed_offsets(stack, services.group, services.topic) == ends, 10, 0.5,
+             what="committed offsets at the partition ends")

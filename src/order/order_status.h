@@ -31,7 +31,7 @@ typedef struct {
     int64_t lag;          /* sum over assigned partitions; -1 unknown */
     int64_t orders;       /* orders stored */
     uint64_t consumed, applied, skipped, dead_lettered, retries;
-    uint64_t fetch_wakes; /* watermark queries that woke a stopped fetcher (consumer.c) */
+    uint64_t fetch_wakes;    /* watermark queries that woke a stopped fetcher (consumer.c) */
     uint64_t offset_commits; /* position commits sent to Kafka, at most one a second */
     char last_error[256];
     char registry_error[256]; /* the schema registry fails (wrong URL, down): why; "" when ok */

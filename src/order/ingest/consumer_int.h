@@ -59,9 +59,9 @@ struct order_consumer {
     char group_state[32];
     int group_members;
     int64_t next_group_ms;
-    order_stall stall;   /* lag without progress, for /health/ready */
-    int last_batch_full; /* the last batch reached batch_max (catch-up) */
-    int64_t fetch_wakes; /* watermark queries sent by wake_fetchers */
+    order_stall stall;      /* lag without progress, for /health/ready */
+    int last_batch_full;    /* the last batch reached batch_max (catch-up) */
+    int64_t fetch_wakes;    /* watermark queries sent by wake_fetchers */
     int64_t offset_commits; /* commits of positions sent to Kafka (consumer_kafka_commit) */
 };
 

@@ -63,7 +63,7 @@ void consumer_kafka_commit(order_consumer *c, int async)
         return;
     rd_kafka_resp_err_t e = rd_kafka_commit(c->rk, l, async);
     c->offset_commits++;
-    /* Not fatal: the store holds the truth; Kafka's offsets only help a fresh store. */
+    /* Not fatal: the store holds the truth; only lag tools read Kafka's copy. */
     if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
         log_warn("offset commit: %s", rd_kafka_err2str(e));
     rd_kafka_topic_partition_list_destroy(l);

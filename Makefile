@@ -16,7 +16,8 @@ SHELL := /bin/bash
 # cmake's generated makefiles recurse; their "Entering directory" lines are noise
 MAKEFLAGS += --no-print-directory
 
-# two cores shared by everyone: never more
+# two cores shared by everyone: never more (builds, ctest, memcheck and fuzz
+# run this many at a time)
 JOBS ?= 2
 BUILD_DIR ?= build
 ASAN_DIR ?= build-asan
@@ -100,9 +101,9 @@ status: ## what is running
 test: infra build-asan build build-memcheck build-fuzz ## everything: unit tests (ASan+UBSan, then valgrind), short fuzz, e2e
 	@echo "== C unit tests (ctest, $(ASAN_DIR)), then valgrind memcheck ($(MEMCHECK_DIR)), one private stack"
 	@scripts/with-stack.sh bash -c 'ctest --test-dir $(ASAN_DIR) --output-on-failure -j$(JOBS) && \
-	  tests/unit/memcheck.sh $(MEMCHECK_DIR)'
+	  JOBS=$(JOBS) tests/unit/memcheck.sh $(MEMCHECK_DIR)'
 	@echo "== libFuzzer, $(TEST_FUZZ_SECONDS)s per target ($(FUZZ_DIR))"
-	@FUZZ_SECONDS=$(TEST_FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_DIR)
+	@JOBS=$(JOBS) FUZZ_SECONDS=$(TEST_FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_DIR)
 	@echo "== end-to-end tests (pytest, own stack)"
 	@ORDERSTREAM_BIN_DIR=$(ASAN_DIR) ORDERSTREAM_REQUIRE_BINARIES=1 $(VENV)/bin/python -m pytest tests/e2e $(PYTEST_ARGS)
 
@@ -126,10 +127,10 @@ soak: infra build-asan build ## long fault tier (ORDERSTREAM_SOAK=1, ASan); VmRS
 	@$(VENV)/bin/python tests/e2e/soak_summary.py $(SOAK_DIR) | tee $(SOAK_DIR)/summary.txt
 
 fuzz: build-fuzz ## every libFuzzer target FUZZ_SECONDS (60) each, from a copy of its seed corpus
-	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_DIR)
+	@JOBS=$(JOBS) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_DIR)
 
 memcheck: infra build-memcheck ## valgrind memcheck on every unit test binary (private stack)
-	@scripts/with-stack.sh tests/unit/memcheck.sh $(MEMCHECK_DIR)
+	@JOBS=$(JOBS) scripts/with-stack.sh tests/unit/memcheck.sh $(MEMCHECK_DIR)
 
 bench: infra build ## measure (not a test): writes docs/BENCHMARKS.md and its plot; ~15 min
 	@bench/run.sh

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs every libFuzzer target of a fuzz build (make fuzz) for FUZZ_SECONDS
-# each, one after the other (the machine has two cores shared by everyone).
+# each, one target per core at a time (JOBS, default: the core count; a
+# libFuzzer process uses one core). Each target's report goes to a file and
+# the reports are printed in the targets' order at the end.
 #
 # Each target starts from a throw-away copy of its seed corpus
 # (tests/fuzz/corpus/<name without fuzz_>/), so new inputs found during the run
@@ -8,7 +10,7 @@
 # FUZZ_OUT (default: a temp dir, kept and named on failure). Any libFuzzer
 # finding (crash, sanitizer report, leak, timeout, OOM) fails the run.
 #
-# usage: tests/fuzz/run.sh BUILD_DIR     env: FUZZ_SECONDS (60), FUZZ_OUT
+# usage: tests/fuzz/run.sh BUILD_DIR     env: FUZZ_SECONDS (60), FUZZ_OUT, JOBS
 set -euo pipefail
 
 build=${1:?usage: run.sh BUILD_DIR}
@@ -32,9 +34,11 @@ if [ ${#targets[@]} -eq 0 ]; then
     exit 2
 fi
 
-failed=0
-for bin in "${targets[@]}"; do
-    [ -x "$bin" ] || continue
+jobs=${JOBS:-$(nproc)}
+[ "$jobs" -ge 1 ] 2>/dev/null || jobs=1
+
+fuzz_one() { # binary: runs it, writes its report to $out/<name>/report; 1 = finding
+    local bin=$1 name seeds work dict base log rc=0 runs cov
     name=$(basename "$bin")
     seeds="$here/corpus/${name#fuzz_}"
     work="$out/$name/corpus"
@@ -44,21 +48,44 @@ for bin in "${targets[@]}"; do
     base="$here/${name#fuzz_}.dict"
     [ -f "$base" ] && dict=(-dict="$base")
     log="$out/$name/log"
-    echo "== $name: ${secs}s from $(ls "$work" | wc -l) seeds"
-    rc=0
-    "$bin" "${dict[@]}" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
-        -print_final_stats=1 -artifact_prefix="$out/$name/artifacts/" \
-        "$work" >"$log" 2>&1 || rc=$?
-    # one summary line: executions, coverage, corpus growth
-    runs=$(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -oE '[0-9]+$' || true)
-    cov=$(grep -oE '(#[0-9]+|DONE) +.*cov: [0-9]+ ft: [0-9]+ corp: [0-9]+' "$log" | tail -1 ||
-        true)
-    echo "   rc=$rc runs=${runs:-?} ${cov#* }"
-    if [ "$rc" -ne 0 ] || grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:' "$log"; then
-        echo "   FINDING in $name; log: $log" >&2
-        grep -E 'ERROR:|runtime error:|SUMMARY:|Test unit written' "$log" | head -20 >&2 || true
+    {
+        echo "== $name: ${secs}s from $(ls "$work" | wc -l) seeds"
+        "$bin" "${dict[@]}" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+            -print_final_stats=1 -artifact_prefix="$out/$name/artifacts/" \
+            "$work" >"$log" 2>&1 || rc=$?
+        # one summary line: executions, coverage, corpus growth
+        runs=$(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -oE '[0-9]+$' || true)
+        cov=$(grep -oE '(#[0-9]+|DONE) +.*cov: [0-9]+ ft: [0-9]+ corp: [0-9]+' "$log" | tail -1 ||
+            true)
+        echo "   rc=$rc runs=${runs:-?} ${cov#* }"
+        if [ "$rc" -ne 0 ] || grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:' "$log"; then
+            echo "   FINDING in $name; log: $log"
+            grep -E 'ERROR:|runtime error:|SUMMARY:|Test unit written' "$log" | head -20 || true
+            touch "$out/$name/finding"
+        fi
+    } >"$out/$name/report" 2>&1
+}
+
+names=()
+for bin in "${targets[@]}"; do
+    [ -x "$bin" ] || continue
+    names+=("$(basename "$bin")")
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do
+        wait -n || true
+    done
+    fuzz_one "$bin" &
+done
+wait || true
+
+failed=0
+for name in "${names[@]}"; do
+    if [ -s "$out/$name/report" ]; then
+        cat "$out/$name/report"
+    else
+        echo "== $name: no report (the job died)"
         failed=1
     fi
+    [ -e "$out/$name/finding" ] && failed=1
 done
 
 if [ "$failed" -ne 0 ]; then
@@ -66,4 +93,4 @@ if [ "$failed" -ne 0 ]; then
     exit 1
 fi
 [ -n "${FUZZ_OUT:-}" ] || rm -rf "$out"
-echo "fuzz: all targets clean (${secs}s each)"
+echo "fuzz: all targets clean (${secs}s each, $jobs at a time)"

@@ -13,7 +13,7 @@
 # --track-origins=yes roughly doubles the run time: pass it in MEMCHECK_ARGS
 # when a report needs the origin of an uninitialised value.
 #
-# usage: tests/unit/memcheck.sh BUILD_DIR     env: MEMCHECK_LOG_DIR, MEMCHECK_ARGS
+# usage: tests/unit/memcheck.sh BUILD_DIR     env: MEMCHECK_LOG_DIR, MEMCHECK_ARGS, JOBS
 set -euo pipefail
 
 build=${1:?usage: memcheck.sh BUILD_DIR}
@@ -27,16 +27,43 @@ tests=("$build"/test_*)
     exit 2
 }
 
+# One test per core at a time (JOBS, default: the core count): valgrind runs
+# each binary on one core, and the tests wait on the broker as much as they
+# compute. Each job writes its verdict to a file; the reports are printed in
+# the binaries' order once all are done, so parallel output never interleaves.
+jobs=${JOBS:-$(nproc)}
+[ "$jobs" -ge 1 ] 2>/dev/null || jobs=1
+verdicts=$(mktemp -d "${TMPDIR:-/tmp}/orderstream-memcheck.XXXXXX")
+trap 'rm -rf "$verdicts"' EXIT
+
+run_one() { # binary, verdict file: writes "rc seconds"
+    local bin=$1 name rc=0 start
+    name=$(basename "$bin")
+    start=$(date +%s)
+    ORDERSTREAM_MEMCHECK=1 CK_FORK=no valgrind -q --error-exitcode=99 --leak-check=full \
+        --show-leak-kinds=definite,indirect,possible \
+        --errors-for-leak-kinds=definite,indirect,possible ${MEMCHECK_ARGS:-} \
+        "$bin" >"$logs/$name.log" 2>&1 || rc=$?
+    echo "$rc $(($(date +%s) - start))" >"$2"
+}
+
+started=0
+for bin in "${tests[@]}"; do
+    [ -x "$bin" ] || continue
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do
+        wait -n || true
+    done
+    run_one "$bin" "$verdicts/$(basename "$bin")" &
+    started=$((started + 1))
+done
+wait || true
+
 failed=() skipped=() passed=0
 for bin in "${tests[@]}"; do
     [ -x "$bin" ] || continue
     name=$(basename "$bin")
-    start=$(date +%s)
-    rc=0
-    ORDERSTREAM_MEMCHECK=1 CK_FORK=no valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect,possible \
-        --errors-for-leak-kinds=definite,indirect,possible ${MEMCHECK_ARGS:-} \
-        "$bin" >"$logs/$name.log" 2>&1 || rc=$?
-    took=$(($(date +%s) - start))
+    rc=98 took=?
+    [ -s "$verdicts/$name" ] && read -r rc took <"$verdicts/$name"
     case $rc in
     0)
         passed=$((passed + 1))
@@ -54,5 +81,5 @@ for bin in "${tests[@]}"; do
     esac
 done
 
-echo "memcheck: $passed clean, ${#skipped[@]} skipped, ${#failed[@]} failed"
+echo "memcheck: $passed clean, ${#skipped[@]} skipped, ${#failed[@]} failed ($started binaries, $jobs at a time)"
 [ ${#failed[@]} -eq 0 ]

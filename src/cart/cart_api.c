@@ -159,7 +159,8 @@ static int write_gate(cart_app *a, http_call *call, uint32_t *schema_id)
         reply_503(call, msg);
         return 0;
     }
-    if (atomic_load(&a->pending) >= CART_MAX_PENDING) {
+    /* early refusal before the body is encoded; publish() reserves for real */
+    if (atomic_load(&a->pending) >= a->cfg->max_pending_writes) {
         reply_503(call, "too many writes waiting for Kafka");
         return 0;
     }
@@ -260,11 +261,18 @@ static void publish(cart_app *a, http_call *call, cart_pending *p, uint32_t sche
     memcpy(p->order_id, t->ev.order_id, sizeof p->order_id);
     render_ack_head(&p->ans, &t->ev, a->cfg->topic);
     p->queued_at = clock_mono_s();
+    /* the slot is reserved, not checked then taken: threads racing past
+     * write_gate's check would otherwise all get in over the bound */
+    if (atomic_fetch_add(&a->pending, 1) >= a->cfg->max_pending_writes) {
+        atomic_fetch_sub(&a->pending, 1);
+        reply_503(call, "too many writes waiting for Kafka");
+        pending_put(p);
+        return;
+    }
     /* another thread's report may come back before send returns: deferred first */
     int deferred = t->index != 0;
     if (deferred)
         http_call_defer(call);
-    atomic_fetch_add(&a->pending, 1);
     cart_headers h = {call->traceparent, p->idem_key, p->idem_len};
     rd_kafka_resp_err_t e = cart_producer_send(a->producer, a->cfg->topic, p->order_id,
                                                strlen(p->order_id), t->frame, len, &h, p);

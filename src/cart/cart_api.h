@@ -30,8 +30,6 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
-#define CART_MAX_PENDING 10000 /* writes waiting for Kafka (about 8 KiB each); beyond: 503 */
-
 typedef struct cart_pending cart_pending;
 
 typedef struct {

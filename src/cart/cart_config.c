@@ -17,6 +17,10 @@ static config_var cart_vars[] = {
      NULL, 0},
     {"DELIVERY_TIMEOUT_MS", CONFIG_INT, "10000", 1000, 300000, 0,
      "longest wait for Kafka's acknowledgement before answering 503", NULL, 0},
+    /* each waiting write holds a pooled slot of about 8 KiB and a queued
+     * message: the bound keeps a hung broker from growing memory without end */
+    {"MAX_PENDING_WRITES", CONFIG_INT, "10000", 1, 1000000, 0,
+     "writes waiting for Kafka's acknowledgement, all threads; beyond: 503", NULL, 0},
     /* 1 ms, not more: each request waits for its batch, so with C concurrent
      * clients throughput is at most C / (linger + ack time) (Little's law);
      * 5 ms capped 64 clients near 7k req/s here, 1 ms still fills batches. */
@@ -54,6 +58,7 @@ int cart_config_load(cart_config *c, char *err, size_t errlen)
     c->docs_ui_dir = S("DOCS_UI_DIR");
     c->delivery_timeout_ms = (int)I("DELIVERY_TIMEOUT_MS");
     c->linger_ms = (int)I("PRODUCER_LINGER_MS");
+    c->max_pending_writes = I("MAX_PENDING_WRITES");
 #undef S
 #undef I
     if (!c->topic[0] || !c->dlq_topic[0] || !c->bootstrap[0]) {

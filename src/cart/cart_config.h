@@ -30,6 +30,7 @@ typedef struct {
     const char *docs_ui_dir; /* DOCS_UI_DIR ("": the default places) */
     int delivery_timeout_ms;
     int linger_ms;
+    long max_pending_writes; /* MAX_PENDING_WRITES: beyond, writes get 503 */
 } cart_config;
 
 /* 0, or -1 with "NAME: reason" in err. */

@@ -1,10 +1,13 @@
 """cart-service under faults of the real stack: the broker stopped and
-restarted, the registry down at start-up. No restart of the service in either
+restarted, the broker hung (SIGSTOP), the registry down at start-up. No restart of the service in either
 case; every answer is bounded by the configured delivery timeout."""
 
 from __future__ import annotations
 
+import os
+import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -90,3 +93,47 @@ def _get(svc, path):
         return svc.get(path, timeout=2)
     except requests.RequestException:
         return None
+
+
+def test_pending_writes_bounded_while_the_broker_hangs(services, stack):
+    """A broker that hangs (SIGSTOP: connections stay open, nothing is
+    answered) must not let cart-service pile up writes without end: beyond
+    MAX_PENDING_WRITES every write is refused at once with 503 and
+    Retry-After, on every HTTP thread, and the ones that got in are answered
+    201 once the broker runs again."""
+    limit, sent = 5, 40
+    cart = services.start("cart", env={"MAX_PENDING_WRITES": limit, "HTTP_THREADS": 2,
+                                       "DELIVERY_TIMEOUT_MS": 60000})
+    assert cart.post("/create-order", json={"orderId": unique("UP"), "itemsCount": 1}
+                     ).status_code == 201
+    kafka_pid = int((stack.dir / "pid" / "kafka.pid").read_text().strip())
+    os.kill(kafka_pid, signal.SIGSTOP)
+    resumed = False
+    pool = ThreadPoolExecutor(max_workers=sent)
+    try:
+        def create(i):
+            return requests.post(cart.url + "/create-order",
+                                 json={"orderId": unique(f"HANG{i}-"), "itemsCount": 1},
+                                 timeout=90)
+        futures = [pool.submit(create, i) for i in range(sent)]
+        refused = []
+        deadline = time.monotonic() + 30
+        while len(refused) < sent - limit and time.monotonic() < deadline:
+            refused = [f.result() for f in futures if f.done()]
+            time.sleep(0.2)
+        assert len(refused) == sent - limit, [r.status_code for r in refused]
+        for r in refused:
+            assert r.status_code == 503, r.text
+            assert r.json()["detail"] == "too many writes waiting for Kafka"
+            assert int(r.headers["Retry-After"]) > 0
+        assert cart.get("/health").json()["pendingWrites"] == limit
+        os.kill(kafka_pid, signal.SIGCONT)
+        resumed = True
+        waiting = [f.result() for f in futures if f.result() not in refused]
+        assert [r.status_code for r in waiting] == [201] * limit, [r.text for r in waiting]
+    finally:
+        if not resumed:
+            os.kill(kafka_pid, signal.SIGCONT)
+        pool.shutdown(wait=True)
+    assert poll_until(lambda: cart.get("/health").json()["pendingWrites"] == 0, 10)
+    assert cart.alive()

@@ -12,6 +12,9 @@ scripts/stack.sh with KAFKA_BROKERS=3: the `stack3` fixture).
   election (time and 503 count reported).
 - With two of three brokers down, creates answer 503 with Retry-After within
   the delivery timeout, and succeed again once one broker is back.
+- With one broker down (not the group's coordinator nor the controller),
+  the events of the partitions that moved away from it are materialized
+  without pauses (each read with waitMs answers within 300 ms).
 
 Every wait is bounded, and the load stops after a fixed number of answers.
 Figures are printed as `[three-brokers] {json}` lines (pytest -s shows them)
@@ -453,3 +456,56 @@ def test_two_brokers_down_503_then_recover(stack3, services3):
         "503_after_restart": n_503, "down_s": round(t_restart - t0, 1),
         "kafka_orders": len(events), "stored_from_503": len(set(events) & set(refused)),
         "written_twice_by_producer": doubled})
+
+
+def test_a_dead_broker_does_not_stall_consumption(stack3, services3):
+    """One broker SIGKILLed (neither the group's coordinator nor the active
+    controller) and left down: the partitions led by the other two keep
+    being materialized without pauses. order-service used to describe its
+    group for /health with a ListGroups to every broker, waiting up to
+    500 ms on the consume thread each time (every 5 s): with a broker down,
+    every event arriving then waited for it."""
+    cart, order = start_pair(services3)
+    for _ in range(5):
+        r = cart.post("/create-order", json={"orderId": unique("WARM"), "itemsCount": 1})
+        assert r.status_code == 201, r.text
+    wait_for(lambda: health(order)["lag"] == 0 and health(order)["ordersStored"] >= 5, 60, 0.2,
+             what="warm-up orders stored")
+    admin = stack3.admin()
+    desc = admin.describe_consumer_groups([services3.group])[services3.group].result(timeout=15)
+    spared = {f"kafka-{desc.coordinator.id}", stack3.controller()}
+    node = next(n for n in stack3.nodes if n not in spared)
+    stack3.kill_node(node)
+    try:
+        # the controller fences the dead broker and its partitions move
+        wait_for(lambda: node not in leaders(stack3, services3.topic).values(), 60, 0.5,
+                 what=f"no partition led by {node}")
+        latencies = []
+        t_end = time.monotonic() + 16  # three group descriptions at least
+        while time.monotonic() < t_end:
+            oid = unique("LIVE")
+            r = cart.post("/create-order", json={"orderId": oid, "itemsCount": 1},
+                          timeout=CLIENT_BOUND_S)
+            assert r.status_code == 201, r.text
+            t0 = time.monotonic()
+            d = order.get("/order-details", params={"orderId": oid, "waitMs": 5000}, timeout=10)
+            assert d.status_code == 200, d.text
+            latencies.append(time.monotonic() - t0)
+            time.sleep(0.02)
+        # the description /health shows still comes (from the coordinator)
+        group = wait_for(lambda: (g := health(order)["group"])["state"] == "Stable" and g, 15,
+                         0.5, what="group Stable in /health")
+        assert group["members"] == 1 and group["id"] == services3.group, group
+    finally:
+        stack3.start_node(node)
+    assert stack3.wait_isr(services3.topic, 3, 120)
+    latencies.sort()
+    figures = {"node": node, "events": len(latencies),
+               "p50_ms": round(latencies[len(latencies) // 2] * 1000, 1),
+               "max_ms": round(latencies[-1] * 1000, 1),
+               "over_300_ms": sum(1 for x in latencies if x > 0.3)}
+    report("dead_broker_consumption", figures)
+    assert len(latencies) >= 50, figures
+    # a stall of the consume thread shows as a wait far above the rest
+    assert figures["over_300_ms"] == 0, figures
+    assert dlq_total(order) == 0

@@ -453,8 +453,8 @@ static void *consumer_main(void *arg)
                 char de[300];
                 (void)dlq_writer_recover(c->dlq, de, sizeof de); /* logs what it does */
             }
-            if (worked || now >= c->next_tick_ms) {
-                consumer_group_refresh(c, now);
+            int described = consumer_group_refresh(c);
+            if (worked || described || now >= c->next_tick_ms) {
                 publish_status(c);
                 c->next_tick_ms = now + CONSUMER_TICK_MS;
             }
@@ -484,6 +484,7 @@ order_consumer *consumer_new(const order_config *cfg, order_status_board *board,
     c->board = board;
     c->kafka_ok = 1;
     c->group_members = -1;
+    pthread_mutex_init(&c->group_mu, NULL);
     c->ap.cfg = &c->cfg;
     c->ap.store_ok = 1;
     c->ap.ops =
@@ -546,6 +547,10 @@ int consumer_start(order_consumer *c, char *err, size_t errlen)
         return -1;
     }
     c->started = 1;
+    if (consumer_group_watch_start(c, err, errlen) != 0) {
+        consumer_stop(c);
+        return -1;
+    }
     return 0;
 }
 
@@ -558,6 +563,7 @@ void consumer_stop(order_consumer *c)
         pthread_join(c->thread, NULL);
         c->started = 0;
     }
+    consumer_group_watch_stop(c);
 }
 
 /*
@@ -592,5 +598,6 @@ void consumer_free(order_consumer *c)
     free(c->batch);
     free(c->recs);
     free(c->ap.parts);
+    pthread_mutex_destroy(&c->group_mu);
     free(c);
 }

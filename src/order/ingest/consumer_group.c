@@ -11,8 +11,10 @@
 #include "platform/clock.h"
 #include "platform/log.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 /* Drops the collected records of the partitions in parts only: with the
  * cooperative protocol the others stay assigned and are not fetched again. */
@@ -223,15 +225,16 @@ static int describe_group(order_consumer *c, int timeout_ms, int *members, char 
 {
     const struct rd_kafka_group_list *gl = NULL;
     rd_kafka_resp_err_t e = rd_kafka_list_groups(c->rk, c->cfg.group_id, &gl, timeout_ms);
-    if (e) {
-        /* _PARTIAL (some brokers did not answer in time) comes with a list
-         * that is ours to free: leaking it every refresh grew the process
-         * while a broker was down */
+    /* _PARTIAL (some brokers did not answer in time) comes with a list that
+     * is ours to free (leaking it every refresh grew the process while a
+     * broker was down); the group's coordinator may be among those that did */
+    if (e && !(e == RD_KAFKA_RESP_ERR__PARTIAL && gl)) {
         if (gl)
             rd_kafka_group_list_destroy(gl);
         snprintf(err, errlen, "list groups: %s", rd_kafka_err2str(e));
         return -1;
     }
+    int found = 0;
     *members = 0;
     snprintf(state, statelen, "Empty");
     for (int i = 0; i < gl->group_cnt; i++) {
@@ -245,23 +248,85 @@ static int describe_group(order_consumer *c, int timeout_ms, int *members, char 
         }
         *members = g->member_cnt;
         snprintf(state, statelen, "%s", g->state ? g->state : "?");
+        found = 1;
     }
     rd_kafka_group_list_destroy(gl);
+    if (e && !found) { /* its coordinator did not answer: unknown, not empty */
+        snprintf(err, errlen, "list groups: %s", rd_kafka_err2str(e));
+        return -1;
+    }
     return 0;
 }
 
-/* Refreshes the group's description for /health, every CONSUMER_GROUP_EVERY_MS. */
-void consumer_group_refresh(order_consumer *c, int64_t now)
+/*
+ * The group's description for /health comes from a thread of its own:
+ * rd_kafka_list_groups asks every broker and waits for all of them (up to
+ * CONSUMER_GROUP_TIMEOUT_MS). Called on the consume thread, it stopped the
+ * materialization of every partition for that long, every
+ * CONSUMER_GROUP_EVERY_MS, while any broker was down. (The admin API's
+ * DescribeConsumerGroups would not block, but librdkafka 2.0.2 aborts in it
+ * when the coordinator's connection drops: librdkafka issue #4605.) This
+ * thread never beats the status board: liveness stays the consume thread's.
+ */
+static void *group_watch_main(void *arg)
 {
-    if (now < c->next_group_ms)
-        return;
-    c->next_group_ms = now + CONSUMER_GROUP_EVERY_MS;
-    char err[256];
-    if (describe_group(c, 500, &c->group_members, c->group_state, sizeof c->group_state, err,
-                       sizeof err) != 0) {
-        c->group_members = -1;
-        c->group_state[0] = '\0';
+    order_consumer *c = arg;
+    while (!atomic_load(&c->stop)) {
+        int members = -1;
+        char state[sizeof c->group_state] = "", err[256];
+        if (describe_group(c, CONSUMER_GROUP_TIMEOUT_MS, &members, state, sizeof state, err,
+                           sizeof err) != 0) {
+            log_debug("%s", err);
+            members = -1;
+            state[0] = '\0';
+        }
+        pthread_mutex_lock(&c->group_mu);
+        c->group_seen_members = members;
+        memcpy(c->group_seen_state, state, sizeof state);
+        c->group_seen_new = 1;
+        pthread_mutex_unlock(&c->group_mu);
+        int64_t until = clock_mono_ms() + CONSUMER_GROUP_EVERY_MS;
+        while (!atomic_load(&c->stop) && clock_mono_ms() < until) {
+            struct timespec ts = {0, 50 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
     }
+    return NULL;
+}
+
+int consumer_group_watch_start(order_consumer *c, char *err, size_t errlen)
+{
+    int rc = pthread_create(&c->group_thread, NULL, group_watch_main, c);
+    if (rc != 0) {
+        snprintf(err, errlen, "group description thread: %s", strerror(rc));
+        return -1;
+    }
+    c->group_started = 1;
+    return 0;
+}
+
+void consumer_group_watch_stop(order_consumer *c)
+{
+    assert(atomic_load(&c->stop)); /* else the join could wait for ever */
+    if (c->group_started) {
+        pthread_join(c->group_thread, NULL);
+        c->group_started = 0;
+    }
+}
+
+int consumer_group_refresh(order_consumer *c)
+{
+    int changed = 0;
+    pthread_mutex_lock(&c->group_mu);
+    if (c->group_seen_new) {
+        changed = c->group_seen_members != c->group_members ||
+                  strcmp(c->group_seen_state, c->group_state) != 0;
+        c->group_members = c->group_seen_members;
+        memcpy(c->group_state, c->group_seen_state, sizeof c->group_state);
+        c->group_seen_new = 0;
+    }
+    pthread_mutex_unlock(&c->group_mu);
+    return changed;
 }
 
 /*

@@ -25,6 +25,7 @@
 #define CONSUMER_WATERMARK_TIMEOUT_MS 2000
 #define CONSUMER_WAKE_TIMEOUT_MS 100 /* a watermark query that wakes a fetcher (wake_fetchers) */
 #define CONSUMER_GROUP_EVERY_MS 5000
+#define CONSUMER_GROUP_TIMEOUT_MS 1000 /* the wait for every broker's ListGroups answer */
 /* Kafka's copy of the positions is sent at most this often (consumer_kafka_commit) */
 #define CONSUMER_COMMIT_EVERY_MS 1000
 /* a crashed member is listed for session.timeout.ms (10 s) at most */
@@ -55,10 +56,16 @@ struct order_consumer {
     int brokers_suspect;
     int64_t next_registry_probe_ms;
     char last_error[256];
-    /* the group as list_groups last described it (refreshed every few ticks) */
+    /* the group as /health shows it: the consume thread's copy (consumer_group_refresh) */
     char group_state[32];
     int group_members;
     int64_t next_group_ms;
+    /* ... as the group thread last saw it (consumer_group.c), under group_mu */
+    pthread_t group_thread;
+    int group_started;
+    pthread_mutex_t group_mu;
+    char group_seen_state[32];
+    int group_seen_members, group_seen_new;
     order_stall stall;      /* lag without progress, for /health/ready */
     int last_batch_full;    /* the last batch reached batch_max (catch-up) */
     int64_t fetch_wakes;    /* watermark queries sent by wake_fetchers */
@@ -82,8 +89,14 @@ int consumer_kafka_open(order_consumer *c, char *err, size_t errlen);
 /* The rebalance callback (consumer_group.c): cooperative or eager. */
 void consumer_group_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                                  rd_kafka_topic_partition_list_t *parts, void *opaque);
-/* Refreshes the group's description for /health (rate-limited). */
-void consumer_group_refresh(order_consumer *c, int64_t now);
+/* Starts the thread that describes the group every CONSUMER_GROUP_EVERY_MS; -1 + err.
+ * It ends once c->stop is set: consumer_group_watch_stop joins it (at most
+ * CONSUMER_GROUP_TIMEOUT_MS later). */
+int consumer_group_watch_start(order_consumer *c, char *err, size_t errlen);
+void consumer_group_watch_stop(order_consumer *c);
+/* Takes the group thread's latest description, never waiting on Kafka: 1 when what
+ * /health shows changed. Consume thread only, every loop turn. */
+int consumer_group_refresh(order_consumer *c);
 /* -1 + err when the store is SQLite and the group already has members. */
 int consumer_group_refuse_second_sqlite(order_consumer *c, char *err, size_t errlen);
 

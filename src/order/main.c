@@ -17,6 +17,7 @@
 #include "platform/service.h"
 #include "query/order_api.h"
 #include "replay/replay_api.h"
+#include "replay/replay_lookup.h"
 #include "store/store.h"
 
 #include <signal.h>
@@ -30,7 +31,8 @@ typedef struct {
     order_status_board *status;
     order_consumer *consumer;
     order_app app;
-    replay_runner *replay; /* DLQ replay (replay/): its own thread */
+    replay_runner *replay;        /* DLQ replay (replay/): its own thread */
+    replay_lookup *replay_lookup; /* GET /dlq/replay/{id} from the store: its own thread */
     replay_api replay_api;
     http_route *routes; /* query/'s routes, then replay/'s */
 } order_service;
@@ -165,7 +167,10 @@ static int order_setup(void *svc, struct event_base *base, service_front *front,
     s->replay = replay_runner_new(&rc, err, errlen);
     if (!s->replay)
         return -1;
-    s->replay_api = (replay_api){s->replay, s->cfg.replay_token, s->cfg.topic};
+    s->replay_lookup = replay_lookup_new(s->cfg.store_location, err, errlen);
+    if (!s->replay_lookup)
+        return -1;
+    s->replay_api = (replay_api){s->replay, s->replay_lookup, s->cfg.replay_token, s->cfg.topic};
     if (order_routes(s, front, err, errlen) != 0)
         return -1;
     front->app = &s->app;
@@ -210,6 +215,8 @@ static void order_before_http_free(void *svc)
      * replay still running is aborted: its unacknowledged records stay unmarked. */
     replay_runner_free(s->replay);
     s->replay = NULL;
+    replay_lookup_free(s->replay_lookup); /* the same for the GETs it holds */
+    s->replay_lookup = NULL;
 }
 
 static void order_teardown(void *svc)
@@ -220,6 +227,8 @@ static void order_teardown(void *svc)
     /* (when the front never started) */
     replay_runner_free(s->replay);
     s->replay = NULL;
+    replay_lookup_free(s->replay_lookup);
+    s->replay_lookup = NULL;
     free(s->routes);
     s->routes = NULL;
     /* Finishes the batch, commits store and offsets, leaves the group, closes the store. */

@@ -152,6 +152,13 @@ def test_dry_run_changes_nothing(services, stack):
     st = run_replay(order, {"dryRun": True, "ranges": [{"partition": 0, "toOffset": 1}]})
     assert (st["selected"], st["skipped"]) == (2, 2), st
     assert [r["replayCount"] for r in st["records"]] == [1, 1]
+    # a restart (SQLite) keeps the statuses: the store has them, dry-run records too
+    order.restart()
+    again = order.get(f"/dlq/replay/{st['id']}", headers=AUTH)
+    assert again.status_code == 200, again.text
+    kept = again.json()
+    assert kept.pop("statusAgeMs") >= 0
+    assert kept == st, (kept, st)
 
 
 def test_selection_by_reason_order_offsets_and_time(services, stack):

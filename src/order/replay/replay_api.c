@@ -3,13 +3,17 @@
  * Everything here is quick (parse, check, hand over, render): no Kafka and
  * no store on the HTTP thread. A POST that may start a replay is deferred
  * (http_call_defer): the runner's thread answers it once it knows whether
- * the store's replay lease was taken (replay_runner.h).
+ * the store's replay lease was taken (replay_runner.h). A GET for a replay
+ * not in this instance's memory is deferred too, and answered from the
+ * store by the lookup thread (replay_lookup.h).
  */
 #include "replay/replay_api.h"
 
 #include "replay/replay_auth.h"
+#include "replay/replay_lookup.h"
 
 #include "platform/log.h"
+#include "store/store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +61,22 @@ typedef struct {
     replay_api *a;
     char request_id[HTTP_REQUEST_ID_MAX + 1];
 } replay_pending;
+
+/* Defers call for an answer from another thread: its pending box, or NULL after a 503. */
+static replay_pending *replay_api_defer(http_call *call, replay_api *a)
+{
+    replay_pending *p = calloc(1, sizeof *p);
+    if (!p) {
+        http_add_header(call, "Retry-After", "5");
+        http_reply_error(call, 503, "out of memory");
+        return NULL;
+    }
+    p->call = call;
+    p->a = a;
+    snprintf(p->request_id, sizeof p->request_id, "%s", call->request_id);
+    http_call_defer(call);
+    return p;
+}
 
 static void replay_api_send(http_call *call, void *arg)
 {
@@ -121,6 +141,37 @@ static void replay_api_answer(void *arg, replay_submit_result res, const char *i
     http_call_complete(call, replay_api_send, rp);
 }
 
+/* replay_lookup_fn: a stored status, from the lookup thread (or at once when refused). */
+static void replay_api_looked_up(void *arg, int found, jsonw *w, const char *err, int busy)
+{
+    replay_pending *p = arg;
+    replay_reply *rp = calloc(1, sizeof *rp);
+    if (rp) {
+        jsonw_init(&rp->body);
+        if (found > 0) {
+            rp->status = 200;
+            jsonw_raw(&rp->body, w->buf, w->len);
+            rp->has_body = jsonw_ok(&rp->body);
+            if (!rp->has_body) {
+                rp->status = 500;
+                snprintf(rp->detail, sizeof rp->detail, "cannot render the replay's status");
+            }
+        } else if (found == 0) {
+            rp->status = 404;
+            snprintf(rp->detail, sizeof rp->detail,
+                     "no such DLQ replay (the store keeps the last %d)", STORE_REPLAY_STATUS_KEPT);
+        } else {
+            rp->status = 503;
+            rp->retry_after = 1;
+            snprintf(rp->detail, sizeof rp->detail, "%s%s",
+                     busy ? "" : "cannot read the replay's status from the store: ", err);
+        }
+    }
+    http_call *call = p->call;
+    free(p);
+    http_call_complete(call, replay_api_send, rp);
+}
+
 static void replay_api_start(http_call *call)
 {
     replay_api *a = replay_api_get(call->app);
@@ -140,17 +191,9 @@ static void replay_api_start(http_call *call)
         http_reply_validation(call, 400, detail, &fe, 1);
         return;
     }
-    replay_pending *p = calloc(1, sizeof *p);
-    if (!p) {
-        http_add_header(call, "Retry-After", "5");
-        http_reply_error(call, 503, "out of memory");
-        return;
-    }
-    p->call = call;
-    p->a = a;
-    snprintf(p->request_id, sizeof p->request_id, "%s", call->request_id);
-    http_call_defer(call);
-    replay_runner_submit(a->runner, &sel, replay_api_answer, p);
+    replay_pending *p = replay_api_defer(call, a);
+    if (p)
+        replay_runner_submit(a->runner, &sel, replay_api_answer, p);
 }
 
 static int replay_api_id_ok(const char *id)
@@ -181,6 +224,13 @@ static void replay_api_status(http_call *call)
     jsonw w;
     jsonw_init(&w);
     int found = replay_runner_render(a->runner, copy, &w);
+    if (!found && a->lookup) { /* another instance's, or from before a restart */
+        jsonw_free(&w);
+        replay_pending *p = replay_api_defer(call, a);
+        if (p)
+            replay_lookup_submit(a->lookup, copy, replay_api_looked_up, p);
+        return;
+    }
     if (!found)
         http_reply_error(call, 404, "no such DLQ replay (only the last 16 are kept, in memory)");
     else if (jsonw_ok(&w))

@@ -4,7 +4,8 @@
  *
  *   POST /dlq/replay        starts a replay (body: replay_select.h): 202 with
  *                           its status, 409 while another runs
- *   GET  /dlq/replay/{id}   a recent replay's state and counts
+ *   GET  /dlq/replay/{id}   a recent replay's state and counts, from memory
+ *                           or, for another instance's, from the store
  *
  * Both need "Authorization: Bearer <DLQ_REPLAY_TOKEN>" (replay_auth.h): 401
  * without it or with another token, 403 when the service has no token
@@ -21,10 +22,13 @@
 #include <stddef.h>
 
 /* What the handlers need; call->app must point to one (see replay_api_app_of). */
+typedef struct replay_lookup replay_lookup;
+
 typedef struct {
     replay_runner *runner;
-    const char *token; /* DLQ_REPLAY_TOKEN, "" when disabled */
-    const char *topic; /* ORDER_EVENTS_TOPIC */
+    replay_lookup *lookup; /* GETs of replays not in memory; NULL: those are 404 */
+    const char *token;     /* DLQ_REPLAY_TOKEN, "" when disabled */
+    const char *topic;     /* ORDER_EVENTS_TOPIC */
 } replay_api;
 
 /*

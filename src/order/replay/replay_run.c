@@ -21,6 +21,8 @@
  */
 #include "replay/replay_run.h"
 
+#include "replay/replay_status.h"
+
 #include "platform/clock.h"
 #include "platform/kafka_util.h"
 #include "platform/log.h"
@@ -70,6 +72,7 @@ typedef struct {
     replay_lease *lease;
     int lease_lost;
     char lease_err[320];
+    int64_t published_ms; /* monotonic: the status last written to the store */
 } replay_ctx;
 
 static int64_t replay_now_us(void)
@@ -89,6 +92,11 @@ static int replay_go_on(replay_ctx *c, const atomic_int *stop)
         c->lease_lost = 1;
         log_msg(LOG_ERROR, "replay", NULL, "DLQ replay %s stops: %s", c->job->id, c->lease_err);
         return 0;
+    }
+    int64_t now = clock_mono_ms();
+    if (now - c->published_ms >= REPLAY_STATUS_EVERY_MS) {
+        c->published_ms = now;
+        (void)replay_status_publish(c->job, c->st); /* what other instances show meanwhile */
     }
     return !atomic_load(stop);
 }
@@ -460,6 +468,7 @@ void replay_run(replay_job *job, const replay_config *cfg, store *st, replay_lea
     c->cfg = cfg;
     c->st = st;
     c->lease = lease;
+    c->published_ms = clock_mono_ms(); /* the runner published the start */
     for (int i = 0; i < REPLAY_INFLIGHT_MAX; i++)
         c->free_slots[c->nfree++] = i;
     log_msg(LOG_INFO, "replay", NULL, "DLQ replay %s started (%s%s)", job->id,

@@ -7,6 +7,7 @@
 #include "replay/replay_job.h"
 #include "replay/replay_lease.h"
 #include "replay/replay_run.h"
+#include "replay/replay_status.h"
 
 #include "platform/clock.h"
 #include "platform/log.h"
@@ -82,9 +83,12 @@ static void replay_runner_serve(replay_runner *r, replay_job *j, replay_answer_f
     r->history[r->next] = j;
     r->next = (r->next + 1) % REPLAY_HISTORY;
     pthread_mutex_unlock(&r->mu);
+    /* in the store before the 202: the Location may be asked of another instance */
+    (void)replay_status_publish(j, st);
     answer(arg, REPLAY_SUBMIT_OK, j->id, NULL);
     replay_run(j, &r->cfg, st, &lease, &r->stop);
-    replay_lease_release(&lease); /* replay_run did (a no-op then) */
+    replay_lease_release(&lease);       /* replay_run did (a no-op then) */
+    (void)replay_status_publish(j, st); /* its end */
     store_close(st);
     replay_runner_done(r, j);
 }

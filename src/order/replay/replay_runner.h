@@ -10,9 +10,9 @@
  * (replay_lease.h), so that one replay runs at a time across every instance
  * sharing the store, and only then answers the submission: accepted, or
  * refused because another instance's replay holds the lease. The last
- * REPLAY_HISTORY replays stay queryable, on this instance only; they live in
- * memory only (what is durable is the store's replay marks), so a restarted
- * service knows none.
+ * REPLAY_HISTORY replays stay queryable here from memory; every replay's
+ * status is also published to the store (replay_status.h), where the other
+ * instances and a restarted one find it (replay_lookup.h).
  */
 #ifndef REPLAY_RUNNER_H
 #define REPLAY_RUNNER_H

@@ -471,6 +471,43 @@ store_status store_lease_release(store *s, const char *name, const char *holder,
     return s->be->lease_release(s, name, holder, err, errlen);
 }
 
+/* id non-empty and bounded, outside a transaction: 1, else 0 + err. */
+static int store_replay_status_args(store *s, const char *what, const char *id, char *err,
+                                    size_t errlen)
+{
+    if (!store_outside_txn(s, what, err, errlen))
+        return 0;
+    size_t n = id ? strlen(id) : 0;
+    if (n == 0 || n > STORE_REPLAY_ID_MAX) {
+        snprintf(err, errlen, "%s: id out of 1..%d bytes", what, STORE_REPLAY_ID_MAX);
+        return 0;
+    }
+    return 1;
+}
+
+store_status store_replay_status_put(store *s, const char *id, const char *doc, size_t len,
+                                     char *err, size_t errlen)
+{
+    if (!store_replay_status_args(s, "store_replay_status_put", id, err, errlen))
+        return STORE_ERR_INTERNAL;
+    if (!doc || len == 0 || len > STORE_REPLAY_STATUS_MAX) {
+        snprintf(err, errlen, "store_replay_status_put: document of %zu bytes out of 1..%d", len,
+                 STORE_REPLAY_STATUS_MAX);
+        return STORE_ERR_INTERNAL;
+    }
+    return s->be->replay_status_put(s, id, doc, len, err, errlen);
+}
+
+store_status store_replay_status_get(store *s, const char *id, char **doc, int64_t *age_ms,
+                                     char *err, size_t errlen)
+{
+    *doc = NULL;
+    *age_ms = 0;
+    if (!store_replay_status_args(s, "store_replay_status_get", id, err, errlen))
+        return STORE_ERR_INTERNAL;
+    return s->be->replay_status_get(s, id, doc, age_ms, err, errlen);
+}
+
 const char *store_status_name(store_status st)
 {
     switch (st) {

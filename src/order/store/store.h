@@ -425,6 +425,25 @@ store_status store_lease_take(store *s, const char *name, const char *holder, in
 store_status store_lease_release(store *s, const char *name, const char *holder, char *err,
                                  size_t errlen);
 
+/*
+ * Replay statuses (replay/): the status document (JSON) of each recent DLQ
+ * replay, so that every instance on the store answers GET /dlq/replay/{id},
+ * and a restart keeps them. Written by the replay's own thread: at its start,
+ * every few seconds while it runs, at its end. The STORE_REPLAY_STATUS_KEPT
+ * most recently written are kept. Writable handles, outside a transaction.
+ */
+#define STORE_REPLAY_STATUS_KEPT 100
+#define STORE_REPLAY_ID_MAX 64
+#define STORE_REPLAY_STATUS_MAX (4 << 20) /* bytes of one document */
+
+/* Writes (or replaces) id's document, durably: STORE_OK, or the failure. */
+store_status store_replay_status_put(store *s, const char *id, const char *doc, size_t len,
+                                     char *err, size_t errlen);
+/* STORE_OK with *doc (malloc'd, NUL-terminated: the caller frees it) and *age_ms
+ * (since it was written, by the store's clock), STORE_NOT_FOUND, or the failure. */
+store_status store_replay_status_get(store *s, const char *id, char **doc, int64_t *age_ms,
+                                     char *err, size_t errlen);
+
 const char *store_status_name(store_status st);
 
 #endif

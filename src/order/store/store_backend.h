@@ -73,6 +73,11 @@ typedef struct {
                                store_lease *out, char *err, size_t errlen);
     store_status (*lease_release)(store *s, const char *name, const char *holder, char *err,
                                   size_t errlen);
+    /* replay statuses (store.h), outside a transaction; arguments checked by store.c */
+    store_status (*replay_status_put)(store *s, const char *id, const char *doc, size_t len,
+                                      char *err, size_t errlen);
+    store_status (*replay_status_get)(store *s, const char *id, char **doc, int64_t *age_ms,
+                                      char *err, size_t errlen);
 } store_backend;
 
 /* The first member of every backend's handle. */

@@ -571,4 +571,6 @@ static const store_backend store_pg_backend = {
     .replay_mark = store_pg_replay_mark,
     .lease_take = store_pg_lease_take,
     .lease_release = store_pg_lease_release,
+    .replay_status_put = store_pg_replay_status_put,
+    .replay_status_get = store_pg_replay_status_get,
 };

@@ -169,6 +169,10 @@ store_status store_pg_lease_take(store *base, const char *name, const char *hold
                                  store_lease *out, char *err, size_t errlen);
 store_status store_pg_lease_release(store *base, const char *name, const char *holder, char *err,
                                     size_t errlen);
+store_status store_pg_replay_status_put(store *base, const char *id, const char *doc, size_t len,
+                                        char *err, size_t errlen);
+store_status store_pg_replay_status_get(store *base, const char *id, char **doc, int64_t *age_ms,
+                                        char *err, size_t errlen);
 
 /* ---- store_pg_probe.c -------------------------------------------------- */
 

@@ -86,6 +86,13 @@ static const char *const store_sql[ST__N] = {
                     " WHERE leases.holder = excluded.holder OR leases.expires_at <= ?3",
     [ST_LSE_GET] = "SELECT holder, expires_at - ?2 FROM leases WHERE name = ?1",
     [ST_LSE_DROP] = "DELETE FROM leases WHERE name = ?1 AND holder = ?2",
+    /* ?1 id, ?2 document, ?3 now; then all but the STORE_REPLAY_STATUS_KEPT newest go */
+    [ST_RST_PUT] = "INSERT INTO replay_status(id, doc, written_at) VALUES(?1, ?2, ?3)"
+                   " ON CONFLICT(id) DO UPDATE SET doc = excluded.doc,"
+                   " written_at = excluded.written_at",
+    [ST_RST_PRUNE] = "DELETE FROM replay_status WHERE id IN (SELECT id FROM replay_status"
+                     " ORDER BY written_at DESC LIMIT -1 OFFSET ?1)",
+    [ST_RST_GET] = "SELECT doc, ?2 - written_at FROM replay_status WHERE id = ?1",
     /* store_sqlite_creates.c: a multi-row INSERT's rows are those above the old highest rowid */
     [ST_MAX_ROWID] = "SELECT max(rowid) FROM orders",
     [ST_UNDO_ROWS] = "DELETE FROM orders WHERE rowid > ?1",
@@ -132,6 +139,9 @@ static const char store_schema_sql[] =
     "CREATE TABLE IF NOT EXISTS leases("
     " name TEXT PRIMARY KEY NOT NULL, holder TEXT NOT NULL, expires_at INTEGER NOT NULL)"
     " WITHOUT ROWID;"
+    /* Added within layout 2 too (replay statuses, store.h): older builds ignore it. */
+    "CREATE TABLE IF NOT EXISTS replay_status("
+    " id TEXT PRIMARY KEY NOT NULL, doc TEXT NOT NULL, written_at INTEGER NOT NULL);"
     "PRAGMA user_version = 2;";
 
 /* A commit this slow is logged with its WAL's size and whether it checkpointed. */
@@ -572,4 +582,6 @@ static const store_backend store_sqlite_backend = {
     .replay_mark = store_sqlite_replay_mark,
     .lease_take = store_sqlite_lease_take,
     .lease_release = store_sqlite_lease_release,
+    .replay_status_put = store_sqlite_replay_status_put,
+    .replay_status_get = store_sqlite_replay_status_get,
 };

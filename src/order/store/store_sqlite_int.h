@@ -55,6 +55,9 @@ enum {
     ST_LSE_TAKE,
     ST_LSE_GET,
     ST_LSE_DROP,
+    ST_RST_PUT,
+    ST_RST_PRUNE,
+    ST_RST_GET,
     ST_MAX_ROWID,
     ST_UNDO_ROWS,
     ST__N
@@ -150,6 +153,10 @@ store_status store_sqlite_lease_take(store *base, const char *name, const char *
                                      int64_t ttl_ms, store_lease *out, char *err, size_t errlen);
 store_status store_sqlite_lease_release(store *base, const char *name, const char *holder,
                                         char *err, size_t errlen);
+store_status store_sqlite_replay_status_put(store *base, const char *id, const char *doc,
+                                            size_t len, char *err, size_t errlen);
+store_status store_sqlite_replay_status_get(store *base, const char *id, char **doc,
+                                            int64_t *age_ms, char *err, size_t errlen);
 
 /* ... and in store_sqlite_index.c. */
 store_status store_sqlite_tix_load(store *base, const char *name, store_tix_pos *pos, int maxpos,

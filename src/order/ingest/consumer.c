@@ -38,37 +38,6 @@ void consumer_set_error(order_consumer *c, const char *what, const char *detail)
              detail);
 }
 
-/*
- * Commits the positions that moved to Kafka; async in the loop, sync when
- * leaving or giving partitions up. The store holds the truth (every start
- * seeks to the store's position), so Kafka's copy is for operators and their
- * lag tools only: the loop sends it at most every CONSUMER_COMMIT_EVERY_MS,
- * not per batch. Per batch, a live trickle made one OffsetCommit per
- * transaction (450 a second under create load), each a write to
- * __consumer_offsets on the broker sharing the box (bench/profile-notes.md).
- */
-void consumer_kafka_commit(order_consumer *c, int async)
-{
-    rd_kafka_topic_partition_list_t *l = NULL;
-    for (int p = 0; p < c->ap.nparts; p++) {
-        apply_part *ps = &c->ap.parts[p];
-        if (!ps->assigned || !ps->moved || ps->next < 0)
-            continue;
-        if (!l && !(l = rd_kafka_topic_partition_list_new(c->ap.nparts)))
-            return;
-        rd_kafka_topic_partition_list_add(l, c->cfg.topic, p)->offset = ps->next;
-        ps->moved = 0;
-    }
-    if (!l)
-        return;
-    rd_kafka_resp_err_t e = rd_kafka_commit(c->rk, l, async);
-    c->offset_commits++;
-    /* Not fatal: the store holds the truth; only lag tools read Kafka's copy. */
-    if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
-        log_warn("offset commit: %s", rd_kafka_err2str(e));
-    rd_kafka_topic_partition_list_destroy(l);
-}
-
 /* ---- apply_ops: the Kafka side of apply.c ------------------------------ */
 
 static int op_dead_letter(void *arg, const apply_record *r, const dlq_info *d, char *err,
@@ -331,6 +300,7 @@ static void publish_status(order_consumer *c)
     s.retries = c->ap.retries;
     s.fetch_wakes = (uint64_t)c->fetch_wakes;
     s.offset_commits = (uint64_t)c->offset_commits;
+    s.offset_commit_failures = (uint64_t)c->offset_commit_failures;
     s.fenced = c->ap.fenced;
     snprintf(s.group_state, sizeof s.group_state, "%s", c->group_state);
     s.group_members = c->group_members;

@@ -69,7 +69,11 @@ static void assign_one(order_consumer *c, rd_kafka_topic_partition_t *tp, int *r
     if (s != STORE_OK && s != STORE_NOT_FOUND)
         log_error("assign: reading position: %s", e);
     int keep = s == STORE_OK && ps->fail_offset == next && ps->waiting;
+    /* moved: Kafka's copy may be behind the store's position (a commit that
+     * failed when the partition was revoked, a previous owner's crash), and an
+     * idle partition would show that lag for ever: the next tick sends it */
     apply_part fresh = {.assigned = 1,
+                        .moved = s == STORE_OK,
                         .next = s == STORE_OK ? next : -1,
                         .batch_start = -1,
                         .fail_offset = -1,

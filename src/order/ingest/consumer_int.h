@@ -2,8 +2,9 @@
  * consumer_int: what the files of the consume loop share: consumer.c
  * (the loop, the apply_ops, the lifecycle), consumer_group.c (group
  * membership: rebalances, the group's description, the one-SQLite-instance
- * check) and consumer_kafka.c (the Kafka clients' settings). Not for use
- * elsewhere: everyone else sees consumer.h.
+ * check) and consumer_kafka.c (the Kafka clients' settings, the commits of
+ * the positions to Kafka). Not for use elsewhere: everyone else sees
+ * consumer.h.
  */
 #ifndef CONSUMER_INT_H
 #define CONSUMER_INT_H
@@ -66,16 +67,20 @@ struct order_consumer {
     pthread_mutex_t group_mu;
     char group_seen_state[32];
     int group_seen_members, group_seen_new;
-    order_stall stall;      /* lag without progress, for /health/ready */
-    int last_batch_full;    /* the last batch reached batch_max (catch-up) */
-    int64_t fetch_wakes;    /* watermark queries sent by wake_fetchers */
-    int64_t offset_commits; /* commits of positions sent to Kafka (consumer_kafka_commit) */
+    order_stall stall;              /* lag without progress, for /health/ready */
+    int last_batch_full;            /* the last batch reached batch_max (catch-up) */
+    int64_t fetch_wakes;            /* watermark queries sent by wake_fetchers */
+    int64_t offset_commits;         /* commits of positions sent to Kafka (consumer_kafka_commit) */
+    int64_t offset_commit_failures; /* ... that Kafka refused or that could not be sent */
 };
 
 /* Records the last error for /health; what: a short prefix ("store", "kafka"), or NULL. */
 void consumer_set_error(order_consumer *c, const char *what, const char *detail);
 /* Commits the positions that moved; async in the loop, sync when leaving. */
 void consumer_kafka_commit(order_consumer *c, int async);
+/* librdkafka's offset_commit_cb: failed partitions are committed again at the next tick. */
+void consumer_offset_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                               rd_kafka_topic_partition_list_t *offsets, void *opaque);
 /* Drops every collected record of the batch. */
 void consumer_drop_batch(order_consumer *c);
 /* Sleeps ms, waking early when the consumer is stopped. */

@@ -2,7 +2,9 @@
  * consumer_kafka: the order-service consumer's two Kafka clients, configured:
  * the group consumer (manual offsets: the store's positions decide where a
  * partition starts, see consumer.c) and the dead-letter producer. Each
- * setting that differs from librdkafka's default says why beside it.
+ * setting that differs from librdkafka's default says why beside it. Also
+ * the copy of the positions this consumer commits to Kafka, and what it does
+ * when such a commit fails.
  */
 #include "ingest/consumer_int.h"
 
@@ -76,6 +78,7 @@ int consumer_kafka_open(order_consumer *c, char *err, size_t errlen)
     rd_kafka_conf_set_opaque(conf, c);
     rd_kafka_conf_set_rebalance_cb(conf, consumer_group_rebalance_cb);
     rd_kafka_conf_set_error_cb(conf, error_cb);
+    rd_kafka_conf_set_offset_commit_cb(conf, consumer_offset_commit_cb);
     char kerr[256];
     c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, kerr, sizeof kerr);
     if (!c->rk) {
@@ -97,4 +100,64 @@ int consumer_kafka_open(order_consumer *c, char *err, size_t errlen)
     if (!c->dlq)
         return -1;
     return 0;
+}
+
+/*
+ * Commits the positions that moved to Kafka; async in the loop, sync when
+ * leaving or giving partitions up. The store holds the truth (every start
+ * seeks to the store's position), so Kafka's copy is for operators and their
+ * lag tools only: the loop sends it at most every CONSUMER_COMMIT_EVERY_MS,
+ * not per batch. Per batch, a live trickle made one OffsetCommit per
+ * transaction (450 a second under create load), each a write to
+ * __consumer_offsets on the broker sharing the box (bench/profile-notes.md).
+ */
+void consumer_kafka_commit(order_consumer *c, int async)
+{
+    rd_kafka_topic_partition_list_t *l = NULL;
+    for (int p = 0; p < c->ap.nparts; p++) {
+        apply_part *ps = &c->ap.parts[p];
+        if (!ps->assigned || !ps->moved || ps->next < 0)
+            continue;
+        if (!l && !(l = rd_kafka_topic_partition_list_new(c->ap.nparts)))
+            return;
+        rd_kafka_topic_partition_list_add(l, c->cfg.topic, p)->offset = ps->next;
+        ps->moved = 0;
+    }
+    if (!l)
+        return;
+    rd_kafka_resp_err_t e = rd_kafka_commit(c->rk, l, async);
+    c->offset_commits++;
+    /* Not fatal: the store holds the truth; only lag tools read Kafka's copy. */
+    if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        log_warn("offset commit: %s", rd_kafka_err2str(e));
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+/*
+ * A commit's outcome (librdkafka calls it from rd_kafka_consumer_poll, on the
+ * consume thread): a partition whose position did not reach Kafka is sent
+ * again at the next tick, however idle it is from then on.
+ */
+void consumer_offset_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                               rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+    (void)rk;
+    order_consumer *c = opaque;
+    if (err == RD_KAFKA_RESP_ERR__NO_OFFSET || !offsets)
+        return;
+    int failed = 0;
+    for (int i = 0; i < offsets->cnt; i++) {
+        const rd_kafka_topic_partition_t *tp = &offsets->elems[i];
+        if (!err && !tp->err)
+            continue;
+        failed++;
+        if (tp->partition >= 0 && tp->partition < c->ap.nparts &&
+            c->ap.parts[tp->partition].assigned)
+            c->ap.parts[tp->partition].moved = 1;
+    }
+    if (failed) {
+        c->offset_commit_failures++;
+        log_warn("offset commit of %d partition(s) failed (sent again at the next tick): %s",
+                 failed, rd_kafka_err2str(err ? err : offsets->elems[0].err));
+    }
 }

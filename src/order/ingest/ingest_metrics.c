@@ -79,6 +79,10 @@ void ingest_metrics_render(metrics_text *t, void *status)
            "Commits of the consumer's positions to Kafka (a copy for lag tools: the store "
            "decides where to start), at most one a second while positions move.",
            (double)s->offset_commits);
+    metric(t, "order_consumer_offset_commit_failures_total", "counter",
+           "Commits of the positions to Kafka that failed (the broker or the group coordinator "
+           "unreachable); the positions are sent again at the next tick.",
+           (double)s->offset_commit_failures);
     metric(t, "order_retry_wait_seconds_total", "counter",
            "Backoff time scheduled for retries (a partition waits, others flow).",
            (double)atomic_load_explicit(&m_retry_wait_ms.v, memory_order_relaxed) / 1000.0);

@@ -294,14 +294,24 @@ static void publish(cart_app *a, http_call *call, cart_pending *p, uint32_t sche
  * answering the call.
  */
 static cart_pending *begin_write(cart_app *a, http_call *call,
-                                 int (*validate)(const json_t *, cart_validation *),
+                                 int (*validate)(const cart_body *, cart_validation *),
                                  cart_validation *v, uint32_t *schema_id)
 {
-    json_t *body = http_read_json_object(call);
-    if (!body)
+    size_t len = 0;
+    const char *raw = http_json_body(call, &len);
+    if (!raw)
         return NULL;
-    validate(body, v);
-    json_decref(body);
+    /* the plain shape without a document; anything else through jansson,
+     * which also words the error of a malformed body */
+    cart_body body;
+    json_t *doc = NULL;
+    if (cart_body_scan(raw, len, &body) != 0) {
+        if (!(doc = http_read_json_object(call)))
+            return NULL;
+        cart_body_from_json(doc, &body);
+    }
+    validate(&body, v);
+    json_decref(doc);
     if (v->status) {
         http_reply_validation(call, v->status, v->detail, v->errors, v->nerrors);
         return NULL;

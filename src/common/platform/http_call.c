@@ -339,7 +339,7 @@ static int content_type_is_json(const char *ct)
            strncasecmp(ct + n - 5, "+json", 5) == 0;
 }
 
-json_t *http_read_json_object(http_call *call)
+const char *http_json_body(http_call *call, size_t *len)
 {
     call_box *b = (call_box *)call;
     http_thread *th = b->th;
@@ -352,21 +352,30 @@ json_t *http_read_json_object(http_call *call)
         http_reply_error(call, 415, "Content-Type must be application/json");
         return NULL;
     }
-    size_t len = b->body_len;
-    if (len > th->srv->cfg.max_body_bytes) {
+    if (b->body_len > th->srv->cfg.max_body_bytes) {
         char msg[96];
         snprintf(msg, sizeof msg, "request body larger than %zu bytes",
                  th->srv->cfg.max_body_bytes);
         http_reply_error(call, 413, msg);
         return NULL;
     }
-    if (len == 0) {
+    if (b->body_len == 0) {
         http_reply_error(call, 400, "malformed JSON: empty body");
         return NULL;
     }
+    *len = b->body_len;
+    return b->base + b->body_at;
+}
+
+json_t *http_read_json_object(http_call *call)
+{
+    size_t len = 0;
+    const char *body = http_json_body(call, &len);
+    if (!body)
+        return NULL;
     json_error_t jerr;
     /* jansson rejects invalid UTF-8 and \u0000, and bounds nesting depth */
-    json_t *root = json_loadb(b->base + b->body_at, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
         char msg[256];
         snprintf(msg, sizeof msg, "malformed JSON: %s (line %d, column %d)", jerr.text, jerr.line,

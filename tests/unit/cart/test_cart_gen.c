@@ -48,6 +48,21 @@ START_TEST(test_invariants_many_seeds)
         ck_assert_int_eq(ev.timestamp_ms, 1764079200123LL);
         ck_assert_str_eq(ev.order_date, "2025-11-25T14:00:00.123Z");
         ck_assert_msg(order_event_validate(&ev, err, sizeof err) == 0, "%s", err);
+        /* the ids are exactly "CUST-%06d" and "ITEM-%05d" of the same draws */
+        cart_gen_rng again;
+        cart_gen_seed(&again, seed);
+        char want[16];
+        snprintf(want, sizeof want, "CUST-%06d", (int)cart_gen_range(&again, 0, 999999));
+        ck_assert_str_eq(ev.customer_id, want);
+        for (size_t i = 0; i < ev.item_count; i++) {
+            snprintf(want, sizeof want, "ITEM-%05d", (int)cart_gen_range(&again, 0, 99999));
+            ck_assert_str_eq(ev.items[i].item_id, want);
+            ck_assert_int_eq(ev.items[i].quantity,
+                             cart_gen_range(&again, CART_GEN_QTY_MIN, CART_GEN_QTY_MAX));
+            ck_assert_int_eq(
+                ev.items[i].price_cents,
+                cart_gen_range(&again, CART_GEN_PRICE_MIN_CENTS, CART_GEN_PRICE_MAX_CENTS));
+        }
     }
 }
 END_TEST

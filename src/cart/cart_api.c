@@ -306,7 +306,7 @@ static cart_pending *begin_write(cart_app *a, http_call *call,
     cart_body body;
     json_t *doc = NULL;
     if (cart_body_scan(raw, len, &body) != 0) {
-        if (!(doc = http_read_json_object(call)))
+        if (!(doc = http_parse_json_object(call, raw, len)))
             return NULL;
         cart_body_from_json(doc, &body);
     }

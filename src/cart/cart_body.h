@@ -7,8 +7,8 @@
  * keys once each, strings of printable ASCII without escapes, integers
  * without fraction or exponent) in one pass without allocating; anything else
  * (escapes, other keys, nesting, floats, bad JSON) it declines, and the
- * caller parses with jansson and fills the view with cart_body_from_json,
- * which also gives jansson's error text for malformed bodies. For every body
+ * caller parses with jansson (which words the error of a malformed body) and
+ * fills the view with cart_body_from_json. For every body
  * the scan accepts, both give the same view (tests/unit/cart/test_cart_body.c,
  * tests/fuzz/fuzz_cart_request.c).
  */

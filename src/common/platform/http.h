@@ -178,13 +178,15 @@ void http_reply_validation(http_call *call, int status, const char *detail,
 json_t *http_read_json_object(http_call *call);
 
 /*
- * The checks of http_read_json_object before the parse (415, 413, and 400 for
- * an empty body, answered here, NULL returned), then the body's bytes, *len
- * of them, not NUL-terminated, valid until the call is answered: for a
- * handler that reads a known shape itself and parses with
- * http_read_json_object only what it declines.
+ * The two halves of http_read_json_object, for a handler that reads a known
+ * shape itself and parses only what it declines. http_json_body: the checks
+ * before the parse (415, 413, and 400 for an empty body, answered here, NULL
+ * returned), then the body's bytes, *len of them, not NUL-terminated, valid
+ * until the call is answered. http_parse_json_object: the parse of those
+ * bytes, answering 400 or 422 itself as above.
  */
 const char *http_json_body(http_call *call, size_t *len);
+json_t *http_parse_json_object(http_call *call, const char *body, size_t len);
 
 /* Query parameter value, or NULL if absent. */
 const char *http_query(http_call *call, const char *key);

@@ -371,8 +371,11 @@ json_t *http_read_json_object(http_call *call)
 {
     size_t len = 0;
     const char *body = http_json_body(call, &len);
-    if (!body)
-        return NULL;
+    return body ? http_parse_json_object(call, body, len) : NULL;
+}
+
+json_t *http_parse_json_object(http_call *call, const char *body, size_t len)
+{
     json_error_t jerr;
     /* jansson rejects invalid UTF-8 and \u0000, and bounds nesting depth */
     json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);

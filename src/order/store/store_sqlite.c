@@ -41,19 +41,20 @@ static const char *const store_sql[ST__N] = {
         " total_cents, currency, status, created_status, shipping_cents, created_at,"
         " updated_at, history_len) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?9, 1)",
     [ST_INS_HIST] = "INSERT INTO status_history(order_id, seq, status, at) VALUES(?1, ?2, ?3, ?4)",
-    /* An UPDATE equal to the last applied one (status and time) is a redelivery: no row. */
-    /* an UPDATE to the status the order has is already applied: no row changes */
+    /* An UPDATE to the status the order has is already applied: no row changes.
+     * ?4 is the entry (store_sqlite_hist_put), appended while the row has room;
+     * RETURNING gives its seq (SET reads the old history_len). */
     [ST_UPD_ORDER] = "UPDATE orders SET status = ?1, updated_at = ?2,"
-                     " history_len = history_len + 1 WHERE order_id = ?3 AND status <> ?1"
-                     " RETURNING history_len",
+                     " history_len = history_len + 1, history = CASE WHEN history_len "
+                     "<= " STORE_SQLITE_HIST_INROW_SQL " THEN history || ?4 ELSE history END"
+                     " WHERE order_id = ?3 AND status <> ?1 RETURNING history_len",
     [ST_GET_POS] = "SELECT next_offset FROM consumed_offsets WHERE topic = ?1 AND partition = ?2",
     [ST_PUT_POS] =
         "INSERT INTO consumed_offsets(topic, partition, next_offset) VALUES(?1, ?2, ?3)"
         " ON CONFLICT(topic, partition) DO UPDATE SET next_offset = excluded.next_offset",
-    [ST_GET_ORDER] =
-        "SELECT customer_id, order_date, items, total_cents, currency, status,"
-        " shipping_cents, created_at, updated_at, created_status, history_len FROM orders"
-        " WHERE order_id = ?1",
+    [ST_GET_ORDER] = "SELECT customer_id, order_date, items, total_cents, currency, status,"
+                     " shipping_cents, created_at, updated_at, created_status, history_len, history"
+                     " FROM orders WHERE order_id = ?1",
     [ST_GET_HIST] = "SELECT status, at FROM status_history WHERE order_id = ?1 ORDER BY seq",
     [ST_COUNT] = "SELECT COUNT(*) FROM orders",
     /* the order's content, not its times: a client's retry has a later event time */
@@ -102,53 +103,8 @@ static const char *const store_sql[ST__N] = {
 static const int store_ro_ok[ST__N] = {[ST_BEGIN_READ] = 1, [ST_COMMIT] = 1,   [ST_GET_POS] = 1,
                                        [ST_GET_ORDER] = 1,  [ST_GET_HIST] = 1, [ST_COUNT] = 1};
 
-static const char store_schema_sql[] =
-    "CREATE TABLE IF NOT EXISTS orders("
-    " order_id TEXT PRIMARY KEY NOT NULL, customer_id TEXT NOT NULL, order_date TEXT NOT NULL,"
-    " items TEXT NOT NULL, total_cents INTEGER NOT NULL, currency TEXT NOT NULL,"
-    " status TEXT NOT NULL, created_status TEXT NOT NULL, shipping_cents INTEGER NOT NULL,"
-    " created_at INTEGER NOT NULL,"
-    " updated_at INTEGER NOT NULL, history_len INTEGER NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS status_history("
-    " order_id TEXT NOT NULL, seq INTEGER NOT NULL, status TEXT NOT NULL, at INTEGER NOT NULL,"
-    " PRIMARY KEY(order_id, seq)) WITHOUT ROWID;"
-    "CREATE TABLE IF NOT EXISTS consumed_offsets("
-    " topic TEXT NOT NULL, partition INTEGER NOT NULL, next_offset INTEGER NOT NULL,"
-    " PRIMARY KEY(topic, partition)) WITHOUT ROWID;"
-    /* Added within layout 2: older builds ignore the table. */
-    "CREATE TABLE IF NOT EXISTS retry_state("
-    " topic TEXT NOT NULL, partition INTEGER NOT NULL, rec_offset INTEGER NOT NULL,"
-    " attempts INTEGER NOT NULL, due_ms INTEGER NOT NULL, dlq_written INTEGER NOT NULL,"
-    " PRIMARY KEY(topic, partition, rec_offset)) WITHOUT ROWID;"
-    /* Added within layout 2 too: the query side's topic indexes (store_sqlite_index.c). */
-    "CREATE TABLE IF NOT EXISTS topic_index_pos("
-    " idx TEXT NOT NULL, partition INTEGER NOT NULL, low INTEGER NOT NULL,"
-    " next_offset INTEGER NOT NULL, PRIMARY KEY(idx, partition)) WITHOUT ROWID;"
-    "CREATE TABLE IF NOT EXISTS topic_index_ids("
-    " idx TEXT NOT NULL, seq INTEGER NOT NULL, ids BLOB NOT NULL, PRIMARY KEY(idx, seq))"
-    " WITHOUT ROWID;"
-    "CREATE TABLE IF NOT EXISTS topic_index_stats("
-    " idx TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL, n INTEGER NOT NULL,"
-    " PRIMARY KEY(idx, kind, name)) WITHOUT ROWID;"
-    /* Added within layout 2 too (DLQ replay marks): older builds ignore it. */
-    "CREATE TABLE IF NOT EXISTS dlq_replays("
-    " dlq_topic TEXT NOT NULL, partition INTEGER NOT NULL, dlq_offset INTEGER NOT NULL,"
-    " replay_count INTEGER NOT NULL, last_at INTEGER NOT NULL,"
-    " PRIMARY KEY(dlq_topic, partition, dlq_offset)) WITHOUT ROWID;"
-    /* Added within layout 2 too (leases: one DLQ replay at a time): older builds ignore it. */
-    "CREATE TABLE IF NOT EXISTS leases("
-    " name TEXT PRIMARY KEY NOT NULL, holder TEXT NOT NULL, expires_at INTEGER NOT NULL)"
-    " WITHOUT ROWID;"
-    /* Added within layout 2 too (replay statuses, store.h): older builds ignore it. */
-    "CREATE TABLE IF NOT EXISTS replay_status("
-    " id TEXT PRIMARY KEY NOT NULL, doc TEXT NOT NULL, written_at INTEGER NOT NULL);"
-    "PRAGMA user_version = 2;";
-
 /* A commit this slow is logged with its WAL's size and whether it checkpointed. */
 #define STORE_SLOW_COMMIT_MS 20
-
-/* Layout version written by store_schema_sql; 1 was a pre-release layout. */
-#define STORE_SCHEMA_VERSION 2
 
 store_status store_sqlite_map_rc(int rc)
 {
@@ -201,18 +157,6 @@ static int store_mkdirs(const char *path, char *err, size_t errlen)
         return -1;
     }
     return 0;
-}
-
-/* PRAGMA user_version, or -1 if it cannot be read. */
-static int store_user_version(sqlite3 *db)
-{
-    sqlite3_stmt *q = NULL;
-    int v = -1;
-    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL) == SQLITE_OK &&
-        sqlite3_step(q) == SQLITE_ROW)
-        v = sqlite3_column_int(q, 0);
-    sqlite3_finalize(q);
-    return v;
 }
 
 static const store_backend store_sqlite_backend;
@@ -288,16 +232,11 @@ store *store_sqlite_open(const char *path, int flags, char *err, size_t errlen)
                                         "PRAGMA cache_size = -32768;";
     rc = sqlite3_exec(s->db, pragmas, NULL, NULL, NULL);
     if (rc == SQLITE_OK && !s->readonly) {
-        int version = store_user_version(s->db);
-        if (version != 0 && version != STORE_SCHEMA_VERSION) {
-            snprintf(err, errlen,
-                     "store %s has layout version %d, this build uses %d (move the file away "
-                     "to rebuild it from Kafka)",
-                     path, version, STORE_SCHEMA_VERSION);
+        rc = store_sqlite_layout(s->db, path, err, errlen);
+        if (rc < 0) { /* refused or failed to migrate: err says which */
             store_sqlite_close(&s->base);
             return NULL;
         }
-        rc = sqlite3_exec(s->db, store_schema_sql, NULL, NULL, NULL);
     }
     if (rc == SQLITE_OK && !s->readonly) /* counts checkpoints (store_sqlite_ckpt.c) */
         sqlite3_wal_hook(s->db, store_sqlite_wal_hook, s);

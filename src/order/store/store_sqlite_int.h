@@ -5,7 +5,8 @@
  * (runs of CREATEs in one statement), store_sqlite_ckpt.c (WAL checkpoints
  * off the committing thread), store_sqlite_retry.c
  * (retry state, outside the batch transaction) and store_sqlite_index.c
- * (the query side's topic indexes), store_sqlite_lease.c (leases). Not for use elsewhere:
+ * (the query side's topic indexes), store_sqlite_lease.c (leases),
+ * store_sqlite_layout.c (the tables and their migration). Not for use elsewhere:
  * everyone else sees store.h.
  */
 #ifndef STORE_SQLITE_INT_H
@@ -14,6 +15,7 @@
 #include "store/store_backend.h"
 
 #include "platform/jsonw.h"
+#include "platform/numfmt.h"
 
 #include <sqlite3.h>
 #include <stddef.h>
@@ -29,6 +31,20 @@ typedef struct {
     int found;    /* a position exists (stored or moved in this txn) */
     int dirty;    /* moved in the open transaction */
 } store_pos;
+
+/* A macro's value as an SQL literal (limits spliced into statements). */
+#define STORE_SQLITE_STR_(x) #x
+#define STORE_SQLITE_STR(x) STORE_SQLITE_STR_(x)
+
+/* The file's layout (PRAGMA user_version), store_sqlite_layout.c. */
+#define STORE_SQLITE_LAYOUT 3
+/* History entries kept in the order's row after the created one (a plain
+ * literal: it is spliced into SQL text); later ones go to status_history. */
+#define STORE_SQLITE_HIST_INROW 8
+#define STORE_SQLITE_HIST_INROW_SQL STORE_SQLITE_STR(STORE_SQLITE_HIST_INROW)
+/* One in-row entry: status '@' at ';' */
+#define STORE_SQLITE_HIST_ENTRY_MAX (ORDER_STATUS_MAX + 1 + NUMFMT_I64_MAX + 1)
+#define STORE_SQLITE_HIST_ROW_MAX (STORE_SQLITE_HIST_INROW * STORE_SQLITE_HIST_ENTRY_MAX)
 
 /* The prepared statements, by index into store.st[]. */
 enum {
@@ -103,6 +119,14 @@ int store_sqlite_step_done(store_sqlite *s, int idx);
  * run's INSERT. SQLITE_OK or the first failure's code. */
 int store_sqlite_bind_create(sqlite3_stmt *q, int base, const order_event *ev, const char *items,
                              size_t items_len);
+/* Appends one in-row history entry ("status@at;") at out (cap bytes, no NUL);
+ * returns its length, 0 if it does not fit or status is empty, too long or
+ * holds '@' or ';'. */
+size_t store_sqlite_hist_put(char *out, size_t cap, const char *status, int64_t at);
+/* Creates the tables of a new file, migrates a layout-2 one (store_sqlite_layout.c);
+ * SQLITE_OK, an SQLite error for the caller to word (busy included), or -1 with
+ * err written (another layout, or a migration that failed). */
+int store_sqlite_layout(sqlite3 *db, const char *path, char *err, size_t errlen);
 /* Checks the position; STORE_OK means offset is new, *pp is its slot. */
 store_status store_sqlite_pos_check(store_sqlite *s, const char *topic, int32_t partition,
                                     int64_t offset, store_pos **pp, char *err, size_t errlen);

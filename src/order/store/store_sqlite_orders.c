@@ -1,6 +1,8 @@
 /*
  * store_sqlite_orders: orders and their status history in the SQLite store
- * (store.h): applying CREATE/UPDATE events and reading an order back.
+ * (store.h): applying CREATE/UPDATE events and reading an order back. An
+ * order's first entries are in its row (store_sqlite_layout.c says why),
+ * encoded "status@at;" each; status_history holds the rest.
  * Items are stored as pre-rendered JSON text: the order-details answer
  * embeds them as is, and they are never queried by field.
  */
@@ -9,6 +11,7 @@
 #include "event/order_json.h"
 
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +22,58 @@ static int store_render_items(store_sqlite *s, const order_event *ev)
     jsonw_reset(w);
     order_json_items(w, ev);
     return jsonw_ok(w) ? 0 : -1;
+}
+
+size_t store_sqlite_hist_put(char *out, size_t cap, const char *status, int64_t at)
+{
+    size_t sl = strnlen(status, ORDER_STATUS_MAX + 1);
+    if (sl == 0 || sl > ORDER_STATUS_MAX || memchr(status, '@', sl) || memchr(status, ';', sl) ||
+        cap < sl + 2 + NUMFMT_I64_MAX)
+        return 0;
+    memcpy(out, status, sl);
+    out[sl] = '@';
+    size_t n = sl + 1 + numfmt_i64(out + sl + 1, at);
+    out[n++] = ';';
+    return n;
+}
+
+/*
+ * Calls fn (if not NULL) for each in-row entry of p (n bytes,
+ * store_sqlite_hist_put's encoding), oldest first. Returns the count, or -1
+ * at the first entry that is not that encoding: readers check with fn NULL
+ * first, so a damaged row never yields half a history.
+ */
+static int store_hist_each(const char *p, size_t n, store_history_fn fn, void *arg)
+{
+    int count = 0;
+    size_t i = 0;
+    while (i < n) {
+        char status[ORDER_STATUS_MAX + 1];
+        size_t sl = 0;
+        while (i < n && p[i] != '@' && p[i] != ';' && sl < ORDER_STATUS_MAX)
+            status[sl++] = p[i++];
+        if (sl == 0 || i == n || p[i] != '@')
+            return -1;
+        status[sl] = '\0';
+        i++;
+        int neg = i < n && p[i] == '-';
+        i += (size_t)neg;
+        uint64_t v = 0;
+        size_t digits = 0;
+        while (i < n && p[i] >= '0' && p[i] <= '9' && digits < 19) {
+            v = v * 10 + (uint64_t)(p[i++] - '0');
+            digits++;
+        }
+        if (digits == 0 || i == n || p[i] != ';' || v > (uint64_t)INT64_MAX + (uint64_t)neg)
+            return -1;
+        i++;
+        /* -(v - 1) - 1: INT64_MIN without overflowing on the way */
+        int64_t at = neg ? (v ? -(int64_t)(v - 1) - 1 : 0) : (int64_t)v;
+        if (fn)
+            fn(arg, status, at);
+        count++;
+    }
+    return count;
 }
 
 static store_status store_insert_history(store_sqlite *s, const char *order_id, int64_t seq,
@@ -97,10 +152,17 @@ static store_status store_create_one(store_sqlite *s, const order_event *ev, cha
 
 static store_status store_update(store_sqlite *s, const order_event *ev, char *err, size_t errlen)
 {
+    char entry[STORE_SQLITE_HIST_ENTRY_MAX];
+    size_t elen = store_sqlite_hist_put(entry, sizeof entry, ev->status, ev->timestamp_ms);
+    if (elen == 0) {
+        snprintf(err, errlen, "status not storable");
+        return STORE_ERR_INTERNAL;
+    }
     sqlite3_stmt *q = s->st[ST_UPD_ORDER];
     int rc = sqlite3_bind_text(q, 1, ev->status, -1, SQLITE_STATIC);
     rc |= sqlite3_bind_int64(q, 2, ev->timestamp_ms);
     rc |= sqlite3_bind_text(q, 3, ev->order_id, -1, SQLITE_STATIC);
+    rc |= sqlite3_bind_text(q, 4, entry, (int)elen, SQLITE_STATIC);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(q);
     int64_t seq = 0;
@@ -125,6 +187,8 @@ static store_status store_update(store_sqlite *s, const order_event *ev, char *e
             return store_sqlite_fail(s, rc, "look up order", err, errlen);
         return STORE_NOT_FOUND;
     }
+    if (seq <= 1 + STORE_SQLITE_HIST_INROW)
+        return STORE_OK; /* the entry went into the row */
     return store_insert_history(s, ev->order_id, seq, ev->status, ev->timestamp_ms, err, errlen);
 }
 
@@ -154,10 +218,17 @@ static void store_copy_col(sqlite3_stmt *q, int col, char *dst, size_t cap)
     dst[n] = '\0';
 }
 
+/* What a read of the row keeps besides *out: the history entries in the row. */
+typedef struct {
+    char created_status[ORDER_STATUS_MAX + 1];
+    int64_t len; /* history_len: entries in all */
+    char inrow[STORE_SQLITE_HIST_ROW_MAX];
+    size_t inrow_len;
+} store_row_hist;
+
 /* The order's row (one statement: its own snapshot outside a transaction). */
 static store_status store_read_row(store_sqlite *s, const char *order_id, store_order *out,
-                                   char *created_status, int64_t *history_len, char *err,
-                                   size_t errlen)
+                                   store_row_hist *h, char *err, size_t errlen)
 {
     sqlite3_stmt *q = s->st[ST_GET_ORDER];
     int rc = sqlite3_bind_text(q, 1, order_id, -1, SQLITE_STATIC);
@@ -198,13 +269,39 @@ static store_status store_read_row(store_sqlite *s, const char *order_id, store_
     out->shipping_cents = sqlite3_column_int64(q, 6);
     out->created_at_ms = sqlite3_column_int64(q, 7);
     out->updated_at_ms = sqlite3_column_int64(q, 8);
-    store_copy_col(q, 9, created_status, ORDER_STATUS_MAX + 1);
-    *history_len = sqlite3_column_int64(q, 10);
+    store_copy_col(q, 9, h->created_status, sizeof h->created_status);
+    h->len = sqlite3_column_int64(q, 10);
+    const void *inrow = sqlite3_column_text(q, 11);
+    size_t hn = inrow ? (size_t)sqlite3_column_bytes(q, 11) : 0;
+    if (hn > sizeof h->inrow) { /* more than the update statement ever appends */
+        sqlite3_reset(q);
+        snprintf(err, errlen, "sqlite read order: history of %s is damaged", order_id);
+        return STORE_ERR_IO;
+    }
+    if (hn)
+        memcpy(h->inrow, inrow, hn);
+    h->inrow_len = hn;
     sqlite3_reset(q);
     return STORE_OK;
 }
 
-/* The history rows after the first (seq 2 on), oldest first. */
+/* The entries the row holds: created first, then the in-row ones (the row's
+ * history_len must agree with how many there are). */
+static store_status store_emit_row_hist(const store_row_hist *h, const char *order_id,
+                                        int64_t created_at, store_history_fn fn, void *arg,
+                                        char *err, size_t errlen)
+{
+    int64_t want = h->len - 1 < STORE_SQLITE_HIST_INROW ? h->len - 1 : STORE_SQLITE_HIST_INROW;
+    if (want < 0 || store_hist_each(h->inrow, h->inrow_len, NULL, NULL) != want) {
+        snprintf(err, errlen, "sqlite read order: history of %s is damaged", order_id);
+        return STORE_ERR_IO;
+    }
+    fn(arg, h->created_status, created_at);
+    (void)store_hist_each(h->inrow, h->inrow_len, fn, arg);
+    return STORE_OK;
+}
+
+/* The history rows beyond the row's own (status_history), oldest first. */
 static store_status store_read_history(store_sqlite *s, const char *order_id, store_history_fn fn,
                                        void *arg, char *err, size_t errlen)
 {
@@ -221,35 +318,33 @@ static store_status store_read_history(store_sqlite *s, const char *order_id, st
 }
 
 /*
- * The row and its history must be one snapshot. An order never updated
- * (history_len 1: the row holds its only entry) is one statement, which is
- * its own snapshot: no BEGIN/COMMIT, no second statement. That is most
- * orders, and a quarter of the instructions of a read (bench/profile-notes.md).
- * Otherwise the row is read again with its history in one read transaction.
+ * The row and its history must be one snapshot. An order with no more
+ * entries than its row holds (history_len <= 1 + STORE_SQLITE_HIST_INROW:
+ * every order but those updated very often) is one statement, which is its
+ * own snapshot: no BEGIN/COMMIT, no second statement (bench/profile-notes.md).
+ * Otherwise the row is read again with status_history in one read transaction.
  */
 store_status store_sqlite_get_order(store *base, const char *order_id, store_order *out,
                                     store_history_fn fn, void *arg, char *err, size_t errlen)
 {
     store_sqlite *s = (store_sqlite *)base;
-    char created_status[ORDER_STATUS_MAX + 1];
-    int64_t hlen = 0;
+    store_row_hist h;
     int own_txn = !s->in_txn;
     store_status st;
     if (own_txn) {
-        st = store_read_row(s, order_id, out, created_status, &hlen, err, errlen);
-        if (st != STORE_OK || !fn || hlen <= 1) {
-            if (st == STORE_OK && fn)
-                fn(arg, created_status, out->created_at_ms);
+        st = store_read_row(s, order_id, out, &h, err, errlen);
+        if (st != STORE_OK || !fn)
             return st;
-        }
+        if (h.len <= 1 + STORE_SQLITE_HIST_INROW)
+            return store_emit_row_hist(&h, order_id, out->created_at_ms, fn, arg, err, errlen);
         int rc = store_sqlite_step_done(s, ST_BEGIN_READ);
         if (rc != SQLITE_OK)
             return store_sqlite_fail(s, rc, "begin read", err, errlen);
     }
-    st = store_read_row(s, order_id, out, created_status, &hlen, err, errlen);
+    st = store_read_row(s, order_id, out, &h, err, errlen);
     if (st == STORE_OK && fn) {
-        fn(arg, created_status, out->created_at_ms);
-        if (hlen > 1)
+        st = store_emit_row_hist(&h, order_id, out->created_at_ms, fn, arg, err, errlen);
+        if (st == STORE_OK && h.len > 1 + STORE_SQLITE_HIST_INROW)
             st = store_read_history(s, order_id, fn, arg, err, errlen);
     }
     if (own_txn) {

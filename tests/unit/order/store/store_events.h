@@ -1,6 +1,7 @@
 /*
  * store_events: the events the store tests apply, built field by field the
- * way the decoder fills them (currency USD, a CREATE's status "new").
+ * way the decoder fills them (currency USD, a CREATE's status "new"), and
+ * the history a read gives back (stev_collect).
  * Header-only, one per test binary.
  */
 #ifndef STORE_EVENTS_H
@@ -50,6 +51,25 @@ static inline order_event stev_update(const char *id, const char *status, int64_
     ev.timestamp_ms = ts;
     snprintf(ev.status, sizeof ev.status, "%s", status);
     return ev;
+}
+
+#define STEV_HIST_MAX 64
+
+/* The history entries a read passed to stev_collect, in the order given. */
+typedef struct {
+    int n;
+    char status[STEV_HIST_MAX][ORDER_STATUS_MAX + 1];
+    int64_t at[STEV_HIST_MAX];
+} stev_history;
+
+/* A store_history_fn: appends to the stev_history at arg. */
+static inline void stev_collect(void *arg, const char *status, int64_t at)
+{
+    stev_history *h = arg;
+    ck_assert_int_lt(h->n, STEV_HIST_MAX);
+    snprintf(h->status[h->n], sizeof h->status[0], "%s", status);
+    h->at[h->n] = at;
+    h->n++;
 }
 
 #endif

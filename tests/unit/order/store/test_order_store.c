@@ -84,21 +84,6 @@ static store *open_rw(void)
     return s;
 }
 
-typedef struct {
-    int n;
-    char status[8][ORDER_STATUS_MAX + 1];
-    int64_t at[8];
-} history;
-
-static void collect(void *arg, const char *status, int64_t at)
-{
-    history *h = arg;
-    ck_assert_int_lt(h->n, 8);
-    snprintf(h->status[h->n], sizeof h->status[0], "%s", status);
-    h->at[h->n] = at;
-    h->n++;
-}
-
 static void apply_ok(store *s, int32_t part, int64_t off, const order_event *ev)
 {
     store_status st = store_apply(s, TOPIC, part, off, ev, err, sizeof err);
@@ -125,8 +110,9 @@ START_TEST(test_create_then_read)
     ck_assert_int_eq(store_commit(s, err, sizeof err), STORE_OK);
 
     store_order o;
-    history h = {0};
-    ck_assert_int_eq(store_get_order(s, "ORDER-001", &o, collect, &h, err, sizeof err), STORE_OK);
+    stev_history h = {0};
+    ck_assert_int_eq(store_get_order(s, "ORDER-001", &o, stev_collect, &h, err, sizeof err),
+                     STORE_OK);
     ck_assert_str_eq(o.order_id, "ORDER-001");
     ck_assert_str_eq(o.customer_id, "CUST-7");
     ck_assert_str_eq(o.order_date, "2026-11-25T14:00:00.123Z");
@@ -216,8 +202,9 @@ START_TEST(test_duplicate_create)
     ck_assert_int_eq(store_commit(s, err, sizeof err), STORE_OK);
 
     store_order o;
-    history h = {0};
-    ck_assert_int_eq(store_get_order(s, "ORDER-DUP", &o, collect, &h, err, sizeof err), STORE_OK);
+    stev_history h = {0};
+    ck_assert_int_eq(store_get_order(s, "ORDER-DUP", &o, stev_collect, &h, err, sizeof err),
+                     STORE_OK);
     ck_assert_str_eq(o.customer_id, "CUST-7");
     ck_assert_int_eq(o.created_at_ms, 1000);
     ck_assert_int_eq(h.n, 1);
@@ -240,8 +227,9 @@ START_TEST(test_update_and_history)
     ck_assert_int_eq(store_commit(s, err, sizeof err), STORE_OK);
 
     store_order o;
-    history h = {0};
-    ck_assert_int_eq(store_get_order(s, "ORDER-U", &o, collect, &h, err, sizeof err), STORE_OK);
+    stev_history h = {0};
+    ck_assert_int_eq(store_get_order(s, "ORDER-U", &o, stev_collect, &h, err, sizeof err),
+                     STORE_OK);
     ck_assert_str_eq(o.status, "shipped");
     ck_assert_int_eq(o.created_at_ms, 1000);
     ck_assert_int_eq(o.updated_at_ms, 3000);
@@ -334,8 +322,9 @@ START_TEST(test_skip_at_or_below_position)
     int64_t next = 0;
     ck_assert_int_eq(store_get_position(s, "other", 0, &next, err, sizeof err), STORE_NOT_FOUND);
     store_order o;
-    history h = {0};
-    ck_assert_int_eq(store_get_order(s, "ORDER-S", &o, collect, &h, err, sizeof err), STORE_OK);
+    stev_history h = {0};
+    ck_assert_int_eq(store_get_order(s, "ORDER-S", &o, stev_collect, &h, err, sizeof err),
+                     STORE_OK);
     ck_assert_str_eq(o.status, "shipped");
     ck_assert_int_eq(h.n, 2);
     store_close(s);
@@ -427,15 +416,17 @@ START_TEST(test_same_batch_create_update_duplicate)
     ck_assert_int_eq(store_commit(s, err, sizeof err), STORE_OK);
 
     store_order o;
-    history h = {0};
-    ck_assert_int_eq(store_get_order(s, "ORDER-IN", &o, collect, &h, err, sizeof err), STORE_OK);
+    stev_history h = {0};
+    ck_assert_int_eq(store_get_order(s, "ORDER-IN", &o, stev_collect, &h, err, sizeof err),
+                     STORE_OK);
     ck_assert_str_eq(o.status, "shipped");
     ck_assert_int_eq(o.updated_at_ms, 3000);
     ck_assert_int_eq(h.n, 3);
     ck_assert_str_eq(h.status[1], "confirmed");
     ck_assert_str_eq(h.status[2], "shipped");
     memset(&h, 0, sizeof h);
-    ck_assert_int_eq(store_get_order(s, "ORDER-LATER", &o, collect, &h, err, sizeof err), STORE_OK);
+    ck_assert_int_eq(store_get_order(s, "ORDER-LATER", &o, stev_collect, &h, err, sizeof err),
+                     STORE_OK);
     ck_assert_str_eq(o.status, "new");
     ck_assert_int_eq(h.n, 1);
     /* The next batch still knows both orders. */

@@ -42,12 +42,17 @@ static const char *const store_sql[ST__N] = {
         " updated_at, history_len) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?9, 1)",
     [ST_INS_HIST] = "INSERT INTO status_history(order_id, seq, status, at) VALUES(?1, ?2, ?3, ?4)",
     /* An UPDATE to the status the order has is already applied: no row changes.
-     * ?4 is the entry (store_sqlite_hist_put), appended while the row has room;
-     * RETURNING gives its seq (SET reads the old history_len). */
-    [ST_UPD_ORDER] = "UPDATE orders SET status = ?1, updated_at = ?2,"
-                     " history_len = history_len + 1, history = CASE WHEN history_len "
-                     "<= " STORE_SQLITE_HIST_INROW_SQL " THEN history || ?4 ELSE history END"
-                     " WHERE order_id = ?3 AND status <> ?1 RETURNING history_len",
+     * While the row has room (history_len <= INROW), the entry ?4
+     * (store_sqlite_hist_put) goes into it: no RETURNING, whose result SQLite
+     * buffers in a table of its own, on the path nearly every update takes. */
+    [ST_UPD_ORDER] =
+        "UPDATE orders SET status = ?1, updated_at = ?2,"
+        " history_len = history_len + 1, history = history || ?4"
+        " WHERE order_id = ?3 AND status <> ?1 AND history_len <= " STORE_SQLITE_HIST_INROW_SQL,
+    /* ... else (a full row, or no change at all): RETURNING gives the entry's seq */
+    [ST_UPD_FULL] = "UPDATE orders SET status = ?1, updated_at = ?2,"
+                    " history_len = history_len + 1 WHERE order_id = ?3 AND status <> ?1"
+                    " RETURNING history_len",
     [ST_GET_POS] = "SELECT next_offset FROM consumed_offsets WHERE topic = ?1 AND partition = ?2",
     [ST_PUT_POS] =
         "INSERT INTO consumed_offsets(topic, partition, next_offset) VALUES(?1, ?2, ?3)"

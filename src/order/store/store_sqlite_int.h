@@ -55,6 +55,7 @@ enum {
     ST_INS_ORDER,
     ST_INS_HIST,
     ST_UPD_ORDER,
+    ST_UPD_FULL,
     ST_GET_POS,
     ST_PUT_POS,
     ST_GET_ORDER,

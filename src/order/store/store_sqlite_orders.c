@@ -150,6 +150,17 @@ static store_status store_create_one(store_sqlite *s, const order_event *ev, cha
     return STORE_DUPLICATE;
 }
 
+/* Binds an UPDATE's status, time and id (?1-?3) to q; SQLITE_OK or the error. */
+static int store_bind_update(sqlite3_stmt *q, const order_event *ev)
+{
+    int rc = sqlite3_bind_text(q, 1, ev->status, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(q, 2, ev->timestamp_ms);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(q, 3, ev->order_id, -1, SQLITE_STATIC);
+    return rc;
+}
+
 static store_status store_update(store_sqlite *s, const order_event *ev, char *err, size_t errlen)
 {
     char entry[STORE_SQLITE_HIST_ENTRY_MAX];
@@ -159,10 +170,19 @@ static store_status store_update(store_sqlite *s, const order_event *ev, char *e
         return STORE_ERR_INTERNAL;
     }
     sqlite3_stmt *q = s->st[ST_UPD_ORDER];
-    int rc = sqlite3_bind_text(q, 1, ev->status, -1, SQLITE_STATIC);
-    rc |= sqlite3_bind_int64(q, 2, ev->timestamp_ms);
-    rc |= sqlite3_bind_text(q, 3, ev->order_id, -1, SQLITE_STATIC);
-    rc |= sqlite3_bind_text(q, 4, entry, (int)elen, SQLITE_STATIC);
+    int rc = store_bind_update(q, ev);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(q, 4, entry, (int)elen, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = store_sqlite_step_done(s, ST_UPD_ORDER);
+    if (rc != SQLITE_OK)
+        return store_sqlite_fail(s, rc, "update order", err, errlen);
+    if (sqlite3_changes(s->db) != 0)
+        return STORE_OK; /* the entry went into the row */
+    /* Nothing changed: a row without room, an unknown order, or one that has
+     * this status already (a redelivered or retried UPDATE: idempotent). */
+    q = s->st[ST_UPD_FULL];
+    rc = store_bind_update(q, ev);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(q);
     int64_t seq = 0;
@@ -173,23 +193,19 @@ static store_status store_update(store_sqlite *s, const order_event *ev, char *e
     sqlite3_reset(q);
     if (rc != SQLITE_DONE)
         return store_sqlite_fail(s, rc, "update order", err, errlen);
-    if (seq == 0) {
-        /* No row changed: an unknown order, or one that has this status already
-         * (a redelivered or retried UPDATE: setting a status is idempotent). */
-        q = s->st[ST_EXISTS];
-        rc = sqlite3_bind_text(q, 1, ev->order_id, -1, SQLITE_STATIC);
-        if (rc == SQLITE_OK)
-            rc = sqlite3_step(q);
-        sqlite3_reset(q);
-        if (rc == SQLITE_ROW)
-            return STORE_REDELIVERED;
-        if (rc != SQLITE_DONE)
-            return store_sqlite_fail(s, rc, "look up order", err, errlen);
-        return STORE_NOT_FOUND;
-    }
-    if (seq <= 1 + STORE_SQLITE_HIST_INROW)
-        return STORE_OK; /* the entry went into the row */
-    return store_insert_history(s, ev->order_id, seq, ev->status, ev->timestamp_ms, err, errlen);
+    if (seq != 0)
+        return store_insert_history(s, ev->order_id, seq, ev->status, ev->timestamp_ms, err,
+                                    errlen);
+    q = s->st[ST_EXISTS];
+    rc = sqlite3_bind_text(q, 1, ev->order_id, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(q);
+    sqlite3_reset(q);
+    if (rc == SQLITE_ROW)
+        return STORE_REDELIVERED;
+    if (rc != SQLITE_DONE)
+        return store_sqlite_fail(s, rc, "look up order", err, errlen);
+    return STORE_NOT_FOUND;
 }
 
 store_status store_sqlite_apply(store *base, const char *topic, int32_t partition, int64_t offset,

@@ -152,6 +152,25 @@ START_TEST(test_every_length_around_the_boundary)
         snprintf(id, sizeof id, "LEN-%d", n);
         check_cycle(s, id, n);
     }
+    /* the status each has already, at any length, and an unknown order: nothing changes */
+    ck_assert_int_eq(store_begin(s, err, sizeof err), STORE_OK);
+    for (int n = 0; n <= 12; n++) {
+        char id[32];
+        snprintf(id, sizeof id, "LEN-%d", n);
+        /* LEN-0 takes its first update instead: the cycle's first entry */
+        order_event u =
+            n ? stev_update(id, cycle[(n - 1) % 5], 7777) : stev_update(id, cycle[0], update_at(1));
+        apply(s, off++, &u, n ? STORE_REDELIVERED : STORE_OK);
+    }
+    order_event unknown = stev_update("LEN-X", "pending", 7777);
+    apply(s, off++, &unknown, STORE_NOT_FOUND);
+    ck_assert_int_eq(store_commit(s, err, sizeof err), STORE_OK);
+    for (int n = 1; n <= 12; n++) {
+        char id[32];
+        snprintf(id, sizeof id, "LEN-%d", n);
+        check_cycle(s, id, n);
+    }
+    check_cycle(s, "LEN-0", 1);
     store_close(s);
 }
 END_TEST

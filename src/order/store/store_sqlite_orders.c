@@ -114,6 +114,21 @@ int store_sqlite_bind_create(sqlite3_stmt *q, int base, const order_event *ev, c
     return rc;
 }
 
+/* Steps q (bound already; rc the binds' result): a row means the event is
+ * applied already (STORE_REDELIVERED), none means absent. */
+static store_status store_if_found(store_sqlite *s, sqlite3_stmt *q, int rc, store_status absent,
+                                   const char *what, char *err, size_t errlen)
+{
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(q);
+    sqlite3_reset(q);
+    if (rc == SQLITE_ROW)
+        return STORE_REDELIVERED;
+    if (rc != SQLITE_DONE)
+        return store_sqlite_fail(s, rc, what, err, errlen);
+    return absent;
+}
+
 static store_status store_create_one(store_sqlite *s, const order_event *ev, char *err,
                                      size_t errlen)
 {
@@ -140,14 +155,7 @@ static store_status store_create_one(store_sqlite *s, const order_event *ev, cha
     rc |= sqlite3_bind_int64(q, 4, ev->total_cents);
     rc |= sqlite3_bind_text(q, 5, ev->currency, -1, SQLITE_STATIC);
     rc |= sqlite3_bind_text(q, 6, ev->status, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(q);
-    sqlite3_reset(q);
-    if (rc == SQLITE_ROW)
-        return STORE_REDELIVERED;
-    if (rc != SQLITE_DONE)
-        return store_sqlite_fail(s, rc, "compare order", err, errlen);
-    return STORE_DUPLICATE;
+    return store_if_found(s, q, rc, STORE_DUPLICATE, "compare order", err, errlen);
 }
 
 /* Binds an UPDATE's status, time and id (?1-?3) to q; SQLITE_OK or the error. */
@@ -198,14 +206,7 @@ static store_status store_update(store_sqlite *s, const order_event *ev, char *e
                                     errlen);
     q = s->st[ST_EXISTS];
     rc = sqlite3_bind_text(q, 1, ev->order_id, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(q);
-    sqlite3_reset(q);
-    if (rc == SQLITE_ROW)
-        return STORE_REDELIVERED;
-    if (rc != SQLITE_DONE)
-        return store_sqlite_fail(s, rc, "look up order", err, errlen);
-    return STORE_NOT_FOUND;
+    return store_if_found(s, q, rc, STORE_NOT_FOUND, "look up order", err, errlen);
 }
 
 store_status store_sqlite_apply(store *base, const char *topic, int32_t partition, int64_t offset,

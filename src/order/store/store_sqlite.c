@@ -47,7 +47,7 @@ static const char *const store_sql[ST__N] = {
      * buffers in a table of its own, on the path nearly every update takes. */
     [ST_UPD_ORDER] =
         "UPDATE orders SET status = ?1, updated_at = ?2,"
-        " history_len = history_len + 1, history = history || ?4"
+        " history_len = history_len + 1, history = ifnull(history, '') || ?4"
         " WHERE order_id = ?3 AND status <> ?1 AND history_len <= " STORE_SQLITE_HIST_INROW_SQL,
     /* ... else (a full row, or no change at all): RETURNING gives the entry's seq */
     [ST_UPD_FULL] = "UPDATE orders SET status = ?1, updated_at = ?2,"

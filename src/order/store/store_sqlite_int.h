@@ -120,10 +120,16 @@ int store_sqlite_step_done(store_sqlite *s, int idx);
  * run's INSERT. SQLITE_OK or the first failure's code. */
 int store_sqlite_bind_create(sqlite3_stmt *q, int base, const order_event *ev, const char *items,
                              size_t items_len);
-/* Appends one in-row history entry ("status@at;") at out (cap bytes, no NUL);
+/* The in-row history (store_sqlite_layout.c). Appends one entry ("status@at;")
+ * at out (cap bytes, no NUL);
  * returns its length, 0 if it does not fit or status is empty, too long or
  * holds '@' or ';'. */
 size_t store_sqlite_hist_put(char *out, size_t cap, const char *status, int64_t at);
+/* Calls fn (if not NULL) for each in-row entry of p (n bytes), oldest first;
+ * returns the count, or -1 at the first entry that is not that encoding.
+ * Readers check with fn NULL first, so a damaged row never yields half a
+ * history. */
+int store_sqlite_hist_each(const char *p, size_t n, store_history_fn fn, void *arg);
 /* Creates the tables of a new file, migrates a layout-2 one (store_sqlite_layout.c);
  * SQLITE_OK, an SQLite error for the caller to word (busy included), or -1 with
  * err written (another layout, or a migration that failed). */

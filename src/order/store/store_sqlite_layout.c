@@ -1,6 +1,7 @@
 /*
  * store_sqlite_layout: the SQLite store's tables, their version (PRAGMA
- * user_version) and the one migration a file can need.
+ * user_version), the one migration a file can need, and the encoding of the
+ * history an order's row holds.
  *
  * Layout 3 keeps an order's first history entries in its own row (the
  * `history` column, STORE_SQLITE_HIST_INROW of them after the created one):
@@ -19,6 +20,7 @@
 
 #include "platform/log.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -29,8 +31,11 @@ static const char store_schema_sql[] =
     " status TEXT NOT NULL, created_status TEXT NOT NULL, shipping_cents INTEGER NOT NULL,"
     " created_at INTEGER NOT NULL,"
     " updated_at INTEGER NOT NULL, history_len INTEGER NOT NULL,"
-    /* entries 2 .. STORE_SQLITE_HIST_INROW + 1 (store_sqlite_hist_put's encoding) */
-    " history TEXT NOT NULL DEFAULT '');"
+    /* entries 2 .. STORE_SQLITE_HIST_INROW + 1 (store_sqlite_hist_put's encoding);
+     * NULL, not '', until the first: SQLite copies every string column it reads
+     * into memory of its own, a NULL costs nothing (files of this layout
+     * written before the change have '' there, read the same way) */
+    " history TEXT);"
     /* entries from STORE_SQLITE_HIST_INROW + 2 on */
     "CREATE TABLE IF NOT EXISTS status_history("
     " order_id TEXT NOT NULL, seq INTEGER NOT NULL, status TEXT NOT NULL, at INTEGER NOT NULL,"
@@ -65,6 +70,57 @@ static const char store_schema_sql[] =
     "CREATE TABLE IF NOT EXISTS replay_status("
     " id TEXT PRIMARY KEY NOT NULL, doc TEXT NOT NULL, written_at INTEGER NOT NULL);"
     "PRAGMA user_version = " STORE_SQLITE_STR(STORE_SQLITE_LAYOUT) ";";
+
+/* ---- the in-row history's encoding ---- */
+
+size_t store_sqlite_hist_put(char *out, size_t cap, const char *status, int64_t at)
+{
+    size_t sl = strnlen(status, ORDER_STATUS_MAX + 1);
+    if (sl == 0 || sl > ORDER_STATUS_MAX || memchr(status, '@', sl) || memchr(status, ';', sl) ||
+        cap < sl + 2 + NUMFMT_I64_MAX)
+        return 0;
+    memcpy(out, status, sl);
+    out[sl] = '@';
+    size_t n = sl + 1 + numfmt_i64(out + sl + 1, at);
+    out[n++] = ';';
+    return n;
+}
+
+/* Checks everything of an entry before fn sees it; stops at the first bad one. */
+int store_sqlite_hist_each(const char *p, size_t n, store_history_fn fn, void *arg)
+{
+    int count = 0;
+    size_t i = 0;
+    while (i < n) {
+        char status[ORDER_STATUS_MAX + 1];
+        size_t sl = 0;
+        while (i < n && p[i] != '@' && p[i] != ';' && sl < ORDER_STATUS_MAX)
+            status[sl++] = p[i++];
+        if (sl == 0 || i == n || p[i] != '@')
+            return -1;
+        status[sl] = '\0';
+        i++;
+        int neg = i < n && p[i] == '-';
+        i += (size_t)neg;
+        uint64_t v = 0;
+        size_t digits = 0;
+        while (i < n && p[i] >= '0' && p[i] <= '9' && digits < 19) {
+            v = v * 10 + (uint64_t)(p[i++] - '0');
+            digits++;
+        }
+        if (digits == 0 || i == n || p[i] != ';' || v > (uint64_t)INT64_MAX + (uint64_t)neg)
+            return -1;
+        i++;
+        /* -(v - 1) - 1: INT64_MIN without overflowing on the way */
+        int64_t at = neg ? (v ? -(int64_t)(v - 1) - 1 : 0) : (int64_t)v;
+        if (fn)
+            fn(arg, status, at);
+        count++;
+    }
+    return count;
+}
+
+/* ---- the tables and their version ---- */
 
 /* PRAGMA user_version into *v: SQLITE_OK or the error (a busy file included). */
 static int store_user_version(sqlite3 *db, int *v)
@@ -101,8 +157,7 @@ static int store_migrate_flush(sqlite3_stmt *upd, const char *order_id, const ch
  */
 static int store_migrate_2_3(sqlite3 *db, long long *moved)
 {
-    int rc = sqlite3_exec(db, "ALTER TABLE orders ADD COLUMN history TEXT NOT NULL DEFAULT ''",
-                          NULL, NULL, NULL);
+    int rc = sqlite3_exec(db, "ALTER TABLE orders ADD COLUMN history TEXT", NULL, NULL, NULL);
     sqlite3_stmt *sel = NULL, *upd = NULL;
     if (rc == SQLITE_OK)
         rc = sqlite3_prepare_v2(db,

@@ -1,8 +1,8 @@
 /*
  * store_sqlite_orders: orders and their status history in the SQLite store
  * (store.h): applying CREATE/UPDATE events and reading an order back. An
- * order's first entries are in its row (store_sqlite_layout.c says why),
- * encoded "status@at;" each; status_history holds the rest.
+ * order's first entries are in its row (store_sqlite_layout.c says why and
+ * encodes them); status_history holds the rest.
  * Items are stored as pre-rendered JSON text: the order-details answer
  * embeds them as is, and they are never queried by field.
  */
@@ -22,58 +22,6 @@ static int store_render_items(store_sqlite *s, const order_event *ev)
     jsonw_reset(w);
     order_json_items(w, ev);
     return jsonw_ok(w) ? 0 : -1;
-}
-
-size_t store_sqlite_hist_put(char *out, size_t cap, const char *status, int64_t at)
-{
-    size_t sl = strnlen(status, ORDER_STATUS_MAX + 1);
-    if (sl == 0 || sl > ORDER_STATUS_MAX || memchr(status, '@', sl) || memchr(status, ';', sl) ||
-        cap < sl + 2 + NUMFMT_I64_MAX)
-        return 0;
-    memcpy(out, status, sl);
-    out[sl] = '@';
-    size_t n = sl + 1 + numfmt_i64(out + sl + 1, at);
-    out[n++] = ';';
-    return n;
-}
-
-/*
- * Calls fn (if not NULL) for each in-row entry of p (n bytes,
- * store_sqlite_hist_put's encoding), oldest first. Returns the count, or -1
- * at the first entry that is not that encoding: readers check with fn NULL
- * first, so a damaged row never yields half a history.
- */
-static int store_hist_each(const char *p, size_t n, store_history_fn fn, void *arg)
-{
-    int count = 0;
-    size_t i = 0;
-    while (i < n) {
-        char status[ORDER_STATUS_MAX + 1];
-        size_t sl = 0;
-        while (i < n && p[i] != '@' && p[i] != ';' && sl < ORDER_STATUS_MAX)
-            status[sl++] = p[i++];
-        if (sl == 0 || i == n || p[i] != '@')
-            return -1;
-        status[sl] = '\0';
-        i++;
-        int neg = i < n && p[i] == '-';
-        i += (size_t)neg;
-        uint64_t v = 0;
-        size_t digits = 0;
-        while (i < n && p[i] >= '0' && p[i] <= '9' && digits < 19) {
-            v = v * 10 + (uint64_t)(p[i++] - '0');
-            digits++;
-        }
-        if (digits == 0 || i == n || p[i] != ';' || v > (uint64_t)INT64_MAX + (uint64_t)neg)
-            return -1;
-        i++;
-        /* -(v - 1) - 1: INT64_MIN without overflowing on the way */
-        int64_t at = neg ? (v ? -(int64_t)(v - 1) - 1 : 0) : (int64_t)v;
-        if (fn)
-            fn(arg, status, at);
-        count++;
-    }
-    return count;
 }
 
 static store_status store_insert_history(store_sqlite *s, const char *order_id, int64_t seq,
@@ -288,7 +236,9 @@ static store_status store_read_row(store_sqlite *s, const char *order_id, store_
     out->updated_at_ms = sqlite3_column_int64(q, 8);
     store_copy_col(q, 9, h->created_status, sizeof h->created_status);
     h->len = sqlite3_column_int64(q, 10);
-    const void *inrow = sqlite3_column_text(q, 11);
+    /* Only an order ever updated has entries in its row. As a blob: a text
+     * column's value must be NUL-terminated, which costs an allocation. */
+    const void *inrow = h->len > 1 ? sqlite3_column_blob(q, 11) : NULL;
     size_t hn = inrow ? (size_t)sqlite3_column_bytes(q, 11) : 0;
     if (hn > sizeof h->inrow) { /* more than the update statement ever appends */
         sqlite3_reset(q);
@@ -309,12 +259,12 @@ static store_status store_emit_row_hist(const store_row_hist *h, const char *ord
                                         char *err, size_t errlen)
 {
     int64_t want = h->len - 1 < STORE_SQLITE_HIST_INROW ? h->len - 1 : STORE_SQLITE_HIST_INROW;
-    if (want < 0 || store_hist_each(h->inrow, h->inrow_len, NULL, NULL) != want) {
+    if (want < 0 || store_sqlite_hist_each(h->inrow, h->inrow_len, NULL, NULL) != want) {
         snprintf(err, errlen, "sqlite read order: history of %s is damaged", order_id);
         return STORE_ERR_IO;
     }
     fn(arg, h->created_status, created_at);
-    (void)store_hist_each(h->inrow, h->inrow_len, fn, arg);
+    (void)store_sqlite_hist_each(h->inrow, h->inrow_len, fn, arg);
     return STORE_OK;
 }
 

@@ -236,8 +236,8 @@ static store_status store_read_row(store_sqlite *s, const char *order_id, store_
     out->updated_at_ms = sqlite3_column_int64(q, 8);
     store_copy_col(q, 9, h->created_status, sizeof h->created_status);
     h->len = sqlite3_column_int64(q, 10);
-    /* Only an order ever updated has entries in its row. As a blob: a text
-     * column's value must be NUL-terminated, which costs an allocation. */
+    /* Only an order ever updated has entries in its row (NULL before, or ''
+     * in a file written before that rule); the bytes as they are. */
     const void *inrow = h->len > 1 ? sqlite3_column_blob(q, 11) : NULL;
     size_t hn = inrow ? (size_t)sqlite3_column_bytes(q, 11) : 0;
     if (hn > sizeof h->inrow) { /* more than the update statement ever appends */

@@ -5,8 +5,8 @@
  * every backend. On SQLite, whose rows hold the first entries themselves
  * (store_sqlite_layout.c), the entries on both sides of that boundary, a file
  * of the previous layout (2: every later entry in status_history) migrated
- * in place with nothing lost, and a damaged in-row history refused as the
- * store's error, never half a history.
+ * in place with nothing lost, an empty in-row history read as none, and a
+ * damaged one refused as the store's error, never half a history.
  */
 #include "store/store.h"
 
@@ -279,6 +279,27 @@ START_TEST(test_layout2_file_migrates_in_place)
 }
 END_TEST
 
+/* Files of layout 3 written before the column was NULL until the first update hold ''. */
+START_TEST(test_empty_string_history_is_none)
+{
+    store *s = stfx_open_rw();
+    apply_long(s, "EMPTY-1", 0);
+    store_close(s);
+    sqlite3 *db = raw_open();
+    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM orders WHERE history IS NULL"), 1);
+    raw_exec(db, "UPDATE orders SET history = ''");
+    sqlite3_close(db);
+    s = stfx_open_rw();
+    check_cycle(s, "EMPTY-1", 0);
+    order_event u = stev_update("EMPTY-1", cycle[0], update_at(1));
+    ck_assert_int_eq(store_begin(s, err, sizeof err), STORE_OK);
+    apply(s, 1, &u, STORE_OK);
+    ck_assert_int_eq(store_commit(s, err, sizeof err), STORE_OK);
+    check_cycle(s, "EMPTY-1", 1);
+    store_close(s);
+}
+END_TEST
+
 START_TEST(test_damaged_history_is_the_stores_error)
 {
     store *s = stfx_open_rw();
@@ -319,6 +340,7 @@ Suite *test_suite(int *rc)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_layout2_file_migrates_in_place);
     tcase_add_test(tc, test_damaged_history_is_the_stores_error);
+    tcase_add_test(tc, test_empty_string_history_is_none);
     suite_add_tcase(su, tc);
     return su;
 }

@@ -198,6 +198,14 @@ static void raw_exec(sqlite3 *db, const char *sql)
     sqlite3_free(msg);
 }
 
+/* sql on the file while no store has it open. */
+static void raw_run(const char *sql)
+{
+    sqlite3 *db = raw_open();
+    raw_exec(db, sql);
+    sqlite3_close(db);
+}
+
 static int64_t raw_int(sqlite3 *db, const char *sql)
 {
     sqlite3_stmt *q = NULL;
@@ -285,10 +293,10 @@ START_TEST(test_empty_string_history_is_none)
     store *s = stfx_open_rw();
     apply_long(s, "EMPTY-1", 0);
     store_close(s);
-    sqlite3 *db = raw_open();
+    sqlite3 *db = raw_open(); /* a new order's row holds NULL, not '' */
     ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM orders WHERE history IS NULL"), 1);
-    raw_exec(db, "UPDATE orders SET history = ''");
     sqlite3_close(db);
+    raw_run("UPDATE orders SET history = ''");
     s = stfx_open_rw();
     check_cycle(s, "EMPTY-1", 0);
     order_event u = stev_update("EMPTY-1", cycle[0], update_at(1));
@@ -312,12 +320,10 @@ START_TEST(test_damaged_history_is_the_stores_error)
         "pending@1001;confirmed@1002;processing@1003;shipped@99999999999999999999;",
         "pending@1001;confirmed@1002;processing@1003;shipped@1004"};
     for (size_t d = 0; d < sizeof damage / sizeof damage[0]; d++) {
-        sqlite3 *db = raw_open();
         char sql[256];
         snprintf(sql, sizeof sql, "UPDATE orders SET history = '%s' WHERE order_id = 'DMG-1'",
                  damage[d]);
-        raw_exec(db, sql);
-        sqlite3_close(db);
+        raw_run(sql);
         s = stfx_open_rw();
         store_order o;
         stev_history h = {0};

@@ -203,25 +203,36 @@ static int store_migrate_2_3(sqlite3 *db, long long *moved)
     return rc;
 }
 
+/* 1 for a layout this build opens (0: a new file, 2: migrated), else 0 with err written. */
+static int store_layout_known(int version, const char *path, char *err, size_t errlen)
+{
+    if (version == 0 || version == 2 || version == STORE_SQLITE_LAYOUT)
+        return 1;
+    snprintf(err, errlen,
+             "store %s has layout version %d, this build uses %d (move the file away to "
+             "rebuild it from Kafka)",
+             path, version, STORE_SQLITE_LAYOUT);
+    return 0;
+}
+
 int store_sqlite_layout(sqlite3 *db, const char *path, char *err, size_t errlen)
 {
     int version = 0;
     int rc = store_user_version(db, &version);
     if (rc != SQLITE_OK)
         return rc;
-    if (version != 0 && version != 2 && version != STORE_SQLITE_LAYOUT) {
-        snprintf(err, errlen,
-                 "store %s has layout version %d, this build uses %d (move the file away to "
-                 "rebuild it from Kafka)",
-                 path, version, STORE_SQLITE_LAYOUT);
+    if (!store_layout_known(version, path, err, errlen))
         return -1;
-    }
     rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc != SQLITE_OK)
         return rc;
     long long moved = 0;
     /* read again under the write lock: another handle may have migrated meanwhile */
     rc = store_user_version(db, &version);
+    if (rc == SQLITE_OK && !store_layout_known(version, path, err, errlen)) {
+        (void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
     if (rc == SQLITE_OK && version == 2)
         rc = store_migrate_2_3(db, &moved);
     if (rc == SQLITE_OK)

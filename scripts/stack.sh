@@ -22,6 +22,7 @@
 #   REGISTRY_PORT          registry HTTP port (8081)
 #   KAFKA_HEAP_OPTS        per node (-Xms256m -Xmx768m; -Xms128m -Xmx512m when
 #                          more than one node)    REGISTRY_HEAP_OPTS (-Xms128m -Xmx512m)
+#   KAFKA_GC_OPTS          the broker's collector (-XX:+UseG1GC -XX:MaxGCPauseMillis=20)
 #   STACK_TIMEOUT_S        readiness / shutdown bound in seconds (120)
 #   REGISTRY_COMPATIBILITY global compatibility set on a new registry (BACKWARD,
 #                          the Confluent default; Apicurio's own default is NONE)
@@ -57,6 +58,7 @@ if [ "$KAFKA_BROKERS" -gt 1 ]; then
 else
     KAFKA_HEAP_OPTS=${KAFKA_HEAP_OPTS:--Xms256m -Xmx768m}
 fi
+KAFKA_GC_OPTS=${KAFKA_GC_OPTS:--XX:+UseG1GC -XX:MaxGCPauseMillis=20}
 REGISTRY_HEAP_OPTS=${REGISTRY_HEAP_OPTS:--Xms128m -Xmx512m}
 STACK_TIMEOUT_S=${STACK_TIMEOUT_S:-120}
 REGISTRY_COMPATIBILITY=${REGISTRY_COMPATIBILITY:-BACKWARD}
@@ -239,7 +241,7 @@ launch_kafka() {
     mkdir -p "$PID_DIR"
     # setsid: the broker outlives the terminal/make that started it
     # shellcheck disable=SC2086
-    setsid java $KAFKA_HEAP_OPTS -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
+    setsid java $KAFKA_HEAP_OPTS $KAFKA_GC_OPTS -Djava.awt.headless=true \
         -Dlog4j.configuration="file:$dir/log4j.properties" -Dkafka.logs.dir="$LOG_DIR" \
         -cp "$KAFKA_LIBS/*" kafka.Kafka "$dir/server.properties" \
         >>"$LOG_DIR/$node.out" 2>&1 </dev/null &

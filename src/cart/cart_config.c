@@ -23,7 +23,11 @@ static config_var cart_vars[] = {
      "writes waiting for Kafka's acknowledgement, all threads; beyond: 503", NULL, 0},
     /* 1 ms, not more: each request waits for its batch, so with C concurrent
      * clients throughput is at most C / (linger + ack time) (Little's law);
-     * 5 ms capped 64 clients near 7k req/s here, 1 ms still fills batches. */
+     * 5 ms capped 64 clients near 7k req/s here, 1 ms still fills batches.
+     * Not 0 either: a lone request is then sent at once (p50 0.45 against
+     * 1.7 ms at 2 clients), but every produce request costs the broker CPU
+     * of its own, and at 64 and 1,000 clients 0 gave fewer creates/s
+     * (bench/profile-notes.md, tenth pass). */
     {"PRODUCER_LINGER_MS", CONFIG_INT, "1", 0, 1000, 0,
      "producer batching delay (ms); concurrent requests share batches", NULL, 0},
 };

@@ -26,8 +26,8 @@ static config_var cart_vars[] = {
      * 5 ms capped 64 clients near 7k req/s here, 1 ms still fills batches.
      * Not 0 either: a lone request is then sent at once (p50 0.45 against
      * 1.7 ms at 2 clients), but every produce request costs the broker CPU
-     * of its own, and at 64 and 1,000 clients 0 gave fewer creates/s
-     * (bench/profile-notes.md, tenth pass). */
+     * of its own: 0 gave fewer creates/s at 1,000 clients in every round and
+     * at 64 on average (bench/profile-notes.md, tenth pass). */
     {"PRODUCER_LINGER_MS", CONFIG_INT, "1", 0, 1000, 0,
      "producer batching delay (ms); concurrent requests share batches", NULL, 0},
 };

@@ -8,6 +8,7 @@
 #   PG_PORT          TCP port on 127.0.0.1 (default 5433, next to a system server's 5432)
 #   PG_BIN           server binaries (default /usr/lib/postgresql/15/bin, Debian's postgresql-15)
 #   STACK_TIMEOUT_S  readiness / shutdown bound in seconds (120)
+#   PG_SHARED_BUFFERS the server's buffer cache (default 512MB: below)
 #
 # The first start runs initdb (UTF-8, trust authentication for TCP on
 # 127.0.0.1 only, no Unix socket) and creates the role and database
@@ -27,6 +28,12 @@ STACK_DIR=$(cd "$STACK_DIR" && pwd)
 PG_PORT=${PG_PORT:-5433}
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 STACK_TIMEOUT_S=${STACK_TIMEOUT_S:-120}
+# 512MB, not PostgreSQL's own 128MB: 1M orders take ~340 MB (table and key
+# index), and a read whose page is not in the buffer cache copies it from the
+# kernel's page cache; with 512MB the server spent about a fifth less CPU per
+# order-details read (bench/profile-notes.md). The memory is taken only as
+# pages are read.
+PG_SHARED_BUFFERS=${PG_SHARED_BUFFERS:-512MB}
 PG_DIR="$STACK_DIR/postgres"
 LOG_DIR="$STACK_DIR/log"
 PG_LOG="$LOG_DIR/postgres.log"
@@ -91,7 +98,7 @@ start() {
         say "starting PostgreSQL $("$PG_BIN/postgres" -V | awk '{print $3}') on 127.0.0.1:$PG_PORT, log $PG_LOG"
         # setsid: the server outlives the terminal/make that started it; -W: we wait below
         as_owner setsid "$PG_BIN/pg_ctl" start -W -D "$PG_DIR" -l "$PG_LOG" \
-            -o "-c listen_addresses=127.0.0.1 -c port=$PG_PORT -c unix_socket_directories=" \
+            -o "-c listen_addresses=127.0.0.1 -c port=$PG_PORT -c unix_socket_directories= -c shared_buffers=$PG_SHARED_BUFFERS" \
             >/dev/null || die "pg_ctl start failed; read $PG_LOG"
     fi
     local t0=$SECONDS last=$SECONDS

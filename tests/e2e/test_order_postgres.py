@@ -48,4 +48,6 @@ def test_seed_subset_on_postgres(services, postgres):
     assert postgres.value(f'SELECT count(*) FROM "{schema}".status_history') == "1"
     assert int(postgres.value(f'SELECT sum(next_offset) FROM "{schema}".consumed_offsets')) == 4
     assert postgres.value(f'SELECT version FROM "{schema}".schema_version') == "2"
+    # the buffer cache scripts/postgres.sh gives the server, not PostgreSQL's own 128MB
+    assert postgres.value("SHOW shared_buffers") == os.environ.get("PG_SHARED_BUFFERS", "512MB")
     assert not os.path.exists(order.env["STORE_PATH"])

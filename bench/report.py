@@ -402,7 +402,7 @@ def main():
     w(f"5. reads: `wrk -t2 -c{conns} -d{duration}s -s bench/get_path.lua` on `/order-details?orderId=L<random>` over the {int(events):,} stored orders.")
     w("6. topic scan: `curl -w %{time_total} /getAllOrderIdsFromTopic?topic=bench-catchup`; memory from /proc/PID/status.")
     w("7. peak RSS: VmHWM of each service process.")
-    w("8. PostgreSQL: `scripts/postgres.sh` (Debian's PostgreSQL 15, default settings, fsync on) on 127.0.0.1:17432; "
+    w("8. PostgreSQL: `scripts/postgres.sh` (Debian's PostgreSQL 15, `shared_buffers` 512MB, otherwise its default settings, fsync on) on 127.0.0.1:17432; "
       "each catch-up run on a new, empty database (STORE_URL), with 1 instance or 3 instances of one consumer group "
       "(ports 17001-17003); time from the first process start until /health reports every order stored. Reads as 5.")
     w("")

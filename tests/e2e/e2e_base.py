@@ -16,10 +16,8 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
-def wait_for(fn, timeout: float = 30.0, interval: float = 0.05):
-    """Poll fn() until it returns a truthy value; the last value otherwise.
-    Every 50 ms: most waits end within a second, and each overshoots by half
-    the interval (at 200 ms four sample modules took 2 s, 4 %, longer)."""
+def wait_for(fn, timeout: float = 30.0, interval: float = 0.2):
+    """Poll fn() until it returns a truthy value; the last value otherwise."""
     deadline = time.monotonic() + timeout
     value = fn()
     while not value and time.monotonic() < deadline:

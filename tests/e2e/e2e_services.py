@@ -90,7 +90,7 @@ class Service:
                     return
             except requests.RequestException:
                 pass
-            time.sleep(0.05)
+            time.sleep(0.2)
         pytest.fail(f"{self.name}-service not healthy after {timeout}s; log {self.log}:\n"
                     f"{self._tail()}")
 

@@ -86,9 +86,8 @@ class EventWriter:
         assert self.producer.flush(60) == 0, "events not acknowledged"
 
 
-def wait_for(predicate, timeout: float = 60.0, interval: float = 0.05, what: str = "condition"):
-    """Polls predicate() until it returns a truthy value; returns that value.
-    Every 50 ms by default, as e2e_base.wait_for (why there)."""
+def wait_for(predicate, timeout: float = 60.0, interval: float = 0.2, what: str = "condition"):
+    """Polls predicate() until it returns a truthy value; returns that value."""
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:

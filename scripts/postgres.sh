@@ -82,6 +82,9 @@ EOF
 }
 
 start() {
+    # a server setting on its command line: nothing but a size may get there
+    [[ $PG_SHARED_BUFFERS =~ ^[0-9]+(kB|MB|GB)?$ ]] ||
+        die "PG_SHARED_BUFFERS must be a size such as 512MB (digits, then kB, MB or GB), not '$PG_SHARED_BUFFERS'"
     mkdir -p "$LOG_DIR"
     touch "$PG_LOG"
     local fresh=0

@@ -5,8 +5,9 @@ the DLQ for a duplicate create and an unknown update. The rows must be in
 PostgreSQL, not in a SQLite file."""
 
 import os
+import subprocess
 
-from conftest import unique
+from conftest import POSTGRES_SH, unique
 from order_e2e import jloads, shipping, wait_for, wait_order
 
 
@@ -51,3 +52,14 @@ def test_seed_subset_on_postgres(services, postgres):
     # the buffer cache scripts/postgres.sh gives the server, not PostgreSQL's own 128MB
     assert postgres.value("SHOW shared_buffers") == os.environ.get("PG_SHARED_BUFFERS", "512MB")
     assert not os.path.exists(order.env["STORE_PATH"])
+
+
+def test_postgres_sh_refuses_a_buffer_size_that_is_not_one(tmp_path):
+    # the value goes on the server's command line: anything but a size is refused
+    # before initdb, naming the variable
+    res = subprocess.run([str(POSTGRES_SH), "start"], capture_output=True, text=True, timeout=60,
+                         env=dict(os.environ, STACK_DIR=str(tmp_path), PG_PORT="1",
+                                  PG_SHARED_BUFFERS="512MB -c fsync=off"))
+    assert res.returncode != 0, res.stdout
+    assert "PG_SHARED_BUFFERS must be a size" in res.stderr, res.stderr
+    assert not (tmp_path / "postgres").exists()
